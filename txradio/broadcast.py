@@ -1,0 +1,344 @@
+# -*- test-case-name: tests.test_broadcast -*-
+"""
+The broadcaster: one per mount, it paces a source's frames in real time and
+hands the same immutable chunk of audio to every listener.
+
+Pacing is computed from the clock and the audio already sent, never from a
+count of ticks: on each tick the broadcaster sends every frame whose start
+time is due, plus a small lead, so a late tick catches up, an early one sends
+nothing, variable bitrate files pace correctly and no drift accumulates.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import deque
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from twisted.application.service import Service
+from twisted.internet.interfaces import IReactorTime
+from twisted.internet.task import LoopingCall
+from twisted.logger import Logger
+from zope.interface import implementer
+
+from txradio.icy import encodeMetadata
+from txradio.interfaces import IBroadcaster, IFrameSource, IListener
+from txradio.mp3 import Frame
+from txradio.programme import TitleChange
+
+DEFAULT_TICK = 0.5
+"""Seconds between two writes to every listener."""
+
+DEFAULT_BURST = 65536
+"""Bytes of recent audio a new listener receives at once (Icecast's default)."""
+
+DEFAULT_MAX_CATCH_UP = 2.0
+"""
+Seconds of debt after which the broadcaster stops catching up and starts its
+clock afresh (a live source that paused, a reactor that stalled, a wall clock
+that jumped).
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Chunk:
+    """
+    A piece of the stream, shared by every listener of a broadcaster.
+
+    @ivar data: whole MP3 frames, concatenated.
+    @ivar frameStarts: the offsets in C{data} where frames begin, ascending.
+    @ivar marks: C{(offset, block)} pairs, ascending by offset, the first at
+        offset 0: from C{offset} on, the audio belongs to the title that the
+        encoded metadata C{block} announces.
+    @ivar position: the offset of C{data[0]} in the broadcaster's stream, in
+        bytes since it started.
+    """
+
+    data: bytes
+    frameStarts: tuple[int, ...]
+    marks: tuple[tuple[int, bytes], ...]
+    position: int = 0
+
+    def blockAt(self, offset: int) -> bytes:
+        """
+        Find the metadata block for the audio at C{offset}.
+
+        @param offset: an offset in C{data}; C{len(data)} means the end.
+        @return: the encoded block of the title in effect there.
+        """
+        marks = self.marks
+        if len(marks) == 1 or offset < marks[1][0]:
+            return marks[0][1]
+        block = marks[0][1]
+        for start, candidate in marks:
+            if start > offset:
+                break
+            block = candidate
+        return block
+
+    def tail(self, start: int) -> Chunk:
+        """
+        Take the chunk's data from a frame boundary on.
+
+        @param start: an offset in L{frameStarts}.
+        @return: a chunk holding C{data[start:]} with its frames and marks.
+        """
+        if start == 0:
+            return self
+        blockThere = self.blockAt(start)
+        marks = ((0, blockThere),) + tuple(
+            (offset - start, block) for offset, block in self.marks if offset > start
+        )
+        return Chunk(
+            self.data[start:],
+            tuple(offset - start for offset in self.frameStarts if offset >= start),
+            marks,
+            self.position + start,
+        )
+
+
+class RecentAudio:
+    """
+    The most recent chunks, kept so that a new listener can start with a
+    burst of audio that begins on a frame boundary.
+
+    @ivar size: the burst size in bytes that this buffer can always serve.
+    """
+
+    def __init__(self, size: int) -> None:
+        """
+        @param size: bytes of recent audio to keep at least.
+        """
+        self.size = size
+        self._chunks: deque[Chunk] = deque()
+        self._bytes = 0
+
+    def append(self, chunk: Chunk) -> None:
+        """
+        Remember a chunk just sent, forgetting chunks no burst needs.
+
+        @param chunk: the newest chunk.
+        """
+        self._chunks.append(chunk)
+        self._bytes += len(chunk.data)
+        while self._chunks and self._bytes - len(self._chunks[0].data) >= self.size:
+            self._bytes -= len(self._chunks.popleft().data)
+
+    def burst(self, size: int | None = None) -> list[Chunk]:
+        """
+        Return at most C{size} bytes of the most recent audio.
+
+        @param size: the burst size in bytes; by default L{size}.
+        @return: chunks in stream order; the first starts on a frame boundary.
+        """
+        if size is None:
+            size = self.size
+        taken = 0
+        result: list[Chunk] = []
+        for chunk in reversed(self._chunks):
+            length = len(chunk.data)
+            if taken + length <= size:
+                result.append(chunk)
+                taken += length
+                continue
+            # Start inside this chunk at the first frame that leaves the
+            # burst no larger than asked for.
+            earliest = length - (size - taken)
+            index = bisect.bisect_left(chunk.frameStarts, earliest)
+            if index < len(chunk.frameStarts):
+                result.append(chunk.tail(chunk.frameStarts[index]))
+            break
+        result.reverse()
+        return result
+
+
+@implementer(IBroadcaster)
+class Broadcaster(Service):
+    """
+    Paces an L{IFrameSource} in real time and fans its audio out to
+    listeners.
+
+    Started as a service, it runs a L{LoopingCall} on the given clock.  On
+    each tick it pulls the frames now due from its source, joins them into
+    one L{Chunk}, remembers it for bursts and hands that same object to every
+    listener.
+
+    @ivar source: the L{IFrameSource} playing now.
+    @ivar title: the title of the audio most recently sent.
+    @ivar audioSeconds: seconds of audio sent since the pacing clock last
+        started.
+    @ivar bytesSent: bytes of audio produced since start (per listener, not
+        summed over listeners).
+    @ivar tickInterval: seconds between ticks.
+    @ivar lead: seconds of audio sent ahead of real time on each tick.
+    """
+
+    _log = Logger()
+
+    def __init__(
+        self,
+        source: IFrameSource,
+        clock: IReactorTime | None = None,
+        burstSize: int = DEFAULT_BURST,
+        tickInterval: float = DEFAULT_TICK,
+        lead: float | None = None,
+        maxCatchUp: float = DEFAULT_MAX_CATCH_UP,
+        name: str = "",
+    ) -> None:
+        """
+        @param source: where the frames come from.
+        @param clock: the time to pace by; the global reactor by default.
+        @param burstSize: bytes of recent audio a new listener receives.
+        @param tickInterval: seconds between ticks (writes to listeners).
+        @param lead: seconds of audio to send ahead of the clock; by default
+            one tick, so that a listener always holds audio until the next.
+        @param maxCatchUp: seconds of lateness after which the broadcaster
+            starts its pacing clock afresh instead of catching up.
+        @param name: a name for the log, e.g. the mount.
+        """
+        if clock is None:
+            from twisted.internet import reactor as clock  # type: ignore[assignment]
+        self.source = source
+        self.name = name
+        self._clock = clock
+        self.tickInterval = tickInterval
+        self.lead = tickInterval if lead is None else lead
+        self.maxCatchUp = maxCatchUp
+        self.recent = RecentAudio(burstSize)
+        self.title: str | None = None
+        self.audioSeconds = 0.0
+        self.bytesSent = 0
+        self.framesSent = 0
+        self._listeners: dict[IListener, None] = {}
+        self._block = encodeMetadata("")
+        self._anchor: float | None = None
+        self._lastElapsed = 0.0
+        self._loop = LoopingCall(self.tick)
+        self._loop.clock = clock
+
+    @property
+    def listeners(self) -> Iterable[IListener]:
+        """
+        The attached listeners, in the order they joined.
+        """
+        return self._listeners.keys()
+
+    def startService(self) -> None:
+        """
+        Start ticking; the first tick happens at once.
+        """
+        Service.startService(self)
+        self._anchor = None
+        self._loop.start(self.tickInterval, now=True)
+
+    def stopService(self) -> None:
+        """
+        Stop ticking and disconnect every listener.
+        """
+        Service.stopService(self)
+        if self._loop.running:
+            self._loop.stop()
+        for listener in list(self._listeners):
+            listener.disconnect("station stopped")
+        self._listeners.clear()
+
+    def addListener(self, listener: IListener) -> list[Chunk]:
+        """
+        Attach a listener; see L{IBroadcaster.addListener}.
+
+        @param listener: the new listener.
+        @return: the burst for it.
+        """
+        self._listeners[listener] = None
+        return self.recent.burst()
+
+    def removeListener(self, listener: IListener) -> None:
+        """
+        Detach a listener; see L{IBroadcaster.removeListener}.
+
+        @param listener: a listener given to L{addListener}.
+        """
+        self._listeners.pop(listener, None)
+
+    def setSource(self, source: IFrameSource) -> None:
+        """
+        Play from C{source} from the next frame on.
+
+        @param source: the new source; its first L{TitleChange} sets the
+            title, or the current title stays until it sends one.
+        """
+        self.source = source
+
+    def tick(self) -> None:
+        """
+        Send the audio now due to every listener.
+        """
+        now = self._clock.seconds()
+        if self._anchor is None:
+            self._anchor = now
+            self._lastElapsed = 0.0
+        elapsed = now - self._anchor
+        if elapsed < self._lastElapsed or elapsed - self.audioSeconds > self.maxCatchUp:
+            # The clock went backwards, or we are so far behind (a source
+            # that had nothing, a stalled reactor) that catching up would
+            # flood every listener: start the pacing clock afresh.
+            self._anchor = now - self.audioSeconds
+            elapsed = self.audioSeconds
+        self._lastElapsed = elapsed
+        due = elapsed + self.lead
+        if self.audioSeconds >= due:
+            return
+        chunk = self._collect(due)
+        if chunk is None:
+            return
+        self.recent.append(chunk)
+        for listener in list(self._listeners):
+            listener.deliver(chunk)
+
+    def _collect(self, due: float) -> Chunk | None:
+        """
+        Pull frames from the source until C{due} seconds of audio are sent.
+
+        @param due: the audio time, in seconds since the pacing clock
+            started, that must be reached.
+        @return: the chunk to send, or L{None} if the source had nothing.
+        """
+        pieces: list[bytes] = []
+        frameStarts: list[int] = []
+        marks: list[tuple[int, bytes]] = [(0, self._block)]
+        size = 0
+        audio = self.audioSeconds
+        while audio < due:
+            items = self.source.pull(due - audio)
+            if not items:
+                break
+            for item in items:
+                if type(item) is Frame:
+                    frameStarts.append(size)
+                    pieces.append(item.data)
+                    size += len(item.data)
+                    audio += item.header.duration
+                elif isinstance(item, TitleChange):
+                    self._changeTitle(item.title)
+                    if marks[-1][0] == size:
+                        marks[-1] = (size, self._block)
+                    else:
+                        marks.append((size, self._block))
+        self.audioSeconds = audio
+        if not pieces:
+            return None
+        chunk = Chunk(b"".join(pieces), tuple(frameStarts), tuple(marks), self.bytesSent)
+        self.bytesSent += size
+        self.framesSent += len(frameStarts)
+        return chunk
+
+    def _changeTitle(self, title: str) -> None:
+        """
+        Announce a new title from the current stream position on.
+
+        @param title: the new title.
+        """
+        self.title = title
+        self._block = encodeMetadata(title)
+        self._log.info("{name} now playing: {title}", name=self.name, title=title)

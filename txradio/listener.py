@@ -1,0 +1,228 @@
+# -*- test-case-name: tests.test_listener -*-
+"""
+A listener: one connection receiving a station's stream.
+
+The listener is a streaming producer registered on its transport.  Each tick
+it writes the broadcaster's shared chunk, splicing its own metadata block in
+where its metadata interval falls (listeners who joined at different moments
+have different phases).  When the transport's buffer fills it is paused and
+keeps references to the chunks it missed instead of writing them; past its
+lag limit it disconnects itself, so a stalled listener never slows anyone
+else and never holds more than a bounded amount of audio.
+"""
+
+from __future__ import annotations
+
+from twisted.internet.interfaces import IPushProducer, IReactorTime
+from twisted.logger import Logger
+from zope.interface import implementer
+
+from txradio._writer import writerFor
+from txradio.broadcast import Chunk
+from txradio.icy import EMPTY_BLOCK
+from txradio.interfaces import IBroadcaster, IListener
+
+DEFAULT_LAG_LIMIT = 524288
+"""
+Bytes of audio a paused listener may fall behind before it is dropped:
+Icecast's C{queue-size}, about 32 seconds at 128 kbps.
+"""
+
+
+@implementer(IListener, IPushProducer)
+class Listener:
+    """
+    Sends a broadcaster's chunks to one transport, with ICY metadata if the
+    listener asked for it.
+
+    @ivar peer: the listener's address, for logs and status.
+    @ivar userAgent: what the listener's player calls itself.
+    @ivar bytesSent: bytes given to the transport so far, metadata included.
+    @ivar lag: bytes of audio held back while paused.
+    @ivar connectedAt: when the stream started, in the clock's seconds.
+    """
+
+    __slots__ = (
+        "peer",
+        "userAgent",
+        "bytesSent",
+        "lag",
+        "connectedAt",
+        "_transport",
+        "_write",
+        "_broadcaster",
+        "_metaint",
+        "_untilBlock",
+        "_lastBlock",
+        "_paused",
+        "_queue",
+        "_lagLimit",
+        "_clock",
+        "_done",
+        "__provides__",
+    )
+
+    _log = Logger()
+
+    def __init__(
+        self,
+        transport,
+        broadcaster: IBroadcaster,
+        clock: IReactorTime,
+        metaint: int = 0,
+        lagLimit: int = DEFAULT_LAG_LIMIT,
+        peer: str = "",
+        userAgent: str = "",
+    ) -> None:
+        """
+        @param transport: the connection, with the response head already
+            written.
+        @param broadcaster: the stream to follow.
+        @param clock: used to time the listening session.
+        @param metaint: audio bytes between metadata blocks, or 0 for none.
+        @param lagLimit: bytes of audio this listener may fall behind before
+            it is dropped.
+        @param peer: the listener's address, for logs.
+        @param userAgent: the player's name, for logs.
+        """
+        self.peer = peer
+        self.userAgent = userAgent
+        self.bytesSent = 0
+        self.lag = 0
+        self.connectedAt = clock.seconds()
+        self._transport = transport
+        self._write = writerFor(transport)
+        self._broadcaster = broadcaster
+        self._metaint = metaint
+        self._untilBlock = metaint
+        self._lastBlock: bytes | None = None
+        self._paused = False
+        self._queue: list[Chunk] = []
+        self._lagLimit = lagLimit
+        self._clock = clock
+        self._done = False
+
+    def start(self) -> None:
+        """
+        Register as the transport's producer, join the broadcaster and send
+        the burst.
+        """
+        self._transport.registerProducer(self, True)
+        burst = self._broadcaster.addListener(self)
+        if burst:
+            self._send(burst)
+
+    @property
+    def seconds(self) -> float:
+        """
+        How long this listener has been connected, in seconds.
+        """
+        return self._clock.seconds() - self.connectedAt
+
+    def deliver(self, chunk: Chunk) -> None:
+        """
+        Write the next chunk, or hold it while paused; see
+        L{IListener.deliver}.
+
+        @param chunk: the shared chunk of this tick.
+        """
+        if not self._paused:
+            self._write(self._splice(chunk))
+            return
+        self._queue.append(chunk)
+        self.lag += len(chunk.data)
+        if self.lag > self._lagLimit:
+            self.disconnect("lag limit")
+
+    def _send(self, chunks: list[Chunk]) -> None:
+        """
+        Write several chunks in one go.
+
+        @param chunks: consecutive chunks of the stream.
+        """
+        self._write(b"".join([self._splice(chunk) for chunk in chunks]))
+
+    def _splice(self, chunk: Chunk) -> bytes:
+        """
+        Return the bytes this listener must send for C{chunk}: the audio with
+        a metadata block after every C{metaint} bytes of it.
+
+        @param chunk: the chunk to send.
+        @return: the chunk's data itself when no block falls inside it (no
+            copy), else a new L{bytes} with the blocks spliced in.
+        """
+        data = chunk.data
+        size = len(data)
+        metaint = self._metaint
+        if not metaint or size < self._untilBlock:
+            self._untilBlock -= size
+            self.bytesSent += size
+            return data
+        pieces = []
+        position = 0
+        cut = self._untilBlock
+        while cut <= size:
+            pieces.append(data[position:cut])
+            block = chunk.blockAt(cut)
+            if block == self._lastBlock:
+                pieces.append(EMPTY_BLOCK)
+            else:
+                pieces.append(block)
+                self._lastBlock = block
+            position = cut
+            cut += metaint
+        pieces.append(data[position:])
+        self._untilBlock = cut - size
+        out = b"".join(pieces)
+        self.bytesSent += len(out)
+        return out
+
+    def pauseProducing(self) -> None:
+        """
+        The transport's buffer is full: hold chunks instead of writing them.
+        """
+        self._paused = True
+
+    def resumeProducing(self) -> None:
+        """
+        The transport drained: write what was held back, in order.
+        """
+        self._paused = False
+        if self._queue:
+            queue = self._queue
+            self._queue = []
+            self.lag = 0
+            self._send(queue)
+
+    def stopProducing(self) -> None:
+        """
+        The connection is going away: leave the broadcaster.
+        """
+        self._finish()
+
+    def disconnect(self, reason: str) -> None:
+        """
+        Drop this listener at once; see L{IListener.disconnect}.
+
+        @param reason: why, for the log.
+        """
+        if self._done:
+            return
+        self._log.info(
+            "dropping listener {peer}: {reason} ({lag} bytes behind)",
+            peer=self.peer,
+            reason=reason,
+            lag=self.lag,
+        )
+        self._finish()
+        self._transport.abortConnection()
+
+    def _finish(self) -> None:
+        """
+        Leave the broadcaster and let go of held chunks; idempotent.
+        """
+        if self._done:
+            return
+        self._done = True
+        self._queue = []
+        self._broadcaster.removeListener(self)

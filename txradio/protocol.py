@@ -1,0 +1,361 @@
+# -*- test-case-name: tests.test_protocol -*-
+"""
+The listener port: the protocol that reads a request head, answers stream
+requests with the ICY handshake and hands every other request to a
+C{twisted.web} site.
+
+Requests for a mount (C{GET} or C{HEAD}) are answered here, because a stream
+is not an ordinary HTTP response: no length, no chunked encoding, and a write
+path that must stay cheap for thousands of listeners.  Anything else (status
+pages, playlists, files) goes to an ordinary L{twisted.web.server.Site}: the
+connection is handed over, bytes already read included, and the site's
+channel serves it from then on.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Mapping
+
+from twisted.internet.interfaces import IReactorTime
+from twisted.internet.protocol import Factory, Protocol
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+
+from txradio.listener import Listener
+from txradio.request import RequestError, RequestHead, RequestHeadParser, formatErrorResponse
+from txradio.station import Station
+
+DEFAULT_HEADER_TIMEOUT = 15.0
+"""Seconds a client has, from connecting, to send its whole request head."""
+
+DEFAULT_SEND_BUFFER = 65536
+"""
+Bytes asked of the kernel for each listener socket's send buffer.  An
+autotuned buffer can hold minutes of audio, which would hide a stalled
+listener from the lag limit for that long.
+"""
+
+_STREAM_METHODS = (b"GET", b"HEAD")
+
+_CORS_PREFLIGHT = (
+    b"HTTP/1.0 204 No Content\r\n"
+    b"Access-Control-Allow-Origin: *\r\n"
+    b"Access-Control-Allow-Methods: GET, HEAD, OPTIONS\r\n"
+    b"Access-Control-Allow-Headers: Icy-MetaData, Range\r\n"
+    b"Access-Control-Max-Age: 86400\r\n"
+    b"Allow: GET, HEAD, OPTIONS\r\n"
+    b"Content-Length: 0\r\n"
+    b"Connection: close\r\n\r\n"
+)
+
+
+def _formatPeer(address: object) -> str:
+    """
+    Render a transport address for logs.
+
+    @param address: an L{IAddress} provider.
+    @return: C{host:port}, C{[v6]:port}, or the address's text.
+    """
+    host = getattr(address, "host", None)
+    port = getattr(address, "port", None)
+    if host is None:
+        return str(address)
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{host}:{port}"
+
+
+def _looksLikeBrowser(userAgent: str) -> bool:
+    """
+    Tell whether a user agent is a web browser (which wants a page at C{/}).
+
+    @param userAgent: the request's C{User-Agent}.
+    @return: L{True} for browsers.
+    """
+    return "Mozilla" in userAgent or "Opera" in userAgent
+
+
+class ListenerProtocol(Protocol):
+    """
+    One connection to the listener port.
+
+    Its phases: reading the request head (bounded in size and time), then
+    either streaming to a L{Listener}, answering with an error, or handing
+    the connection to the web site.
+    """
+
+    _log = Logger()
+
+    factory: ListenerFactory
+
+    def __init__(self) -> None:
+        self._parser: RequestHeadParser | None = None
+        self._received: list[bytes] = []
+        self._timeout = None
+        self._listener: Listener | None = None
+        self._station: Station | None = None
+        self._delegate: Protocol | None = None
+        self._abandonedChannel: Protocol | None = None
+        self._peer = ""
+
+    def connectionMade(self) -> None:
+        """
+        Start the header timeout and the request parser.
+        """
+        self._peer = _formatPeer(self.transport.getPeer())
+        self._parser = self.factory.makeParser()
+        self._timeout = self.factory.clock.callLater(
+            self.factory.headerTimeout, self._headerTimedOut
+        )
+
+    def dataReceived(self, data: bytes) -> None:
+        """
+        Parse the request head; pass bytes on once the connection has been
+        handed to the web site; ignore what a listener sends.
+
+        @param data: bytes from the client.
+        """
+        if self._delegate is not None:
+            self._delegate.dataReceived(data)
+            return
+        if self._parser is None:
+            return
+        self._received.append(data)
+        try:
+            head = self._parser.feed(data)
+        except RequestError as error:
+            self._refuse(error)
+            return
+        if head is not None:
+            self._parser = None
+            self._cancelTimeout()
+            self.dispatch(head)
+
+    def dispatch(self, head: RequestHead) -> None:
+        """
+        Answer a complete request head.
+
+        @param head: the parsed request.
+        """
+        station = self.factory.stationFor(head)
+        if station is None:
+            self._handToSite(head)
+            return
+        if head.method == b"OPTIONS":
+            self.transport.write(_CORS_PREFLIGHT)
+            self.transport.loseConnection()
+            return
+        if head.method not in _STREAM_METHODS:
+            self._refuse(
+                RequestError(405, f"{station.mount.decode()} only answers GET, HEAD and OPTIONS")
+            )
+            return
+        if not station.admit():
+            self._log.info(
+                "refusing listener {peer} on {mount}: the station is full ({limit} listeners)",
+                peer=self._peer,
+                mount=station.mount.decode(),
+                limit=station.maxListeners,
+            )
+            self._refuse(RequestError(503, "this station has all the listeners it can take"))
+            return
+        self.transport.write(station.responseHead(head.wantsMetadata))
+        if head.method == b"HEAD":
+            self.transport.loseConnection()
+            return
+        self._limitSendBuffer()
+        self._station = station
+        self._listener = station.connectListener(
+            self.transport, head.wantsMetadata, self._peer, head.userAgent
+        )
+        self._received = []
+        self._log.info(
+            "listener {peer} joined {mount} ({userAgent}){metadata}",
+            peer=self._peer,
+            mount=station.mount.decode(),
+            userAgent=head.userAgent or "no user agent",
+            metadata=", with metadata" if head.wantsMetadata else "",
+        )
+
+    def takeOverFromSite(self, requestBytes: bytes) -> None:
+        """
+        Take the connection back from the web site to stream to it.
+
+        A client that fetched a page on a kept-alive connection may ask for
+        the stream on the same connection; the site's stream resource calls
+        this so the stream is still served here.
+
+        @param requestBytes: the request head, re-serialized.
+        """
+        channel = self._delegate
+        self._delegate = None
+        self._abandonedChannel = channel
+        self.transport.unregisterProducer()
+        if channel is not None and hasattr(channel, "setTimeout"):
+            channel.setTimeout(None)
+        try:
+            head = self.factory.makeParser().feed(requestBytes)
+        except RequestError as error:
+            self._refuse(error)
+            return
+        if head is not None:
+            self.dispatch(head)
+
+    def connectionLost(self, reason: Failure = None) -> None:  # type: ignore[assignment]
+        """
+        Clean up: stop the timeout, leave the station, tell the web channel.
+
+        @param reason: why the connection closed.
+        """
+        self._cancelTimeout()
+        self._parser = None
+        for channel in (self._delegate, self._abandonedChannel):
+            if channel is not None:
+                channel.connectionLost(reason)
+        self._delegate = self._abandonedChannel = None
+        listener, station = self._listener, self._station
+        if listener is not None and station is not None:
+            self._listener = None
+            listener.stopProducing()
+            self._log.info(
+                "listener {peer} left {mount} after {seconds:.0f} s, {bytes} bytes",
+                peer=self._peer,
+                mount=station.mount.decode(),
+                seconds=listener.seconds,
+                bytes=listener.bytesSent,
+            )
+
+    def _handToSite(self, head: RequestHead) -> None:
+        """
+        Give the connection to the web site, replaying what was read.
+
+        @param head: the parsed request, used only when there is no site.
+        """
+        site = self.factory.site
+        if site is None:
+            self._refuse(RequestError(404, "there is nothing at this address"))
+            return
+        channel = site.buildProtocol(self.transport.getPeer())
+        if channel is None:
+            self.transport.loseConnection()
+            return
+        channel.listenerProtocol = self  # type: ignore[attr-defined]
+        self._delegate = channel
+        received, self._received = b"".join(self._received), []
+        channel.makeConnection(self.transport)
+        channel.dataReceived(received)
+
+    def _limitSendBuffer(self) -> None:
+        """
+        Cap the kernel's send buffer for this listener, so that a listener
+        that stops reading is noticed by the lag limit within seconds.
+        """
+        size = self.factory.sendBufferSize
+        if not size:
+            return
+        try:
+            handle = self.transport.getHandle()
+            handle.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, size)
+        except (AttributeError, OSError, NotImplementedError):
+            pass
+
+    def _refuse(self, error: RequestError) -> None:
+        """
+        Answer with an error status and close.
+
+        @param error: what was wrong.
+        """
+        self._parser = None
+        self._cancelTimeout()
+        if error.code not in (404, 503):
+            self._log.info(
+                "refused request from {peer}: {code} {message}",
+                peer=self._peer,
+                code=error.code,
+                message=error.message,
+            )
+        self.transport.write(formatErrorResponse(error))
+        self.transport.loseConnection()
+
+    def _headerTimedOut(self) -> None:
+        """
+        The client took too long to send its request head: close.
+        """
+        self._timeout = None
+        self._refuse(RequestError(408, "the request head took too long to arrive"))
+
+    def _cancelTimeout(self) -> None:
+        """
+        Stop the header timeout if it is pending.
+        """
+        if self._timeout is not None and self._timeout.active():
+            self._timeout.cancel()
+        self._timeout = None
+
+
+class ListenerFactory(Factory):
+    """
+    Builds L{ListenerProtocol}s for a set of stations.
+
+    @ivar stations: mount path to L{Station}, in the order given; the first
+        is the default, also served at C{/;}, and at C{/} to players that ask
+        for ICY metadata and are not browsers (as SHOUTcast servers did).
+    @ivar site: the web site for every other request, or L{None}.
+    @ivar clock: the time source for header timeouts.
+    @ivar headerTimeout: seconds a client has to send its request head.
+    @ivar sendBufferSize: bytes of kernel send buffer per listener, or 0 to
+        leave the system's default.
+    """
+
+    protocol = ListenerProtocol
+
+    def __init__(
+        self,
+        stations: Mapping[bytes, Station],
+        site=None,
+        clock: IReactorTime | None = None,
+        headerTimeout: float = DEFAULT_HEADER_TIMEOUT,
+        sendBufferSize: int = DEFAULT_SEND_BUFFER,
+        parserLimits: Mapping[str, int] | None = None,
+    ) -> None:
+        """
+        @param stations: mount path to station.
+        @param site: a L{twisted.web.server.Site} for other requests.
+        @param clock: the time source; the global reactor by default.
+        @param headerTimeout: seconds allowed for the request head.
+        @param sendBufferSize: kernel send buffer per listener, in bytes.
+        @param parserLimits: keyword arguments for L{RequestHeadParser}.
+        """
+        if clock is None:
+            from twisted.internet import reactor as clock  # type: ignore[assignment]
+        self.stations = dict(stations)
+        self.site = site
+        self.clock = clock
+        self.headerTimeout = headerTimeout
+        self.sendBufferSize = sendBufferSize
+        self._parserLimits = dict(parserLimits or {})
+
+    def makeParser(self) -> RequestHeadParser:
+        """
+        Make a request head parser with this factory's limits.
+
+        @return: a new L{RequestHeadParser}.
+        """
+        return RequestHeadParser(**self._parserLimits)
+
+    def stationFor(self, head: RequestHead) -> Station | None:
+        """
+        Find the station a request asks for.
+
+        @param head: the request.
+        @return: the station, or L{None} when the request is for the site.
+        """
+        station = self.stations.get(head.path)
+        if station is not None or not self.stations:
+            return station
+        if head.path == b"/;" or (
+            head.path == b"/" and head.wantsMetadata and not _looksLikeBrowser(head.userAgent)
+        ):
+            return next(iter(self.stations.values()))
+        return None

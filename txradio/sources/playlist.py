@@ -1,0 +1,320 @@
+# -*- test-case-name: tests.test_playlist -*-
+"""
+The playlist source: frames read from a list of MP3 files, one after the
+other, forever.
+
+Files are read a block at a time as the broadcaster asks for audio, so a
+track starts as soon as its first block is parsed.  A file that cannot be
+played (missing, unreadable, empty, not MP3, free-format) is skipped with one
+log line and the next one plays; a list with nothing playable at all is tried
+again after a pause instead of spinning.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Callable
+from typing import IO, Protocol
+
+from twisted.internet.interfaces import IReactorTime
+from twisted.logger import Logger
+from zope.interface import implementer
+
+from txradio.interfaces import IFrameSource
+from txradio.mp3 import Frame, Framer
+from txradio.programme import TitleChange
+from txradio.sources.tags import readTitle
+from txradio.sources.tracks import NoTracks
+
+
+class Tracks(Protocol):
+    """
+    What a L{PlaylistSource} needs of a track list (see
+    L{txradio.sources.tracks}).
+    """
+
+    def nextPass(self) -> list[str]:
+        """
+        @return: the paths of the next pass over the list.
+        @raise NoTracks: when there is nothing to play now.
+        """
+
+
+READ_SIZE = 65536
+"""Bytes read from a file at a time (about 4 s of audio at 128 kbps)."""
+
+NOT_MP3_AFTER = 262144
+"""Bytes of a file, tags aside, searched for a frame before giving up."""
+
+RETRY_DELAY = 10.0
+"""Seconds to wait before trying again when nothing in the list plays."""
+
+ATTEMPTS_PER_PULL = 32
+"""Files tried at most in one pull, so a run of bad files never blocks long."""
+
+
+@implementer(IFrameSource)
+class PlaylistSource:
+    """
+    Plays the files of a track list in order, looping forever.
+
+    @ivar title: the title of the track most recently returned.
+    @ivar path: the file being read now, or L{None}.
+    @ivar tracksPlayed: tracks that produced audio so far.
+    @ivar skipped: files skipped so far.
+    """
+
+    _log = Logger()
+
+    def __init__(
+        self,
+        tracks: Tracks,
+        clock: IReactorTime | None = None,
+        titleOf: Callable[[str], str] = readTitle,
+        name: str = "",
+    ) -> None:
+        """
+        @param tracks: the track list.
+        @param clock: the time source for retry pauses; the global reactor
+            by default.
+        @param titleOf: reads a file's title (tests replace it).
+        @param name: a name for the log, e.g. the mount.
+        """
+        if clock is None:
+            from twisted.internet import reactor as clock  # type: ignore[assignment]
+        self.tracks = tracks
+        self.title: str | None = None
+        self.path: str | None = None
+        self.tracksPlayed = 0
+        self.skipped = 0
+        self.name = name
+        self._clock = clock
+        self._titleOf = titleOf
+        self._queue: deque[str] = deque()
+        self._pending: deque[Frame | TitleChange] = deque()
+        self._file: IO[bytes] | None = None
+        self._framer = Framer()
+        self._trackTitle = ""
+        self._trackFrames = 0
+        self._trackBytes = 0
+        self._passFrames = 0
+        self._format: tuple[int, int] | None = None
+        self._retryAt: float | None = None
+        self._reported: set[tuple[str, str]] = set()
+        self._closed = False
+
+    def pull(self, duration: float) -> list[Frame | TitleChange]:
+        """
+        Return about C{duration} seconds of frames; see L{IFrameSource.pull}.
+
+        @param duration: seconds of audio wanted.
+        @return: frames, with a L{TitleChange} before each track's first.
+        """
+        out: list[Frame | TitleChange] = []
+        got = 0.0
+        while got < duration:
+            if not self._pending and not self._fill():
+                break
+            item = self._pending.popleft()
+            out.append(item)
+            if type(item) is Frame:
+                got += item.header.duration
+            else:
+                self.title = item.title  # type: ignore[union-attr]
+        return out
+
+    def close(self) -> None:
+        """
+        Close the file being read; see L{IFrameSource.close}.
+        """
+        self._closed = True
+        self._closeFile()
+        self._pending.clear()
+
+    def _fill(self) -> bool:
+        """
+        Read and parse the next block of audio into the pending frames.
+
+        @return: L{False} when nothing can be played now.
+        """
+        for _ in range(ATTEMPTS_PER_PULL):
+            if self._closed:
+                return False
+            if self._file is None and not self._openNext():
+                return False
+            assert self._file is not None and self.path is not None
+            try:
+                data = self._file.read(READ_SIZE)
+            except OSError as error:
+                self._skip(self.path, f"read error: {error.strerror or error}")
+                continue
+            frames = self._framer.feed(data) if data else self._framer.flush()
+            self._trackBytes += len(data)
+            if frames:
+                if not self._trackFrames:
+                    self._startTrack(frames[0])
+                self._trackFrames += len(frames)
+                self._passFrames += len(frames)
+                self._pending.extend(frames)
+            if not data:
+                self._endTrack()
+            elif not self._trackFrames and self._trackBytes - self._framer.tagBytes > NOT_MP3_AFTER:
+                self._skip(self.path, "no MPEG audio found")
+                continue
+            if frames:
+                return True
+        return bool(self._pending)
+
+    def _openNext(self) -> bool:
+        """
+        Open the next playable file of the list.
+
+        @return: L{False} when nothing can be opened now.
+        """
+        if self._retryAt is not None:
+            if self._clock.seconds() < self._retryAt:
+                return False
+            self._retryAt = None
+        for _ in range(ATTEMPTS_PER_PULL):
+            if not self._queue and not self._startPass():
+                return False
+            path = self._queue.popleft()
+            try:
+                self._file = open(path, "rb")
+            except OSError as error:
+                self._skip(path, error.strerror or str(error), opened=False)
+                continue
+            self.path = path
+            self._framer = Framer()
+            self._trackFrames = 0
+            self._trackBytes = 0
+            self._trackTitle = ""
+            return True
+        return False
+
+    def _startPass(self) -> bool:
+        """
+        Begin a new pass over the track list.
+
+        @return: L{False} (and a pause before the next try) when the list has
+            nothing to play.
+        """
+        try:
+            paths = self.tracks.nextPass()
+        except NoTracks as error:
+            self._report("tracks", str(error))
+            self._pause()
+            return False
+        self._queue.extend(paths)
+        if any(key == "tracks" for key, _ in self._reported):
+            self._log.info("{name}: {count} tracks to play again", name=self.name, count=len(paths))
+            self._reported = {entry for entry in self._reported if entry[0] != "tracks"}
+        return True
+
+    def _pause(self) -> None:
+        """
+        Wait L{RETRY_DELAY} seconds before trying the list again.
+        """
+        self._retryAt = self._clock.seconds() + RETRY_DELAY
+
+    def _startTrack(self, first: Frame) -> None:
+        """
+        A file produced its first frame: announce its title.
+
+        @param first: the track's first frame.
+        """
+        assert self.path is not None
+        try:
+            title = self._titleOf(self.path)
+        except Exception:
+            self._log.failure("reading the title of {path}", path=self.path)
+            title = ""
+        self._trackTitle = title
+        self._pending.append(TitleChange(title))
+        self.tracksPlayed += 1
+        header = first.header
+        audioFormat = (header.sampleRate, header.channels)
+        if self._format is not None and audioFormat != self._format:
+            self._log.warn(
+                "{name}: {path} is {rate} Hz with {channels} channel(s), unlike the "
+                "track before ({previousRate} Hz, {previousChannels}); some players "
+                "stutter when the format changes",
+                name=self.name,
+                path=self.path,
+                rate=audioFormat[0],
+                channels=audioFormat[1],
+                previousRate=self._format[0],
+                previousChannels=self._format[1],
+            )
+        self._format = audioFormat
+
+    def _endTrack(self) -> None:
+        """
+        The file is finished: close it, or report it if it held no audio.
+        """
+        path = self.path
+        played = self._trackFrames
+        freeFormat = self._framer.freeFormat
+        self._closeFile()
+        if path is not None and not played:
+            if freeFormat:
+                reason = "free-format MP3 is not supported"
+            elif not self._trackBytes:
+                reason = "the file is empty"
+            else:
+                reason = "no MPEG audio found"
+            self._report(path, reason)
+            self.skipped += 1
+        self._afterTrack()
+
+    def _skip(self, path: str, reason: str, opened: bool = True) -> None:
+        """
+        Give up on a file and log why.
+
+        @param path: the file.
+        @param reason: why it cannot be played.
+        @param opened: whether it is the file now open.
+        """
+        if opened:
+            self._closeFile()
+        self._report(path, reason)
+        self.skipped += 1
+        self._afterTrack()
+
+    def _afterTrack(self) -> None:
+        """
+        A file is done with; at the end of a pass that played nothing at
+        all, pause rather than spin through the list again.
+        """
+        if self._queue:
+            return
+        if not self._passFrames:
+            self._pause()
+        self._passFrames = 0
+
+    def _report(self, key: str, reason: str) -> None:
+        """
+        Log a problem once per file and cause.
+
+        @param key: the file (or C{"tracks"} for the list itself).
+        @param reason: the cause.
+        """
+        if (key, reason) in self._reported:
+            return
+        self._reported.add((key, reason))
+        if key == "tracks":
+            self._log.warn("{name}: nothing to play: {reason}", name=self.name, reason=reason)
+        else:
+            self._log.warn("{name}: skipping {path}: {reason}", name=self.name, path=key, reason=reason)
+
+    def _closeFile(self) -> None:
+        """
+        Close the file being read, if any.
+        """
+        if self._file is not None:
+            try:
+                self._file.close()
+            except OSError:
+                pass
+        self._file = None
+        self.path = None

@@ -1,0 +1,184 @@
+# -*- test-case-name: tests.test_station -*-
+"""
+A station: one mount point with its stream info, broadcaster and limits.
+"""
+
+from __future__ import annotations
+
+from twisted.application.service import MultiService
+from twisted.internet.interfaces import IReactorTime
+from twisted.logger import Logger
+from zope.interface import implementer
+
+from txradio.broadcast import DEFAULT_BURST, DEFAULT_TICK, Broadcaster
+from txradio.icy import DEFAULT_METAINT, StreamInfo, responseHead
+from txradio.interfaces import IFrameSource, IStation
+from txradio.listener import DEFAULT_LAG_LIMIT, Listener
+
+DEFAULT_MOUNT = b"/stream"
+
+
+def normalizeMount(mount: str | bytes) -> bytes:
+    """
+    Turn a mount name into the path listeners request.
+
+    @param mount: e.g. C{"stream"}, C{"/stream"} or C{b"/live"}.
+    @return: the path as L{bytes}, with one leading slash.
+    @raise ValueError: for an empty mount, one with a query, a fragment,
+        white space, control characters or C{..} segments, or a name that ends
+        in a playlist extension (which would hide the station's playlists).
+    """
+    if isinstance(mount, bytes):
+        mount = mount.decode("ascii", "replace")
+    path = "/" + mount.strip("/")
+    if path == "/":
+        raise ValueError("a mount needs a name, such as /stream")
+    if any(c in path for c in "?#%\\ \t") or any(ord(c) < 0x21 or ord(c) > 0x7E for c in path):
+        raise ValueError(f"mount {mount!r} may hold only printable ASCII without ?, #, % or spaces")
+    if ".." in path.split("/") or "." in path.split("/"):
+        raise ValueError(f"mount {mount!r} may not contain . or .. segments")
+    if path.endswith((".m3u", ".pls", ".xspf", ".m3u8")):
+        raise ValueError(f"mount {mount!r} may not end in a playlist extension")
+    return path.encode("ascii")
+
+
+@implementer(IStation)
+class Station(MultiService):
+    """
+    One mount point: the path listeners tune into, what it announces, its
+    broadcaster and its limits.
+
+    It is a service whose child is its broadcaster, so starting the station
+    starts the clock that paces it.
+
+    @ivar mount: the mount path, e.g. C{b"/stream"}.
+    @ivar info: the L{StreamInfo} announced in headers and status.
+    @ivar broadcaster: the L{Broadcaster} that paces the station's source.
+    @ivar metaint: audio bytes between metadata blocks for listeners that ask.
+    @ivar maxListeners: the most listeners at once, or L{None} for no limit.
+    @ivar lagLimit: bytes a stalled listener may fall behind before it is
+        dropped.
+    @ivar legacyStatus: answer C{ICY 200 OK} instead of C{HTTP/1.0 200 OK}.
+    @ivar peakListeners: the most listeners seen at once.
+    @ivar totalListeners: listeners served since start.
+    """
+
+    _log = Logger()
+
+    def __init__(
+        self,
+        source: IFrameSource,
+        mount: bytes | str = DEFAULT_MOUNT,
+        info: StreamInfo | None = None,
+        clock: IReactorTime | None = None,
+        metaint: int = DEFAULT_METAINT,
+        burstSize: int = DEFAULT_BURST,
+        maxListeners: int | None = None,
+        lagLimit: int = DEFAULT_LAG_LIMIT,
+        tickInterval: float = DEFAULT_TICK,
+        legacyStatus: bool = False,
+    ) -> None:
+        """
+        @param source: the station's L{IFrameSource}.
+        @param mount: the path listeners request.
+        @param info: what the station announces; a default one if L{None}.
+        @param clock: the time to pace by; the global reactor by default.
+        @param metaint: audio bytes between metadata blocks.
+        @param burstSize: bytes of recent audio a new listener receives.
+        @param maxListeners: the most listeners at once, or L{None}.
+        @param lagLimit: bytes a stalled listener may fall behind.
+        @param tickInterval: seconds between writes to listeners.
+        @param legacyStatus: answer C{ICY 200 OK}.
+        @raise ValueError: for a bad mount or metaint.
+        """
+        MultiService.__init__(self)
+        if clock is None:
+            from twisted.internet import reactor as clock  # type: ignore[assignment]
+        if not 0 < metaint <= 1 << 20:
+            raise ValueError(f"metaint must be between 1 and 1048576 bytes, not {metaint}")
+        self.mount = normalizeMount(mount)
+        self.setName(self.mount.decode("ascii"))
+        self.info = info if info is not None else StreamInfo()
+        self.clock = clock
+        self.metaint = metaint
+        self.maxListeners = maxListeners
+        self.lagLimit = lagLimit
+        self.legacyStatus = legacyStatus
+        self.peakListeners = 0
+        self.totalListeners = 0
+        self.broadcaster = Broadcaster(
+            source,
+            clock=clock,
+            burstSize=burstSize,
+            tickInterval=tickInterval,
+            name=self.mount.decode("ascii"),
+        )
+        self.broadcaster.setServiceParent(self)
+
+    def stopService(self):
+        """
+        Stop the broadcaster (disconnecting every listener) and close the
+        source.
+
+        @return: the result of stopping the children.
+        """
+        result = MultiService.stopService(self)
+        self.broadcaster.source.close()
+        return result
+
+    @property
+    def listenerCount(self) -> int:
+        """
+        The number of listeners connected now.
+        """
+        return len(self.broadcaster.listeners)
+
+    def admit(self) -> bool:
+        """
+        Tell whether one more listener may join; see L{IStation.admit}.
+
+        @return: L{False} when the station is full.
+        """
+        return self.maxListeners is None or self.listenerCount < self.maxListeners
+
+    def responseHead(self, wantsMetadata: bool) -> bytes:
+        """
+        Build the response head for a new listener.
+
+        @param wantsMetadata: whether the listener sent C{Icy-MetaData: 1}.
+        @return: the status line and headers.
+        """
+        from txradio import __version__
+
+        return responseHead(
+            self.info,
+            self.metaint if wantsMetadata else None,
+            legacyStatus=self.legacyStatus,
+            server=b"txradio/" + __version__.encode("ascii"),
+        )
+
+    def connectListener(
+        self, transport, wantsMetadata: bool, peer: str, userAgent: str
+    ) -> Listener:
+        """
+        Start streaming to a transport whose response head has been sent.
+
+        @param transport: the listener's connection.
+        @param wantsMetadata: whether to splice metadata blocks in.
+        @param peer: the listener's address, for logs and status.
+        @param userAgent: the player's name.
+        @return: the new, started L{Listener}.
+        """
+        listener = Listener(
+            transport,
+            self.broadcaster,
+            self.clock,
+            metaint=self.metaint if wantsMetadata else 0,
+            lagLimit=self.lagLimit,
+            peer=peer,
+            userAgent=userAgent,
+        )
+        listener.start()
+        self.totalListeners += 1
+        self.peakListeners = max(self.peakListeners, self.listenerCount)
+        return listener

@@ -1,0 +1,157 @@
+# -*- test-case-name: tests.test_tap -*-
+"""
+The C{twistd txradio} command line: options, and the service they build.
+"""
+
+from __future__ import annotations
+
+import os
+
+from twisted.logger import Logger
+from twisted.python import usage
+
+from txradio.broadcast import DEFAULT_BURST
+from txradio.icy import DEFAULT_METAINT, MAX_METAINT, StreamInfo
+from txradio.service import DEFAULT_LISTEN, RadioService
+from txradio.sources.playlist import PlaylistSource
+from txradio.sources.tracks import FolderTracks, NoTracks, demoTracks
+from txradio.station import DEFAULT_MOUNT, Station, normalizeMount
+
+_log = Logger()
+
+
+def _positive(name: str, text: str, maximum: int | None = None, allowZero: bool = False) -> int:
+    """
+    Parse a whole-number option.
+
+    @param name: the option, for the error message.
+    @param text: its value.
+    @param maximum: the largest value allowed.
+    @param allowZero: whether 0 is allowed.
+    @return: the number.
+    @raise usage.UsageError: when it is not a number in range.
+    """
+    try:
+        value = int(text)
+    except ValueError:
+        raise usage.UsageError(f"--{name} needs a whole number, not {text!r}") from None
+    if value < 0 or (value == 0 and not allowZero) or (maximum is not None and value > maximum):
+        limit = f" up to {maximum}" if maximum is not None else ""
+        raise usage.UsageError(f"--{name} must be a positive number{limit}, not {value}")
+    return value
+
+
+class Options(usage.Options):
+    """
+    Options for C{twistd txradio}: one station playing a music folder.
+    """
+
+    synopsis = "[options]"
+    longdesc = (
+        "Run an internet radio station that plays the MP3 files of a folder "
+        "(or the built-in demo playlist) in real time to every listener, "
+        "speaking the ICY/SHOUTcast and Icecast dialects real players use."
+    )
+
+    optFlags = [
+        ["shuffle", "s", "Play the folder in a random order (a new one each pass)."],
+        ["icy-status", None, "Answer listeners with 'ICY 200 OK' (for very old clients)."],
+        ["public", None, "Let stream directories list this station (icy-pub: 1)."],
+    ]
+
+    optParameters = [
+        ["music-dir", "m", None, "The folder of MP3 files to play (searched recursively)."],
+        ["mount", None, DEFAULT_MOUNT.decode(), "The path listeners tune into."],
+        ["name", None, "txradio", "The station's name (icy-name)."],
+        ["genre", None, "", "The station's genre (icy-genre)."],
+        ["url", None, "", "The station's home page (icy-url)."],
+        ["description", None, "", "A sentence about the station (icy-description)."],
+        ["metaint", None, str(DEFAULT_METAINT), "Audio bytes between ICY metadata blocks."],
+        ["burst-size", None, str(DEFAULT_BURST), "Bytes of recent audio sent to a new listener at once."],
+        ["max-listeners", None, "0", "The most listeners at once (0: no limit)."],
+        ["public-url", None, None, "The base URL clients use, for playlists behind a proxy."],
+    ]
+
+    def __init__(self) -> None:
+        usage.Options.__init__(self)
+        self["listen"] = []
+
+    def opt_listen(self, description: str) -> None:
+        """
+        Where to accept listeners, as an endpoint string (e.g. tcp:8000,
+        tcp:8000:interface=127.0.0.1, ssl:8443:privateKey=key.pem,
+        systemd:domain=INET:index=0). Repeat for several. [default: tcp:8000]
+        """
+        self["listen"].append(description)
+
+    opt_l = opt_listen
+
+    def postOptions(self) -> None:
+        """
+        Check the options and fill in defaults.
+
+        @raise usage.UsageError: for a missing music folder or a bad value.
+        """
+        if not self["listen"]:
+            self["listen"] = [DEFAULT_LISTEN]
+        try:
+            self["mount"] = normalizeMount(self["mount"])
+        except ValueError as error:
+            raise usage.UsageError(f"--mount: {error}") from None
+        self["metaint"] = _positive("metaint", self["metaint"], MAX_METAINT)
+        self["burst-size"] = _positive("burst-size", self["burst-size"], 16 << 20, allowZero=True)
+        self["max-listeners"] = _positive("max-listeners", self["max-listeners"], allowZero=True)
+        if self["music-dir"] is not None:
+            folder = os.path.abspath(os.path.expanduser(self["music-dir"]))
+            tracks = FolderTracks(folder, shuffle=self["shuffle"])
+            try:
+                tracks.check()
+            except NoTracks as error:
+                raise usage.UsageError(str(error)) from None
+            self["tracks"] = tracks
+        else:
+            tracks = demoTracks()
+            tracks.shuffle = self["shuffle"]
+            self["tracks"] = tracks
+
+
+def makeService(options: Options, reactor=None) -> RadioService:
+    """
+    Build the radio the options describe.
+
+    @param options: parsed L{Options}.
+    @param reactor: the reactor; the global one by default (tests pass a
+        fake).
+    @return: the L{RadioService}.
+    """
+    if reactor is None:
+        from twisted.internet import reactor
+    tracks = options["tracks"]
+    if options["music-dir"] is None:
+        _log.info("no --music-dir given: playing the built-in demo playlist")
+    else:
+        _log.info("playing {folder}", folder=tracks.folder)
+    mount = options["mount"]
+    source = PlaylistSource(tracks, clock=reactor, name=mount.decode())
+    station = Station(
+        source,
+        mount=mount,
+        info=StreamInfo(
+            name=options["name"],
+            genre=options["genre"],
+            url=options["url"],
+            description=options["description"],
+            public=options["public"],
+        ),
+        clock=reactor,
+        metaint=options["metaint"],
+        burstSize=options["burst-size"],
+        maxListeners=options["max-listeners"] or None,
+        legacyStatus=options["icy-status"],
+    )
+    return RadioService(
+        [station],
+        listen=options["listen"],
+        reactor=reactor,
+        publicURL=options["public-url"],
+    )
