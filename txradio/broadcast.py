@@ -170,6 +170,8 @@ class Broadcaster(Service):
         started.
     @ivar bytesSent: bytes of audio produced since start (per listener, not
         summed over listeners).
+    @ivar bitrate: the bitrate in kbps of the first frame of the current
+        track (or source), or L{None} before any audio.
     @ivar tickInterval: seconds between ticks.
     @ivar lead: seconds of audio sent ahead of real time on each tick.
     """
@@ -207,6 +209,7 @@ class Broadcaster(Service):
         self.maxCatchUp = maxCatchUp
         self.recent = RecentAudio(burstSize)
         self.title: str | None = None
+        self.bitrate: int | None = None
         self.audioSeconds = 0.0
         self.bytesSent = 0
         self.framesSent = 0
@@ -309,17 +312,22 @@ class Broadcaster(Service):
         marks: list[tuple[int, bytes]] = [(0, self._block)]
         size = 0
         audio = self.audioSeconds
+        trackStart = self.bitrate is None
         while audio < due:
             items = self.source.pull(due - audio)
             if not items:
                 break
             for item in items:
                 if type(item) is Frame:
+                    if trackStart:
+                        self.bitrate = item.header.bitrate
+                        trackStart = False
                     frameStarts.append(size)
                     pieces.append(item.data)
                     size += len(item.data)
                     audio += item.header.duration
                 elif isinstance(item, TitleChange):
+                    trackStart = True
                     self._changeTitle(item.title)
                     if marks[-1][0] == size:
                         marks[-1] = (size, self._block)

@@ -17,9 +17,7 @@ from functools import lru_cache
 
 
 class MPEGVersion(Enum):
-    """
-    The MPEG audio version of a frame.
-    """
+    """The MPEG audio version of a frame."""
 
     MPEG1 = "1"
     MPEG2 = "2"
@@ -37,14 +35,19 @@ class FreeFormatError(ValueError):
 _VERSIONS = {0: MPEGVersion.MPEG25, 2: MPEGVersion.MPEG2, 3: MPEGVersion.MPEG1}
 # Layer bits (18-17) -> layer number; 0 is reserved.
 _LAYERS = {1: 3, 2: 2, 3: 1}
+# Bitrates in kbps by (version, layer) and bitrate index; index 0 is free format.
+_LOW_RATES = (0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160)
 _BITRATES = {
     (MPEGVersion.MPEG1, 1): (0, 32, 64, 96, 128, 160, 192, 224, 256, 288, 320, 352, 384, 416, 448),
     (MPEGVersion.MPEG1, 2): (0, 32, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384),
     (MPEGVersion.MPEG1, 3): (0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320),
+    # MPEG-2 and MPEG-2.5 share their tables.
+    (MPEGVersion.MPEG2, 1): (0, 32, 48, 56, 64, 80, 96, 112, 128, 144, 160, 176, 192, 224, 256),
+    (MPEGVersion.MPEG2, 2): _LOW_RATES,
+    (MPEGVersion.MPEG2, 3): _LOW_RATES,
 }
-for _version in (MPEGVersion.MPEG2, MPEGVersion.MPEG25):
-    _BITRATES[_version, 1] = (0, 32, 48, 56, 64, 80, 96, 112, 128, 144, 160, 176, 192, 224, 256)
-    _BITRATES[_version, 2] = _BITRATES[_version, 3] = (0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160)
+for _layer in (1, 2, 3):
+    _BITRATES[MPEGVersion.MPEG25, _layer] = _BITRATES[MPEGVersion.MPEG2, _layer]
 _SAMPLE_RATES = {
     MPEGVersion.MPEG1: (44100, 48000, 32000),
     MPEGVersion.MPEG2: (22050, 24000, 16000),
@@ -68,8 +71,6 @@ _MAX_FRAME_LENGTH = max(
     _frameSize(version, layer, max(rates), min(_SAMPLE_RATES[version]), 1)[0]
     for (version, layer), rates in _BITRATES.items()
 )
-# Bytes that may have to be seen after a frame to recognise what follows it.
-_LOOKAHEAD = 32
 # Where a frame or a tag might start while scanning junk.
 _CANDIDATE = re.compile(rb"\xff|ID3|TAG|APETAGEX")
 
@@ -282,9 +283,7 @@ class Framer:
         self._reset()
 
     def _reset(self) -> None:
-        """
-        Return to the initial, unsynchronised state with nothing buffered.
-        """
+        """Return to the initial, unsynchronised state with nothing buffered."""
         self._buffer = b""
         self._tagRemaining = 0
         # (version, layer, sampleRate) of the last accepted frame, or None.
@@ -416,9 +415,7 @@ class Framer:
         return new
 
     def _emit(self, frames: list[Frame], frame: Frame) -> None:
-        """
-        Append C{frame} to C{frames} unless it is an information frame.
-        """
+        """Append C{frame} to C{frames} unless it is an information frame."""
         if isInfoFrame(frame):
             self.infoFrames += 1
         else:
@@ -440,17 +437,13 @@ def _followedByFrame(buf: bytes, pos: int, header: FrameHeader) -> bool | None:
         rate, or a tag; C{False} for anything else; C{None} if more bytes are
         needed to tell.
     """
-    pending = False
-    if len(buf) - pos >= 4:
-        try:
-            following = parseHeader(buf, pos)
-        except ValueError:
-            pass
-        else:
-            if following._kind == header._kind:
-                return True
-    elif pos == len(buf) or buf[pos] == 0xFF:
-        pending = True
+    # With under 4 bytes left, a header may still be arriving.
+    pending = len(buf) - pos < 4 and (pos == len(buf) or buf[pos] == 0xFF)
+    try:
+        if parseHeader(buf, pos)._kind == header._kind:
+            return True
+    except ValueError:
+        pass
     length = tagLength(buf, pos)
     if length:
         return True

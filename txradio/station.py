@@ -5,6 +5,8 @@ A station: one mount point with its stream info, broadcaster and limits.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from twisted.application.service import MultiService
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
@@ -150,8 +152,11 @@ class Station(MultiService):
         """
         from txradio import __version__
 
+        info = self.info
+        if info.bitrate is None and self.broadcaster.bitrate is not None:
+            info = replace(info, bitrate=self.broadcaster.bitrate)
         return responseHead(
-            self.info,
+            info,
             self.metaint if wantsMetadata else None,
             legacyStatus=self.legacyStatus,
             server=b"txradio/" + __version__.encode("ascii"),

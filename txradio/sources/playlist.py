@@ -158,6 +158,10 @@ class PlaylistSource:
                 self._pending.extend(frames)
             if not data:
                 self._endTrack()
+            elif self._framer.freeFormat and not frames:
+                # The framer ignores the rest of a free-format file.
+                self._skip(self.path, "free-format MP3 is not supported")
+                continue
             elif not self._trackFrames and self._trackBytes - self._framer.tagBytes > NOT_MP3_AFTER:
                 self._skip(self.path, "no MPEG audio found")
                 continue

@@ -86,7 +86,7 @@ class StationsPage(Resource):
                 tags.style(_STYLE),
             ),
             tags.body(
-                tags.main(tags.h1(title), *[_stationSection(s) for s in self._stations]),
+                tags.div(tags.h1(title), *[_stationSection(s) for s in self._stations], role="main"),
             ),
             lang="en",
         )
