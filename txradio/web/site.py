@@ -50,6 +50,19 @@ def baseURL(request: Request, publicURL: str | None = None) -> str:
     return f"{scheme}://{hostText}"
 
 
+class RadioChannel(http.HTTPChannel):
+    """
+    The site's HTTP channel, with a link back to the listener protocol that
+    handed it the connection.
+
+    @ivar listenerProtocol: the L{txradio.protocol.ListenerProtocol} that
+        owns the connection, or L{None} for a connection made directly to
+        the site.
+    """
+
+    listenerProtocol = None
+
+
 class PlaylistResource(Resource):
     """
     A playlist file (M3U, PLS or XSPF) pointing at one or more stations.
@@ -184,6 +197,9 @@ def buildSite(
     @return: the site.
     """
     site = Site(RadioRoot(stations, publicURL), reactor=clock)
+    # Plain HTTP/1.1 channels (no HTTP/2 negotiation): a stream needs the
+    # connection to itself, which HTTP/2 multiplexing cannot give.
+    site.protocol = RadioChannel
     site.displayTracebacks = False
     site.log = lambda request: None  # listener joins and leaves are logged instead
     return site

@@ -1,0 +1,133 @@
+"""
+Tests for L{txradio.tap}: the command line and the service it builds.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+from twisted.application.internet import StreamServerEndpointService
+from twisted.internet.testing import MemoryReactorClock
+from twisted.python.usage import UsageError
+from twisted.trial.unittest import SynchronousTestCase
+
+from txradio.service import RadioService
+from txradio.sources.tracks import FolderTracks, ListTracks, demoTracks
+from txradio.station import Station
+from txradio.tap import Options, makeService
+
+
+class OptionsTests(SynchronousTestCase):
+    """
+    L{Options} parses the command line and checks it.
+    """
+
+    def parse(self, *args: str) -> Options:
+        options = Options()
+        options.parseOptions(list(args))
+        return options
+
+    def test_defaults(self) -> None:
+        """
+        Without options, the demo playlist plays on C{/stream} at port 8000.
+        """
+        options = self.parse()
+        self.assertEqual(options["listen"], ["tcp:8000"])
+        self.assertEqual(options["mount"], b"/stream")
+        self.assertEqual(options["metaint"], 16000)
+        self.assertIsInstance(options["tracks"], ListTracks)
+        self.assertEqual(options["tracks"].paths, demoTracks().paths)
+
+    def test_musicDir(self) -> None:
+        """
+        C{--music-dir} selects a folder, C{--shuffle} shuffles it.
+        """
+        folder = self.mktemp()
+        os.makedirs(folder)
+        shutil.copyfile(demoTracks().paths[0], os.path.join(folder, "a.mp3"))
+        options = self.parse("--music-dir", folder, "--shuffle")
+        self.assertIsInstance(options["tracks"], FolderTracks)
+        self.assertTrue(options["tracks"].shuffle)
+
+    def test_missingMusicDir(self) -> None:
+        """
+        A missing music folder is a clear usage error naming it.
+        """
+        error = self.assertRaises(UsageError, self.parse, "--music-dir", "/no/such/folder")
+        self.assertIn("/no/such/folder", str(error))
+
+    def test_emptyMusicDir(self) -> None:
+        """
+        A folder without MP3 files is a usage error.
+        """
+        folder = self.mktemp()
+        os.makedirs(folder)
+        error = self.assertRaises(UsageError, self.parse, "--music-dir", folder)
+        self.assertIn("no MP3 files", str(error))
+
+    def test_listenRepeatable(self) -> None:
+        """
+        C{--listen} may be given several times.
+        """
+        options = self.parse("--listen", "tcp:8000", "--listen", "tcp6:8001")
+        self.assertEqual(options["listen"], ["tcp:8000", "tcp6:8001"])
+
+    def test_badNumbers(self) -> None:
+        """
+        Numeric options are checked.
+        """
+        for args in (["--metaint", "0"], ["--metaint", "x"], ["--burst-size", "-1"], ["--max-listeners", "ten"]):
+            self.assertRaises(UsageError, self.parse, *args)
+
+    def test_badMount(self) -> None:
+        """
+        A mount that would hide the playlists or escape the path is refused.
+        """
+        for mount in ("/", "/../x", "/stream.m3u", "/a b"):
+            self.assertRaises(UsageError, self.parse, "--mount", mount)
+
+
+class MakeServiceTests(SynchronousTestCase):
+    """
+    L{makeService} turns options into a L{RadioService}.
+    """
+
+    def test_service(self) -> None:
+        """
+        The service holds one station with the options' stream info, and one
+        port service per C{--listen}.
+        """
+        options = Options()
+        options.parseOptions(
+            ["--name", "Test FM", "--genre", "Jazz", "--mount", "live", "--max-listeners", "5",
+             "--listen", "tcp:8000", "--listen", "tcp:8001:interface=127.0.0.1"]
+        )
+        reactor = MemoryReactorClock()
+        service = makeService(options, reactor)
+        self.assertIsInstance(service, RadioService)
+        [station] = service.stations
+        self.assertIsInstance(station, Station)
+        self.assertEqual(station.mount, b"/live")
+        self.assertEqual(station.info.name, "Test FM")
+        self.assertEqual(station.info.genre, "Jazz")
+        self.assertEqual(station.maxListeners, 5)
+        ports = [s for s in service if isinstance(s, StreamServerEndpointService)]
+        self.assertEqual(len(ports), 2)
+
+    def test_startStop(self) -> None:
+        """
+        Starting the service listens with a large backlog and starts the
+        station's clock; stopping it leaves no timer behind.
+        """
+        options = Options()
+        options.parseOptions([])
+        reactor = MemoryReactorClock()
+        service = makeService(options, reactor)
+        service.startService()
+        [(port, factory, backlog, interface)] = reactor.tcpServers
+        self.assertEqual((port, backlog), (8000, 1024))
+        reactor.advance(1)
+        self.assertEqual(service.stations[0].broadcaster.title, "txradio - Morning Arpeggio")
+        self.successResultOf(service.stopService())
+        self.assertEqual(reactor.getDelayedCalls(), [])
