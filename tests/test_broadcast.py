@@ -50,6 +50,7 @@ class ScriptedSource:
     """
 
     title = None
+    onAir = True
 
     def __init__(self, batches: list[list]) -> None:
         self.batches = list(batches)

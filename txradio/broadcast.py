@@ -215,6 +215,7 @@ class Broadcaster(Service):
         self.framesSent = 0
         self._listeners: dict[IListener, None] = {}
         self._block = encodeMetadata("")
+        self._pendingTitle: str | None = None
         self._anchor: float | None = None
         self._lastElapsed = 0.0
         self._loop = LoopingCall(self.tick)
@@ -273,6 +274,15 @@ class Broadcaster(Service):
         """
         self.source = source
 
+    def announce(self, title: str) -> None:
+        """
+        Change the title from the next frame sent on (an operator's or a
+        source client's metadata update).
+
+        @param title: the new title.
+        """
+        self._pendingTitle = title
+
     def tick(self) -> None:
         """
         Send the audio now due to every listener.
@@ -309,6 +319,9 @@ class Broadcaster(Service):
         """
         pieces: list[bytes] = []
         frameStarts: list[int] = []
+        if self._pendingTitle is not None:
+            self._changeTitle(self._pendingTitle)
+            self._pendingTitle = None
         marks: list[tuple[int, bytes]] = [(0, self._block)]
         size = 0
         audio = self.audioSeconds

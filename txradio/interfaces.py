@@ -27,6 +27,13 @@ class IFrameSource(Interface):
         "L{str}, or L{None} before any."
     )
 
+    onAir = Attribute(
+        "Whether the source can supply audio now (L{bool}): a playlist "
+        "unless it has nothing playable, a live source while its client is "
+        "connected, a relay while its upstream streams.  A mount plays its "
+        "fallback while its own source is off the air."
+    )
+
     def pull(duration: float) -> list:
         """
         Return the audio that is ready now, up to about C{duration} seconds.
@@ -104,6 +111,13 @@ class IBroadcaster(Interface):
         Stop sending to C{listener}; harmless if it is not attached.
 
         @param listener: an L{IListener} given to L{addListener}.
+        """
+
+    def announce(title: str) -> None:
+        """
+        Change the title from the next frame sent on.
+
+        @param title: the new title.
         """
 
     def setSource(source) -> None:

@@ -24,6 +24,7 @@ from twisted.python.failure import Failure
 
 from txradio.listener import Listener
 from txradio.request import RequestError, RequestHead, RequestHeadParser, formatErrorResponse
+from txradio.source import DEFAULT_SOURCE_TIMEOUT, SourceSession
 from txradio.station import Station
 
 DEFAULT_HEADER_TIMEOUT = 15.0
@@ -37,6 +38,7 @@ listener from the lag limit for that long.
 """
 
 _STREAM_METHODS = (b"GET", b"HEAD")
+_SOURCE_METHODS = (b"PUT", b"SOURCE")
 
 _CORS_PREFLIGHT = (
     b"HTTP/1.0 204 No Content\r\n"
@@ -94,6 +96,7 @@ class ListenerProtocol(Protocol):
         self._received: list[bytes] = []
         self._timeout = None
         self._listener: Listener | None = None
+        self._source: SourceSession | None = None
         self._station: Station | None = None
         self._delegate: Protocol | None = None
         self._abandonedChannel: Protocol | None = None
@@ -119,28 +122,45 @@ class ListenerProtocol(Protocol):
         if self._delegate is not None:
             self._delegate.dataReceived(data)
             return
-        if self._parser is None:
+        if self._source is not None:
+            self._source.dataReceived(data)
+            return
+        parser = self._parser
+        if parser is None:
             return
         self._received.append(data)
         try:
-            head = self._parser.feed(data)
+            head = parser.feed(data)
         except RequestError as error:
             self._refuse(error)
             return
         if head is not None:
             self._parser = None
             self._cancelTimeout()
-            self.dispatch(head)
+            self.dispatch(head, parser.remainder)
 
-    def dispatch(self, head: RequestHead) -> None:
+    def dispatch(self, head: RequestHead, remainder: bytes = b"") -> None:
         """
         Answer a complete request head.
 
         @param head: the parsed request.
+        @param remainder: bytes that arrived after the head (a source's
+            first audio).
         """
         station = self.factory.stationFor(head)
         if station is None:
+            if head.method in _SOURCE_METHODS:
+                self._refuse(RequestError(404, "there is no such mount"))
+                return
             self._handToSite(head)
+            return
+        if head.method in _SOURCE_METHODS:
+            self._received = []
+            session = SourceSession(
+                station, self.transport, self.factory.clock, self._peer, self.factory.sourceTimeout
+            )
+            if session.start(head, remainder):
+                self._source = session
             return
         if head.method == b"OPTIONS":
             self.transport.write(_CORS_PREFLIGHT)
@@ -150,6 +170,9 @@ class ListenerProtocol(Protocol):
             self._refuse(
                 RequestError(405, f"{station.mount.decode()} only answers GET, HEAD and OPTIONS")
             )
+            return
+        if not station.onAir:
+            self._refuse(RequestError(404, f"{station.mount.decode()} has no source on the air"))
             return
         if not station.admit():
             self._log.info(
@@ -214,6 +237,9 @@ class ListenerProtocol(Protocol):
             if channel is not None:
                 channel.connectionLost(reason)
         self._delegate = self._abandonedChannel = None
+        if self._source is not None:
+            source, self._source = self._source, None
+            source.connectionLost()
         listener, station = self._listener, self._station
         if listener is not None and station is not None:
             self._listener = None
@@ -306,6 +332,8 @@ class ListenerFactory(Factory):
     @ivar headerTimeout: seconds a client has to send its request head.
     @ivar sendBufferSize: bytes of kernel send buffer per listener, or 0 to
         leave the system's default.
+    @ivar sourceTimeout: seconds a source client may send nothing before it
+        is dropped.
     """
 
     protocol = ListenerProtocol
@@ -318,6 +346,7 @@ class ListenerFactory(Factory):
         headerTimeout: float = DEFAULT_HEADER_TIMEOUT,
         sendBufferSize: int = DEFAULT_SEND_BUFFER,
         parserLimits: Mapping[str, int] | None = None,
+        sourceTimeout: float = DEFAULT_SOURCE_TIMEOUT,
     ) -> None:
         """
         @param stations: mount path to station.
@@ -326,6 +355,7 @@ class ListenerFactory(Factory):
         @param headerTimeout: seconds allowed for the request head.
         @param sendBufferSize: kernel send buffer per listener, in bytes.
         @param parserLimits: keyword arguments for L{RequestHeadParser}.
+        @param sourceTimeout: seconds a source client may send nothing.
         """
         if clock is None:
             from twisted.internet import reactor as clock  # type: ignore[assignment]
@@ -334,6 +364,7 @@ class ListenerFactory(Factory):
         self.clock = clock
         self.headerTimeout = headerTimeout
         self.sendBufferSize = sendBufferSize
+        self.sourceTimeout = sourceTimeout
         self._parserLimits = dict(parserLimits or {})
 
     def makeParser(self) -> RequestHeadParser:

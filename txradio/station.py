@@ -16,6 +16,7 @@ from txradio.broadcast import DEFAULT_BURST, DEFAULT_TICK, Broadcaster
 from txradio.icy import DEFAULT_METAINT, StreamInfo, responseHead
 from txradio.interfaces import IFrameSource, IStation
 from txradio.listener import DEFAULT_LAG_LIMIT, Listener
+from txradio.sources.switcher import MountFollower, Switcher
 
 DEFAULT_MOUNT = b"/stream"
 
@@ -44,6 +45,9 @@ def normalizeMount(mount: str | bytes) -> bytes:
     return path.encode("ascii")
 
 
+_LIVE, _PROGRAMME, _FALLBACK = range(3)
+
+
 @implementer(IStation)
 class Station(MultiService):
     """
@@ -53,6 +57,10 @@ class Station(MultiService):
     It is a service whose child is its broadcaster, so starting the station
     starts the clock that paces it.
 
+    What it plays is chosen by a L{Switcher}: a live source client when one
+    is connected, else its own programme (a playlist or a relay), else its
+    fallback mount.  Listeners stay connected through every switch.
+
     @ivar mount: the mount path, e.g. C{b"/stream"}.
     @ivar info: the L{StreamInfo} announced in headers and status.
     @ivar broadcaster: the L{Broadcaster} that paces the station's source.
@@ -61,6 +69,11 @@ class Station(MultiService):
     @ivar lagLimit: bytes a stalled listener may fall behind before it is
         dropped.
     @ivar legacyStatus: answer C{ICY 200 OK} instead of C{HTTP/1.0 200 OK}.
+    @ivar sourceUser: the user name live source clients log in with.
+    @ivar sourcePassword: their password, or L{None} when this mount takes
+        no live sources.
+    @ivar programme: the station's own source (playlist or relay), or
+        L{None} for a live-only mount.
     @ivar peakListeners: the most listeners seen at once.
     @ivar totalListeners: listeners served since start.
     """
@@ -69,7 +82,7 @@ class Station(MultiService):
 
     def __init__(
         self,
-        source: IFrameSource,
+        source: IFrameSource | None,
         mount: bytes | str = DEFAULT_MOUNT,
         info: StreamInfo | None = None,
         clock: IReactorTime | None = None,
@@ -79,9 +92,12 @@ class Station(MultiService):
         lagLimit: int = DEFAULT_LAG_LIMIT,
         tickInterval: float = DEFAULT_TICK,
         legacyStatus: bool = False,
+        sourcePassword: str | None = None,
+        sourceUser: str = "source",
     ) -> None:
         """
-        @param source: the station's L{IFrameSource}.
+        @param source: the station's own L{IFrameSource} (its programme), or
+            L{None} for a mount that plays only live sources.
         @param mount: the path listeners request.
         @param info: what the station announces; a default one if L{None}.
         @param clock: the time to pace by; the global reactor by default.
@@ -91,6 +107,9 @@ class Station(MultiService):
         @param lagLimit: bytes a stalled listener may fall behind.
         @param tickInterval: seconds between writes to listeners.
         @param legacyStatus: answer C{ICY 200 OK}.
+        @param sourcePassword: the password live source clients must give;
+            L{None} (the default) refuses every source client.
+        @param sourceUser: the user name they must give.
         @raise ValueError: for a bad mount or metaint.
         """
         MultiService.__init__(self)
@@ -108,8 +127,13 @@ class Station(MultiService):
         self.legacyStatus = legacyStatus
         self.peakListeners = 0
         self.totalListeners = 0
+        self.sourceUser = sourceUser
+        self.sourcePassword = sourcePassword
+        self.programme = source
+        self.liveInfo: StreamInfo | None = None
+        self.switcher = Switcher([None, source, None], name=self.mount.decode("ascii"))
         self.broadcaster = Broadcaster(
-            source,
+            self.switcher,
             clock=clock,
             burstSize=burstSize,
             tickInterval=tickInterval,
@@ -125,8 +149,99 @@ class Station(MultiService):
         @return: the result of stopping the children.
         """
         result = MultiService.stopService(self)
-        self.broadcaster.source.close()
+        self.switcher.close()
         return result
+
+    @property
+    def onAir(self) -> bool:
+        """
+        Whether the station has anything to play now.
+        """
+        return self.switcher.onAir
+
+    @property
+    def acceptsSources(self) -> bool:
+        """
+        Whether live source clients may connect (a password is set).
+        """
+        return bool(self.sourcePassword)
+
+    @property
+    def liveSource(self) -> IFrameSource | None:
+        """
+        The connected live source, or L{None}.
+        """
+        return self.switcher.sourceAt(_LIVE)
+
+    def attachLive(self, source: IFrameSource, info: StreamInfo | None = None) -> bool:
+        """
+        Put a live source on the air, ahead of the programme.
+
+        @param source: the live source.
+        @param info: what the source announces (its C{ice-*} headers), shown
+            to listeners while it is live.
+        @return: L{False} when another live source is already connected.
+        """
+        current = self.liveSource
+        if current is not None and current is not source and getattr(current, "connected", current.onAir):
+            return False
+        self.switcher.setSource(_LIVE, source)
+        self.liveInfo = info
+        return True
+
+    @property
+    def currentInfo(self) -> StreamInfo:
+        """
+        The stream info listeners are shown now: the live source's while one
+        is connected, else the mount's own.
+        """
+        live = self.liveSource
+        if self.liveInfo is not None and live is not None and live.onAir:
+            return self.liveInfo
+        return self.info
+
+    def detachLive(self, source: IFrameSource) -> None:
+        """
+        A live source's connection ended.  Its queued audio still plays, then
+        the programme or the fallback follows; on a mount with neither, the
+        listeners are disconnected, as they would be from Icecast.
+
+        @param source: the live source that ended.
+        """
+        if self.liveSource is not source:
+            return
+        self.liveInfo = None
+        if self.switcher.sourceAt(_PROGRAMME) is None and self.switcher.sourceAt(_FALLBACK) is None:
+            self.switcher.setSource(_LIVE, None)
+            for listener in list(self.broadcaster.listeners):
+                listener.disconnect("the source left")
+
+    def setFallback(self, station: "Station | None") -> None:
+        """
+        Play another mount's stream whenever this one has nothing else.
+
+        @param station: the fallback station, or L{None} for none.
+        """
+        previous = self.switcher.sourceAt(_FALLBACK)
+        if previous is not None:
+            previous.close()
+        follower = MountFollower(station, name=self.mount.decode("ascii")) if station else None
+        self.switcher.setSource(_FALLBACK, follower)
+
+    def updateTitle(self, title: str) -> None:
+        """
+        Change the title listeners see (a metadata update).
+
+        On a live source it applies from the audio received next; otherwise
+        from the next frame sent.
+
+        @param title: the new title; it is cleaned before it is sent.
+        """
+        live = self.liveSource
+        if live is not None and live.onAir and hasattr(live, "setTitle"):
+            live.setTitle(title)
+        else:
+            self.broadcaster.announce(title)
 
     @property
     def listenerCount(self) -> int:
@@ -152,7 +267,7 @@ class Station(MultiService):
         """
         from txradio import __version__
 
-        info = self.info
+        info = self.currentInfo
         if info.bitrate is None and self.broadcaster.bitrate is not None:
             info = replace(info, bitrate=self.broadcaster.bitrate)
         return responseHead(

@@ -63,6 +63,13 @@ class FakeFrameSource:
         self.closed = False
         self._frames = [syntheticFrame(marker) for marker in range(1, 256)]
 
+    @property
+    def onAir(self) -> bool:
+        """
+        On air until closed.
+        """
+        return not self.closed
+
     def pull(self, duration: float) -> list:
         """
         Return frames for C{duration} seconds; see L{IFrameSource.pull}.

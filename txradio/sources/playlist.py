@@ -103,6 +103,16 @@ class PlaylistSource:
         self._reported: set[tuple[str, str]] = set()
         self._closed = False
 
+    @property
+    def onAir(self) -> bool:
+        """
+        Whether the list has something to play: not closed, and not waiting
+        after a pass that found nothing playable.
+        """
+        if self._closed:
+            return False
+        return self._retryAt is None or self._clock.seconds() >= self._retryAt
+
     def pull(self, duration: float) -> list[Frame | TitleChange]:
         """
         Return about C{duration} seconds of frames; see L{IFrameSource.pull}.

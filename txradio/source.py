@@ -1,0 +1,392 @@
+# -*- test-case-name: tests.test_source -*-
+"""
+Source clients: the programs that broadcast to a mount, as they do to
+Icecast (C{PUT} or the older C{SOURCE}, on the listener port) and to
+SHOUTcast v1 servers (a password line on their own port).
+
+A connected source feeds a L{LiveSource}, which the mount's switcher plays
+ahead of its programme.
+"""
+
+from __future__ import annotations
+
+from twisted.internet.interfaces import IReactorTime
+from twisted.internet.protocol import Factory, Protocol
+from twisted.logger import Logger
+
+from txradio.auth import credentialsMatch, parseBasicAuth, passwordMatches
+from txradio.icy import StreamInfo, cleanTitle
+from txradio.request import RequestError, RequestHead, formatErrorResponse
+from txradio.sources.live import LiveSource
+
+DEFAULT_SOURCE_TIMEOUT = 10.0
+"""Seconds a source may send nothing before it is dropped (Icecast's default)."""
+
+MP3_TYPES = (b"audio/mpeg", b"audio/mp3", b"audio/x-mpeg", b"audio/mpeg3", b"audio/x-mp3")
+"""Content types a source may declare for MP3 audio."""
+
+_CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+_OK = b"HTTP/1.0 200 OK\r\n\r\n"
+
+
+def _truthy(value: bytes | None) -> bool:
+    """
+    Read an C{ice-public}/C{icy-pub} flag.
+
+    @param value: the header's value.
+    @return: L{True} for C{1}, C{yes} or C{true}.
+    """
+    return (value or b"").strip().lower() in (b"1", b"yes", b"true")
+
+
+def infoFromHeaders(head: RequestHead, default: StreamInfo) -> StreamInfo:
+    """
+    Build the stream info a source announces in its C{ice-*} (or older
+    C{icy-*}) request headers.
+
+    @param head: the source's request.
+    @param default: the mount's configured info, for what the source does
+        not say.
+    @return: the info listeners are shown while the source is live.
+    """
+
+    def text(*names: bytes) -> str | None:
+        for name in names:
+            value = head.header(name)
+            if value is not None:
+                return cleanTitle(value.decode("utf-8", "replace"), limit=256)
+        return None
+
+    bitrate = None
+    audioInfo = head.header(b"ice-audio-info") or b""
+    for part in audioInfo.split(b";"):
+        key, _, value = part.partition(b"=")
+        if key.strip().lower() in (b"ice-bitrate", b"bitrate") and value.strip().isdigit():
+            bitrate = int(value.strip())
+    brHeader = head.header(b"ice-bitrate") or head.header(b"icy-br")
+    if brHeader is not None and brHeader.strip().isdigit():
+        bitrate = int(brHeader.strip())
+    public = head.header(b"ice-public") or head.header(b"icy-pub")
+    return StreamInfo(
+        name=text(b"ice-name", b"icy-name") or default.name,
+        genre=text(b"ice-genre", b"icy-genre") or default.genre,
+        url=text(b"ice-url", b"icy-url") or default.url,
+        description=text(b"ice-description", b"icy-description") or default.description,
+        public=_truthy(public) if public is not None else default.public,
+        bitrate=bitrate or default.bitrate,
+    )
+
+
+class SourceSession:
+    """
+    One source client streaming to a mount: its checks, its reply, its
+    audio and its timeout.
+
+    @ivar live: the L{LiveSource} it feeds, once accepted.
+    """
+
+    _log = Logger()
+
+    def __init__(self, station, transport, clock: IReactorTime, peer: str, timeout: float = DEFAULT_SOURCE_TIMEOUT) -> None:
+        """
+        @param station: the L{txradio.station.Station} it broadcasts to.
+        @param transport: its connection.
+        @param clock: for the inactivity timeout.
+        @param peer: its address, for logs.
+        @param timeout: seconds of silence after which it is dropped.
+        """
+        self.station = station
+        self.live: LiveSource | None = None
+        self._transport = transport
+        self._clock = clock
+        self._peer = peer
+        self._timeout = timeout
+        self._timer = None
+        self._startedAt = 0.0
+
+    def refusal(self, head: RequestHead) -> RequestError | None:
+        """
+        Decide whether an Icecast-style source request may broadcast.
+
+        @param head: the C{PUT}/C{SOURCE} request.
+        @return: the error to answer with, or L{None} to accept it.
+        """
+        station = self.station
+        mount = station.mount.decode()
+        if not station.acceptsSources:
+            return RequestError(403, f"{mount} does not take live sources")
+        credentials = parseBasicAuth(head.header(b"authorization"))
+        if not credentialsMatch(credentials, station.sourceUser, station.sourcePassword):
+            self._log.warn(
+                "failed source login on {mount} from {peer}", mount=mount, peer=self._peer
+            )
+            return RequestError(401, "wrong or missing source credentials")
+        if head.header(b"transfer-encoding") is not None:
+            return RequestError(400, "chunked source uploads are not supported; send the audio as is")
+        contentType = head.header(b"content-type")
+        if contentType is None:
+            return RequestError(400, "a source must say its Content-Type (audio/mpeg)")
+        if contentType.split(b";")[0].strip().lower() not in MP3_TYPES:
+            return RequestError(415, f"{mount} takes MP3 audio (audio/mpeg) only")
+        if station.liveSource is not None and getattr(station.liveSource, "connected", False):
+            return RequestError(403, f"{mount} already has a live source")
+        return None
+
+    def start(self, head: RequestHead, remainder: bytes) -> bool:
+        """
+        Check the request and, if it may broadcast, answer it and go live.
+
+        @param head: the source's request.
+        @param remainder: audio bytes that arrived with the request head.
+        @return: L{False} when it was refused (the refusal is written and
+            the connection is closing).
+        """
+        error = self.refusal(head)
+        if error is not None:
+            self._refuse(error)
+            return False
+        expect = (head.header(b"expect") or b"").lower()
+        self._transport.write(_CONTINUE if b"100-continue" in expect else _OK)
+        info = infoFromHeaders(head, self.station.info)
+        self._goLive(info, head.userAgent)
+        if remainder:
+            self.dataReceived(remainder)
+        return True
+
+    def _goLive(self, info: StreamInfo, agent: str) -> None:
+        """
+        Put a new live source on the mount.
+
+        @param info: what the source announces.
+        @param agent: the source client's name, for the log.
+        """
+        mount = self.station.mount.decode()
+        self.live = LiveSource(name=f"live source {self._peer}", title=info.name)
+        if not self.station.attachLive(self.live, info):
+            # Another source won the mount between the check and now.
+            self.live = None
+            self._transport.loseConnection()
+            return
+        self._startedAt = self._clock.seconds()
+        self._timer = self._clock.callLater(self._timeout, self._timedOut)
+        self._log.info(
+            "source {peer} is live on {mount} ({agent})", peer=self._peer, mount=mount, agent=agent or "no user agent"
+        )
+
+    def dataReceived(self, data: bytes) -> None:
+        """
+        Audio from the source.
+
+        @param data: bytes as received.
+        """
+        if self.live is None:
+            return
+        self.live.feed(data)
+        if self._timer is not None and self._timer.active():
+            self._timer.reset(self._timeout)
+
+    def connectionLost(self) -> None:
+        """
+        The source went away: its mount falls back.
+        """
+        if self._timer is not None and self._timer.active():
+            self._timer.cancel()
+        self._timer = None
+        live, self.live = self.live, None
+        if live is None:
+            return
+        live.end()
+        self.station.detachLive(live)
+        self._log.info(
+            "source {peer} left {mount} after {seconds:.0f} s, {bytes} bytes",
+            peer=self._peer,
+            mount=self.station.mount.decode(),
+            seconds=self._clock.seconds() - self._startedAt,
+            bytes=live.bytesReceived,
+        )
+
+    def _timedOut(self) -> None:
+        """
+        The source sent nothing for too long: drop it.
+        """
+        self._timer = None
+        self._log.warn(
+            "source {peer} on {mount} sent nothing for {timeout} s: dropping it",
+            peer=self._peer,
+            mount=self.station.mount.decode(),
+            timeout=self._timeout,
+        )
+        self._transport.abortConnection()
+
+    def _refuse(self, error: RequestError) -> None:
+        """
+        Answer with an error and close.
+
+        @param error: what was wrong.
+        """
+        response = formatErrorResponse(error)
+        if error.code == 401:
+            response = response.replace(
+                b"\r\n", b'\r\nWWW-Authenticate: Basic realm="txradio"\r\n', 1
+            )
+        self._transport.write(response)
+        self._transport.loseConnection()
+
+
+MAX_SHOUTCAST_LINE = 1024
+"""The longest line a SHOUTcast v1 source may send before its audio."""
+
+MAX_SHOUTCAST_HEADERS = 64
+"""The most C{icy-*} lines a SHOUTcast v1 source may send."""
+
+
+class ShoutcastSourceProtocol(Protocol):
+    """
+    A SHOUTcast v1 source: C{PASSWORD} line, C{OK2}, C{icy-*} lines, a blank
+    line, then audio.
+    """
+
+    _log = Logger()
+    factory: ShoutcastSourceFactory
+
+    def __init__(self) -> None:
+        self._buffer = b""
+        self._state = "password"
+        self._headers: list[tuple[bytes, bytes]] = []
+        self._session: SourceSession | None = None
+        self._timer = None
+        self._peer = ""
+
+    def connectionMade(self) -> None:
+        """
+        Start the timeout for the handshake.
+        """
+        address = self.transport.getPeer()
+        self._peer = f"{getattr(address, 'host', address)}:{getattr(address, 'port', '')}"
+        self._timer = self.factory.clock.callLater(self.factory.timeout, self._timedOut)
+
+    def dataReceived(self, data: bytes) -> None:
+        """
+        Read the handshake lines, then pass audio on.
+
+        @param data: bytes from the encoder.
+        """
+        if self._state == "audio":
+            assert self._session is not None
+            self._session.dataReceived(data)
+            return
+        if self._state == "closed":
+            return
+        self._buffer += data
+        while self._state in ("password", "headers"):
+            end = self._buffer.find(b"\n")
+            if end < 0:
+                if len(self._buffer) > MAX_SHOUTCAST_LINE:
+                    self._close(b"line too long\r\n")
+                return
+            line, self._buffer = self._buffer[:end].rstrip(b"\r"), self._buffer[end + 1 :]
+            if self._state == "password":
+                self._checkPassword(line)
+            elif line:
+                name, _, value = line.partition(b":")
+                self._headers.append((name.strip().lower(), value.strip()))
+                if len(self._headers) > MAX_SHOUTCAST_HEADERS:
+                    self._close(b"too many header lines\r\n")
+            else:
+                self._startAudio()
+
+    def _checkPassword(self, line: bytes) -> None:
+        """
+        Check the encoder's first line.
+
+        @param line: the password (some encoders add C{:#mount}, ignored).
+        """
+        station = self.factory.station
+        password = line.split(b":#", 1)[0].decode("utf-8", "replace")
+        if not passwordMatches(password, station.sourcePassword):
+            self._log.warn(
+                "failed SHOUTcast source login on {mount} from {peer}",
+                mount=station.mount.decode(),
+                peer=self._peer,
+            )
+            self._close(b"invalid password\r\n")
+            return
+        if station.liveSource is not None and getattr(station.liveSource, "connected", False):
+            self._close(b"stream in use\r\n")
+            return
+        self.transport.write(b"OK2\r\nicy-caps:11\r\n\r\n")
+        self._state = "headers"
+
+    def _startAudio(self) -> None:
+        """
+        The header lines are done: go live and pass on the bytes after them.
+        """
+        if self._timer is not None and self._timer.active():
+            self._timer.cancel()
+        self._timer = None
+        factory = self.factory
+        head = RequestHead(b"SOURCE", b"/", b"/", b"", b"HTTP/1.0", tuple(self._headers))
+        self._session = SourceSession(factory.station, self.transport, factory.clock, self._peer, factory.timeout)
+        self._session._goLive(infoFromHeaders(head, factory.station.info), "SHOUTcast v1 source")
+        self._state = "audio"
+        rest, self._buffer = self._buffer, b""
+        if rest:
+            self._session.dataReceived(rest)
+
+    def connectionLost(self, reason=None) -> None:
+        """
+        The encoder went away.
+
+        @param reason: why.
+        """
+        self._state = "closed"
+        if self._timer is not None and self._timer.active():
+            self._timer.cancel()
+        self._timer = None
+        if self._session is not None:
+            self._session.connectionLost()
+
+    def _timedOut(self) -> None:
+        """
+        The handshake took too long.
+        """
+        self._timer = None
+        self._close(b"")
+
+    def _close(self, message: bytes) -> None:
+        """
+        Say why (in SHOUTcast's terse way) and close.
+
+        @param message: the line to send.
+        """
+        self._state = "closed"
+        if self._timer is not None and self._timer.active():
+            self._timer.cancel()
+        self._timer = None
+        if message:
+            self.transport.write(message)
+        self.transport.loseConnection()
+
+
+class ShoutcastSourceFactory(Factory):
+    """
+    Accepts SHOUTcast v1 sources for one mount.
+
+    @ivar station: the mount they broadcast to.
+    @ivar clock: for timeouts.
+    @ivar timeout: seconds allowed for the handshake, and of silence after.
+    """
+
+    protocol = ShoutcastSourceProtocol
+
+    def __init__(self, station, clock: IReactorTime | None = None, timeout: float = DEFAULT_SOURCE_TIMEOUT) -> None:
+        """
+        @param station: the mount SHOUTcast sources broadcast to.
+        @param clock: the time source; the global reactor by default.
+        @param timeout: seconds of silence allowed.
+        """
+        if clock is None:
+            from twisted.internet import reactor as clock  # type: ignore[assignment]
+        self.station = station
+        self.clock = clock
+        self.timeout = timeout
