@@ -15,6 +15,7 @@ from twisted.internet.endpoints import serverFromString
 from twisted.internet.interfaces import IStreamServerEndpoint
 
 from txradio.protocol import DEFAULT_HEADER_TIMEOUT, DEFAULT_SEND_BUFFER, ListenerFactory
+from txradio.source import DEFAULT_SOURCE_TIMEOUT, ShoutcastSourceFactory
 from txradio.station import Station
 from txradio.web.site import buildSite
 
@@ -64,6 +65,9 @@ class RadioService(MultiService):
         headerTimeout: float = DEFAULT_HEADER_TIMEOUT,
         sendBufferSize: int = DEFAULT_SEND_BUFFER,
         site=None,
+        adminPassword: str | None = None,
+        sourceTimeout: float = DEFAULT_SOURCE_TIMEOUT,
+        shoutcastSources: Sequence[tuple[str | IStreamServerEndpoint, Station]] = (),
     ) -> None:
         """
         @param stations: the stations; each mount must be different.
@@ -78,6 +82,11 @@ class RadioService(MultiService):
         @param sendBufferSize: kernel send buffer per listener in bytes.
         @param site: a L{twisted.web.server.Site} to serve non-stream
             requests, replacing the built-in one.
+        @param adminPassword: the admin password (user C{admin}), or L{None}
+            to leave admin functions off.
+        @param sourceTimeout: seconds a source client may send nothing.
+        @param shoutcastSources: C{(endpoint, station)} pairs: ports where
+            SHOUTcast v1 encoders broadcast to a station.
         @raise ValueError: if two stations share a mount.
         """
         MultiService.__init__(self)
@@ -88,26 +97,37 @@ class RadioService(MultiService):
             raise ValueError("two stations have the same mount: " + ", ".join(m.decode() for m in mounts))
         self.stations = list(stations)
         if site is None:
-            site = buildSite(self.stations, clock=reactor, publicURL=publicURL)
+            site = buildSite(self.stations, clock=reactor, publicURL=publicURL, adminPassword=adminPassword)
         self.factory = ListenerFactory(
             {station.mount: station for station in self.stations},
             site=site,
             clock=reactor,
             headerTimeout=headerTimeout,
             sendBufferSize=sendBufferSize,
+            sourceTimeout=sourceTimeout,
         )
         for station in self.stations:
             station.setServiceParent(self)
         self.ports: list[StreamServerEndpointService] = []
         for where in listen:
-            endpoint = (
-                serverFromString(reactor, withBacklog(where)) if isinstance(where, str) else where
-            )
-            port = StreamServerEndpointService(endpoint, self.factory)
-            # Fail startService loudly when the port cannot be bound.
-            port._raiseSynchronously = True
-            port.setServiceParent(self)
-            self.ports.append(port)
+            self._listen(reactor, where, self.factory)
+        for where, station in shoutcastSources:
+            self._listen(reactor, where, ShoutcastSourceFactory(station, clock=reactor, timeout=sourceTimeout))
+
+    def _listen(self, reactor, where: str | IStreamServerEndpoint, factory) -> None:
+        """
+        Add a port service.
+
+        @param reactor: the reactor for endpoint strings.
+        @param where: an endpoint string or endpoint.
+        @param factory: the protocol factory for it.
+        """
+        endpoint = serverFromString(reactor, withBacklog(where)) if isinstance(where, str) else where
+        port = StreamServerEndpointService(endpoint, factory)
+        # Fail startService loudly when the port cannot be bound.
+        port._raiseSynchronously = True
+        port.setServiceParent(self)
+        self.ports.append(port)
 
     def whenListening(self) -> Deferred:
         """

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from twisted.application.service import MultiService
+from twisted.application.service import IService, MultiService
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from zope.interface import implementer
@@ -140,6 +140,10 @@ class Station(MultiService):
             name=self.mount.decode("ascii"),
         )
         self.broadcaster.setServiceParent(self)
+        if source is not None and IService.providedBy(source):
+            # A programme that connects somewhere (a relay) runs with the
+            # station.
+            source.setServiceParent(self)
 
     def stopService(self):
         """

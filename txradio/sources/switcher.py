@@ -86,7 +86,9 @@ class Switcher:
                     standby()
             if chosen is not None:
                 self._log.info(
-                    "{name}: switching to {source}", name=self.name, source=getattr(chosen, "name", chosen)
+                    "{name}: switching to {source}",
+                    name=self.name,
+                    source=getattr(chosen, "label", None) or getattr(chosen, "name", chosen),
                 )
                 if chosen.title is not None:
                     out.append(TitleChange(chosen.title))

@@ -19,6 +19,7 @@ from twisted.web.server import NOT_DONE_YET, Request, Site
 from txradio.playlists import M3U_TYPE, PLS_TYPE, XSPF_TYPE, buildM3U, buildPLS, buildXSPF
 from txradio.request import isValidHost
 from txradio.station import Station
+from txradio.web.metadata import IcecastMetadataResource, ShoutcastMetadataResource
 from txradio.web.page import StationsPage
 
 _PLAYLIST_FORMATS = {
@@ -135,10 +136,13 @@ class RadioRoot(Resource):
     C{/listen.pls} and C{/listen.m3u} for the first station.
     """
 
-    def __init__(self, stations: Sequence[Station], publicURL: str | None = None) -> None:
+    def __init__(
+        self, stations: Sequence[Station], publicURL: str | None = None, adminPassword: str | None = None
+    ) -> None:
         """
         @param stations: the stations, the default first.
         @param publicURL: a configured base URL, or L{None}.
+        @param adminPassword: the admin password, or L{None} (admin off).
         """
         Resource.__init__(self)
         self._paths: dict[bytes, Resource] = {}
@@ -154,6 +158,8 @@ class RadioRoot(Resource):
                     b"/listen" + extension, PlaylistResource(stations[:1], extension, publicURL)
                 )
         self.putChild(b"", StationsPage(stations))
+        self._paths[b"/admin/metadata"] = IcecastMetadataResource(stations, adminPassword=adminPassword)
+        self._paths[b"/admin.cgi"] = ShoutcastMetadataResource(stations, adminPassword=adminPassword)
 
     def getChildWithDefault(self, name: bytes, request: Request) -> Resource:
         """
@@ -185,6 +191,7 @@ def buildSite(
     stations: Sequence[Station],
     clock: IReactorTime | None = None,
     publicURL: str | None = None,
+    adminPassword: str | None = None,
 ) -> Site:
     """
     Build the web site served beside the streams.
@@ -194,9 +201,10 @@ def buildSite(
         default.
     @param publicURL: a configured base URL for playlists, or L{None} to
         use each request's C{Host}.
+    @param adminPassword: the admin password, or L{None} (admin off).
     @return: the site.
     """
-    site = Site(RadioRoot(stations, publicURL), reactor=clock)
+    site = Site(RadioRoot(stations, publicURL, adminPassword), reactor=clock)
     # Plain HTTP/1.1 channels (no HTTP/2 negotiation): a stream needs the
     # connection to itself, which HTTP/2 multiplexing cannot give.
     site.protocol = RadioChannel
