@@ -296,3 +296,47 @@ class PlaylistSourceTests(SynchronousTestCase):
         source.close()
         source.close()
         self.assertEqual(source.pull(1), [])
+
+
+class M3UTests(SynchronousTestCase):
+    """
+    M3U playlists name the files to play.
+    """
+
+    def test_parse(self) -> None:
+        """
+        Comments and URLs are skipped; relative paths are resolved against
+        the playlist's folder.
+        """
+        text = "\ufeff#EXTM3U\n#EXTINF:10,Song\nsong.mp3\n\nhttp://x/stream\n/abs/a.mp3\r\nsub/b.mp3\nfile:/c.mp3\n"
+        from txradio.sources.tracks import parseM3U
+
+        self.assertEqual(parseM3U(text, "/music"), ["/music/song.mp3", "/abs/a.mp3", "/music/sub/b.mp3", "/c.mp3"])
+
+    def test_plays(self) -> None:
+        """
+        A playlist source plays the files an M3U names, in its order.
+        """
+        from txradio.sources.tracks import M3UTracks, tracksFor
+
+        folder = self.mktemp()
+        os.makedirs(folder)
+        playlist = os.path.join(folder, "list.m3u")
+        with open(playlist, "w") as f:
+            f.write(f"#EXTM3U\n{DEMO[2]}\n{DEMO[0]}\n")
+        tracks = tracksFor(playlist)
+        self.assertIsInstance(tracks, M3UTracks)
+        source = PlaylistSource(tracks, clock=Clock())
+        titles = [item.title for item in pullAll(source, 45) if isinstance(item, TitleChange)]
+        self.assertEqual(titles[:2], [readTitle(DEMO[2]), readTitle(DEMO[0])])
+
+    def test_empty(self) -> None:
+        """
+        A playlist that names nothing is a clear error.
+        """
+        from txradio.sources.tracks import M3UTracks
+
+        path = self.mktemp()
+        with open(path, "w") as f:
+            f.write("#EXTM3U\n")
+        self.assertIn("names no files", str(self.assertRaises(NoTracks, M3UTracks(path).check)))

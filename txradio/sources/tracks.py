@@ -154,6 +154,102 @@ class ListTracks:
         return f"<ListTracks of {len(self.paths)}{' shuffled' if self.shuffle else ''}>"
 
 
+def parseM3U(text: str, base: str) -> list[str]:
+    """
+    Read the file entries of an M3U playlist (plain or extended).
+
+    Comment and directive lines (C{#…}) are skipped, and so are URLs: a
+    playlist source plays local files.  Relative paths are taken from the
+    playlist's folder.
+
+    @param text: the playlist's text.
+    @param base: the folder the playlist is in.
+    @return: absolute paths, in order (not checked for existence).
+    """
+    paths = []
+    for line in text.splitlines():
+        entry = line.strip().lstrip("\ufeff")
+        if not entry or entry.startswith("#") or "://" in entry:
+            continue
+        if entry.startswith("file:"):
+            entry = entry[len("file:") :]
+        paths.append(os.path.normpath(os.path.join(base, os.path.expanduser(entry))))
+    return paths
+
+
+class M3UTracks:
+    """
+    The files an M3U playlist names, re-read on every pass.
+
+    @ivar path: the playlist file.
+    @ivar shuffle: whether each pass is in a random order.
+    """
+
+    def __init__(self, path: str, shuffle: bool = False, rng: random.Random | None = None) -> None:
+        """
+        @param path: the C{.m3u} or C{.m3u8} file.
+        @param shuffle: play each pass in a random order.
+        @param rng: the random generator for shuffling.
+        """
+        self.path = path
+        self.shuffle = shuffle
+        self._random = rng or random.Random()
+
+    def _read(self) -> list[str]:
+        """
+        @return: the entries.
+        @raise NoTracks: when the playlist cannot be read or names nothing.
+        """
+        try:
+            with open(self.path, "rb") as f:
+                raw = f.read(4 << 20)
+        except OSError as error:
+            raise NoTracks(f"playlist {self.path!r} cannot be read: {error.strerror or error}") from None
+        try:
+            text = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            text = raw.decode("latin-1")
+        paths = parseM3U(text, os.path.dirname(os.path.abspath(self.path)))
+        if not paths:
+            raise NoTracks(f"playlist {self.path!r} names no files")
+        return paths
+
+    def check(self) -> int:
+        """
+        @return: the number of entries.
+        @raise NoTracks: when there are none.
+        """
+        return len(self._read())
+
+    def nextPass(self) -> list[str]:
+        """
+        Read the playlist again for the next pass.
+
+        @return: its entries, shuffled if asked.
+        @raise NoTracks: when it cannot be read or names nothing.
+        """
+        paths = self._read()
+        if self.shuffle:
+            self._random.shuffle(paths)
+        return paths
+
+    def __repr__(self) -> str:
+        return f"<M3UTracks {self.path!r}{' shuffled' if self.shuffle else ''}>"
+
+
+def tracksFor(path: str, shuffle: bool = False) -> FolderTracks | M3UTracks:
+    """
+    Make the track list for a playlist setting: a folder or an M3U file.
+
+    @param path: the folder or the C{.m3u}/C{.m3u8} file.
+    @param shuffle: shuffle each pass.
+    @return: the track list.
+    """
+    if os.path.isfile(path) and path.lower().endswith((".m3u", ".m3u8")):
+        return M3UTracks(path, shuffle=shuffle)
+    return FolderTracks(path, shuffle=shuffle)
+
+
 def demoTracks() -> ListTracks:
     """
     The built-in demo playlist shipped with txradio: a few short pieces of
