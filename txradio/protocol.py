@@ -385,7 +385,7 @@ class ListenerFactory(Factory):
         station = self.stations.get(head.path)
         if station is not None or not self.stations:
             return station
-        if head.path == b"/;" or (
+        if head.path.startswith(b"/;") or (
             head.path == b"/" and head.wantsMetadata and not _looksLikeBrowser(head.userAgent)
         ):
             return next(iter(self.stations.values()))
