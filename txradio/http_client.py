@@ -53,6 +53,25 @@ class Upstream:
         return text.encode("ascii") if text.isascii() else text.encode("idna")
 
 
+def endpointFor(reactor, upstream: Upstream):
+    """
+    Make a client endpoint that reaches an upstream.
+
+    @param reactor: the reactor to connect with.
+    @param upstream: where to connect.
+    @return: a L{HostnameEndpoint}, wrapped in TLS (verifying the host's
+        certificate) for C{https}.
+    """
+    from twisted.internet.endpoints import HostnameEndpoint, wrapClientTLS
+
+    endpoint = HostnameEndpoint(reactor, upstream.host, upstream.port)
+    if upstream.secure:
+        from twisted.internet.ssl import optionsForClientTLS
+
+        endpoint = wrapClientTLS(optionsForClientTLS(upstream.host), endpoint)
+    return endpoint
+
+
 def parseUpstream(url: str) -> Upstream:
     """
     Parse an upstream URL.

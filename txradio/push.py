@@ -14,14 +14,13 @@ from urllib.parse import quote
 
 from twisted.application.internet import ClientService, backoffPolicy
 from twisted.application.service import Service
-from twisted.internet.endpoints import HostnameEndpoint, wrapClientTLS
 from twisted.internet.interfaces import IPushProducer, IReactorTime
 from twisted.internet.protocol import Factory, Protocol
 from twisted.logger import Logger
 from zope.interface import implementer
 
 from txradio import __version__
-from txradio.http_client import ResponseError, ResponseHeadParser, Upstream, parseUpstream
+from txradio.http_client import ResponseError, ResponseHeadParser, Upstream, endpointFor, parseUpstream
 from txradio.icy import headerValue, parseMetadata
 from txradio.interfaces import IListener
 
@@ -275,20 +274,8 @@ class PushClient(Service):
         self._reactor = reactor
         self._clock = clock or reactor
         self._retryPolicy = retryPolicy or backoffPolicy(initialDelay=1.0, maxDelay=60.0)
-        self._endpointFactory = endpointFactory or self._endpointFor
+        self._endpointFactory = endpointFactory or (lambda upstream: endpointFor(reactor, upstream))
         self._client: ClientService | None = None
-
-    def _endpointFor(self, upstream: Upstream):
-        """
-        @param upstream: where to connect.
-        @return: a TCP endpoint, in TLS for https.
-        """
-        endpoint = HostnameEndpoint(self._reactor, upstream.host, upstream.port)
-        if upstream.secure:
-            from twisted.internet.ssl import optionsForClientTLS
-
-            endpoint = wrapClientTLS(optionsForClientTLS(upstream.host), endpoint)
-        return endpoint
 
     def startService(self) -> None:
         """

@@ -14,14 +14,13 @@ from __future__ import annotations
 
 from twisted.application.internet import ClientService, backoffPolicy
 from twisted.application.service import Service
-from twisted.internet.endpoints import HostnameEndpoint, wrapClientTLS
 from twisted.internet.interfaces import IReactorTime
 from twisted.internet.protocol import Factory, Protocol
 from twisted.logger import Logger
 from zope.interface import implementer
 
 from txradio import __version__
-from txradio.http_client import ResponseError, ResponseHeadParser, Upstream, parseUpstream
+from txradio.http_client import ResponseError, ResponseHeadParser, Upstream, endpointFor, parseUpstream
 from txradio.icy import MAX_METAINT, MetadataDemuxer
 from txradio.interfaces import IFrameSource
 from txradio.sources.live import LiveSource
@@ -222,7 +221,7 @@ class RelaySource(Service):
         self.connects = 0
         self.failures = 0
         self._retryPolicy = retryPolicy or backoffPolicy(initialDelay=1.0, maxDelay=60.0)
-        self._endpointFactory = endpointFactory or self._endpointFor
+        self._endpointFactory = endpointFactory or (lambda upstream: endpointFor(reactor, upstream))
         self._live: LiveSource | None = None
         self._client: ClientService | None = None
         self._redirects = 0
@@ -234,20 +233,6 @@ class RelaySource(Service):
         Whether upstream audio is flowing (or still queued).
         """
         return self._live is not None and self._live.onAir
-
-    def _endpointFor(self, upstream: Upstream):
-        """
-        Make a client endpoint for an upstream.
-
-        @param upstream: where to connect.
-        @return: a TCP endpoint, wrapped in TLS for https.
-        """
-        endpoint = HostnameEndpoint(self._reactor, upstream.host, upstream.port)
-        if upstream.secure:
-            from twisted.internet.ssl import optionsForClientTLS
-
-            endpoint = wrapClientTLS(optionsForClientTLS(upstream.host), endpoint)
-        return endpoint
 
     def startService(self) -> None:
         """
