@@ -67,8 +67,10 @@ verifyClass(IFrameSource, ScriptedSource)
 
 def makeBroadcaster(source=None, **kwargs) -> tuple[Broadcaster, Clock]:
     """
-    Make a started broadcaster on a fake clock.
+    Make a started broadcaster on a fake clock, ticking every half second
+    unless told otherwise.
     """
+    kwargs.setdefault("tickInterval", 0.5)
     clock = Clock()
     broadcaster = Broadcaster(source or FakeFrameSource(), clock=clock, **kwargs)
     broadcaster.startService()

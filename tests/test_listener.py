@@ -201,7 +201,8 @@ class FlowControlTests(SynchronousTestCase):
         for _ in range(100):
             clock.advance(0.5)
             highest = max(highest, stalled.lag)
-        self.assertLessEqual(highest, 100000 + 20 * FRAME_BYTES)
+        chunkFrames = int(station.broadcaster.tickInterval / syntheticFrame().duration) + 2
+        self.assertLessEqual(highest, 100000 + chunkFrames * FRAME_BYTES)
 
     def test_stopProducingLeaves(self) -> None:
         """

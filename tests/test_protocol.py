@@ -234,7 +234,7 @@ class ErrorReplyTests(ProtocolTestMixin, SynchronousTestCase):
         reply = self.assertRefused(MPG123, b"HTTP/1.0 503 Service Unavailable")
         self.assertIn(b"Retry-After", reply)
         before = len(first.value())
-        self.clock.advance(0.5)
+        self.clock.advance(self.station.broadcaster.tickInterval)
         self.assertGreater(len(first.value()), before)
 
     def test_headerTimeout(self) -> None:
@@ -300,7 +300,7 @@ class SiteHandOverTests(ProtocolTestMixin, SynchronousTestCase):
         self.assertEqual(self.station.listenerCount, 1)
         self.assertIsNot(transport.producer, None)
         before = len(transport.value())
-        self.clock.advance(0.5)
+        self.clock.advance(self.station.broadcaster.tickInterval)
         self.assertGreater(len(transport.value()), before)
         protocol.connectionLost(None)
         self.assertEqual(self.station.listenerCount, 0)

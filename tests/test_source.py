@@ -312,7 +312,7 @@ class ShoutcastSourceTests(SourceTestMixin, SynchronousTestCase):
         )
         self.assertEqual(transport.value(), b"OK2\r\nicy-caps:11\r\n\r\n")
         self.assertEqual(self.station.currentInfo.name, "Old Encoder")
-        self.clock.advance(0.5)
+        self.clock.advance(self.station.broadcaster.tickInterval)
         audio = b"".join(i for i in self.received(listener) if isinstance(i, bytes))
         self.assertIn(0, self.markers(audio))
 

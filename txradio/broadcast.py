@@ -27,11 +27,14 @@ from txradio.interfaces import IBroadcaster, IFrameSource, IListener
 from txradio.mp3 import Frame
 from txradio.programme import TitleChange
 
-DEFAULT_TICK = 0.5
+DEFAULT_TICK = 1.0
 """Seconds between two writes to every listener."""
 
 DEFAULT_BURST = 65536
 """Bytes of recent audio a new listener receives at once (Icecast's default)."""
+
+TITLE_HISTORY = 50
+"""Titles a broadcaster remembers in L{Broadcaster.history}."""
 
 DEFAULT_MAX_CATCH_UP = 2.0
 """
@@ -174,6 +177,10 @@ class Broadcaster(Service):
         track (or source), or L{None} before any audio.
     @ivar tickInterval: seconds between ticks.
     @ivar lead: seconds of audio sent ahead of real time on each tick.
+    @ivar startedAt: when the service last started, in the clock's seconds,
+        or L{None} before it starts.
+    @ivar history: the last L{TITLE_HISTORY} titles as C{(when, title)}
+        pairs, C{when} in the clock's seconds, the most recent last.
     """
 
     _log = Logger()
@@ -213,6 +220,8 @@ class Broadcaster(Service):
         self.audioSeconds = 0.0
         self.bytesSent = 0
         self.framesSent = 0
+        self.startedAt: float | None = None
+        self.history: deque[tuple[float, str]] = deque(maxlen=TITLE_HISTORY)
         self._listeners: dict[IListener, None] = {}
         self._block = encodeMetadata("")
         self._pendingTitle: str | None = None
@@ -233,6 +242,7 @@ class Broadcaster(Service):
         Start ticking; the first tick happens at once.
         """
         Service.startService(self)
+        self.startedAt = self._clock.seconds()
         self._anchor = None
         self._loop.start(self.tickInterval, now=True)
 
@@ -361,5 +371,6 @@ class Broadcaster(Service):
         @param title: the new title.
         """
         self.title = title
+        self.history.append((self._clock.seconds(), title))
         self._block = encodeMetadata(title)
         self._log.info("{name} now playing: {title}", name=self.name, title=title)

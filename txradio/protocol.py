@@ -37,6 +37,13 @@ autotuned buffer can hold minutes of audio, which would hide a stalled
 listener from the lag limit for that long.
 """
 
+LISTENER_WRITE_BUFFER = 16384
+"""
+Bytes Twisted may buffer for a listener before pausing it (its default is
+64 KiB).  A stalled listener then costs little memory, and its lag is
+counted in shared chunks instead of private copies.
+"""
+
 _STREAM_METHODS = (b"GET", b"HEAD")
 _SOURCE_METHODS = (b"PUT", b"SOURCE")
 
@@ -274,9 +281,12 @@ class ListenerProtocol(Protocol):
 
     def _limitSendBuffer(self) -> None:
         """
-        Cap the kernel's send buffer for this listener, so that a listener
-        that stops reading is noticed by the lag limit within seconds.
+        Cap the kernel's and Twisted's send buffers for this listener, so
+        that a listener that stops reading is noticed by the lag limit within
+        seconds and holds little memory meanwhile.
         """
+        if hasattr(self.transport, "bufferSize"):
+            self.transport.bufferSize = LISTENER_WRITE_BUFFER
         size = self.factory.sendBufferSize
         if not size:
             return

@@ -68,6 +68,7 @@ class RadioService(MultiService):
         adminPassword: str | None = None,
         sourceTimeout: float = DEFAULT_SOURCE_TIMEOUT,
         shoutcastSources: Sequence[tuple[str | IStreamServerEndpoint, Station]] = (),
+        library=None,
     ) -> None:
         """
         @param stations: the stations; each mount must be different.
@@ -87,6 +88,8 @@ class RadioService(MultiService):
         @param sourceTimeout: seconds a source client may send nothing.
         @param shoutcastSources: C{(endpoint, station)} pairs: ports where
             SHOUTcast v1 encoders broadcast to a station.
+        @param library: a L{txradio.web.library.Library} to serve at
+            C{/library/}, or L{None} for none (only with the built-in site).
         @raise ValueError: if two stations share a mount.
         """
         MultiService.__init__(self)
@@ -97,7 +100,13 @@ class RadioService(MultiService):
             raise ValueError("two stations have the same mount: " + ", ".join(m.decode() for m in mounts))
         self.stations = list(stations)
         if site is None:
-            site = buildSite(self.stations, clock=reactor, publicURL=publicURL, adminPassword=adminPassword)
+            site = buildSite(
+                self.stations, clock=reactor, publicURL=publicURL, adminPassword=adminPassword, library=library
+            )
+        webService = getattr(site, "webService", None)
+        if webService is not None:
+            # The site's live-update hub and library indexer run with the radio.
+            webService.setServiceParent(self)
         self.factory = ListenerFactory(
             {station.mount: station for station in self.stations},
             site=site,

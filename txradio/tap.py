@@ -11,11 +11,14 @@ from twisted.logger import Logger
 from twisted.python import usage
 
 from txradio.broadcast import DEFAULT_BURST
+from txradio.config import ConfigError, loadConfig
 from txradio.icy import DEFAULT_METAINT, MAX_METAINT, StreamInfo
+from txradio.radio import serviceFromConfig, shoutcastEndpointFor
 from txradio.service import DEFAULT_LISTEN, RadioService
 from txradio.sources.playlist import PlaylistSource
 from txradio.sources.tracks import FolderTracks, NoTracks, demoTracks
 from txradio.station import DEFAULT_MOUNT, Station, normalizeMount
+from txradio.web.library import Library
 
 _log = Logger()
 
@@ -57,6 +60,7 @@ class Options(usage.Options):
         ["shuffle", "s", "Play the folder in a random order (a new one each pass)."],
         ["icy-status", None, "Answer listeners with 'ICY 200 OK' (for very old clients)."],
         ["public", None, "Let stream directories list this station (icy-pub: 1)."],
+        ["no-library", None, "Do not offer the music folder as an on-demand library at /library/."],
     ]
 
     optParameters = [
@@ -70,6 +74,23 @@ class Options(usage.Options):
         ["burst-size", None, str(DEFAULT_BURST), "Bytes of recent audio sent to a new listener at once."],
         ["max-listeners", None, "0", "The most listeners at once (0: no limit)."],
         ["public-url", None, None, "The base URL clients use, for playlists behind a proxy."],
+        [
+            "source-password",
+            None,
+            None,
+            "Let live source clients (Icecast PUT/SOURCE as user 'source'; SHOUTcast v1 "
+            "on the port after each TCP listener port) broadcast to the mount with this "
+            "password; the playlist plays whenever none is connected. Off by default.",
+        ],
+        ["admin-password", None, None, "The admin password (user 'admin'); admin functions are off without one."],
+        ["library-dir", None, None, "The folder offered at /library/ [default: the music folder]."],
+        [
+            "config",
+            "c",
+            None,
+            "A TOML file describing several mounts, sources, fallbacks and relays "
+            "(see docs/config.md); the station options above are then not used.",
+        ],
     ]
 
     def __init__(self) -> None:
@@ -92,6 +113,12 @@ class Options(usage.Options):
 
         @raise usage.UsageError: for a missing music folder or a bad value.
         """
+        if self["config"] is not None:
+            try:
+                self["radio"] = loadConfig(self["config"])
+            except ConfigError as error:
+                raise usage.UsageError(str(error)) from None
+            return
         if not self["listen"]:
             self["listen"] = [DEFAULT_LISTEN]
         try:
@@ -113,6 +140,17 @@ class Options(usage.Options):
             tracks = demoTracks()
             tracks.shuffle = self["shuffle"]
             self["tracks"] = tracks
+        self["library"] = None
+        if not self["no-library"]:
+            if self["library-dir"] is not None:
+                library = os.path.abspath(os.path.expanduser(self["library-dir"]))
+                if not os.path.isdir(library):
+                    raise usage.UsageError(f"--library-dir: {library!r} is not a folder")
+            elif self["music-dir"] is not None:
+                library = self["tracks"].folder
+            else:
+                library = os.path.dirname(self["tracks"].paths[0])
+            self["library"] = library
 
 
 def makeService(options: Options, reactor=None) -> RadioService:
@@ -126,6 +164,9 @@ def makeService(options: Options, reactor=None) -> RadioService:
     """
     if reactor is None:
         from twisted.internet import reactor
+    if options["config"] is not None:
+        _log.info("configuration from {path}", path=options["config"])
+        return serviceFromConfig(options["radio"], reactor)
     tracks = options["tracks"]
     if options["music-dir"] is None:
         _log.info("no --music-dir given: playing the built-in demo playlist")
@@ -148,10 +189,20 @@ def makeService(options: Options, reactor=None) -> RadioService:
         burstSize=options["burst-size"],
         maxListeners=options["max-listeners"] or None,
         legacyStatus=options["icy-status"],
+        sourcePassword=options["source-password"] or None,
     )
+    shoutcast = []
+    if station.acceptsSources:
+        for description in options["listen"]:
+            endpoint = shoutcastEndpointFor(description)
+            if endpoint is not None:
+                shoutcast.append((endpoint, station))
     return RadioService(
         [station],
         listen=options["listen"],
         reactor=reactor,
         publicURL=options["public-url"],
+        adminPassword=options["admin-password"] or None,
+        shoutcastSources=shoutcast,
+        library=Library(options["library"], clock=reactor) if options["library"] else None,
     )

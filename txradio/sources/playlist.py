@@ -141,6 +141,32 @@ class PlaylistSource:
         self._closeFile()
         self._pending.clear()
 
+    def skip(self) -> None:
+        """
+        Stop the track being played and go on with the next one (an
+        operator's request).  Audio already handed to the broadcaster still
+        plays; the next L{pull} starts the next track with its title.
+        """
+        if self._closed:
+            return
+        self._log.info("{name}: skipping {path} on request", name=self.name, path=self.path)
+        self._closeFile()
+        self._pending.clear()
+        self._afterTrack()
+        self._retryAt = None
+
+    def reload(self) -> None:
+        """
+        Read the track list again now: the track being played finishes, then
+        a new pass over the list starts (a folder is listed again, an M3U
+        file read again), instead of finishing the current pass first.
+        """
+        if self._closed:
+            return
+        self._log.info("{name}: reloading the track list", name=self.name)
+        self._queue.clear()
+        self._retryAt = None
+
     def _fill(self) -> bool:
         """
         Read and parse the next block of audio into the pending frames.

@@ -1,58 +1,219 @@
-# -*- test-case-name: tests.test_web -*-
+# -*- test-case-name: tests.test_web,tests.test_browser -*-
 """
-The stations page at C{/}: every station with what it plays, a player and
-links to its playlists.  Rendered with L{twisted.web.template}, which
-escapes every value it inserts.
+The station page at C{/}, the page layout the library shares with it, and
+the few static files (style sheet, script, icon) they use.
+
+Pages are built with L{twisted.web.template}, which escapes every value it
+inserts, so titles and names from tags, sources and operators can never add
+markup.  The pages work without JavaScript (a plain C{<audio controls>} per
+station); the script adds a play button, live updates from C{/events} and
+the library's player.  Everything is served from this server: no CDN.
 """
 
 from __future__ import annotations
 
+import hashlib
+import os
 from collections.abc import Sequence
+from typing import Any
 
-from twisted.web.resource import Resource
+from twisted.web import http, static
+from twisted.web.resource import NoResource, Resource
 from twisted.web.server import Request
 from twisted.web.template import Tag, flattenString, tags
 
 from txradio.station import Station
+from txradio.web.status import WebContext, displayTitle, isLive, stationBitrate
 
-_STYLE = """
-body{font:16px/1.5 system-ui,sans-serif;margin:0 auto;max-width:48rem;padding:1rem;color:#222;background:#fafafa}
-h1{font-size:1.5rem}section{background:#fff;border:1px solid #ddd;border-radius:.5rem;padding:1rem;margin:1rem 0}
-audio{width:100%}dt{font-weight:600}dd{margin:0 0 .5rem}a{color:#0645ad}
-@media (prefers-color-scheme:dark){body{background:#111;color:#eee}section{background:#1b1b1b;border-color:#333}a{color:#8ab4f8}}
-"""
+STATIC_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static")
+"""The folder of the site's static files, shipped with the package."""
+
+_STATIC_TYPES = {
+    ".css": "text/css; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".svg": "image/svg+xml",
+}
+
+CONTENT_SECURITY_POLICY = (
+    b"default-src 'none'; style-src 'self'; script-src 'self'; connect-src 'self'; "
+    b"media-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'self'"
+)
+"""What pages may load: only this server's own files (no inline script)."""
+
+HISTORY_SHOWN = 10
+"""Recent titles listed under each station."""
 
 
-def _stationSection(station: Station) -> Tag:
+def _fingerprint(name: str) -> str:
+    """
+    A short hash of a static file's content, for cache-busting URLs.
+
+    @param name: the file's name in L{STATIC_DIR}.
+    @return: 10 hex digits, or C{"0"} when the file is missing.
+    """
+    try:
+        with open(os.path.join(STATIC_DIR, name), "rb") as f:
+            return hashlib.sha256(f.read()).hexdigest()[:10]
+    except OSError:
+        return "0"
+
+
+_FINGERPRINTS = {name: _fingerprint(name) for name in ("radio.css", "radio.js", "icon.svg")}
+
+
+def assetURL(name: str) -> str:
+    """
+    The URL of a static file, versioned by its content so it can be cached
+    for long.
+
+    @param name: e.g. C{"radio.css"}.
+    @return: e.g. C{"/static/radio.css?v=0123456789"}.
+    """
+    return f"/static/{name}?v={_FINGERPRINTS.get(name, '0')}"
+
+
+def layout(title: str, *content: Any, bodyClass: str = "") -> Tag:
+    """
+    Wrap content in the site's page.
+
+    @param title: the page title.
+    @param content: the elements of the C{<main>} element.
+    @param bodyClass: a class for C{<body>}.
+    @return: the C{<html>} element.
+    """
+    return tags.html(
+        tags.head(
+            tags.meta(charset="utf-8"),
+            tags.meta(name="viewport", content="width=device-width, initial-scale=1"),
+            tags.meta(name="color-scheme", content="light dark"),
+            tags.title(title),
+            tags.link(rel="stylesheet", href=assetURL("radio.css")),
+            tags.link(rel="icon", href=assetURL("icon.svg"), type="image/svg+xml"),
+            tags.script(src=assetURL("radio.js"), defer=""),
+        ),
+        tags.body(
+            tags.a("Skip to content", href="#main", class_="skip"),
+            Tag("main")(*content, id="main"),
+            class_=bodyClass,
+        ),
+        lang="en",
+    )
+
+
+def renderHTML(request: Request, document: Tag) -> bytes:
+    """
+    Flatten a page and set the headers every page gets.
+
+    @param request: the request.
+    @param document: the C{<html>} element (without deferred parts).
+    @return: the HTML document.
+    """
+    result: list[bytes] = []
+    failures: list = []
+    flattenString(None, document).addCallbacks(result.append, failures.append)
+    if failures:
+        failures[0].raiseException()
+    request.setHeader(b"content-type", b"text/html; charset=utf-8")
+    request.setHeader(b"cache-control", b"no-cache")
+    request.setHeader(b"content-security-policy", CONTENT_SECURITY_POLICY)
+    request.setHeader(b"x-content-type-options", b"nosniff")
+    request.setHeader(b"referrer-policy", b"same-origin")
+    return b"<!DOCTYPE html>\n" + result[0]
+
+
+def formatText(bitrate: int | None) -> str:
+    """
+    Describe a stream's format.
+
+    @param bitrate: kbps, or L{None}.
+    @return: e.g. C{"MP3, 128 kbps"}.
+    """
+    return f"MP3, {bitrate} kbps" if bitrate else "MP3"
+
+
+def _anchor(mount: str) -> str:
+    """
+    An element id for a mount.
+
+    @param mount: e.g. C{"/live/hi"}.
+    @return: e.g. C{"mount-live-hi"}.
+    """
+    return "mount" + "".join(c if c.isalnum() else "-" for c in mount)
+
+
+def _fact(label: str, value: Any, field: str) -> Tag:
+    """
+    One fact of a station, as a term and its value.
+
+    @param label: the term.
+    @param value: the value shown.
+    @param field: the name the script updates it by.
+    @return: a C{<div>} of a C{<dt>} and a C{<dd>}.
+    """
+    return tags.div(tags.dt(label), tags.dd(str(value), **{"data-field": field}))
+
+
+def stationSection(station: Station) -> Tag:
     """
     Render one station.
 
     @param station: the station.
-    @return: a C{<section>} element.
+    @return: an C{<article>} element.
     """
     mount = station.mount.decode("ascii")
-    info = station.info
-    return tags.section(
-        tags.h2(info.name),
-        tags.p(info.description) if info.description else "",
-        tags.dl(
-            tags.dt("Now playing"),
-            tags.dd(station.broadcaster.title or "…"),
-            tags.dt("Listeners"),
-            tags.dd(f"{station.listenerCount} (peak {station.peakListeners})"),
+    info = station.currentInfo
+    anchor = _anchor(mount)
+    title = displayTitle(station.broadcaster.title)
+    history = [displayTitle(t) for _, t in reversed(getattr(station.broadcaster, "history", ()))]
+    history = [t for t in history if t][1 : HISTORY_SHOWN + 1]
+    onAir = bool(station.onAir)
+    state = "Live" if isLive(station) else ("On air" if onAir else "Off air")
+    return tags.article(
+        tags.header(
+            tags.h2(info.name, id=anchor + "-name", **{"data-field": "name"}),
+            tags.span(state, class_="badge", **{"data-field": "state", "data-on-air": "1" if onAir else "0"}),
         ),
-        tags.audio(controls="", preload="none", src=mount),
+        tags.p(info.description, class_="description", **{"data-field": "description"}),
         tags.p(
-            "Open in your player: ",
-            tags.a(mount, href=mount),
-            " · ",
-            tags.a("M3U", href=mount + ".m3u"),
-            " · ",
-            tags.a("PLS", href=mount + ".pls"),
-            " · ",
-            tags.a("XSPF", href=mount + ".xspf"),
+            tags.span("Now playing", class_="label", id=anchor + "-now"),
+            tags.span(
+                title or "Nothing yet",
+                class_="title",
+                role="status",
+                **{"data-field": "title", "aria-labelledby": anchor + "-now"},
+            ),
+            class_="now",
         ),
-        **{"aria-label": info.name},
+        tags.div(
+            tags.audio(controls="", preload="none", src=mount),
+            class_="player",
+            **{"data-mount": mount},
+        ),
+        tags.dl(
+            _fact("Listeners", station.listenerCount, "listeners"),
+            _fact("Peak", station.peakListeners, "peak"),
+            _fact("Format", formatText(stationBitrate(station)), "format"),
+            *([_fact("Genre", info.genre, "genre")] if info.genre else []),
+            class_="facts",
+        ),
+        tags.p(
+            "Listen in your own player: ",
+            tags.a("M3U", href=mount + ".m3u", type="audio/x-mpegurl"),
+            " · ",
+            tags.a("PLS", href=mount + ".pls", type="audio/x-scpls"),
+            " · ",
+            tags.a("XSPF", href=mount + ".xspf", type="application/xspf+xml"),
+            " · ",
+            tags.a("stream URL", href=mount, type="audio/mpeg"),
+            class_="links",
+        ),
+        tags.details(
+            tags.summary("Played before"),
+            tags.ol(*[tags.li(t) for t in history], class_="history", **{"data-field": "history"}),
+        ),
+        class_="station",
+        id=anchor,
+        **{"data-mount": mount, "aria-labelledby": anchor + "-name"},
     )
 
 
@@ -63,12 +224,16 @@ class StationsPage(Resource):
 
     isLeaf = True
 
-    def __init__(self, stations: Sequence[Station]) -> None:
+    def __init__(self, stations: Sequence[Station] | WebContext) -> None:
         """
-        @param stations: the stations to show.
+        @param stations: the site's shared state, or just the stations.
         """
         Resource.__init__(self)
-        self._stations = list(stations)
+        if not isinstance(stations, WebContext):
+            from twisted.internet import reactor
+
+            stations = WebContext(list(stations), reactor)  # type: ignore[arg-type]
+        self.context = stations
 
     def render_GET(self, request: Request) -> bytes:
         """
@@ -77,21 +242,90 @@ class StationsPage(Resource):
         @param request: the request.
         @return: the HTML document.
         """
-        title = self._stations[0].info.name if self._stations else "txradio"
-        document = tags.html(
-            tags.head(
-                tags.meta(charset="utf-8"),
-                tags.meta(name="viewport", content="width=device-width, initial-scale=1"),
-                tags.title(title),
-                tags.style(_STYLE),
+        stations = self.context.stations
+        title = stations[0].info.name if stations else "txradio"
+        links = [tags.a("Status JSON", href="/status-json.xsl"), " · ", tags.a("API", href="/api/v1/status")]
+        if self.context.libraryEnabled:
+            links[:0] = [tags.a("Music library", href="/library/"), " · "]
+        document = layout(
+            title,
+            tags.header(
+                tags.h1(title),
+                tags.p(
+                    "Live updates ",
+                    tags.span("off", **{"data-live-state": ""}),
+                    class_="live-state",
+                    hidden="",
+                ),
+                class_="site",
             ),
-            tags.body(
-                tags.div(tags.h1(title), *[_stationSection(s) for s in self._stations], role="main"),
-            ),
-            lang="en",
+            *[stationSection(s) for s in stations],
+            *([] if stations else [tags.p("No station is configured.")]),
+            tags.footer(tags.nav(*links, **{"aria-label": "More"}), tags.p("Powered by txradio")),
+            bodyClass="stations",
         )
-        result: list[bytes] = []
-        flattenString(None, document).addCallback(result.append)
-        request.setHeader(b"content-type", b"text/html; charset=utf-8")
-        request.setHeader(b"cache-control", b"no-cache")
-        return b"<!DOCTYPE html>\n" + result[0]
+        return renderHTML(request, document)
+
+    render_HEAD = render_GET
+
+
+class _StaticFile(static.File):
+    """
+    One of the site's own files, cached by browsers for long (its URL
+    changes with its content).
+    """
+
+    def render_GET(self, request: Request) -> bytes | int:
+        """
+        Serve the file with long-lived caching.
+
+        @param request: the request.
+        @return: what L{static.File} returns.
+        """
+        if request.args.get(b"v"):
+            request.setHeader(b"cache-control", b"public, max-age=31536000, immutable")
+        else:
+            request.setHeader(b"cache-control", b"no-cache")
+        request.setHeader(b"x-content-type-options", b"nosniff")
+        return static.File.render_GET(self, request)
+
+
+class StaticResource(Resource):
+    """
+    C{/static/}: the site's style sheet, script and icon, and nothing else
+    (no directory listing).
+    """
+
+    def __init__(self, directory: str = STATIC_DIR) -> None:
+        """
+        @param directory: the folder holding the files.
+        """
+        Resource.__init__(self)
+        for name in sorted(os.listdir(directory)):
+            extension = os.path.splitext(name)[1]
+            if name.startswith(".") or extension not in _STATIC_TYPES:
+                continue
+            child = _StaticFile(os.path.join(directory, name), defaultType=_STATIC_TYPES[extension])
+            child.type = _STATIC_TYPES[extension]
+            child.encoding = None
+            self.putChild(name.encode("ascii"), child)
+
+    def getChild(self, path: bytes, request: Request) -> Resource:
+        """
+        Nothing but the known files.
+
+        @param path: the segment.
+        @param request: the request.
+        @return: a 404 page.
+        """
+        return NoResource("No such file.")
+
+    def render(self, request: Request) -> bytes:
+        """
+        No listing of the folder.
+
+        @param request: the request.
+        @return: a 404 page.
+        """
+        request.setResponseCode(http.NOT_FOUND)
+        return NoResource("No such file.").render(request)

@@ -1,7 +1,18 @@
 # -*- test-case-name: tests.test_web -*-
 """
 The web side of the listener port: a L{twisted.web.server.Site} for
-everything that is not a stream (the station's page, playlists).
+everything that is not a stream.
+
+ - C{/}: the station page (L{txradio.web.page}), live through C{/events}
+   (L{txradio.web.events});
+ - C{/MOUNT.m3u}, C{.pls}, C{.xspf}, C{/listen.pls}, C{/listen.m3u}:
+   playlists;
+ - C{/status-json.xsl}: Icecast's status JSON (L{txradio.web.status});
+ - C{/api/v1/…}: the JSON API (L{txradio.web.api});
+ - C{/library/…}: the on-demand library (L{txradio.web.library});
+ - C{/admin/…}: the admin API (L{txradio.web.admin}), and the metadata
+   updates encoders send (L{txradio.web.metadata});
+ - C{/static/…}: the pages' style sheet, script and icon.
 
 The listener protocol hands such requests to this site; see
 L{txradio.protocol}.
@@ -11,44 +22,30 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from twisted.application.service import MultiService
 from twisted.internet.interfaces import IReactorTime
 from twisted.web import http
 from twisted.web.resource import NoResource, Resource
 from twisted.web.server import NOT_DONE_YET, Request, Site
 
 from txradio.playlists import M3U_TYPE, PLS_TYPE, XSPF_TYPE, buildM3U, buildPLS, buildXSPF
-from txradio.request import isValidHost
 from txradio.station import Station
+from txradio.web.admin import AdminResource
+from txradio.web.api import APIRoot
+from txradio.web.browse import LibraryResource
+from txradio.web.events import EventHub, EventsResource
+from txradio.web.library import Library
 from txradio.web.metadata import IcecastMetadataResource, ShoutcastMetadataResource
-from txradio.web.page import StationsPage
+from txradio.web.page import StaticResource, StationsPage
+from txradio.web.status import IcecastStatusResource, WebContext, baseURL, renderPreflight
+
+__all__ = ["RadioChannel", "RadioRoot", "PlaylistResource", "StreamResource", "baseURL", "buildSite"]
 
 _PLAYLIST_FORMATS = {
     b".m3u": (M3U_TYPE, buildM3U),
     b".pls": (PLS_TYPE, buildPLS),
     b".xspf": (XSPF_TYPE, buildXSPF),
 }
-
-
-def baseURL(request: Request, publicURL: str | None = None) -> str:
-    """
-    Work out the absolute URL prefix clients reach this server by.
-
-    @param request: the request being answered.
-    @param publicURL: a configured base URL (for servers behind a proxy),
-        which wins when given.
-    @return: e.g. C{"http://radio.example:8000"}, without a trailing slash.
-    """
-    if publicURL:
-        return publicURL.rstrip("/")
-    scheme = "https" if request.isSecure() else "http"
-    host = request.getHeader(b"host")
-    if host is not None and isValidHost(host.encode("latin-1") if isinstance(host, str) else host):
-        hostText = host.decode("ascii") if isinstance(host, bytes) else host
-    else:
-        address = request.getHost()
-        hostText = f"[{address.host}]" if ":" in address.host else address.host
-        hostText = f"{hostText}:{address.port}"
-    return f"{scheme}://{hostText}"
 
 
 class RadioChannel(http.HTTPChannel):
@@ -90,15 +87,22 @@ class PlaylistResource(Resource):
         @return: the playlist's bytes.
         """
         base = baseURL(request, self._publicURL)
-        entries = [
-            (base + station.mount.decode("ascii"), station.info.name) for station in self._stations
-        ]
+        entries = [(base + station.mount.decode("ascii"), station.info.name) for station in self._stations]
         request.setHeader(b"content-type", self._contentType + b"; charset=utf-8")
         request.setHeader(b"cache-control", b"no-cache")
         request.setHeader(b"access-control-allow-origin", b"*")
         return self._build(entries)
 
     render_HEAD = render_GET
+
+    def render_OPTIONS(self, request: Request) -> bytes:
+        """
+        Answer a CORS preflight.
+
+        @param request: the request.
+        @return: an empty body.
+        """
+        return renderPreflight(request)
 
 
 class StreamResource(Resource):
@@ -133,31 +137,52 @@ class RadioRoot(Resource):
     """
     The site's root: the stations page at C{/}, and for every mount its
     playlists (C{/MOUNT.m3u}, C{.pls}, C{.xspf}) and its stream; also
-    C{/listen.pls} and C{/listen.m3u} for the first station.
+    C{/listen.pls} and C{/listen.m3u} for the first station; and the
+    resources listed in this module's docstring.
+
+    @ivar context: the state the resources share.
+    @ivar events: the L{EventHub} behind C{/events}.
+    @ivar library: the L{Library} behind C{/library/}, or L{None}.
     """
 
     def __init__(
-        self, stations: Sequence[Station], publicURL: str | None = None, adminPassword: str | None = None
+        self,
+        stations: Sequence[Station],
+        publicURL: str | None = None,
+        adminPassword: str | None = None,
+        clock: IReactorTime | None = None,
+        library: Library | None = None,
     ) -> None:
         """
         @param stations: the stations, the default first.
         @param publicURL: a configured base URL, or L{None}.
         @param adminPassword: the admin password, or L{None} (admin off).
+        @param clock: the time for live updates and uptimes; the global
+            reactor by default.
+        @param library: the on-demand library, or L{None} for none.
         """
         Resource.__init__(self)
+        if clock is None:
+            from twisted.internet import reactor as clock  # type: ignore[assignment]
+        self.context = WebContext(list(stations), clock, publicURL, clock.seconds(), libraryEnabled=library is not None)
+        self.events = EventHub(self.context, clock)
+        self.library = library
         self._paths: dict[bytes, Resource] = {}
         for station in stations:
             self._paths[station.mount] = StreamResource()
             for extension in _PLAYLIST_FORMATS:
-                self._paths[station.mount + extension] = PlaylistResource(
-                    [station], extension, publicURL
-                )
+                self._paths[station.mount + extension] = PlaylistResource([station], extension, publicURL)
         if stations:
             for extension in (b".pls", b".m3u"):
-                self._paths.setdefault(
-                    b"/listen" + extension, PlaylistResource(stations[:1], extension, publicURL)
-                )
-        self.putChild(b"", StationsPage(stations))
+                self._paths.setdefault(b"/listen" + extension, PlaylistResource(stations[:1], extension, publicURL))
+        self.putChild(b"", StationsPage(self.context))
+        self.putChild(b"status-json.xsl", IcecastStatusResource(self.context))
+        self.putChild(b"api", APIRoot(self.context, library))
+        self.putChild(b"events", EventsResource(self.events))
+        self.putChild(b"admin", AdminResource(self.context, adminPassword))
+        self.putChild(b"static", StaticResource())
+        if library is not None:
+            self.putChild(b"library", LibraryResource(library, publicURL))
         self._paths[b"/admin/metadata"] = IcecastMetadataResource(stations, adminPassword=adminPassword)
         self._paths[b"/admin.cgi"] = ShoutcastMetadataResource(stations, adminPassword=adminPassword)
 
@@ -192,19 +217,32 @@ def buildSite(
     clock: IReactorTime | None = None,
     publicURL: str | None = None,
     adminPassword: str | None = None,
+    library: Library | None = None,
 ) -> Site:
     """
     Build the web site served beside the streams.
 
+    The site's C{webService} attribute is a service holding what the site
+    runs (the live updates' hub, the library's indexer): add it to the
+    radio's service so that they start and stop with it, as
+    L{txradio.service.RadioService} does.
+
     @param stations: the stations, the default first.
-    @param clock: the reactor (for the site's timeouts); the global one by
-        default.
+    @param clock: the reactor (for the site's timeouts, live updates and
+        uptimes); the global one by default.
     @param publicURL: a configured base URL for playlists, or L{None} to
         use each request's C{Host}.
     @param adminPassword: the admin password, or L{None} (admin off).
+    @param library: the on-demand library, or L{None} for none.
     @return: the site.
     """
-    site = Site(RadioRoot(stations, publicURL, adminPassword), reactor=clock)
+    root = RadioRoot(stations, publicURL, adminPassword, clock=clock, library=library)
+    site = Site(root, reactor=clock)
+    webService = MultiService()
+    root.events.setServiceParent(webService)
+    if library is not None and library.parent is None:
+        library.setServiceParent(webService)
+    site.webService = webService  # type: ignore[attr-defined]
     # Plain HTTP/1.1 channels (no HTTP/2 negotiation): a stream needs the
     # connection to itself, which HTTP/2 multiplexing cannot give.
     site.protocol = RadioChannel

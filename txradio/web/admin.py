@@ -1,0 +1,378 @@
+# -*- test-case-name: tests.test_admin -*-
+"""
+The admin API under C{/admin/}, behind HTTP Basic auth as C{admin} with the
+admin password.  With no password configured it does not exist (404).
+
+ - C{GET /admin/mounts}: every mount with its listeners (JSON);
+ - C{POST /admin/kick} C{{"mount": "/stream", "listener": ID}}: drop a
+   listener;
+ - C{POST /admin/skip} C{{"mount": …}}: play the playlist's next track;
+ - C{POST /admin/reload} C{{"mount": …}}: read the playlist again;
+ - C{POST /admin/title} C{{"mount": …, "title": …}}: change the title.
+
+A browser sends remembered Basic credentials with any request to this
+server, even one a page on another site makes it send, so every change
+must be a C{POST} that such a page cannot forge without the browser asking
+this server first (a CORS preflight, which it refuses): one with a JSON
+body (C{Content-Type: application/json}) or with an C{X-Requested-With}
+header; a form body is accepted with that header.  A cross-origin
+C{Origin} header is refused too.  Replies are never readable from other
+origins (no CORS headers) and never cached.
+
+Failed logins are logged with the client's address; passwords are compared
+in constant time (L{txradio.auth}).
+
+(Icecast's C{/admin/metadata} and SHOUTcast's C{/admin.cgi}, which encoders
+use, are in L{txradio.web.metadata}.)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from twisted.logger import Logger
+from twisted.web import http
+from twisted.web.resource import Resource
+from twisted.web.server import Request
+
+from txradio.auth import credentialsMatch, parseBasicAuth
+from txradio.icy import cleanTitle
+from txradio.station import Station
+from txradio.web.status import WebContext, displayTitle, encodeJSON, isLive, summary
+
+MAX_BODY = 16384
+"""The largest request body an admin action accepts, in bytes."""
+
+ADMIN_USER = "admin"
+"""The admin's user name."""
+
+
+def listenerId(listener: Any) -> str:
+    """
+    An opaque, stable identifier for a connected listener.
+
+    @param listener: a L{txradio.listener.Listener}.
+    @return: 16 hex digits, the same for as long as it is connected.
+    """
+    key = f"{id(listener)}:{listener.connectedAt!r}:{listener.peer}".encode("utf-8", "replace")
+    return hashlib.sha256(key).hexdigest()[:16]
+
+
+def listenerInfo(listener: Any) -> dict[str, Any]:
+    """
+    What the admin sees of a listener.
+
+    @param listener: a L{txradio.listener.Listener}.
+    @return: a JSON-ready dictionary.
+    """
+    return {
+        "id": listenerId(listener),
+        "peer": listener.peer,
+        "userAgent": listener.userAgent,
+        "seconds": round(listener.seconds, 1),
+        "bytesSent": listener.bytesSent,
+        "lag": getattr(listener, "lag", 0),
+    }
+
+
+def mountInfo(station: Station) -> dict[str, Any]:
+    """
+    What the admin sees of a mount.
+
+    @param station: the station.
+    @return: a JSON-ready dictionary with its listeners.
+    """
+    info = summary(station)
+    programme = station.programme
+    info.update(
+        {
+            "live": isLive(station),
+            "canSkip": hasattr(programme, "skip"),
+            "canReload": hasattr(programme, "reload"),
+            "totalListeners": station.totalListeners,
+            "maxListeners": station.maxListeners,
+            "listenerList": [listenerInfo(listener) for listener in list(station.broadcaster.listeners)],
+        }
+    )
+    return info
+
+
+class AdminError(Exception):
+    """
+    An admin request that must be refused.
+
+    @ivar code: the status code.
+    @ivar message: what was wrong, for the JSON reply.
+    """
+
+    def __init__(self, code: int, message: str) -> None:
+        """
+        @param code: the status code.
+        @param message: what was wrong.
+        """
+        super().__init__(code, message)
+        self.code = code
+        self.message = message
+
+
+class AdminResource(Resource):
+    """
+    C{/admin/…}: the admin API.
+    """
+
+    isLeaf = True
+    _log = Logger()
+
+    def __init__(self, context: WebContext, password: str | None, user: str = ADMIN_USER) -> None:
+        """
+        @param context: the site's shared state.
+        @param password: the admin password, or L{None} (admin off).
+        @param user: the admin's user name.
+        """
+        Resource.__init__(self)
+        self.context = context
+        self.password = password
+        self.user = user
+
+    def render(self, request: Request) -> bytes:
+        """
+        Check credentials, then dispatch.
+
+        @param request: the request.
+        @return: the JSON reply.
+        """
+        request.setHeader(b"cache-control", b"no-store")
+        request.setHeader(b"x-content-type-options", b"nosniff")
+        if not self.password:
+            return self._reply(request, http.NOT_FOUND, {"error": "admin is off: no admin password is set"})
+        credentials = parseBasicAuth(request.getHeader(b"authorization"))
+        if not credentialsMatch(credentials, self.user, self.password):
+            if credentials is not None:
+                self._log.warn(
+                    "failed admin login from {peer} as {user!r}",
+                    peer=_host(request),
+                    user=credentials[0][:64],
+                )
+            request.setHeader(b"www-authenticate", b'Basic realm="txradio admin", charset="UTF-8"')
+            return self._reply(request, http.UNAUTHORIZED, {"error": "admin credentials required"})
+        action = b"/".join(request.postpath).strip(b"/").decode("ascii", "replace")
+        try:
+            if action in ("", "mounts"):
+                self._onlyMethod(request, b"GET", b"HEAD")
+                return self._reply(request, http.OK, {"mounts": [mountInfo(s) for s in self.context.stations]})
+            handler = {
+                "kick": self._kick,
+                "skip": self._skip,
+                "reload": self._reload,
+                "title": self._title,
+            }.get(action)
+            if handler is None:
+                raise AdminError(http.NOT_FOUND, "no such admin action")
+            self._onlyMethod(request, b"POST")
+            self._checkForgery(request)
+            fields = self._fields(request)
+            station = self._station(fields)
+            result = handler(request, station, fields)
+            return self._reply(request, http.OK, result)
+        except AdminError as error:
+            return self._reply(request, error.code, {"error": error.message})
+
+    def _reply(self, request: Request, code: int, value: Any) -> bytes:
+        """
+        Answer with JSON (no CORS: admin replies are for this origin only).
+
+        @param request: the request.
+        @param code: the status code.
+        @param value: JSON-ready data.
+        @return: the body.
+        """
+        request.setResponseCode(code)
+        request.setHeader(b"content-type", b"application/json; charset=utf-8")
+        return encodeJSON(value)
+
+    def _onlyMethod(self, request: Request, *methods: bytes) -> None:
+        """
+        Refuse other methods.
+
+        @param request: the request.
+        @param methods: the methods allowed.
+        @raise AdminError: 405 for another method.
+        """
+        if request.method not in methods:
+            request.setHeader(b"allow", b", ".join(methods))
+            raise AdminError(http.NOT_ALLOWED, "use " + " or ".join(m.decode() for m in methods))
+
+    def _checkForgery(self, request: Request) -> None:
+        """
+        Refuse a request another site's page could have made the browser
+        send.
+
+        @param request: a C{POST}.
+        @raise AdminError: 403 without a JSON body or C{X-Requested-With},
+            or with an C{Origin} other than this server.
+        """
+        contentType = (request.getHeader(b"content-type") or b"").split(b";")[0].strip().lower()
+        if contentType != b"application/json" and request.getHeader(b"x-requested-with") is None:
+            raise AdminError(
+                http.FORBIDDEN, "send a JSON body or an X-Requested-With header (cross-site request protection)"
+            )
+        origin = request.getHeader(b"origin")
+        if origin is not None:
+            host = request.getHeader(b"host") or b""
+            originHost = urlsplit(origin.decode("latin-1")).netloc.encode("latin-1")
+            if originHost.lower() != host.lower():
+                raise AdminError(http.FORBIDDEN, "requests from other origins are refused")
+
+    def _fields(self, request: Request) -> dict[str, Any]:
+        """
+        Read the action's parameters from a JSON or form body, or the query.
+
+        @param request: the request.
+        @return: the parameters.
+        @raise AdminError: 413 for a large body, 400 for a malformed one.
+        """
+        length = request.getHeader(b"content-length")
+        if length is not None and (not length.isdigit() or int(length) > MAX_BODY):
+            raise AdminError(http.REQUEST_ENTITY_TOO_LARGE, f"the body may have at most {MAX_BODY} bytes")
+        body = request.content.read(MAX_BODY + 1) if request.content is not None else b""
+        if len(body) > MAX_BODY:
+            raise AdminError(http.REQUEST_ENTITY_TOO_LARGE, f"the body may have at most {MAX_BODY} bytes")
+        contentType = (request.getHeader(b"content-type") or b"").split(b";")[0].strip().lower()
+        if contentType == b"application/json":
+            try:
+                value = json.loads(body.decode("utf-8"))
+            except (UnicodeDecodeError, ValueError):
+                raise AdminError(http.BAD_REQUEST, "the body is not valid JSON") from None
+            if not isinstance(value, dict):
+                raise AdminError(http.BAD_REQUEST, "the body must be a JSON object")
+            return value
+        fields: dict[str, Any] = {}
+        query = request.uri.partition(b"?")[2]
+        for source in (query, body if contentType == b"application/x-www-form-urlencoded" else b""):
+            for key, values in parse_qs(source.decode("utf-8", "replace"), keep_blank_values=True).items():
+                fields.setdefault(key, values[0])
+        return fields
+
+    def _station(self, fields: dict[str, Any]) -> Station:
+        """
+        Find the mount an action names (the default mount when none is).
+
+        @param fields: the parameters.
+        @return: the station.
+        @raise AdminError: 404 for an unknown mount.
+        """
+        mount = fields.get("mount")
+        if mount is None and self.context.stations:
+            return self.context.stations[0]
+        station = self.context.station(mount) if isinstance(mount, str) else None
+        if station is None:
+            raise AdminError(http.NOT_FOUND, "no such mount")
+        return station
+
+    def _kick(self, request: Request, station: Station, fields: dict[str, Any]) -> dict[str, Any]:
+        """
+        Disconnect a listener.
+
+        @param request: the request.
+        @param station: its mount.
+        @param fields: C{listener}: the listener's id.
+        @return: the reply.
+        @raise AdminError: 404 for an unknown listener.
+        """
+        wanted = str(fields.get("listener", ""))
+        for listener in list(station.broadcaster.listeners):
+            if listenerId(listener) == wanted:
+                self._log.info(
+                    "admin {peer} kicked listener {listener} from {mount}",
+                    peer=_host(request),
+                    listener=listener.peer,
+                    mount=station.mount.decode(),
+                )
+                listener.disconnect("kicked by the admin")
+                return {"kicked": wanted, "mount": station.mount.decode()}
+        raise AdminError(http.NOT_FOUND, "no such listener on this mount")
+
+    def _programme(self, station: Station, method: str) -> Any:
+        """
+        Find the playlist an action applies to.
+
+        @param station: the station.
+        @param method: C{"skip"} or C{"reload"}.
+        @return: the programme.
+        @raise AdminError: 409 when the mount has no playlist.
+        """
+        programme = station.programme
+        if programme is None or not hasattr(programme, method):
+            raise AdminError(http.CONFLICT, f"{station.mount.decode()} has no playlist to {method}")
+        return programme
+
+    def _skip(self, request: Request, station: Station, fields: dict[str, Any]) -> dict[str, Any]:
+        """
+        Skip to the playlist's next track.
+
+        @param request: the request.
+        @param station: the station.
+        @param fields: unused.
+        @return: the reply.
+        @raise AdminError: 409 without a playlist or while a live source plays.
+        """
+        programme = self._programme(station, "skip")
+        if isLive(station):
+            raise AdminError(http.CONFLICT, "a live source is on the air; its audio cannot be skipped")
+        previous = displayTitle(station.broadcaster.title)
+        self._log.info("admin {peer} skipped a track on {mount}", peer=_host(request), mount=station.mount.decode())
+        programme.skip()
+        return {"skipped": previous, "mount": station.mount.decode()}
+
+    def _reload(self, request: Request, station: Station, fields: dict[str, Any]) -> dict[str, Any]:
+        """
+        Read the playlist again.
+
+        @param request: the request.
+        @param station: the station.
+        @param fields: unused.
+        @return: the reply.
+        @raise AdminError: 409 without a playlist.
+        """
+        programme = self._programme(station, "reload")
+        self._log.info(
+            "admin {peer} reloaded the playlist of {mount}", peer=_host(request), mount=station.mount.decode()
+        )
+        programme.reload()
+        return {"reloaded": True, "mount": station.mount.decode()}
+
+    def _title(self, request: Request, station: Station, fields: dict[str, Any]) -> dict[str, Any]:
+        """
+        Change the title listeners see.
+
+        @param request: the request.
+        @param station: the station.
+        @param fields: C{title}: the new title.
+        @return: the reply.
+        @raise AdminError: 400 without a title.
+        """
+        title = fields.get("title")
+        if not isinstance(title, str) or not cleanTitle(title):
+            raise AdminError(http.BAD_REQUEST, "give the new title as 'title'")
+        title = cleanTitle(title)
+        self._log.info(
+            "admin {peer} set the title of {mount}: {title}",
+            peer=_host(request),
+            mount=station.mount.decode(),
+            title=title,
+        )
+        station.updateTitle(title)
+        return {"title": title, "mount": station.mount.decode()}
+
+
+def _host(request: Request) -> str:
+    """
+    The client's address, for the log.
+
+    @param request: the request.
+    @return: its host.
+    """
+    return getattr(request.getClientAddress(), "host", "?")

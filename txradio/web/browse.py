@@ -1,0 +1,568 @@
+# -*- test-case-name: tests.test_library -*-
+"""
+The library's web pages and files: C{/library/…} as folder pages (paged),
+M3U playlists of a folder (C{?m3u}), of a sub-tree (C{?m3u=tree}) or of a
+search (C{?q=…&m3u}), search results (C{?q=…}) and the songs themselves.
+
+The path rules and the blocking work live in L{txradio.web.library}; this
+module turns their results into responses.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import stat
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import quote, unquote_to_bytes
+
+from twisted.internet.defer import Deferred
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+from twisted.web import http, static
+from twisted.web.resource import Resource
+from twisted.web.server import NOT_DONE_YET, Request
+from twisted.web.template import Tag, tags
+
+from txradio.icy import cleanTitle
+from txradio.web.library import (
+    AUDIO_TYPES,
+    MAX_FOLDER_ENTRIES,
+    MAX_QUERY,
+    Entry,
+    FolderListing,
+    IndexEntry,
+    Library,
+    LibraryBusy,
+    PathRefused,
+    TrackTags,
+    displayName,
+    entryURL,
+    formatDuration,
+    formatSize,
+    fullTitle,
+    searchTerms,
+    songTitle,
+)
+from txradio.web.page import layout, renderHTML
+from txradio.web.status import allowCORS, baseURL
+
+MAX_RANGES = 16
+"""
+Requests for more ranges than this are answered with the whole file, as
+servers do since many tiny overlapping ranges were used to exhaust them.
+"""
+
+CACHE_CONTROL = b"public, max-age=3600"
+"""How long clients may keep a song without asking again."""
+
+
+def _etag(info: os.stat_result) -> bytes:
+    """
+    A strong entity tag for a file's current content.
+
+    @param info: its C{stat}.
+    @return: e.g. C{b'"5f1e-3c2a1b"'}.
+    """
+    return b'"%x-%x-%x"' % (info.st_mtime_ns, info.st_size, info.st_ino)
+
+
+def _tagList(value: bytes) -> list[bytes]:
+    """
+    Split an C{If-None-Match} value.
+
+    @param value: the header's value.
+    @return: the entity tags, weakness prefixes dropped.
+    """
+    tagsFound = []
+    for item in value.split(b","):
+        item = item.strip()
+        if item.startswith(b"W/"):
+            item = item[2:]
+        if item:
+            tagsFound.append(item)
+    return tagsFound
+
+
+class _SongFile(static.File):
+    """
+    L{static.File} for one song, with the library's content types.
+    """
+
+    contentTypes = {k.decode("ascii"): v for k, v in AUDIO_TYPES.items()}
+    contentEncodings: dict[str, str] = {}
+
+
+def serveSong(request: Request, real: bytes, info: os.stat_result) -> bytes | int:
+    """
+    Serve a song file with validators, ranges and CORS.
+
+    @param request: the request (C{GET} or C{HEAD}).
+    @param real: the file's real path (checked by L{Library.resolve}).
+    @param info: its C{stat}.
+    @return: what L{static.File} returns, or an empty body for 304.
+    """
+    etag = _etag(info)
+    allowCORS(request)
+    request.setHeader(b"access-control-expose-headers", b"content-length, content-range, accept-ranges, etag")
+    request.setHeader(b"etag", etag)
+    request.setHeader(b"cache-control", CACHE_CONTROL)
+    request.setHeader(b"x-content-type-options", b"nosniff")
+    headers = request.requestHeaders
+    match = request.getHeader(b"if-match")
+    if match is not None:
+        # Players (VLC) send the tag back when they seek: a file that changed
+        # since must not be spliced into what they have (RFC 9110 13.1.1,
+        # strong comparison).
+        candidates = [tag.strip() for tag in match.split(b",")]
+        if b"*" not in candidates and etag not in candidates:
+            request.setResponseCode(http.PRECONDITION_FAILED)
+            return b""
+    noneMatch = request.getHeader(b"if-none-match")
+    if noneMatch is not None:
+        # RFC 9110 13.1.3: If-None-Match wins over If-Modified-Since.
+        headers.removeHeader(b"if-modified-since")
+        candidates = _tagList(noneMatch)
+        if b"*" in candidates or etag in candidates:
+            request.setResponseCode(http.NOT_MODIFIED)
+            request.setLastModified(info.st_mtime)
+            return b""
+    ifRange = request.getHeader(b"if-range")
+    if ifRange is not None and request.getHeader(b"range") is not None:
+        ifRange = ifRange.strip()
+        if ifRange.startswith((b'"', b"W/")):
+            keep = ifRange == etag
+        else:
+            # Last-Modified is the modification time rounded up (see setLastModified).
+            keep = ifRange == http.datetimeToString(math.ceil(info.st_mtime))
+        if not keep:
+            headers.removeHeader(b"range")
+    byteRange = request.getHeader(b"range")
+    if byteRange is not None and byteRange.count(b",") >= MAX_RANGES:
+        headers.removeHeader(b"range")
+    song = _SongFile(os.fsdecode(real))
+    song.type = AUDIO_TYPES[os.path.splitext(real)[1].lower()]
+    song.encoding = None
+    return song.render(request)
+
+
+def _m3u(entries: list[Entry], base: str) -> bytes:
+    """
+    Build an extended M3U playlist of songs.
+
+    @param entries: the songs.
+    @param base: the absolute URL prefix.
+    @return: the playlist, UTF-8 with CRLF line ends.
+    """
+    lines = ["#EXTM3U"]
+    for entry in entries:
+        duration = entry.tags.duration if entry.tags is not None else None
+        seconds = int(round(duration)) if duration is not None else -1
+        lines.append(f"#EXTINF:{seconds},{cleanTitle(fullTitle(entry))}")
+        lines.append(base + entryURL(entry.relative))
+    return ("\r\n".join(lines) + "\r\n").encode("utf-8")
+
+
+def _asciiName(text: str) -> str:
+    """
+    A safe file name for C{Content-Disposition}.
+
+    @param text: a folder's name.
+    @return: letters, digits, spaces, C{-}, C{_} and C{.} only.
+    """
+    kept = "".join(c for c in text if c.isascii() and (c.isalnum() or c in " -_.")).strip(" .")
+    return kept[:80] or "library"
+
+
+class LibraryResource(Resource):
+    """
+    C{/library/…}: folders as pages (C{?page=N}), their songs as M3U
+    (C{?m3u}, or C{?m3u=tree} with sub-folders), searches (C{?q=…}, within
+    the folder) and the songs themselves.
+    """
+
+    isLeaf = True
+    _log = Logger()
+
+    def __init__(self, library: Library, publicURL: str | None = None) -> None:
+        """
+        @param library: the library.
+        @param publicURL: a configured base URL, or L{None}.
+        """
+        Resource.__init__(self)
+        self.library = library
+        self.publicURL = publicURL
+
+    def render_GET(self, request: Request) -> bytes | int:
+        """
+        Answer a library request.
+
+        @param request: the request.
+        @return: a body, or C{NOT_DONE_YET} while a thread works.
+        """
+        segments = list(request.postpath)
+        if not segments:
+            # /library without the slash.
+            return self._redirect(request, "/library/")
+        folderRequest = segments[-1] == b""
+        if folderRequest:
+            segments.pop()
+        try:
+            real, info = self.library.resolve(segments)
+        except PathRefused:
+            return self._notFound(request)
+        relative = b"/".join(segments)
+        isFolder = stat.S_ISDIR(info.st_mode)
+        if not isFolder:
+            if folderRequest:
+                return self._notFound(request)
+            return serveSong(request, real, info)
+        if not folderRequest:
+            return self._redirect(request, entryURL(relative, True))
+        fields = queryFields(request)
+        try:
+            query = fields.get(b"q", b"").decode("utf-8", "replace")
+            playlist = fields.get(b"m3u")
+            if searchTerms(query):
+                if playlist is not None:
+                    return self._later(request, self.library.search(query, relative), self._resultsPlaylist, relative)
+                return self._later(request, self.library.search(query, relative), self._results, relative, query)
+            if playlist is not None:
+                recursive = playlist == b"tree"
+                return self._later(request, self.library.songs(real, relative, recursive), self._playlist, relative)
+            return self._later(request, self.library.listFolder(real, relative, _page(request)), self._folder, relative)
+        except LibraryBusy:
+            request.setResponseCode(http.SERVICE_UNAVAILABLE)
+            request.setHeader(b"retry-after", b"5")
+            request.setHeader(b"content-type", b"text/plain; charset=utf-8")
+            return b"The library is busy; try again in a moment.\n"
+
+    render_HEAD = render_GET
+
+    def _notFound(self, request: Request) -> bytes:
+        """
+        Answer 404, the same for every refused or missing path.
+
+        @param request: the request.
+        @return: the page.
+        """
+        request.setResponseCode(http.NOT_FOUND)
+        request.setHeader(b"content-type", b"text/plain; charset=utf-8")
+        request.setHeader(b"x-content-type-options", b"nosniff")
+        return b"Not found.\n"
+
+    def _redirect(self, request: Request, location: str) -> bytes:
+        """
+        Redirect to the canonical address of a folder.
+
+        @param request: the request.
+        @param location: a site path built from checked segments.
+        @return: an empty body.
+        """
+        request.setResponseCode(http.MOVED_PERMANENTLY)
+        request.setHeader(b"location", location.encode("ascii"))
+        return b""
+
+    def _later(self, request: Request, work: Deferred, render: Callable[..., bytes], *args: Any) -> int:
+        """
+        Finish a request when a thread's work is done.
+
+        @param request: the request.
+        @param work: the L{Deferred} of the work.
+        @param render: turns the result into the body (and sets headers).
+        @param args: more arguments for C{render}.
+        @return: C{NOT_DONE_YET}.
+        """
+        gone: list[bool] = []
+        request.notifyFinish().addErrback(lambda _: gone.append(True))
+
+        def rendered(result: Any) -> None:
+            if gone:
+                return
+            body = render(request, result, *args)
+            request.write(body)
+            request.finish()
+
+        def failed(reason: Failure) -> None:
+            self._log.failure("answering library request {uri}", reason, uri=request.uri)
+            if gone:
+                return
+            request.setResponseCode(http.INTERNAL_SERVER_ERROR)
+            request.setHeader(b"content-type", b"text/plain; charset=utf-8")
+            request.write(b"Something went wrong.\n")
+            request.finish()
+
+        work.addCallback(rendered).addErrback(failed)
+        return NOT_DONE_YET
+
+    def _resultsPlaylist(self, request: Request, found: tuple[list[IndexEntry] | None, bool], relative: bytes) -> bytes:
+        """
+        Render search results as an M3U playlist.
+
+        @param request: the request.
+        @param found: the results (L{None} while the index is built) and
+            whether there were more.
+        @param relative: the folder searched.
+        @return: the playlist.
+        """
+        results = found[0] or []
+        songs = [Entry(e.relative, False, e.size, 0.0, e.tags) for e in results]
+        return self._playlist(request, songs, relative)
+
+    def _playlist(self, request: Request, songs: list[Entry], relative: bytes) -> bytes:
+        """
+        Render songs as an M3U playlist.
+
+        @param request: the request.
+        @param songs: the songs.
+        @param relative: the folder's path from the root.
+        @return: the playlist.
+        """
+        name = _asciiName(displayName(relative.rsplit(b"/", 1)[-1])) if relative else "library"
+        request.setHeader(b"content-type", b"audio/x-mpegurl; charset=utf-8")
+        request.setHeader(b"content-disposition", f'inline; filename="{name}.m3u"'.encode("ascii"))
+        request.setHeader(b"cache-control", b"no-cache")
+        allowCORS(request)
+        return _m3u(songs, baseURL(request, self.publicURL))
+
+    def _crumbs(self, relative: bytes) -> Tag:
+        """
+        The links to a folder's parents.
+
+        @param relative: the folder's path from the root.
+        @return: a C{<nav>} element.
+        """
+        parts: list[Any] = [tags.a("Radio", href="/"), " / ", tags.a("Library", href="/library/")]
+        if relative:
+            segments = relative.split(b"/")
+            for count in range(1, len(segments) + 1):
+                parts.append(" / ")
+                parts.append(tags.a(displayName(segments[count - 1]), href=entryURL(b"/".join(segments[:count]), True)))
+        return tags.nav(*parts, class_="crumbs", **{"aria-label": "Folders"})
+
+    def _toolbar(self, relative: bytes, query: str = "") -> Tag:
+        """
+        The search box and the playlist links of a folder.
+
+        @param relative: the folder's path from the root.
+        @param query: the query to show in the box.
+        @return: a C{<div>} element.
+        """
+        here = entryURL(relative, True)
+        label = "Search this folder" if relative else "Search the library"
+        if query:
+            links = [tags.a("these results", href=f"{here}?q={quote(query, safe='')}&m3u", type="audio/x-mpegurl")]
+        else:
+            links = [
+                tags.a("this folder", href=here + "?m3u", type="audio/x-mpegurl"),
+                " · ",
+                tags.a("with sub-folders", href=here + "?m3u=tree", type="audio/x-mpegurl"),
+            ]
+        return tags.div(
+            tags.form(
+                tags.label(label, for_="q", class_="visually-hidden"),
+                tags.input(
+                    type="search",
+                    name="q",
+                    id="q",
+                    value=query,
+                    placeholder="Title, artist or album",
+                    maxlength=str(MAX_QUERY),
+                ),
+                tags.button("Search", type="submit"),
+                action=here,
+                method="get",
+                role="search",
+            ),
+            tags.p("Open in your player (M3U): ", *links, class_="playlists"),
+            class_="toolbar",
+        )
+
+    def _songRow(self, entry: Entry | IndexEntry, number: int, showFolder: bool = False) -> Tag:
+        """
+        One song in a table.
+
+        @param entry: the song.
+        @param number: its position.
+        @param showFolder: name its folder (in search results).
+        @return: a C{<tr>} element.
+        """
+        url = entryURL(entry.relative)
+        title = songTitle(entry)
+        tagsFound = entry.tags or TrackTags()
+        details: list[Any] = []
+        if tagsFound.artist:
+            details.append(tagsFound.artist)
+        if showFolder and b"/" in entry.relative:
+            folder = entry.relative.rsplit(b"/", 1)[0]
+            details.append(tags.a("in " + displayName(folder), href=entryURL(folder, True)))
+        return tags.tr(
+            tags.td(tags.button("▶", type="button", class_="track", hidden="", **{"aria-label": "Play " + title})),
+            tags.td(str(number), class_="num"),
+            tags.td(tags.a(title, href=url), *[tags.small(d) for d in details], class_="title"),
+            tags.td(tagsFound.album, class_="album"),
+            tags.td(formatDuration(tagsFound.duration), class_="num"),
+            tags.td(formatSize(entry.size), class_="num size"),
+            **{"data-src": url, "data-title": fullTitle(entry), "data-artist": tagsFound.artist},
+        )
+
+    def _songTable(self, rows: list[Tag]) -> Tag:
+        """
+        The table of songs.
+
+        @param rows: its rows.
+        @return: a C{<table>} element.
+        """
+        return tags.table(
+            tags.thead(
+                tags.tr(
+                    tags.th(tags.span("Play", class_="visually-hidden"), scope="col"),
+                    tags.th("#", scope="col", class_="num"),
+                    tags.th("Title", scope="col"),
+                    tags.th("Album", scope="col", class_="album"),
+                    tags.th("Length", scope="col", class_="num"),
+                    tags.th("Size", scope="col", class_="num size"),
+                )
+            ),
+            tags.tbody(*rows),
+            class_="tracks",
+        )
+
+    def _pages(self, relative: bytes, page: int, pages: int, query: str = "") -> Tag | str:
+        """
+        Links to the other pages of a long listing.
+
+        @param relative: the folder's path from the root.
+        @param page: the page shown.
+        @param pages: the number of pages.
+        @param query: the search, if the listing is results.
+        @return: a C{<nav>} element, or C{""} for a single page.
+        """
+        if pages <= 1:
+            return ""
+        here = entryURL(relative, True)
+        extra = "&q=" + quote(query, safe="") if query else ""
+
+        def link(number: int, text: str) -> Tag:
+            return tags.a(text, href=f"{here}?page={number}{extra}")
+
+        shown = sorted({1, pages, *range(max(1, page - 2), min(pages, page + 2) + 1)})
+        items: list[Any] = []
+        if page > 1:
+            items.append(link(page - 1, "← Previous"))
+        last = 0
+        for number in shown:
+            if number - last > 1:
+                items.append(tags.span("…"))
+            if number == page:
+                items.append(tags.span(str(number), **{"aria-current": "page"}))
+            else:
+                items.append(link(number, str(number)))
+            last = number
+        if page < pages:
+            items.append(link(page + 1, "Next →"))
+        return tags.nav(*items, class_="pages", **{"aria-label": "Pages"})
+
+    def _folder(self, request: Request, listing: FolderListing, relative: bytes) -> bytes:
+        """
+        Render a folder page.
+
+        @param request: the request.
+        @param listing: the page's entries.
+        @param relative: the folder's path from the root.
+        @return: the HTML document.
+        """
+        name = displayName(relative.rsplit(b"/", 1)[-1]) if relative else "Music library"
+        folders = [e for e in listing.entries if e.isFolder]
+        songs = [e for e in listing.entries if not e.isFolder]
+        # Songs are numbered from 1 across pages; folders come first.
+        firstSong = max(0, (listing.page - 1) * self.library.pageSize - listing.folders) + 1
+        content: list[Any] = [
+            self._crumbs(relative),
+            tags.h1(name),
+            self._toolbar(relative),
+        ]
+        if listing.truncated:
+            content.append(
+                tags.p(
+                    f"This folder holds more than {MAX_FOLDER_ENTRIES} entries; only the first are listed.",
+                    class_="notice",
+                )
+            )
+        if folders:
+            content.append(tags.h2("Folders"))
+            content.append(
+                tags.ul(*[tags.li(tags.a(f.name, href=entryURL(f.relative, True))) for f in folders], class_="folders")
+            )
+        if songs:
+            content.append(tags.h2("Songs"))
+            content.append(self._songTable([self._songRow(s, firstSong + i) for i, s in enumerate(songs)]))
+        if not listing.entries:
+            content.append(tags.p("This folder holds no songs.", class_="notice"))
+        content.append(self._pages(relative, listing.page, listing.pages))
+        content.append(tags.p(f"{listing.total} entries", class_="crumbs") if listing.pages > 1 else "")
+        title = f"{name} – Music library" if relative else name
+        return renderHTML(request, layout(title, *content, bodyClass="library"))
+
+    def _results(
+        self, request: Request, found: tuple[list[IndexEntry] | None, bool], relative: bytes, query: str
+    ) -> bytes:
+        """
+        Render search results.
+
+        @param request: the request.
+        @param found: the results (L{None} while the index is built) and
+            whether there were more.
+        @param relative: the folder searched.
+        @param query: the query.
+        @return: the HTML document.
+        """
+        results, more = found
+        content: list[Any] = [self._crumbs(relative), tags.h1("Search: ", query), self._toolbar(relative, query)]
+        if results is None:
+            content.append(
+                tags.p("The search index is still being built; try again in a moment.", class_="notice", role="status")
+            )
+        elif not results:
+            content.append(tags.p("No song matches.", class_="notice", role="status"))
+        else:
+            size = self.library.pageSize
+            pages = max(1, -(-len(results) // size))
+            page = min(_page(request), pages)
+            shown = results[(page - 1) * size : page * size]
+            count = f"{len(results)}{'+' if more else ''} " + ("song matches." if len(results) == 1 else "songs match.")
+            content.append(tags.p(count, role="status"))
+            content.append(
+                self._songTable([self._songRow(s, (page - 1) * size + i + 1, True) for i, s in enumerate(shown)])
+            )
+            content.append(self._pages(relative, page, pages, query))
+        return renderHTML(request, layout(f"Search: {query} – Music library", *content, bodyClass="library"))
+
+
+def queryFields(request: Request) -> dict[bytes, bytes]:
+    """
+    Read a request's query, keeping keys given without a value (C{?m3u}),
+    which L{twisted.web.http.parse_qs} drops.
+
+    @param request: the request.
+    @return: the first value of each key, percent- and plus-decoded.
+    """
+    fields: dict[bytes, bytes] = {}
+    for part in request.uri.partition(b"?")[2].split(b"&")[:50]:
+        if part:
+            key, _, value = part.partition(b"=")
+            key = unquote_to_bytes(key.replace(b"+", b" "))
+            fields.setdefault(key, unquote_to_bytes(value.replace(b"+", b" ")))
+    return fields
+
+
+def _page(request: Request) -> int:
+    """
+    The page number a request asks for.
+
+    @param request: the request.
+    @return: a number from 1 (bad values give 1).
+    """
+    raw = queryFields(request).get(b"page", b"1")
+    return int(raw) if raw.isdigit() and len(raw) < 7 and int(raw) > 0 else 1

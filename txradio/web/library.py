@@ -1,0 +1,807 @@
+# -*- test-case-name: tests.test_library -*-
+"""
+The on-demand library: a music folder offered for browsing, playlists,
+download and search over titles, artists and albums.  This module holds the
+path rules and the blocking work; L{txradio.web.browse} serves it at
+C{/library/}.
+
+Paths
+=====
+Only what lies inside the music folder is ever served, and only folders and
+audio files.  A request path is split into segments I{before} they are
+decoded (Twisted does this), and every decoded segment must be a plain name:
+not empty, not C{.} or C{..}, not hidden (no leading C{.}), and without
+C{/}, C{\\}, NUL or control characters.  The joined path is then resolved
+with L{os.path.realpath} and must still lie inside the folder, and no part
+of it may be hidden, so a symbolic link that leads out of the folder or into
+a hidden one is refused too.  Everything refused is a plain 404, the same
+answer as for a name that does not exist.
+
+Blocking work
+=============
+Listing a folder, reading tags (with mutagen), building playlists of a
+sub-tree and searching all run in threads through an injected
+C{runInThread} (the reactor's thread pool by default; tests pass a
+synchronous one),
+and at most L{MAX_JOBS} of them at once: a flood of requests is answered
+with 503 rather than queued without bound.  Only the functions run in
+threads touch the file system for lists; the reactor thread merely
+resolves one path per request.  Tags are cached by path, modification time
+and size, in a bounded cache that only the reactor thread changes.
+
+Songs are served by L{txradio.web.browse.serveSong}: L{twisted.web.static.File}
+(C{Range} with 206 and 416, multiple ranges, C{HEAD}, C{Last-Modified}),
+wrapped to add a strong C{ETag} with C{If-None-Match} and C{If-Range}.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote
+
+from twisted.application.service import Service
+from twisted.internet.defer import Deferred, maybeDeferred, succeed
+from twisted.internet.interfaces import IReactorThreads, IReactorTime
+from twisted.logger import Logger
+from twisted.python.failure import Failure
+
+from txradio.icy import cleanTitle
+from txradio.sources.tags import titleFromName
+from txradio.sources.tracks import naturalKey
+
+AUDIO_TYPES = {
+    b".mp3": "audio/mpeg",
+    b".ogg": "audio/ogg",
+    b".oga": "audio/ogg",
+    b".opus": "audio/ogg",
+    b".flac": "audio/flac",
+    b".m4a": "audio/mp4",
+    b".aac": "audio/aac",
+    b".wav": "audio/wav",
+}
+"""The files the library shows and serves, by lower-case extension."""
+
+PAGE_SIZE = 200
+"""Entries on one page of a folder or of search results."""
+
+MAX_FOLDER_ENTRIES = 20000
+"""Entries read from one folder at most; the rest are not listed."""
+
+MAX_PLAYLIST = 5000
+"""Songs in one playlist of a folder or sub-tree at most."""
+
+MAX_INDEX = 100000
+"""Songs in the search index at most."""
+
+MAX_RESULTS = 1000
+"""Search results kept at most (shown a page at a time)."""
+
+MAX_QUERY = 200
+"""Characters of a search query used at most."""
+
+MAX_TERMS = 10
+"""Words of a search query used at most."""
+
+MAX_JOBS = 16
+"""Library jobs running or waiting in threads at once; more get a 503."""
+
+TAG_CACHE_SIZE = 20000
+"""Songs whose tags are kept in memory."""
+
+INDEX_MAX_AGE = 600.0
+"""Seconds after which a search starts rebuilding the index."""
+
+_CONTROL = frozenset(range(0x20)) | {0x7F}
+
+
+class PathRefused(Exception):
+    """
+    A request path that the library does not serve (answered with 404).
+    """
+
+
+class LibraryBusy(Exception):
+    """
+    Too many library jobs are running (answered with 503).
+    """
+
+
+@dataclass(frozen=True, slots=True)
+class TrackTags:
+    """
+    What the library shows about a song.
+
+    @ivar title: its title, or C{""}.
+    @ivar artist: its artist, or C{""}.
+    @ivar album: its album, or C{""}.
+    @ivar duration: its length in seconds, or L{None} when unknown.
+    @ivar track: its track number as tagged (e.g. C{"3/12"}), or C{""}.
+    """
+
+    title: str = ""
+    artist: str = ""
+    album: str = ""
+    duration: float | None = None
+    track: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """
+    A folder or a song inside the library.
+
+    @ivar relative: its path from the library's root, C{/}-separated, as
+        file-system bytes.
+    @ivar isFolder: whether it is a folder.
+    @ivar size: its size in bytes (0 for folders).
+    @ivar mtime: its modification time, in seconds since the epoch.
+    @ivar tags: a song's tags, once read.
+    """
+
+    relative: bytes
+    isFolder: bool
+    size: int = 0
+    mtime: float = 0.0
+    tags: TrackTags | None = None
+
+    @property
+    def name(self) -> str:
+        """
+        Its file name, for display.
+        """
+        return displayName(self.relative.rsplit(b"/", 1)[-1])
+
+
+@dataclass(frozen=True, slots=True)
+class IndexEntry:
+    """
+    One song in the search index.
+
+    @ivar relative: its path from the root.
+    @ivar tags: its tags.
+    @ivar size: its size in bytes.
+    @ivar haystack: the case-folded text searched.
+    """
+
+    relative: bytes
+    tags: TrackTags
+    size: int
+    haystack: str
+
+
+@dataclass
+class FolderListing:
+    """
+    One page of a folder.
+
+    @ivar entries: the page's folders and songs, folders first.
+    @ivar total: entries in the whole folder.
+    @ivar page: the page number, from 1.
+    @ivar pages: the number of pages.
+    @ivar truncated: whether the folder held more than
+        L{MAX_FOLDER_ENTRIES} entries.
+    @ivar newTags: tags read for this page, to be cached.
+    @ivar folders: sub-folders in the whole folder.
+    """
+
+    entries: list[Entry]
+    total: int
+    page: int
+    pages: int
+    folders: int = 0
+    truncated: bool = False
+    newTags: dict[tuple[bytes, int, int], TrackTags] = field(default_factory=dict)
+
+
+def displayName(name: bytes) -> str:
+    """
+    Turn a file-system name into text to show.
+
+    @param name: the name's bytes.
+    @return: it decoded as UTF-8, undecodable bytes shown as U+FFFD and
+        control characters as spaces.
+    """
+    return "".join(" " if ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 else c for c in name.decode("utf-8", "replace"))
+
+
+def entryURL(relative: bytes, isFolder: bool = False) -> str:
+    """
+    The site path of a library entry.
+
+    @param relative: its path from the root (C{b""} for the root).
+    @param isFolder: add the trailing slash folders have.
+    @return: e.g. C{"/library/Jazz/01%20So%20What.mp3"}.
+    """
+    if not relative:
+        return "/library/"
+    path = "/library/" + "/".join(quote(segment, safe="") for segment in relative.split(b"/"))
+    return path + "/" if isFolder else path
+
+
+def checkSegments(segments: Sequence[bytes]) -> None:
+    """
+    Check decoded path segments against the library's path rules.
+
+    @param segments: the segments after C{/library/}, decoded.
+    @raise PathRefused: for an empty, hidden or dot segment, or one holding
+        C{/}, C{\\}, NUL or another control character.
+    """
+    for segment in segments:
+        if not segment or segment.startswith(b"."):
+            raise PathRefused("empty, hidden or dot segment")
+        if b"/" in segment or b"\\" in segment or any(byte in _CONTROL for byte in segment):
+            raise PathRefused("separator or control character in a segment")
+        if len(segment) > 255:
+            raise PathRefused("segment too long")
+
+
+def isAudio(name: bytes) -> bool:
+    """
+    Tell whether a file name has an audio extension the library serves.
+
+    @param name: a file name or path.
+    @return: L{True} for e.g. C{b"song.MP3"}.
+    """
+    return os.path.splitext(name)[1].lower() in AUDIO_TYPES
+
+
+def readTrackTags(path: bytes) -> TrackTags:
+    """
+    Read a song's tags and length with mutagen.  Blocking: run it in a
+    thread.
+
+    @param path: the file.
+    @return: its tags; empty ones when the file cannot be read.
+    """
+    import mutagen
+
+    try:
+        audio = mutagen.File(os.fsdecode(path), easy=True)
+    except Exception:
+        return TrackTags()
+    if audio is None:
+        return TrackTags()
+    found = audio.tags or {}
+
+    def first(key: str) -> str:
+        try:
+            values = found.get(key) or []
+        except Exception:
+            return ""
+        return cleanTitle(" / ".join(str(v).strip() for v in values if str(v).strip()))[:300]
+
+    length = getattr(getattr(audio, "info", None), "length", None)
+    duration = float(length) if isinstance(length, (int, float)) and length > 0 else None
+    return TrackTags(first("title"), first("artist"), first("album"), duration, first("tracknumber"))
+
+
+def songTitle(entry: Entry | IndexEntry) -> str:
+    """
+    The title to show for a song: its tagged title, else its file name.
+
+    @param entry: the song.
+    @return: the title.
+    """
+    tags = entry.tags
+    if tags is not None and tags.title:
+        return tags.title
+    return titleFromName(displayName(entry.relative.rsplit(b"/", 1)[-1]))
+
+
+def fullTitle(entry: Entry | IndexEntry) -> str:
+    """
+    C{"Artist - Title"} for playlists and players.
+
+    @param entry: the song.
+    @return: the title, with the artist when tagged.
+    """
+    title = songTitle(entry)
+    if entry.tags is not None and entry.tags.artist:
+        return f"{entry.tags.artist} - {title}"
+    return title
+
+
+def formatDuration(seconds: float | None) -> str:
+    """
+    Show a length.
+
+    @param seconds: the length, or L{None}.
+    @return: e.g. C{"3:07"}, C{"1:02:03"}, or C{""}.
+    """
+    if seconds is None:
+        return ""
+    total = int(round(seconds))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
+
+
+def formatSize(size: int) -> str:
+    """
+    Show a file size.
+
+    @param size: bytes.
+    @return: e.g. C{"4.2 MB"}.
+    """
+    value = float(size)
+    for unit in ("bytes", "kB", "MB", "GB"):
+        if value < 1000 or unit == "GB":
+            return f"{int(value)} bytes" if unit == "bytes" else f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{size} bytes"  # pragma: no cover
+
+
+def _sortKey(entry: Entry) -> tuple:
+    """
+    Folders first, then names in natural order.
+
+    @param entry: an entry.
+    @return: its sort key.
+    """
+    return (not entry.isFolder, naturalKey(entry.relative.rsplit(b"/", 1)[-1].decode("utf-8", "replace")))
+
+
+def _threadRunner(reactor: Any) -> Callable[..., Deferred]:
+    """
+    Choose how blocking jobs run: in the reactor's thread pool, or at once
+    with a reactor that has none (a test's fake).
+
+    @param reactor: the reactor.
+    @return: a function that runs a job and returns a L{Deferred}.
+    """
+    if IReactorThreads.providedBy(reactor):
+        from twisted.internet.threads import deferToThreadPool
+
+        return lambda function, *args: deferToThreadPool(reactor, reactor.getThreadPool(), function, *args)
+    return maybeDeferred
+
+
+class Library(Service):
+    """
+    A music folder offered for browsing, searching and download.
+
+    A service: starting it starts building the search index in a thread;
+    stopping it asks that thread to stop.
+
+    @ivar root: the folder's real path, as bytes.
+    @ivar index: the search index, or L{None} before the first build.
+    @ivar indexing: whether a build is running.
+    @ivar indexedAt: when the index was last built, in the clock's seconds.
+    @ivar indexTruncated: whether the library held more than C{maxIndex}
+        songs.
+    """
+
+    _log = Logger()
+
+    def __init__(
+        self,
+        root: str | bytes,
+        runInThread: Callable[..., Deferred] | None = None,
+        clock: IReactorTime | None = None,
+        pageSize: int = PAGE_SIZE,
+        maxIndex: int = MAX_INDEX,
+        maxJobs: int = MAX_JOBS,
+    ) -> None:
+        """
+        @param root: the music folder.
+        @param runInThread: runs a blocking function and returns a
+            L{Deferred} of its result; by default the clock's thread pool
+            (when it is a reactor with threads) or at once.
+        @param clock: the reactor: the time for the index's age and the
+            thread pool; the global reactor by default.
+        @param pageSize: entries per page.
+        @param maxIndex: songs in the index at most.
+        @param maxJobs: jobs in threads at once at most.
+        """
+        if clock is None:
+            from twisted.internet import reactor as clock  # type: ignore[assignment]
+        if runInThread is None:
+            runInThread = _threadRunner(clock)
+        self.setName("library")
+        self.root = os.path.realpath(os.fsencode(root))
+        self.pageSize = pageSize
+        self.maxIndex = maxIndex
+        self.maxJobs = maxJobs
+        self.clock = clock
+        self.index: tuple[IndexEntry, ...] | None = None
+        self.indexing = False
+        self.indexedAt: float | None = None
+        self.indexTruncated = False
+        self.jobs = 0
+        self._runInThread = runInThread
+        self._tags: OrderedDict[tuple[bytes, int, int], TrackTags] = OrderedDict()
+        self._stopping = threading.Event()
+
+    # -- service ---------------------------------------------------------
+
+    def startService(self) -> None:
+        """
+        Start building the search index.
+        """
+        Service.startService(self)
+        self._stopping.clear()
+        self.buildIndex()
+
+    def stopService(self) -> None:
+        """
+        Ask a running index build to stop.
+        """
+        Service.stopService(self)
+        self._stopping.set()
+
+    # -- paths -----------------------------------------------------------
+
+    def _inside(self, real: bytes) -> bool:
+        """
+        Tell whether a resolved path lies inside the library, with no hidden
+        part.
+
+        @param real: a path from L{os.path.realpath}.
+        @return: L{True} when it may be served.
+        """
+        if real == self.root:
+            return True
+        prefix = self.root.rstrip(b"/") + b"/"
+        if not real.startswith(prefix):
+            return False
+        return not any(part.startswith(b".") for part in real[len(prefix) :].split(b"/"))
+
+    def resolve(self, segments: Sequence[bytes]) -> tuple[bytes, os.stat_result]:
+        """
+        Find the folder or song a request names.
+
+        @param segments: the decoded path segments after C{/library/}
+            (without the empty one a trailing slash leaves).
+        @return: the real path and its C{stat}.
+        @raise PathRefused: for anything that may not be served: see the
+            module's docstring.
+        """
+        checkSegments(segments)
+        path = os.path.join(self.root, *segments) if segments else self.root
+        real = os.path.realpath(path)
+        if not self._inside(real):
+            raise PathRefused("outside the library")
+        try:
+            info = os.stat(real)
+        except (OSError, ValueError):
+            raise PathRefused("does not exist") from None
+        if stat.S_ISDIR(info.st_mode):
+            return real, info
+        if stat.S_ISREG(info.st_mode) and isAudio(real) and isAudio(segments[-1]):
+            return real, info
+        raise PathRefused("not a folder or an audio file")
+
+    # -- threads ---------------------------------------------------------
+
+    def run(self, function: Callable[..., Any], *args: Any) -> Deferred:
+        """
+        Run a blocking function in a thread, within the job limit.
+
+        @param function: the function.
+        @param args: its arguments.
+        @return: a L{Deferred} of its result.
+        @raise LibraryBusy: when L{maxJobs} jobs are running.
+        """
+        if self.jobs >= self.maxJobs:
+            raise LibraryBusy()
+        self.jobs += 1
+
+        def done(result: Any) -> Any:
+            self.jobs -= 1
+            return result
+
+        return maybeDeferred(self._runInThread, function, *args).addBoth(done)
+
+    def cachedTags(self, path: bytes, info: os.stat_result) -> TrackTags | None:
+        """
+        Look a song's tags up in the cache; safe to call from a thread.
+
+        @param path: the file.
+        @param info: its C{stat}.
+        @return: the tags, or L{None} when not cached.
+        """
+        return self._tags.get((path, info.st_mtime_ns, info.st_size))
+
+    def _remember(self, newTags: dict[tuple[bytes, int, int], TrackTags]) -> None:
+        """
+        Add tags read in a thread to the cache (in the reactor thread).
+
+        @param newTags: tags by C{(path, mtime_ns, size)}.
+        """
+        self._tags.update(newTags)
+        while len(self._tags) > TAG_CACHE_SIZE:
+            self._tags.popitem(last=False)
+
+    def _scan(self, real: bytes, relative: bytes) -> tuple[list[tuple[Entry, bytes, os.stat_result]], bool]:
+        """
+        List a folder's subfolders and songs.  Blocking.
+
+        @param real: the folder's real path.
+        @param relative: its path from the root.
+        @return: C{(entry, real path, stat)} triples sorted folders first in
+            natural order, and whether the folder had too many entries.
+        """
+        found: list[tuple[Entry, bytes, os.stat_result]] = []
+        truncated = False
+        try:
+            iterator = os.scandir(real)
+        except OSError:
+            return [], False
+        with iterator:
+            for item in iterator:
+                name = item.name
+                if name.startswith(b".") or any(byte in _CONTROL for byte in name):
+                    continue
+                if len(found) >= MAX_FOLDER_ENTRIES:
+                    truncated = True
+                    break
+                try:
+                    path = item.path
+                    if item.is_symlink():
+                        path = os.path.realpath(path)
+                        if not self._inside(path):
+                            continue
+                    info = os.stat(path)
+                except OSError:
+                    continue
+                child = relative + b"/" + name if relative else name
+                if stat.S_ISDIR(info.st_mode):
+                    found.append((Entry(child, True, 0, info.st_mtime), path, info))
+                elif stat.S_ISREG(info.st_mode) and isAudio(name):
+                    found.append((Entry(child, False, info.st_size, info.st_mtime), path, info))
+        found.sort(key=lambda triple: _sortKey(triple[0]))
+        return found, truncated
+
+    def _withTags(self, items: Iterable[tuple[Entry, bytes, os.stat_result]], newTags: dict) -> list[Entry]:
+        """
+        Fill in the tags of songs, from the cache or the files.  Blocking.
+
+        @param items: C{(entry, real path, stat)} triples.
+        @param newTags: gets the tags read from files, for the cache.
+        @return: the entries, songs with tags.
+        """
+        result = []
+        for entry, path, info in items:
+            if not entry.isFolder:
+                tags = self.cachedTags(path, info)
+                if tags is None:
+                    tags = readTrackTags(path)
+                    newTags[(path, info.st_mtime_ns, info.st_size)] = tags
+                entry = Entry(entry.relative, entry.isFolder, entry.size, entry.mtime, tags)
+            result.append(entry)
+        return result
+
+    def _listPage(self, real: bytes, relative: bytes, page: int) -> FolderListing:
+        """
+        Build one page of a folder.  Blocking.
+
+        @param real: the folder's real path.
+        @param relative: its path from the root.
+        @param page: the page number, from 1.
+        @return: the listing.
+        """
+        found, truncated = self._scan(real, relative)
+        pages = max(1, -(-len(found) // self.pageSize))
+        page = min(max(page, 1), pages)
+        shown = found[(page - 1) * self.pageSize : page * self.pageSize]
+        newTags: dict = {}
+        entries = self._withTags(shown, newTags)
+        folders = sum(1 for entry, _, _ in found if entry.isFolder)
+        return FolderListing(entries, len(found), page, pages, folders, truncated, newTags)
+
+    def listFolder(self, real: bytes, relative: bytes, page: int = 1) -> Deferred:
+        """
+        List one page of a folder, in a thread.
+
+        @param real: the folder's real path (from L{resolve}).
+        @param relative: its path from the root.
+        @param page: the page number, from 1.
+        @return: a L{Deferred} of a L{FolderListing}.
+        @raise LibraryBusy: when too many jobs run.
+        """
+
+        def remember(listing: FolderListing) -> FolderListing:
+            self._remember(listing.newTags)
+            return listing
+
+        return self.run(self._listPage, real, relative, page).addCallback(remember)
+
+    def _collectSongs(self, real: bytes, relative: bytes, recursive: bool) -> tuple[list[Entry], dict]:
+        """
+        Gather the songs of a folder (and its sub-folders) with their tags.
+        Blocking.
+
+        @param real: the folder's real path.
+        @param relative: its path from the root.
+        @param recursive: include sub-folders, depth first, in natural order.
+        @return: at most L{MAX_PLAYLIST} songs, and the tags read.
+        """
+        known = {entry.relative: entry.tags for entry in self.index} if recursive and self.index else {}
+        songs: list[Entry] = []
+        newTags: dict = {}
+        pending = [(real, relative)]
+        seen: set[bytes] = set()
+        while pending and len(songs) < MAX_PLAYLIST and not self._stopping.is_set():
+            folder, folderRelative = pending.pop(0)
+            if folder in seen:
+                continue
+            seen.add(folder)
+            found, _ = self._scan(folder, folderRelative)
+            files = []
+            for entry, path, info in found:
+                if entry.isFolder:
+                    continue
+                if entry.relative in known:
+                    songs.append(Entry(entry.relative, False, entry.size, entry.mtime, known[entry.relative]))
+                else:
+                    files.append((entry, path, info))
+                if len(songs) + len(files) >= MAX_PLAYLIST:
+                    break
+            songs.extend(self._withTags(files, newTags))
+            if recursive:
+                pending[0:0] = [(path, entry.relative) for entry, path, _ in found if entry.isFolder]
+        songs.sort(key=lambda entry: [naturalKey(p.decode("utf-8", "replace")) for p in entry.relative.split(b"/")])
+        return songs[:MAX_PLAYLIST], newTags
+
+    def songs(self, real: bytes, relative: bytes, recursive: bool = False) -> Deferred:
+        """
+        Gather the songs of a folder or sub-tree for a playlist, in a thread.
+
+        @param real: the folder's real path.
+        @param relative: its path from the root.
+        @param recursive: include sub-folders.
+        @return: a L{Deferred} of a list of L{Entry}.
+        @raise LibraryBusy: when too many jobs run.
+        """
+
+        def remember(result: tuple[list[Entry], dict]) -> list[Entry]:
+            self._remember(result[1])
+            return result[0]
+
+        return self.run(self._collectSongs, real, relative, recursive).addCallback(remember)
+
+    # -- search ----------------------------------------------------------
+
+    def _buildIndex(self) -> tuple[tuple[IndexEntry, ...], bool, dict]:
+        """
+        Walk the library and read every song's tags.  Blocking; stops early
+        when the service stops.
+
+        @return: the index, whether it was cut at C{maxIndex} songs, and the
+            tags read.
+        """
+        entries: list[IndexEntry] = []
+        newTags: dict = {}
+        truncated = False
+        for folder, folders, files in os.walk(self.root):
+            folders[:] = sorted(
+                (f for f in folders if not f.startswith(b".")),
+                key=lambda n: naturalKey(n.decode("utf-8", "replace")),
+            )
+            relativeFolder = os.path.relpath(folder, self.root)
+            relativeFolder = b"" if relativeFolder == b"." else relativeFolder
+            for name in sorted(files, key=lambda n: naturalKey(n.decode("utf-8", "replace"))):
+                if self._stopping.is_set():
+                    return tuple(entries), truncated, newTags
+                if name.startswith(b".") or not isAudio(name) or any(byte in _CONTROL for byte in name):
+                    continue
+                if len(entries) >= self.maxIndex:
+                    truncated = True
+                    break
+                path = os.path.join(folder, name)
+                try:
+                    if os.path.islink(path) and not self._inside(os.path.realpath(path)):
+                        continue
+                    info = os.stat(path)
+                except OSError:
+                    continue
+                if not stat.S_ISREG(info.st_mode):
+                    continue
+                tags = self.cachedTags(path, info)
+                if tags is None:
+                    tags = readTrackTags(path)
+                    if len(newTags) < TAG_CACHE_SIZE:
+                        newTags[(path, info.st_mtime_ns, info.st_size)] = tags
+                relative = os.path.join(relativeFolder, name) if relativeFolder else name
+                haystack = " ".join(
+                    (tags.title, tags.artist, tags.album, relative.decode("utf-8", "replace"))
+                ).casefold()
+                entries.append(IndexEntry(relative, tags, info.st_size, haystack))
+            if truncated:
+                break
+        return tuple(entries), truncated, newTags
+
+    def buildIndex(self) -> Deferred | None:
+        """
+        Build the search index again in a thread, unless a build runs.
+
+        @return: a L{Deferred} that fires when the build ends, or L{None}
+            when one was already running or the job limit was reached.
+        """
+        if self.indexing:
+            return None
+        try:
+            running = self.run(self._buildIndex)
+        except LibraryBusy:
+            return None
+        self.indexing = True
+        started = self.clock.seconds()
+
+        def built(result: tuple[tuple[IndexEntry, ...], bool, dict]) -> None:
+            self.index, self.indexTruncated, newTags = result
+            self.indexedAt = started
+            self._remember(newTags)
+            self._log.info(
+                "library index of {root} built: {songs} songs{more}",
+                root=os.fsdecode(self.root),
+                songs=len(self.index),
+                more=" (the rest left out)" if self.indexTruncated else "",
+            )
+
+        def failed(reason: Failure) -> None:
+            self._log.failure("building the library index of {root}", reason, root=os.fsdecode(self.root))
+
+        def finished(result: Any) -> Any:
+            self.indexing = False
+            return result
+
+        return running.addCallbacks(built, failed).addBoth(finished)
+
+    def _search(self, index: tuple[IndexEntry, ...], terms: list[str], within: bytes) -> tuple[list[IndexEntry], bool]:
+        """
+        Find the songs matching every term.  Blocking (a scan of the index).
+
+        @param index: the index to search.
+        @param terms: case-folded words.
+        @param within: a folder's path from the root, or C{b""} for all.
+        @return: at most L{MAX_RESULTS} songs, and whether there were more.
+        """
+        prefix = within + b"/" if within else b""
+        results: list[IndexEntry] = []
+        for entry in index:
+            if prefix and not entry.relative.startswith(prefix):
+                continue
+            if all(term in entry.haystack for term in terms):
+                if len(results) >= MAX_RESULTS:
+                    return results, True
+                results.append(entry)
+        return results, False
+
+    def search(self, query: str, within: bytes = b"") -> Deferred:
+        """
+        Search titles, artists, albums and file names, in a thread.
+
+        Every word must match.  A search also starts a new index build when
+        the index is older than L{INDEX_MAX_AGE} seconds or missing.
+
+        @param query: what the user typed.
+        @param within: limit to a folder (its path from the root).
+        @return: a L{Deferred} of C{(results, more)}; C{results} is L{None}
+            while no index has been built yet.
+        @raise LibraryBusy: when too many jobs run.
+        """
+        if not self.indexing and (self.indexedAt is None or self.clock.seconds() - self.indexedAt > INDEX_MAX_AGE):
+            self.buildIndex()
+        terms = searchTerms(query)
+        index = self.index
+        if index is None:
+            return succeed((None, False))
+        if not terms:
+            return succeed(([], False))
+        return self.run(self._search, index, terms, within)
+
+
+def searchTerms(query: str) -> list[str]:
+    """
+    Split a query into the words searched for.
+
+    @param query: what the user typed.
+    @return: at most L{MAX_TERMS} case-folded words.
+    """
+    return cleanTitle(query[:MAX_QUERY]).casefold().split()[:MAX_TERMS]
