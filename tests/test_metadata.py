@@ -129,6 +129,25 @@ class MetadataUpdateTests(SynchronousTestCase):
         self.assertNotIn("';", title)
 
 
+    def test_artistAndTitle(self) -> None:
+        """
+        libshout (ezstream) sends artist and title instead of song; they are
+        joined as C{Artist - Title}.
+        """
+        reply = self.get(
+            b"/admin/metadata?mode=updinfo&mount=%2fstream&charset=UTF%2d8&artist=By%20Hand&title=Ezstream%20Tone",
+            basic("source", "srcpw"),
+        )
+        self.assertIn(b"200 OK", reply.split(b"\r\n")[0])
+        self.assertEqual(self.titleAfterTick(), "By Hand - Ezstream Tone")
+
+    def test_titleOnly(self) -> None:
+        """
+        A title alone is used as it is.
+        """
+        self.get(b"/admin/metadata?mode=updinfo&mount=/stream&title=Solo", basic("source", "srcpw"))
+        self.assertEqual(self.titleAfterTick(), "Solo")
+
 class QueryTests(SynchronousTestCase):
     """
     The query helpers are strict about size and lenient about encoding.
@@ -155,3 +174,4 @@ class QueryTests(SynchronousTestCase):
         self.assertEqual(decodeSong(b"\xe9", b"latin1"), "é")
         self.assertEqual(decodeSong(b"\xe9", None), "é")
         self.assertEqual(decodeSong("é".encode(), b"no-such-charset"), "é")
+

@@ -116,11 +116,16 @@ class SourceSession:
         if not station.acceptsSources:
             return RequestError(403, f"{mount} does not take live sources")
         credentials = parseBasicAuth(head.header(b"authorization"))
+        if credentials is None:
+            # libshout asks without credentials first and retries with them
+            # after the 401: not a failed login.
+            self._log.info("source on {mount} from {peer} asked without credentials", mount=mount, peer=self._peer)
+            return RequestError(401, "source credentials required")
         if not credentialsMatch(credentials, station.sourceUser, station.sourcePassword):
             self._log.warn(
                 "failed source login on {mount} from {peer}", mount=mount, peer=self._peer
             )
-            return RequestError(401, "wrong or missing source credentials")
+            return RequestError(401, "wrong source credentials")
         if head.header(b"transfer-encoding") is not None:
             return RequestError(400, "chunked source uploads are not supported; send the audio as is")
         contentType = head.header(b"content-type")

@@ -277,6 +277,9 @@ class RelaySource(Service):
         """
         self.connects += 1
         self._redirects = 0
+        # The upstream announces its title in its first metadata block; the
+        # previous connection's title must not be announced meanwhile.
+        self.title = None
         self._live = LiveSource(name=f"relay of {self.upstream.url}")
         self._log.info("{name}: relaying {url}", name=self.label, url=self.upstream.url)
         return self._live

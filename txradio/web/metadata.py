@@ -94,6 +94,22 @@ def decodeSong(raw: bytes, charset: bytes | None) -> str:
     return cleanTitle(text)
 
 
+def songFrom(fields: dict[bytes, bytes]) -> bytes | None:
+    """
+    Find the new title in an update's fields: C{song}, or, as libshout sends
+    it, C{artist} and C{title} (joined as C{Artist - Title}).
+
+    @param fields: the parsed query.
+    @return: the raw title bytes, or L{None} when there is none.
+    """
+    if b"song" in fields:
+        return fields[b"song"]
+    artist, title = fields.get(b"artist", b"").strip(), fields.get(b"title", b"").strip()
+    if artist and title:
+        return artist + b" - " + title
+    return title or artist or None
+
+
 class _UpdateResource(Resource):
     """
     Shared parts of the two update forms.
@@ -183,10 +199,14 @@ class IcecastMetadataResource(_UpdateResource):
             self._refuse(request, http.UNAUTHORIZED, mount.decode("ascii", "replace"))
             request.setHeader(b"www-authenticate", b'Basic realm="txradio"')
             return _iceResponse("Authentication Required")
-        if fields.get(b"mode") != b"updinfo" or b"song" not in fields:
+        song = songFrom(fields)
+        if fields.get(b"mode") != b"updinfo" or song is None:
+            self._log.info(
+                "metadata update for {mount} without mode=updinfo and song (or title)", mount=mount.decode("ascii", "replace")
+            )
             request.setResponseCode(http.BAD_REQUEST)
-            return _iceResponse("Missing parameter: mode=updinfo and song are required")
-        self._update(station, decodeSong(fields[b"song"], fields.get(b"charset")), request.getClientAddress().host)
+            return _iceResponse("Missing parameter: mode=updinfo and song (or title) are required")
+        self._update(station, decodeSong(song, fields.get(b"charset")), request.getClientAddress().host)
         return _ICECAST_OK
 
 
