@@ -281,7 +281,7 @@ class SiteTests(PageTestMixin, SynchronousTestCase):
         library = Library(DEMO, runInThread=runNow, clock=self.clock)
         site = buildSite([self.main], clock=self.clock, library=library)
         names = [service.name for service in site.webService]
-        self.assertEqual(names, ["events", "library"])
+        self.assertEqual(names, ["events", "hls", "library"])
 
     def test_radioService(self) -> None:
         """

@@ -223,6 +223,7 @@ class Broadcaster(Service):
         self.startedAt: float | None = None
         self.history: deque[tuple[float, str]] = deque(maxlen=TITLE_HISTORY)
         self._listeners: dict[IListener, None] = {}
+        self._observers: dict[IListener, None] = {}
         self._block = encodeMetadata("")
         self._pendingTitle: str | None = None
         self._anchor: float | None = None
@@ -266,6 +267,25 @@ class Broadcaster(Service):
         """
         self._listeners[listener] = None
         return self.recent.burst()
+
+    def addObserver(self, observer: IListener) -> None:
+        """
+        Hand every chunk to C{observer} too, as to a listener, though it is
+        none: it gets no burst, is not counted among L{listeners}, is not
+        disconnected when the station stops or its source leaves, and stays
+        attached until L{removeObserver}.  The HLS segmenter is one.
+
+        @param observer: an object with the L{IListener.deliver} method.
+        """
+        self._observers[observer] = None
+
+    def removeObserver(self, observer: IListener) -> None:
+        """
+        Stop handing chunks to C{observer}; harmless if it is not attached.
+
+        @param observer: an object given to L{addObserver}.
+        """
+        self._observers.pop(observer, None)
 
     def removeListener(self, listener: IListener) -> None:
         """
@@ -318,6 +338,8 @@ class Broadcaster(Service):
         self.recent.append(chunk)
         for listener in list(self._listeners):
             listener.deliver(chunk)
+        for observer in list(self._observers):
+            observer.deliver(chunk)
 
     def _collect(self, due: float) -> Chunk | None:
         """

@@ -25,9 +25,11 @@ import os
 import re
 import tomllib
 from dataclasses import dataclass
+from dataclasses import replace as _replace
 from typing import Any
 from urllib.parse import urlsplit
 
+from txradio.audioformat import BITRATES, POLICIES, SAMPLE_RATES, AudioFormat
 from txradio.broadcast import DEFAULT_BURST
 from txradio.http_client import parseUpstream
 from txradio.icy import DEFAULT_METAINT, MAX_METAINT
@@ -174,6 +176,17 @@ class MountConfig:
     @ivar lagLimit: bytes a stalled listener may fall behind before it is
         dropped.
     @ivar push: where the mount is also pushed as a source, or L{None}.
+    @ivar sampleRate: the sample rate listeners get, in Hz, or L{None} for
+        the default (44100, or a derived mount's parent's).
+    @ivar channels: the channels listeners get (1 or 2), or L{None} for the
+        default (2, or a derived mount's parent's).
+    @ivar bitrate: the bitrate listeners get, in kbps, or L{None} for any
+        (a derived mount always sets one).
+    @ivar formatPolicy: what happens to audio of another format:
+        C{"transcode"}, C{"skip"}, or L{None} for the default (transcode when
+        ffmpeg can be found, else skip).
+    @ivar deriveFrom: the path of the mount this one re-encodes at
+        L{bitrate}, or L{None}.
     """
 
     path: str
@@ -194,16 +207,35 @@ class MountConfig:
     burstSize: int = DEFAULT_BURST
     lagLimit: int = DEFAULT_LAG_LIMIT
     push: PushConfig | None = None
+    sampleRate: int | None = None
+    channels: int | None = None
+    bitrate: int | None = None
+    formatPolicy: str | None = None
+    deriveFrom: str | None = None
+
+    @property
+    def audioFormat(self) -> AudioFormat:
+        """
+        The format the mount's listeners get, defaults filled in (a derived
+        mount's parent's sample rate and channels are filled in by
+        L{parseConfig}).
+
+        @return: the format.
+        """
+        return AudioFormat(self.sampleRate or 44100, self.channels or 2, self.bitrate)
 
     @property
     def kind(self) -> str:
         """
         What the mount plays of its own.
 
-        @return: C{"playlist"}, C{"relay"}, or C{"live"} for a live-only
-            mount.  A mount with a playlist or relay may also take live
-            sources (L{live}); its kind still names the programme.
+        @return: C{"playlist"}, C{"relay"}, C{"derived"} for a mount that
+            re-encodes another, or C{"live"} for a live-only mount.  A mount
+            with a playlist or relay may also take live sources (L{live});
+            its kind still names the programme.
         """
+        if self.deriveFrom is not None:
+            return "derived"
         if self.playlist is not None:
             return "playlist"
         if self.relay is not None:
@@ -253,9 +285,13 @@ _SERVER_KEYS = (
 )
 
 _MOUNT_KEYS = (
+    "bitrate",
     "burst_size",
+    "channels",
+    "derive_from",
     "description",
     "fallback",
+    "format_policy",
     "genre",
     "lag_limit",
     "live",
@@ -267,6 +303,7 @@ _MOUNT_KEYS = (
     "public",
     "push",
     "relay",
+    "sample_rate",
     "shuffle",
     "source_password",
     "source_user",
@@ -769,7 +806,19 @@ def _mount(table: _Table, base: str) -> MountConfig:
         for key in ("source_password", "source_user"):
             if table.has(key):
                 table.fail(key, f"is set but live is not true; add live = true to mount {path} to accept sources")
-    if playlist is None and relay is None and not live:
+    deriveFrom = _mountPath(table, "derive_from") if table.has("derive_from") else None
+    sampleRate, channels, bitrate, formatPolicy = _format(table, path, deriveFrom)
+    if deriveFrom is not None:
+        if deriveFrom == path:
+            table.fail("derive_from", f"mount {path} cannot be derived from itself")
+        for key in ("playlist", "relay", "live"):
+            if table.has(key):
+                table.fail(
+                    key,
+                    f"mount {path} is derived from {deriveFrom} and plays its programme; "
+                    f"it cannot also have {key}",
+                )
+    elif playlist is None and relay is None and not live:
         table.fail(
             None,
             f"mount {path} has nothing to play: give it a playlist or a relay, "
@@ -797,7 +846,48 @@ def _mount(table: _Table, base: str) -> MountConfig:
         burstSize=table.integer("burst_size", DEFAULT_BURST, 0, MAX_BURST, "bytes"),
         lagLimit=table.integer("lag_limit", DEFAULT_LAG_LIMIT, MIN_LAG_LIMIT, None, "bytes"),
         push=_push(table),
+        sampleRate=sampleRate,
+        channels=channels,
+        bitrate=bitrate,
+        formatPolicy=formatPolicy,
+        deriveFrom=deriveFrom,
     )
+
+
+def _format(table: _Table, path: str, deriveFrom: str | None) -> tuple[int | None, int | None, int | None, str | None]:
+    """
+    Check a mount's format settings: C{sample_rate}, C{channels},
+    C{bitrate} and C{format_policy}.
+
+    @param table: the mount's table.
+    @param path: the mount's path, for messages.
+    @param deriveFrom: the mount it is derived from, or L{None}.
+    @return: C{(sampleRate, channels, bitrate, formatPolicy)}, L{None} for
+        each one not set.
+    @raise ConfigError: for a value MP3 cannot carry, a derived mount
+        without a bitrate, or a policy on a derived mount.
+    """
+    sampleRate = table.data.get("sample_rate")
+    if sampleRate is not None and (isinstance(sampleRate, bool) or sampleRate not in SAMPLE_RATES):
+        table.fail(
+            "sample_rate",
+            f"must be one of {', '.join(map(str, SAMPLE_RATES))} (Hz), not {_show(sampleRate)}",
+        )
+    channels = table.data.get("channels")
+    if channels is not None and (isinstance(channels, bool) or channels not in (1, 2)):
+        table.fail("channels", f"must be 1 (mono) or 2 (stereo), not {_show(channels)}")
+    bitrate = table.data.get("bitrate")
+    if bitrate is not None and (isinstance(bitrate, bool) or bitrate not in BITRATES):
+        table.fail("bitrate", f"must be one of {', '.join(map(str, BITRATES))} (kbps), not {_show(bitrate)}")
+    policy = table.text("format_policy", None)
+    if policy is not None and policy not in POLICIES:
+        table.fail("format_policy", f"must be one of {', '.join(POLICIES)}, not {_show(policy)}")
+    if deriveFrom is not None:
+        if bitrate is None:
+            table.fail(None, f"mount {path} is derived from {deriveFrom} and needs a bitrate, e.g. bitrate = 64")
+        if policy is not None:
+            table.fail("format_policy", f"mount {path} is derived: everything it plays is re-encoded")
+    return sampleRate, channels, bitrate, policy
 
 
 def _mounts(file: str, data: Any, base: str) -> tuple[MountConfig, ...]:
@@ -830,6 +920,31 @@ def _mounts(file: str, data: Any, base: str) -> tuple[MountConfig, ...]:
         where[mount.path] = prefix
         mounts.append(mount)
     byPath = {mount.path: mount for mount in mounts}
+    for position, mount in enumerate(mounts):
+        if mount.deriveFrom is None:
+            continue
+        parent = byPath.get(mount.deriveFrom)
+        key = f"{where[mount.path]}.derive_from"
+        if parent is None:
+            raise ConfigError(
+                file,
+                f"mount {mount.path} is derived from {mount.deriveFrom}, which is not a mount here; "
+                f"mounts: {', '.join(byPath)}",
+                key,
+            )
+        if parent.deriveFrom is not None:
+            raise ConfigError(
+                file,
+                f"{mount.deriveFrom} is itself derived from {parent.deriveFrom}; derive from {parent.deriveFrom}",
+                key,
+            )
+        # Same programme, same sample rate and channels unless set.
+        mounts[position] = mount = _replace(
+            mount,
+            sampleRate=mount.sampleRate or parent.audioFormat.sampleRate,
+            channels=mount.channels or parent.audioFormat.channels,
+        )
+        byPath[mount.path] = mount
     for mount in mounts:
         if mount.fallback is None:
             continue

@@ -85,6 +85,18 @@ def parseUpstream(url: str) -> Upstream:
         raise ValueError(f"upstream URL {url!r} must start with http:// or https://")
     if not parts.hostname:
         raise ValueError(f"upstream URL {url!r} has no host")
+    if any(ord(c) <= 0x20 or ord(c) == 0x7F or c in "\"<>\\^`{|}" for c in parts.hostname):
+        # urlsplit keeps spaces and control bytes in a host, and they went
+        # into the Host header of the relay's request (found by
+        # fuzz/targets.py fuzzUpstream).
+        raise ValueError(f"upstream URL {url!r} has a host with spaces or control characters")
+    try:
+        parts.hostname.encode("idna")
+    except UnicodeError:
+        # Such a host was accepted here and failed later, when the Host
+        # header was built, with a UnicodeError instead of a config error
+        # (found by fuzz/targets.py fuzzUpstream).
+        raise ValueError(f"upstream URL {url!r} has a host that is not a valid name") from None
     try:
         port = parts.port or (443 if parts.scheme == "https" else 80)
     except ValueError:

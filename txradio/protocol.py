@@ -240,6 +240,7 @@ class ListenerProtocol(Protocol):
         """
         self._cancelTimeout()
         self._parser = None
+        self.factory.connectionClosed(self.transport)
         for channel in (self._delegate, self._abandonedChannel):
             if channel is not None:
                 channel.connectionLost(reason)
@@ -346,6 +347,7 @@ class ListenerFactory(Factory):
         is dropped.
     """
 
+    _log = Logger()
     protocol = ListenerProtocol
 
     def __init__(
@@ -376,6 +378,44 @@ class ListenerFactory(Factory):
         self.sendBufferSize = sendBufferSize
         self.sourceTimeout = sourceTimeout
         self._parserLimits = dict(parserLimits or {})
+        self._perAddress: dict[str, int] = {}
+
+    maxPerAddress: int = 0
+    """
+    The most connections one address may hold at once (0: no limit, the
+    default, because many listeners may share one address behind a NAT or a
+    carrier-grade NAT).  Set it on a radio's factory, e.g.
+    C{radioService.factory.maxPerAddress = 50}.
+    """
+
+    def buildProtocol(self, addr):
+        """
+        Make a protocol for a new connection, unless its address already
+        holds L{maxPerAddress} connections (it is then closed at once).
+
+        @param addr: the peer's address.
+        @return: a L{ListenerProtocol}, or L{None} to refuse.
+        """
+        host = getattr(addr, "host", None)
+        if self.maxPerAddress and host is not None:
+            if self._perAddress.get(host, 0) >= self.maxPerAddress:
+                self._log.info("refusing {host}: it has {limit} connections already", host=host, limit=self.maxPerAddress)
+                return None
+            self._perAddress[host] = self._perAddress.get(host, 0) + 1
+        return super().buildProtocol(addr)
+
+    def connectionClosed(self, transport) -> None:
+        """
+        Count a connection out of its address's connections.
+
+        @param transport: the closed connection's transport.
+        """
+        host = getattr(transport.getPeer(), "host", None) if transport is not None else None
+        count = self._perAddress.get(host, 0) if host is not None else 0
+        if count > 1:
+            self._perAddress[host] = count - 1
+        elif count:
+            del self._perAddress[host]
 
     def makeParser(self) -> RequestHeadParser:
         """

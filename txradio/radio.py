@@ -8,13 +8,16 @@ from __future__ import annotations
 
 from twisted.logger import Logger
 
-from txradio.config import RadioConfig
+from txradio.audioformat import SKIP, TRANSCODE, AudioFormat, findEncoder, refuser
+from txradio.config import MountConfig, RadioConfig
 from txradio.icy import StreamInfo
 from txradio.push import PushClient
 from txradio.service import RadioService
 from txradio.sources.playlist import PlaylistSource
 from txradio.sources.relay import RelaySource
+from txradio.sources.switcher import MountFollower
 from txradio.sources.tracks import tracksFor
+from txradio.sources.transcode import ALWAYS, TranscodingSource
 from txradio.station import Station
 
 _log = Logger()
@@ -41,18 +44,133 @@ def shoutcastEndpointFor(description: str) -> str | None:
     return ":".join([parts[0], str(int(port) + 1), *options])
 
 
-def buildStations(config: RadioConfig, reactor) -> list[Station]:
+class EncoderMissing(ValueError):
+    """
+    Some mounts need the encoder program and it cannot be found.
+
+    @ivar mounts: the paths of the mounts that need it.
+    @ivar executable: the program looked for.
+    """
+
+    def __init__(self, mounts: list[str], executable: str) -> None:
+        self.mounts = mounts
+        self.executable = executable
+        ValueError.__init__(
+            self,
+            f"mount{'s' if len(mounts) > 1 else ''} {', '.join(mounts)} need{'' if len(mounts) > 1 else 's'} "
+            f"the encoder {executable!r}, which is not installed or not on PATH "
+            "(on Debian: apt install ffmpeg); derived mounts and format_policy = \"transcode\" re-encode audio",
+        )
+
+
+def needsEncoder(mount: MountConfig) -> bool:
+    """
+    Tell whether a mount cannot run without the encoder program.
+
+    @param mount: a mount.
+    @return: L{True} for a derived mount or one whose policy is explicitly
+        C{"transcode"}; a mount with the default policy skips what it cannot
+        transcode instead.
+    """
+    return mount.deriveFrom is not None or mount.formatPolicy == TRANSCODE
+
+
+def checkEncoder(config: RadioConfig, executable: str = "ffmpeg") -> str | None:
+    """
+    Find the encoder program, and fail clearly if a mount needs it and it
+    is missing.
+
+    @param config: a validated configuration.
+    @param executable: the program.
+    @return: its full path, or L{None} when it is missing and no mount
+        needs it.
+    @raise EncoderMissing: when it is missing and some mount needs it.
+    """
+    found = findEncoder(executable)
+    if found is None:
+        needing = [mount.path for mount in config.mounts if needsEncoder(mount)]
+        if needing:
+            raise EncoderMissing(needing, executable)
+    return found
+
+
+def conformer(
+    audioFormat: AudioFormat, policy: str | None, reactor, encoder: str | None, name: str
+):
+    """
+    Make what keeps a mount's format, for L{Station}'s C{conform}.
+
+    @param audioFormat: the mount's format.
+    @param policy: C{"transcode"}, C{"skip"}, or L{None} for transcode
+        when an encoder exists.
+    @param reactor: the reactor encoders are spawned with.
+    @param encoder: the encoder program's path, or L{None} when missing.
+    @param name: the mount, for logs.
+    @return: a callable wrapping a source in a L{TranscodingSource}.
+    """
+    if policy is None:
+        policy = TRANSCODE if encoder is not None else SKIP
+    return lambda switcher: TranscodingSource(
+        switcher,
+        audioFormat,
+        policy,
+        reactor=reactor,
+        executable=encoder or "ffmpeg",
+        encoderAvailable=encoder is not None,
+        name=name,
+    )
+
+
+def derivedStation(parent: Station, mount: str, audioFormat: AudioFormat, reactor, encoder: str, **kwargs) -> Station:
+    """
+    Make a mount that re-encodes another: its programme follows the parent
+    mount's stream (whatever the parent plays: programme, live source or
+    fallback) through an encoder.
+
+    @param parent: the mount to follow.
+    @param mount: the new mount's path.
+    @param audioFormat: its format (a bitrate set).
+    @param reactor: the reactor (clock and process spawner).
+    @param encoder: the encoder program.
+    @param kwargs: more L{Station} arguments.
+    @return: the station, recorded in C{parent.derived}.
+    """
+    follower = MountFollower(parent, name=mount)
+    follower.peer = f"derived mount {mount}"
+    # Not a listener of the parent: it takes no listener slot there.
+    follower.internal = True
+    source = TranscodingSource(follower, audioFormat, ALWAYS, reactor=reactor, executable=encoder, name=mount)
+    station = Station(source, mount=mount, clock=reactor, **kwargs)
+    station.derivedFrom = parent
+    parent.derived.append(station)
+    return station
+
+
+def buildStations(config: RadioConfig, reactor, encoder: str | None | bool = True) -> list[Station]:
     """
     Make the stations a configuration describes, with their fallbacks.
 
     @param config: a validated configuration.
     @param reactor: the reactor (and clock).
+    @param encoder: the encoder program's path, L{None} when it is
+        missing, or L{True} to look for C{ffmpeg} on C{PATH}.
     @return: the stations, in the configuration's order.
+    @raise EncoderMissing: when a mount needs the encoder and it is missing.
     """
+    if encoder is True:
+        encoder = checkEncoder(config)
+    elif encoder is None and any(needsEncoder(mount) for mount in config.mounts):
+        raise EncoderMissing([m.path for m in config.mounts if needsEncoder(m)], "ffmpeg")
     stations: dict[str, Station] = {}
     for mount in config.mounts:
+        if mount.deriveFrom is not None:
+            continue
+        policy = mount.formatPolicy or (TRANSCODE if encoder else SKIP)
+        refuse = refuser(mount.audioFormat) if policy == SKIP else None
         if mount.playlist is not None:
-            source = PlaylistSource(tracksFor(mount.playlist, mount.shuffle), clock=reactor, name=mount.path)
+            source = PlaylistSource(
+                tracksFor(mount.playlist, mount.shuffle), clock=reactor, name=mount.path, refuse=refuse
+            )
         elif mount.relay is not None:
             source = RelaySource(mount.relay, reactor=reactor, name=mount.path, timeout=config.server.sourceTimeout)
         else:
@@ -74,7 +192,32 @@ def buildStations(config: RadioConfig, reactor) -> list[Station]:
             lagLimit=mount.lagLimit,
             sourcePassword=mount.sourcePassword if mount.live else None,
             sourceUser=mount.sourceUser,
+            conform=conformer(mount.audioFormat, mount.formatPolicy, reactor, encoder, mount.path),
         )
+    for mount in config.mounts:
+        if mount.deriveFrom is None:
+            continue
+        assert isinstance(encoder, str)
+        stations[mount.path] = derivedStation(
+            stations[mount.deriveFrom],
+            mount.path,
+            mount.audioFormat,
+            reactor,
+            encoder,
+            info=StreamInfo(
+                name=mount.name,
+                genre=mount.genre,
+                url=mount.url,
+                description=mount.description,
+                public=mount.public,
+                bitrate=mount.bitrate,
+            ),
+            metaint=mount.metaint,
+            burstSize=mount.burstSize,
+            maxListeners=mount.maxListeners,
+            lagLimit=mount.lagLimit,
+        )
+    stations = {mount.path: stations[mount.path] for mount in config.mounts}
     for mount in config.mounts:
         if mount.fallback is not None:
             stations[mount.path].setFallback(stations[mount.fallback])

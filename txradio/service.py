@@ -69,6 +69,7 @@ class RadioService(MultiService):
         sourceTimeout: float = DEFAULT_SOURCE_TIMEOUT,
         shoutcastSources: Sequence[tuple[str | IStreamServerEndpoint, Station]] = (),
         library=None,
+        hls=None,
     ) -> None:
         """
         @param stations: the stations; each mount must be different.
@@ -90,6 +91,9 @@ class RadioService(MultiService):
             SHOUTcast v1 encoders broadcast to a station.
         @param library: a L{txradio.web.library.Library} to serve at
             C{/library/}, or L{None} for none (only with the built-in site).
+        @param hls: how the built-in site serves HLS, a
+            L{txradio.web.hls.HLSSettings}; on with the defaults when
+            L{None}, off with C{HLSSettings(enabled=False)}.
         @raise ValueError: if two stations share a mount.
         """
         MultiService.__init__(self)
@@ -101,7 +105,12 @@ class RadioService(MultiService):
         self.stations = list(stations)
         if site is None:
             site = buildSite(
-                self.stations, clock=reactor, publicURL=publicURL, adminPassword=adminPassword, library=library
+                self.stations,
+                clock=reactor,
+                publicURL=publicURL,
+                adminPassword=adminPassword,
+                library=library,
+                hls=hls,
             )
         webService = getattr(site, "webService", None)
         if webService is not None:

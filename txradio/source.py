@@ -14,6 +14,7 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.internet.protocol import Factory, Protocol
 from twisted.logger import Logger
 
+from txradio import throttle
 from txradio.auth import credentialsMatch, parseBasicAuth, passwordMatches
 from txradio.icy import StreamInfo, cleanTitle
 from txradio.request import RequestError, RequestHead, formatErrorResponse
@@ -77,6 +78,29 @@ def infoFromHeaders(head: RequestHead, default: StreamInfo) -> StreamInfo:
     )
 
 
+def announcedFormat(head: RequestHead) -> tuple[int | None, int | None]:
+    """
+    Read the sample rate and channels a source announces in
+    C{ice-audio-info} (C{ice-samplerate=44100;ice-channels=2}, or without
+    the C{ice-} prefix).
+
+    @param head: the source's request.
+    @return: C{(sampleRate, channels)}, L{None} for what it does not say.
+    """
+    rate = channels = None
+    for part in (head.header(b"ice-audio-info") or b"").split(b";"):
+        key, _, value = part.partition(b"=")
+        key = key.strip().lower().removeprefix(b"ice-")
+        value = value.strip()
+        if not value.isdigit() or len(value) > 6:
+            continue
+        if key == b"samplerate":
+            rate = int(value)
+        elif key == b"channels":
+            channels = int(value)
+    return rate, channels
+
+
 class SourceSession:
     """
     One source client streaming to a mount: its checks, its reply, its
@@ -121,11 +145,17 @@ class SourceSession:
             # after the 401: not a failed login.
             self._log.info("source on {mount} from {peer} asked without credentials", mount=mount, peer=self._peer)
             return RequestError(401, "source credentials required")
+        address = throttle.hostOf(self._peer)
+        wait = throttle.LOGINS.wait(address)
+        if wait:
+            return RequestError(429, f"too many failed logins from this address: try again in {wait:.0f} s")
         if not credentialsMatch(credentials, station.sourceUser, station.sourcePassword):
             self._log.warn(
                 "failed source login on {mount} from {peer}", mount=mount, peer=self._peer
             )
+            throttle.LOGINS.failed(address, f"source {mount}")
             return RequestError(401, "wrong source credentials")
+        throttle.LOGINS.succeeded(address)
         if head.header(b"transfer-encoding") is not None:
             return RequestError(400, "chunked source uploads are not supported; send the audio as is")
         contentType = head.header(b"content-type")
@@ -133,8 +163,43 @@ class SourceSession:
             return RequestError(400, "a source must say its Content-Type (audio/mpeg)")
         if contentType.split(b";")[0].strip().lower() not in MP3_TYPES:
             return RequestError(415, f"{mount} takes MP3 audio (audio/mpeg) only")
+        problem = self._formatProblem(announcedFormat(head))
+        if problem is not None:
+            return RequestError(415, problem)
         if station.liveSource is not None and getattr(station.liveSource, "connected", False):
             return RequestError(403, f"{mount} already has a live source")
+        return None
+
+    def _strictFormat(self):
+        """
+        @return: the mount's L{txradio.audioformat.AudioFormat} when a live
+            source of another format must be refused (the mount skips what
+            does not match, or has no encoder), else L{None}.
+        """
+        conformer = getattr(self.station, "conformer", None)
+        if conformer is None:
+            return None
+        if conformer.policy == "skip" or not conformer.encoderAvailable:
+            return conformer.outputFormat
+        return None
+
+    def _formatProblem(self, announced: tuple[int | None, int | None]) -> str | None:
+        """
+        Check a source's sample rate and channels against the mount's.
+
+        @param announced: C{(sampleRate, channels)}, either L{None} when
+            not known.
+        @return: what to tell the source, or L{None} when it may play.
+        """
+        expected = self._strictFormat()
+        if expected is None:
+            return None
+        rate, channels = announced
+        if (rate is not None and rate != expected.sampleRate) or (channels is not None and channels != expected.channels):
+            return (
+                f"{self.station.mount.decode()} plays {expected.describe()} and cannot transcode; "
+                f"this source is {rate or '?'} Hz, {channels or '?'} channel(s)"
+            )
         return None
 
     def start(self, head: RequestHead, remainder: bytes) -> bool:
@@ -186,7 +251,23 @@ class SourceSession:
         """
         if self.live is None:
             return
+        checked = self.live.firstHeader is not None
         self.live.feed(data)
+        if not checked and self.live.firstHeader is not None:
+            header = self.live.firstHeader
+            problem = self._formatProblem((header.sampleRate, header.channels))
+            if problem is not None:
+                # The reply has gone out already: all that is left is to
+                # drop the source, and say why in the log.
+                self._log.warn(
+                    "dropping source {peer} on {mount}: {problem}",
+                    peer=self._peer,
+                    mount=self.station.mount.decode(),
+                    problem=problem,
+                )
+                self.live.close()
+                self._transport.loseConnection()
+                return
         if self._timer is not None and self._timer.active():
             self._timer.reset(self._timeout)
 
@@ -308,14 +389,24 @@ class ShoutcastSourceProtocol(Protocol):
         """
         station = self.factory.station
         password = line.split(b":#", 1)[0].decode("utf-8", "replace")
+        address = throttle.hostOf(self.transport.getPeer())
+        if throttle.LOGINS.wait(address):
+            # Too many failures from this address lately: not even checked.
+            self._close(b"invalid password\r\n")
+            return
         if not passwordMatches(password, station.sourcePassword):
             self._log.warn(
                 "failed SHOUTcast source login on {mount} from {peer}",
                 mount=station.mount.decode(),
                 peer=self._peer,
             )
+            if password not in ("!POKE",):
+                # libshout probes a server with the password "!POKE" before
+                # it logs in for real: not a guess.
+                throttle.LOGINS.failed(address, f"SHOUTcast source {station.mount.decode()}")
             self._close(b"invalid password\r\n")
             return
+        throttle.LOGINS.succeeded(address)
         if station.liveSource is not None and getattr(station.liveSource, "connected", False):
             self._close(b"stream in use\r\n")
             return

@@ -94,6 +94,7 @@ class Station(MultiService):
         legacyStatus: bool = False,
         sourcePassword: str | None = None,
         sourceUser: str = "source",
+        conform=None,
     ) -> None:
         """
         @param source: the station's own L{IFrameSource} (its programme), or
@@ -110,6 +111,10 @@ class Station(MultiService):
         @param sourcePassword: the password live source clients must give;
             L{None} (the default) refuses every source client.
         @param sourceUser: the user name they must give.
+        @param conform: a callable that wraps the switcher in a
+            L{txradio.sources.transcode.TranscodingSource} keeping the
+            mount's format, or L{None} to play every source's frames as
+            they are.
         @raise ValueError: for a bad mount or metaint.
         """
         MultiService.__init__(self)
@@ -132,8 +137,14 @@ class Station(MultiService):
         self.programme = source
         self.liveInfo: StreamInfo | None = None
         self.switcher = Switcher([None, source, None], name=self.mount.decode("ascii"))
+        # What keeps the mount's format (None: frames play as they come),
+        # the mount this one re-encodes (None: none), and the mounts that
+        # re-encode this one; see txradio.radio.
+        self.conformer = conform(self.switcher) if conform is not None else None
+        self.derivedFrom: Station | None = None
+        self.derived: list[Station] = []
         self.broadcaster = Broadcaster(
-            self.switcher,
+            self.conformer if self.conformer is not None else self.switcher,
             clock=clock,
             burstSize=burstSize,
             tickInterval=tickInterval,
@@ -153,8 +164,31 @@ class Station(MultiService):
         @return: the result of stopping the children.
         """
         result = MultiService.stopService(self)
+        if self.conformer is not None:
+            # It closes the switcher it wraps.
+            self.conformer.close()
         self.switcher.close()
+        # Encoder child processes end after the kill: wait until they have.
+        waits = [
+            source.whenIdle()
+            for source in (self.conformer, self.programme)
+            if source is not None and hasattr(source, "whenIdle")
+        ]
+        if waits:
+            from twisted.internet.defer import DeferredList, maybeDeferred
+
+            return DeferredList([maybeDeferred(lambda: result), *waits]).addCallback(lambda _: None)
         return result
+
+    @property
+    def audioFormat(self):
+        """
+        The L{txradio.audioformat.AudioFormat} the mount promises, or
+        L{None} when it plays frames as they come.
+        """
+        if self.conformer is not None:
+            return self.conformer.outputFormat
+        return getattr(self.programme, "outputFormat", None) if self.derivedFrom is not None else None
 
     @property
     def onAir(self) -> bool:
@@ -250,9 +284,13 @@ class Station(MultiService):
     @property
     def listenerCount(self) -> int:
         """
-        The number of listeners connected now.
+        The number of listeners connected now (not counting the derived
+        mounts that follow this one, which are marked C{internal}).
         """
-        return len(self.broadcaster.listeners)
+        listeners = self.broadcaster.listeners
+        if not self.derived:
+            return len(listeners)
+        return sum(1 for listener in listeners if not getattr(listener, "internal", False))
 
     def admit(self) -> bool:
         """

@@ -13,7 +13,8 @@ from twisted.python import usage
 from txradio.broadcast import DEFAULT_BURST
 from txradio.config import ConfigError, loadConfig
 from txradio.icy import DEFAULT_METAINT, MAX_METAINT, StreamInfo
-from txradio.radio import serviceFromConfig, shoutcastEndpointFor
+from txradio.audioformat import BITRATES, POLICIES, SKIP, TRANSCODE, findEncoder, parseFormat, refuser
+from txradio.radio import EncoderMissing, checkEncoder, conformer, derivedStation, serviceFromConfig, shoutcastEndpointFor
 from txradio.service import DEFAULT_LISTEN, RadioService
 from txradio.sources.playlist import PlaylistSource
 from txradio.sources.tracks import FolderTracks, NoTracks, demoTracks
@@ -85,6 +86,27 @@ class Options(usage.Options):
         ["admin-password", None, None, "The admin password (user 'admin'); admin functions are off without one."],
         ["library-dir", None, None, "The folder offered at /library/ [default: the music folder]."],
         [
+            "format",
+            None,
+            "44100/2",
+            "The format listeners get, RATE/CHANNELS[/BITRATEk] (e.g. 44100/2/128k); "
+            "tracks and live sources of another format are transcoded or skipped.",
+        ],
+        [
+            "format-policy",
+            None,
+            None,
+            "What to do with audio of another format: transcode (needs ffmpeg) or skip "
+            "[default: transcode when ffmpeg is installed, else skip].",
+        ],
+        [
+            "also-bitrate",
+            None,
+            None,
+            "Also serve the stream re-encoded at these bitrates (kbps, comma-separated), "
+            "as MOUNT-64, MOUNT-192...; needs ffmpeg.",
+        ],
+        [
             "config",
             "c",
             None,
@@ -118,6 +140,10 @@ class Options(usage.Options):
                 self["radio"] = loadConfig(self["config"])
             except ConfigError as error:
                 raise usage.UsageError(str(error)) from None
+            try:
+                self["encoder"] = checkEncoder(self["radio"])
+            except EncoderMissing as error:
+                raise usage.UsageError(f"{self['config']}: {error}") from None
             return
         if not self["listen"]:
             self["listen"] = [DEFAULT_LISTEN]
@@ -128,6 +154,7 @@ class Options(usage.Options):
         self["metaint"] = _positive("metaint", self["metaint"], MAX_METAINT)
         self["burst-size"] = _positive("burst-size", self["burst-size"], 16 << 20, allowZero=True)
         self["max-listeners"] = _positive("max-listeners", self["max-listeners"], allowZero=True)
+        self._checkFormat()
         if self["music-dir"] is not None:
             folder = os.path.abspath(os.path.expanduser(self["music-dir"]))
             tracks = FolderTracks(folder, shuffle=self["shuffle"])
@@ -153,6 +180,45 @@ class Options(usage.Options):
             self["library"] = library
 
 
+    def _checkFormat(self) -> None:
+        """
+        Check C{--format}, C{--format-policy} and C{--also-bitrate}, and
+        find the encoder when they need it.
+
+        @raise usage.UsageError: for a bad value, or a missing encoder when
+            one is needed.
+        """
+        try:
+            self["format"] = parseFormat(self["format"])
+        except ValueError as error:
+            raise usage.UsageError(f"--format: {error}") from None
+        if self["format-policy"] is not None and self["format-policy"] not in POLICIES:
+            raise usage.UsageError(f"--format-policy must be one of {', '.join(POLICIES)}, not {self['format-policy']!r}")
+        bitrates: list[int] = []
+        for part in (self["also-bitrate"] or "").split(","):
+            if not part.strip():
+                continue
+            text = part.strip().lower().removesuffix("k")
+            if not text.isdigit() or int(text) not in BITRATES:
+                raise usage.UsageError(
+                    f"--also-bitrate: {part.strip()!r} is not an MP3 bitrate; use some of {', '.join(map(str, BITRATES))}"
+                )
+            if int(text) not in bitrates:
+                bitrates.append(int(text))
+        self["also-bitrate"] = bitrates
+        self["encoder"] = findEncoder("ffmpeg")
+        needs = []
+        if bitrates:
+            needs.append("--also-bitrate")
+        if self["format-policy"] == TRANSCODE:
+            needs.append("--format-policy transcode")
+        if needs and self["encoder"] is None:
+            raise usage.UsageError(
+                f"{' and '.join(needs)} need the encoder 'ffmpeg', which is not installed or not on PATH "
+                "(on Debian: apt install ffmpeg)"
+            )
+
+
 def makeService(options: Options, reactor=None) -> RadioService:
     """
     Build the radio the options describe.
@@ -173,7 +239,11 @@ def makeService(options: Options, reactor=None) -> RadioService:
     else:
         _log.info("playing {folder}", folder=tracks.folder)
     mount = options["mount"]
-    source = PlaylistSource(tracks, clock=reactor, name=mount.decode())
+    audioFormat = options.get("format") or parseFormat("44100/2")
+    encoder = options.get("encoder")
+    policy = options.get("format-policy") or (TRANSCODE if encoder else SKIP)
+    refuse = refuser(audioFormat) if policy == SKIP else None
+    source = PlaylistSource(tracks, clock=reactor, name=mount.decode(), refuse=refuse)
     station = Station(
         source,
         mount=mount,
@@ -190,7 +260,30 @@ def makeService(options: Options, reactor=None) -> RadioService:
         maxListeners=options["max-listeners"] or None,
         legacyStatus=options["icy-status"],
         sourcePassword=options["source-password"] or None,
+        conform=conformer(audioFormat, policy, reactor, encoder, mount.decode()),
     )
+    derived = [
+        derivedStation(
+            station,
+            f"{mount.decode()}-{bitrate}",
+            audioFormat.withBitrate(bitrate),
+            reactor,
+            encoder,
+            info=StreamInfo(
+                name=f"{options['name']} ({bitrate} kbps)",
+                genre=options["genre"],
+                url=options["url"],
+                description=options["description"],
+                public=options["public"],
+                bitrate=bitrate,
+            ),
+            metaint=options["metaint"],
+            burstSize=options["burst-size"],
+            maxListeners=options["max-listeners"] or None,
+            legacyStatus=options["icy-status"],
+        )
+        for bitrate in options.get("also-bitrate") or ()
+    ]
     shoutcast = []
     if station.acceptsSources:
         for description in options["listen"]:
@@ -198,7 +291,7 @@ def makeService(options: Options, reactor=None) -> RadioService:
             if endpoint is not None:
                 shoutcast.append((endpoint, station))
     return RadioService(
-        [station],
+        [station, *derived],
         listen=options["listen"],
         reactor=reactor,
         publicURL=options["public-url"],

@@ -36,6 +36,8 @@ class LiveSource:
     @ivar bytesReceived: bytes fed so far.
     @ivar framesDropped: frames dropped because the queue was full.
     @ivar name: a name for logs.
+    @ivar firstHeader: the header of the first frame received, or L{None}
+        before any (what a mount checks the source's format by).
     """
 
     _log = Logger()
@@ -50,6 +52,7 @@ class LiveSource:
         self.title: str | None = None
         self.bytesReceived = 0
         self.framesDropped = 0
+        self.firstHeader = None
         self._connected = True
         self._framer = Framer()
         self._queue: deque[Frame | TitleChange] = deque()
@@ -89,6 +92,8 @@ class LiveSource:
             return
         self.bytesReceived += len(data)
         for frame in self._framer.feed(data):
+            if self.firstHeader is None:
+                self.firstHeader = frame.header
             self._queue.append(frame)
             self._queued += frame.header.duration
         while self._queued > self._maxQueue:

@@ -21,7 +21,7 @@ from twisted.logger import Logger
 from zope.interface import implementer
 
 from txradio.interfaces import IFrameSource
-from txradio.mp3 import Frame, Framer
+from txradio.mp3 import Frame, FrameHeader, Framer
 from txradio.programme import TitleChange
 from txradio.sources.tags import readTitle
 from txradio.sources.tracks import NoTracks
@@ -72,6 +72,7 @@ class PlaylistSource:
         clock: IReactorTime | None = None,
         titleOf: Callable[[str], str] = readTitle,
         name: str = "",
+        refuse: Callable[[FrameHeader], str | None] | None = None,
     ) -> None:
         """
         @param tracks: the track list.
@@ -79,6 +80,10 @@ class PlaylistSource:
             by default.
         @param titleOf: reads a file's title (tests replace it).
         @param name: a name for the log, e.g. the mount.
+        @param refuse: given a track's first frame header, the reason not
+            to play the track (e.g. a format the mount does not take and
+            cannot transcode), or L{None} to play it; every track plays
+            when it is L{None}.
         """
         if clock is None:
             from twisted.internet import reactor as clock  # type: ignore[assignment]
@@ -90,6 +95,7 @@ class PlaylistSource:
         self.name = name
         self._clock = clock
         self._titleOf = titleOf
+        self._refuse = refuse
         self._queue: deque[str] = deque()
         self._pending: deque[Frame | TitleChange] = deque()
         self._file: IO[bytes] | None = None
@@ -186,6 +192,11 @@ class PlaylistSource:
                 continue
             frames = self._framer.feed(data) if data else self._framer.flush()
             self._trackBytes += len(data)
+            if frames and not self._trackFrames and self._refuse is not None:
+                reason = self._refuse(frames[0].header)
+                if reason is not None:
+                    self._skip(self.path, reason)
+                    continue
             if frames:
                 if not self._trackFrames:
                     self._startTrack(frames[0])

@@ -173,6 +173,11 @@ def parseM3U(text: str, base: str) -> list[str]:
             continue
         if entry.startswith("file:"):
             entry = entry[len("file:") :]
+        if "\x00" in entry:
+            # No path holds NUL; os.path.expanduser("~\x00…") raised
+            # ValueError and the whole playlist failed to load (found by
+            # fuzz/targets.py fuzzM3U).
+            continue
         paths.append(os.path.normpath(os.path.join(base, os.path.expanduser(entry))))
     return paths
 

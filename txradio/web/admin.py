@@ -38,6 +38,7 @@ from twisted.web import http
 from twisted.web.resource import Resource
 from twisted.web.server import Request
 
+from txradio import throttle
 from txradio.auth import credentialsMatch, parseBasicAuth
 from txradio.icy import cleanTitle
 from txradio.station import Station
@@ -149,6 +150,10 @@ class AdminResource(Resource):
         if not self.password:
             return self._reply(request, http.NOT_FOUND, {"error": "admin is off: no admin password is set"})
         credentials = parseBasicAuth(request.getHeader(b"authorization"))
+        wait = throttle.LOGINS.wait(_host(request)) if credentials is not None else 0.0
+        if wait:
+            request.setHeader(b"retry-after", b"%d" % (int(wait) + 1,))
+            return self._reply(request, 429, {"error": "too many failed logins: try again later"})
         if not credentialsMatch(credentials, self.user, self.password):
             if credentials is not None:
                 self._log.warn(
@@ -156,8 +161,10 @@ class AdminResource(Resource):
                     peer=_host(request),
                     user=credentials[0][:64],
                 )
+                throttle.LOGINS.failed(_host(request), "admin")
             request.setHeader(b"www-authenticate", b'Basic realm="txradio admin", charset="UTF-8"')
             return self._reply(request, http.UNAUTHORIZED, {"error": "admin credentials required"})
+        throttle.LOGINS.succeeded(_host(request))
         action = b"/".join(request.postpath).strip(b"/").decode("ascii", "replace")
         try:
             if action in ("", "mounts"):

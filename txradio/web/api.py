@@ -82,7 +82,10 @@ class StatusResource(JSONResource):
                 "uptime": round(now - self.context.startedAt, 3),
                 "now": isoTime(now),
             },
-            "mounts": [mountStatus(station, base, now) for station in self.context.stations],
+            "mounts": [
+                mountStatus(station, base, now, self.context.hls.get(station.mount))
+                for station in self.context.stations
+            ],
             "library": library,
         }
 
@@ -107,10 +110,12 @@ class MountsResource(JSONResource):
         if segments and segments[-1] == b"":
             segments.pop()
         if not segments:
-            return http.OK, {"mounts": [mountStatus(s, base, now) for s in self.context.stations]}
+            return http.OK, {
+                "mounts": [mountStatus(s, base, now, self.context.hls.get(s.mount)) for s in self.context.stations]
+            }
         whole = self.context.station(b"/" + b"/".join(segments))
         if whole is not None:
-            return http.OK, mountStatus(whole, base, now)
+            return http.OK, mountStatus(whole, base, now, self.context.hls.get(whole.mount))
         if segments[-1] == b"history" and len(segments) > 1:
             station = self.context.station(b"/" + b"/".join(segments[:-1]))
             if station is not None:

@@ -24,6 +24,7 @@ from twisted.web import http
 from twisted.web.resource import Resource
 from twisted.web.server import Request
 
+from txradio import throttle
 from txradio.auth import credentialsMatch, parseBasicAuth, passwordMatches
 from txradio.icy import cleanTitle
 
@@ -85,11 +86,18 @@ def decodeSong(raw: bytes, charset: bytes | None) -> str:
     if charset:
         try:
             encoding = codecs.lookup(charset.decode("ascii", "replace")).name
-        except LookupError:
+        except (LookupError, ValueError):
+            # ValueError: a charset holding NUL ("charset=%00") made
+            # codecs.lookup raise it, and the update fail with a 500 (found
+            # by fuzz/targets.py fuzzQuery).
             encoding = "utf-8"
     try:
         text = raw.decode(encoding)
-    except UnicodeDecodeError:
+    except (UnicodeError, LookupError):
+        # LookupError: codecs.lookup also finds bytes-to-bytes codecs
+        # ("charset=hex", "rot13") that bytes.decode refuses; UnicodeError:
+        # some codecs ("idna") raise it rather than UnicodeDecodeError.
+        # Both made the update fail with a 500 (found by fuzzing).
         text = raw.decode("latin-1")
     return cleanTitle(text)
 
@@ -168,7 +176,22 @@ class _UpdateResource(Resource):
         self._log.warn(
             "failed metadata login for {mount} from {peer}", mount=mount, peer=request.getClientAddress().host
         )
+        throttle.LOGINS.failed(throttle.hostOf(request.getClientAddress()), f"metadata {mount}")
         request.setResponseCode(code)
+
+    def _throttled(self, request: Request) -> bool:
+        """
+        Tell whether this address must wait before its password is checked
+        (too many failed logins); if so, set C{429} and C{Retry-After}.
+
+        @param request: the request.
+        @return: L{True} when the request must be refused unchecked.
+        """
+        wait = throttle.LOGINS.wait(throttle.hostOf(request.getClientAddress()))
+        if wait:
+            request.setResponseCode(429)
+            request.setHeader(b"retry-after", b"%d" % (int(wait) + 1,))
+        return bool(wait)
 
 
 class IcecastMetadataResource(_UpdateResource):
@@ -193,6 +216,8 @@ class IcecastMetadataResource(_UpdateResource):
             request.setResponseCode(http.NOT_FOUND)
             return _iceResponse("Source does not exist")
         credentials = parseBasicAuth(request.getHeader(b"authorization"))
+        if self._throttled(request):
+            return _iceResponse("Too many failed logins: try again later")
         asSource = credentialsMatch(credentials, station.sourceUser, station.sourcePassword)
         asAdmin = credentialsMatch(credentials, self._adminUser, self._adminPassword)
         if not (asSource or asAdmin):
@@ -232,6 +257,8 @@ class ShoutcastMetadataResource(_UpdateResource):
             request.setResponseCode(http.NOT_FOUND)
             return b"no such mount\n"
         password = fields.get(b"pass", b"").decode("utf-8", "replace")
+        if self._throttled(request):
+            return b"too many failed logins: try again later\n"
         if not (
             passwordMatches(password, station.sourcePassword) or passwordMatches(password, self._adminPassword)
         ):

@@ -153,11 +153,42 @@ def _fact(label: str, value: Any, field: str) -> Tag:
     return tags.div(tags.dt(label), tags.dd(str(value), **{"data-field": field}))
 
 
-def stationSection(station: Station) -> Tag:
+def _derivedFacts(station: Station) -> list[Tag]:
+    """
+    The mounts that re-encode a station at other bitrates, or the one it
+    re-encodes.
+
+    @param station: the station.
+    @return: C{<div>}s of a C{<dt>} and a C{<dd>}, possibly none.
+    """
+    facts = []
+    derived = getattr(station, "derived", ())
+    if derived:
+        links = []
+        for child in derived:
+            path = child.mount.decode("ascii")
+            bitrate = child.audioFormat.bitrate if child.audioFormat is not None else None
+            if links:
+                links.append(" · ")
+            links.append(tags.a(f"{bitrate} kbps" if bitrate else path, href=f"#{_anchor(path)}"))
+        facts.append(tags.div(tags.dt("Other bitrates"), tags.dd(*links, **{"data-field": "derived"})))
+    parent = getattr(station, "derivedFrom", None)
+    if parent is not None:
+        path = parent.mount.decode("ascii")
+        facts.append(
+            tags.div(tags.dt("Re-encodes"), tags.dd(tags.a(path, href=f"#{_anchor(path)}"), **{"data-field": "derivedFrom"}))
+        )
+    return facts
+
+
+def stationSection(station: Station, hls: Any = None) -> Tag:
     """
     Render one station.
 
     @param station: the station.
+    @param hls: its L{txradio.web.hls.HLSMount}, or L{None} when it serves
+        no HLS; the player then offers the playlist to browsers that play
+        HLS themselves.
     @return: an C{<article>} element.
     """
     mount = station.mount.decode("ascii")
@@ -188,11 +219,13 @@ def stationSection(station: Station) -> Tag:
             tags.audio(controls="", preload="none", src=mount),
             class_="player",
             **{"data-mount": mount},
+            **({"data-hls": hls.playlistPath} if hls is not None else {}),
         ),
         tags.dl(
             _fact("Listeners", station.listenerCount, "listeners"),
             _fact("Peak", station.peakListeners, "peak"),
             _fact("Format", formatText(stationBitrate(station)), "format"),
+            *_derivedFacts(station),
             *([_fact("Genre", info.genre, "genre")] if info.genre else []),
             class_="facts",
         ),
@@ -205,6 +238,11 @@ def stationSection(station: Station) -> Tag:
             tags.a("XSPF", href=mount + ".xspf", type="application/xspf+xml"),
             " · ",
             tags.a("stream URL", href=mount, type="audio/mpeg"),
+            *(
+                [" · ", tags.a("HLS", href=hls.playlistPath, type="application/vnd.apple.mpegurl")]
+                if hls is not None
+                else []
+            ),
             class_="links",
         ),
         tags.details(
@@ -259,7 +297,7 @@ class StationsPage(Resource):
                 ),
                 class_="site",
             ),
-            *[stationSection(s) for s in stations],
+            *[stationSection(s, self.context.hls.get(s.mount)) for s in stations],
             *([] if stations else [tags.p("No station is configured.")]),
             tags.footer(tags.nav(*links, **{"aria-label": "More"}), tags.p("Powered by txradio")),
             bodyClass="stations",

@@ -12,7 +12,9 @@ everything that is not a stream.
  - C{/library/…}: the on-demand library (L{txradio.web.library});
  - C{/admin/…}: the admin API (L{txradio.web.admin}), and the metadata
    updates encoders send (L{txradio.web.metadata});
- - C{/static/…}: the pages' style sheet, script and icon.
+ - C{/static/…}: the pages' style sheet, script and icon;
+ - C{/MOUNT.m3u8}, C{/MOUNT/master.m3u8}, C{/MOUNT/hls/N.mp3}: HLS
+   (L{txradio.web.hls}).
 
 The listener protocol hands such requests to this site; see
 L{txradio.protocol}.
@@ -34,6 +36,7 @@ from txradio.web.admin import AdminResource
 from txradio.web.api import APIRoot
 from txradio.web.browse import LibraryResource
 from txradio.web.events import EventHub, EventsResource
+from txradio.web.hls import HLSRoutes, HLSSettings
 from txradio.web.library import Library
 from txradio.web.metadata import IcecastMetadataResource, ShoutcastMetadataResource
 from txradio.web.page import StaticResource, StationsPage
@@ -152,6 +155,7 @@ class RadioRoot(Resource):
         adminPassword: str | None = None,
         clock: IReactorTime | None = None,
         library: Library | None = None,
+        hls: HLSSettings | None = None,
     ) -> None:
         """
         @param stations: the stations, the default first.
@@ -160,6 +164,8 @@ class RadioRoot(Resource):
         @param clock: the time for live updates and uptimes; the global
             reactor by default.
         @param library: the on-demand library, or L{None} for none.
+        @param hls: how to serve HLS (L{HLSSettings}); on with the defaults
+            when L{None}.
         """
         Resource.__init__(self)
         if clock is None:
@@ -168,6 +174,10 @@ class RadioRoot(Resource):
         self.events = EventHub(self.context, clock)
         self.library = library
         self._paths: dict[bytes, Resource] = {}
+        # HLS first, so that a mount's own paths win over them.
+        self.hls = HLSRoutes(stations, clock, hls)
+        self.context.hls = self.hls.mounts
+        self._paths.update(self.hls.paths())
         for station in stations:
             self._paths[station.mount] = StreamResource()
             for extension in _PLAYLIST_FORMATS:
@@ -198,6 +208,9 @@ class RadioRoot(Resource):
         resource = self._paths.get(request.path)
         if resource is not None:
             return resource
+        resource = self.hls.resourceFor(request.path)
+        if resource is not None:
+            return resource
         child = Resource.getChildWithDefault(self, name, request)
         return child
 
@@ -212,12 +225,66 @@ class RadioRoot(Resource):
         return NoResource("There is nothing at this address.")
 
 
+MAX_REQUEST_BODY = 65536
+"""
+The largest request body the web site takes, in bytes (the admin API needs
+at most L{txradio.web.admin.MAX_BODY}).  C{twisted.web} alone spools any
+body to a temporary file, however large: without a bound, one client could
+fill the disk.
+"""
+
+
+class BoundedRequest(Request):
+    """
+    A L{Request} whose body may hold at most L{MAX_REQUEST_BODY} bytes; a
+    larger one (announced or chunked) is answered C{413} and the connection
+    closed, without storing it.
+    """
+
+    _refused = False
+    _bodyBytes = 0
+
+    def gotLength(self, length: int | None) -> None:
+        if length is not None and length > MAX_REQUEST_BODY:
+            self._refuseBody()
+            return
+        Request.gotLength(self, length)
+
+    def handleContentChunk(self, data: bytes) -> None:
+        if self._refused:
+            return
+        self._bodyBytes += len(data)
+        if self._bodyBytes > MAX_REQUEST_BODY:
+            self._refuseBody()
+            return
+        Request.handleContentChunk(self, data)
+
+    def requestReceived(self, command: bytes, path: bytes, version: bytes) -> None:
+        if self._refused:
+            return
+        Request.requestReceived(self, command, path, version)
+
+    def _refuseBody(self) -> None:
+        from io import BytesIO
+
+        from txradio.request import RequestError, formatErrorResponse
+
+        self._refused = True
+        self.content = BytesIO()
+        transport = self.channel.transport if self.channel is not None else None
+        if transport is not None:
+            error = RequestError(413, f"a request body may have at most {MAX_REQUEST_BODY} bytes")
+            transport.write(formatErrorResponse(error))
+            transport.loseConnection()
+
+
 def buildSite(
     stations: Sequence[Station],
     clock: IReactorTime | None = None,
     publicURL: str | None = None,
     adminPassword: str | None = None,
     library: Library | None = None,
+    hls: HLSSettings | None = None,
 ) -> Site:
     """
     Build the web site served beside the streams.
@@ -234,12 +301,16 @@ def buildSite(
         use each request's C{Host}.
     @param adminPassword: the admin password, or L{None} (admin off).
     @param library: the on-demand library, or L{None} for none.
+    @param hls: how to serve HLS (L{HLSSettings}); on with the defaults
+        when L{None}.
     @return: the site.
     """
-    root = RadioRoot(stations, publicURL, adminPassword, clock=clock, library=library)
+    root = RadioRoot(stations, publicURL, adminPassword, clock=clock, library=library, hls=hls)
     site = Site(root, reactor=clock)
+    site.requestFactory = BoundedRequest
     webService = MultiService()
     root.events.setServiceParent(webService)
+    root.hls.service.setServiceParent(webService)
     if library is not None and library.parent is None:
         library.setServiceParent(webService)
     site.webService = webService  # type: ignore[attr-defined]

@@ -49,6 +49,8 @@ class WebContext:
         C{Host}.
     @ivar startedAt: when the site was built, in the clock's seconds.
     @ivar libraryEnabled: whether C{/library/} is served.
+    @ivar hls: mount path to its L{txradio.web.hls.HLSMount}, for the mounts
+        that serve HLS.
     """
 
     stations: list[Station]
@@ -57,6 +59,7 @@ class WebContext:
     startedAt: float = 0.0
     libraryEnabled: bool = False
     byMount: dict[bytes, Station] = field(init=False)
+    hls: dict[bytes, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.byMount = {station.mount: station for station in self.stations}
@@ -181,13 +184,15 @@ def summary(station: Station) -> dict[str, Any]:
     }
 
 
-def mountStatus(station: Station, base: str, now: float) -> dict[str, Any]:
+def mountStatus(station: Station, base: str, now: float, hls: Any = None) -> dict[str, Any]:
     """
     Everything the API tells about one mount.
 
     @param station: the station.
     @param base: the absolute URL prefix, e.g. C{"http://radio:8000"}.
     @param now: the time now, in the clock's seconds.
+    @param hls: the mount's L{txradio.web.hls.HLSMount}, or L{None} when it
+        serves no HLS.
     @return: a JSON-ready dictionary; see C{docs/api.md}.
     """
     info = station.currentInfo
@@ -216,6 +221,51 @@ def mountStatus(station: Station, base: str, now: float) -> dict[str, Any]:
         "uptime": round(now - started, 3) if started is not None else None,
         "bytesSent": broadcaster.bytesSent,
         "listenerBytesSent": sum(listener.bytesSent for listener in broadcaster.listeners),
+        **formatStatus(station, base),
+        "hls": hls.status(base) if hls is not None else None,
+    }
+
+
+def formatStatus(station: Station, base: str) -> dict[str, Any]:
+    """
+    What a mount promises about its format, which mounts re-encode it, and
+    its encoder's state.
+
+    @param station: the station.
+    @param base: the absolute URL prefix.
+    @return: C{format} (e.g. C{"44100/2/64k"}, or L{None} when frames play
+        as they come), C{derivedFrom} (the parent mount, or L{None}),
+        C{derived} (C{{"mount", "bitrate", "streamURL"}} for each mount that
+        re-encodes this one) and C{encoder} (L{None} when the mount never
+        encodes, else its policy, whether an encoder runs now, runs started,
+        restarts and frames dropped).
+    """
+    audioFormat = getattr(station, "audioFormat", None)
+    parent = getattr(station, "derivedFrom", None)
+    coder = getattr(station, "conformer", None)
+    if coder is None and parent is not None:
+        coder = station.programme
+    encoder = None
+    if coder is not None:
+        encoder = {
+            "policy": coder.policy if coder.encoderAvailable or coder.policy == "always" else "skip",
+            "running": coder.encoding,
+            "runs": coder.runs,
+            "restarts": coder.restarts,
+            "framesDropped": coder.framesDropped,
+        }
+    return {
+        "format": str(audioFormat) if audioFormat is not None else None,
+        "derivedFrom": parent.mount.decode("ascii") if parent is not None else None,
+        "derived": [
+            {
+                "mount": child.mount.decode("ascii"),
+                "bitrate": child.audioFormat.bitrate if child.audioFormat is not None else None,
+                "streamURL": base + child.mount.decode("ascii"),
+            }
+            for child in getattr(station, "derived", ())
+        ],
+        "encoder": encoder,
     }
 
 

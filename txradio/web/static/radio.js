@@ -25,6 +25,13 @@
     var self = this;
     var audio = $("audio", box);
     var mount = box.getAttribute("data-mount");
+    // HLS where the browser says it plays it itself (Safari, iOS), the ICY
+    // stream everywhere else, and the ICY stream too when the browser's own
+    // HLS fails (Chromium 156 claims HLS but rejects MP3 packed audio).
+    // No hls.js: every browser plays the plain MP3 stream already.
+    var hls = box.getAttribute("data-hls");
+    var source = hls && audio.canPlayType("application/vnd.apple.mpegurl") ? hls : mount;
+    var started = false;
     var article = box.closest("article");
     var name = article ? $("[data-field=name]", article).textContent : mount;
     var button = document.createElement("button");
@@ -60,6 +67,7 @@
     }
     this.audio = audio;
     this.mount = mount;
+    this.source = source;
     this.article = article;
     this.isPlaying = function () { return playing; };
     this.play = function () {
@@ -68,7 +76,7 @@
       show("Connecting…");
       // A fresh connection each time: a live stream resumed from a pause
       // would play stale audio.
-      audio.src = mount;
+      audio.src = source;
       var started = audio.play();
       if (started && started.catch) {
         started.catch(function (error) {
@@ -88,11 +96,40 @@
     };
     button.addEventListener("click", function () { if (playing) { self.stop(); } else { self.play(); } });
     volume.addEventListener("input", function () { audio.volume = Number(volume.value); });
-    audio.addEventListener("playing", function () { if (playing) { show("Playing"); } });
+    audio.addEventListener("playing", function () { if (playing) { started = true; show("Playing"); } });
     audio.addEventListener("waiting", function () { if (playing) { show("Buffering…"); } });
     audio.addEventListener("error", function () {
+      if (playing && source === hls && !started) {
+        source = mount;
+        self.source = mount;
+        box.setAttribute("data-fallback", "icy");
+        self.play();
+        return;
+      }
       if (playing) { setPressed(false); show("The stream could not be played (is the station on air?)."); }
     });
+    // Titles as timed metadata (ID3 TIT2/TPE1 in HLS segments): they change
+    // when the listener hears the change, not when the server announces it.
+    if (source === hls && audio.textTracks && audio.textTracks.addEventListener) {
+      audio.textTracks.addEventListener("addtrack", function (event) {
+        var track = event.track;
+        if (!track || track.kind !== "metadata") { return; }
+        track.mode = "hidden";
+        track.addEventListener("cuechange", function () {
+          var cues = track.activeCues || [];
+          var found = {};
+          for (var i = 0; i < cues.length; i++) {
+            var value = cues[i].value;
+            if (value && value.key && typeof value.data === "string") { found[value.key] = value.data; }
+          }
+          if (!found.TIT2 || !playing) { return; }
+          var heard = found.TPE1 ? found.TPE1 + " - " + found.TIT2 : found.TIT2;
+          box.setAttribute("data-heard", heard);
+          show("Playing: " + heard);
+          setMediaSession(found.TIT2, found.TPE1 || name);
+        });
+      });
+    }
   }
 
   function updateStation(data) {

@@ -1,0 +1,188 @@
+"""
+Every buffer has a number: tests that hit the bounds docs/security.md lists
+and that no other test module hits by name.  (Bounds tested elsewhere: the
+listener lag limit in C{tests.test_listener.test_droppedAtLagLimit}, SSE
+clients in C{tests.test_web_events} C{test_maxClients} and
+C{test_slowClientDropped}, ranges in C{tests.test_library.test_tooManyRanges},
+the title history in C{tests.test_web_status}, the library index in
+C{tests.test_library}, request heads in C{tests.test_request}, the login
+throttle's table in C{tests.test_attacks}.)
+"""
+
+from __future__ import annotations
+
+from twisted.internet.address import IPv4Address
+from twisted.internet.defer import inlineCallbacks
+from twisted.internet.task import Clock
+from twisted.internet.testing import StringTransport
+from twisted.trial.unittest import SynchronousTestCase, TestCase
+
+from tests._realpeers import fetch, parseResponse, startRadio
+from txradio.http_client import MAX_RESPONSE_HEAD, MAX_RESPONSE_HEADERS, ResponseError, ResponseHeadParser
+from txradio.protocol import LISTENER_WRITE_BUFFER, ListenerFactory
+from txradio.request import RequestError, RequestHeadParser
+from txradio.source import MAX_SHOUTCAST_HEADERS, MAX_SHOUTCAST_LINE, ShoutcastSourceFactory
+from txradio.sources.live import DEFAULT_MAX_QUEUE, LiveSource
+from txradio.sources.playlist import PlaylistSource
+from txradio.sources.tracks import demoTracks
+from txradio.station import Station
+from txradio.testing import FakeFrameSource, syntheticFrame
+from txradio.web.library import MAX_QUERY as MAX_SEARCH, MAX_TERMS, searchTerms
+from txradio.web.metadata import MAX_QUERY, parseQuery
+from txradio.web.site import MAX_REQUEST_BODY
+
+
+class PureBoundsTests(SynchronousTestCase):
+    """
+    Bounds of the pure parts.
+    """
+
+    def test_liveSourceQueue(self) -> None:
+        """
+        A live source fed faster than it is pulled holds at most
+        L{DEFAULT_MAX_QUEUE} seconds of audio, dropping the oldest.
+        """
+        live = LiveSource()
+        frame = syntheticFrame(marker=1)
+        count = int(3 * DEFAULT_MAX_QUEUE / frame.duration)
+        live.feed(frame.data * count)
+        self.assertLessEqual(live.queuedSeconds, DEFAULT_MAX_QUEUE)
+        self.assertGreater(live.queuedSeconds, DEFAULT_MAX_QUEUE - 1)
+        self.assertGreater(live.framesDropped, count // 2)
+
+    def test_relayHead(self) -> None:
+        """
+        A relay's upstream may send at most L{MAX_RESPONSE_HEAD} bytes of
+        head and L{MAX_RESPONSE_HEADERS} header lines; endless headers are
+        refused once the budget is spent, without waiting for their end.
+        """
+        parser = ResponseHeadParser()
+        parser.feed(b"HTTP/1.0 200 OK\r\n")
+        with self.assertRaises(ResponseError):
+            for _ in range(MAX_RESPONSE_HEAD):
+                parser.feed(b"X-Endless: yes\r\n")
+        self.assertLessEqual(len(parser._buffer), MAX_RESPONSE_HEAD + 64)
+        many = b"HTTP/1.0 200 OK\r\n" + b"A: b\r\n" * (MAX_RESPONSE_HEADERS + 1) + b"\r\n"
+        self.assertRaises(ResponseError, ResponseHeadParser().feed, many)
+
+    def test_requestHeadMemory(self) -> None:
+        """
+        A request head streamed without end is refused with 431 while the
+        parser holds no more than one line.
+        """
+        parser = RequestHeadParser()
+        parser.feed(b"GET /stream HTTP/1.0\r\nX-Endless: ")
+        with self.assertRaises(RequestError) as caught:
+            for _ in range(10000):
+                parser.feed(b"a" * 100)
+                self.assertLessEqual(len(parser._buffer), parser.maxLineLength + 100)
+        self.assertEqual(caught.exception.code, 431)
+
+    def test_metadataQuery(self) -> None:
+        """
+        A metadata update's query may be at most L{MAX_QUERY} bytes.
+        """
+        self.assertEqual(parseQuery(b"a=" + b"b" * (MAX_QUERY - 2)), {b"a": b"b" * (MAX_QUERY - 2)})
+        self.assertRaises(ValueError, parseQuery, b"a=" + b"b" * (MAX_QUERY - 1))
+
+    def test_searchQuery(self) -> None:
+        """
+        A library search reads at most L{MAX_SEARCH} characters and
+        L{MAX_TERMS} words.
+        """
+        terms = searchTerms("word " * 1000)
+        self.assertEqual(len(terms), MAX_TERMS)
+        self.assertLessEqual(sum(len(t) + 1 for t in searchTerms("x" * 10000)), MAX_SEARCH + 1)
+
+    def test_listenerWriteBuffer(self) -> None:
+        """
+        A listener's Twisted write buffer is cut to L{LISTENER_WRITE_BUFFER}
+        bytes when it starts streaming.
+        """
+        clock = Clock()
+        station = Station(FakeFrameSource(), clock=clock)
+        station.startService()
+        self.addCleanup(station.stopService)
+        factory = ListenerFactory({station.mount: station}, clock=clock)
+        protocol = factory.buildProtocol(None)
+        transport = StringTransport(peerAddress=IPv4Address("TCP", "192.0.2.5", 5))
+        transport.bufferSize = 65536
+        protocol.makeConnection(transport)
+        protocol.dataReceived(b"GET /stream HTTP/1.0\r\n\r\n")
+        self.assertTrue(transport.value().startswith(b"HTTP/1.0 200"))
+        self.assertEqual(transport.bufferSize, LISTENER_WRITE_BUFFER)
+        protocol.connectionLost(None)
+
+    def shoutcast(self, data: bytes) -> bytes:
+        station = Station(None, clock=Clock(), sourcePassword="pw")
+        factory = ShoutcastSourceFactory(station, clock=Clock())
+        protocol = factory.buildProtocol(None)
+        transport = StringTransport(peerAddress=IPv4Address("TCP", "192.0.2.5", 5))
+        protocol.makeConnection(transport)
+        protocol.dataReceived(data)
+        self.assertTrue(transport.disconnecting)
+        return transport.value()
+
+    def test_shoutcastHandshake(self) -> None:
+        """
+        A SHOUTcast v1 source may send lines of at most
+        L{MAX_SHOUTCAST_LINE} bytes and at most L{MAX_SHOUTCAST_HEADERS}
+        header lines.
+        """
+        self.assertEqual(self.shoutcast(b"x" * (MAX_SHOUTCAST_LINE + 1)), b"line too long\r\n")
+        out = self.shoutcast(b"pw\r\n" + b"icy-x: y\r\n" * (MAX_SHOUTCAST_HEADERS + 1))
+        self.assertTrue(out.endswith(b"too many header lines\r\n"), out)
+
+
+class RequestBodyTests(TestCase):
+    """
+    The web site takes request bodies of at most L{MAX_REQUEST_BODY} bytes.
+    """
+
+    timeout = 30
+
+    @inlineCallbacks
+    def setUp(self):
+        station = Station(PlaylistSource(demoTracks(), name="/stream"), mount="/stream")
+        self.port = yield startRadio(self, [station], adminPassword="admin-pw")
+
+    @inlineCallbacks
+    def test_announcedBody(self):
+        """
+        A body announced larger than the bound is refused with 413 at once,
+        before any of it is read.
+        """
+        reply = yield fetch(
+            self,
+            self.port,
+            b"POST /admin/mounts HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % (10 * MAX_REQUEST_BODY,),
+        )
+        status, _, _ = parseResponse(reply)
+        self.assertIn(b" 413 ", status)
+
+    @inlineCallbacks
+    def test_chunkedBody(self):
+        """
+        A chunked body that grows past the bound is refused with 413.
+        """
+        chunk = b"%x\r\n%s\r\n" % (8192, b"a" * 8192)
+        reply = yield fetch(
+            self,
+            self.port,
+            b"POST /admin/mounts HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+            + chunk * (MAX_REQUEST_BODY // 8192 + 2),
+        )
+        status, _, _ = parseResponse(reply)
+        self.assertIn(b" 413 ", status)
+
+    @inlineCallbacks
+    def test_smallBody(self):
+        """
+        A body within the bound still reaches the resource (here: 401, as
+        no credentials were sent).
+        """
+        reply = yield fetch(
+            self, self.port, b"POST /admin/mounts HTTP/1.0\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"
+        )
+        status, _, _ = parseResponse(reply)
+        self.assertIn(b" 401 ", status)

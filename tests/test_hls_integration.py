@@ -1,0 +1,330 @@
+"""
+Integration tests for HLS with real programs over 127.0.0.1: ffmpeg decodes
+a mount's live playlist, and Debian's nginx, configured with the shipped
+C{docs/examples/nginx-hls-cache.conf}, carries 200 simulated HLS clients
+while txradio serves each segment once.
+
+The radio plays real MP3 audio (the demo tracks) on a fake clock that the
+real reactor advances four times faster than real time, so that twenty
+seconds of stream take five: the programs see an ordinary live HLS stream,
+only quicker.  A test is skipped where a program it needs is missing.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+import re
+import socket
+
+from twisted.internet import reactor
+from twisted.internet.defer import DeferredSemaphore, gatherResults, inlineCallbacks
+from twisted.internet.task import Clock, LoopingCall, deferLater
+from twisted.logger import Logger
+from twisted.trial.unittest import TestCase
+from twisted.web.client import Agent, HTTPConnectionPool, readBody
+
+from tests._realpeers import CHECKOUT, connectRaw, requireProgram, run, spawn, withTimeout
+from txradio.programme import TitleChange
+from txradio.service import RadioService
+from txradio.sources.playlist import PlaylistSource
+from txradio.sources.tracks import demoTracks
+from txradio.station import Station
+from txradio.web.hls import HLSSettings
+from txradio.web.site import buildSite
+
+_log = Logger()
+
+SPEED = 4
+"""How many times faster than real time the radio's clock runs."""
+
+NGINX_EXAMPLE = os.path.join(CHECKOUT, "docs", "examples", "nginx-hls-cache.conf")
+
+FFMPEG_HLS_TIMESTAMP_QUIRK = re.compile(
+    r"^\[null @ 0x[0-9a-f]+\] Application provided invalid, non monotonically increasing dts "
+    r"to muxer in stream 0: (\d+) >= (\d+)$"
+)
+"""
+ffmpeg's HLS demuxer (5.1 to 7.x, libavformat/hls.c) applies a packed audio
+segment's ID3 timestamp from the moment it reads the tag, but its MP3 reader
+reads 1024-byte blocks across segment boundaries, so the last frame or two
+of the previous segment get the new segment's timestamp; where that number
+of frames shrinks from one boundary to the next, its muxer reports a
+timestamp one frame back.  Stripping the ID3 tags from every segment but the
+first silences it (see docs/hls.md), which shows that the timestamps txradio
+writes are not the cause; the test checks that each such report is at most
+one frame (1152 samples).
+"""
+
+
+class SingleTitle:
+    """
+    A frame source that passes on another's frames with only its first
+    title: ffmpeg 5.1 warns about any title change in HLS ("Changing ID3
+    metadata ... is not implemented"), which is not what these tests are
+    about.
+    """
+
+    def __init__(self, source) -> None:
+        self._source = source
+        self._titled = False
+        self.title = None
+
+    @property
+    def onAir(self) -> bool:
+        return self._source.onAir
+
+    def pull(self, duration: float) -> list:
+        items = []
+        for item in self._source.pull(duration):
+            if isinstance(item, TitleChange):
+                if self._titled:
+                    continue
+                self._titled = True
+                self.title = item.title
+            items.append(item)
+        return items
+
+    def close(self) -> None:
+        self._source.close()
+
+
+def freePort() -> int:
+    """
+    @return: a TCP port on 127.0.0.1 free a moment ago.
+    """
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class FastRadio:
+    """
+    A radio on a fake clock that the reactor advances C{SPEED} times faster
+    than real time, serving HLS with 2-second segments on a real port.
+    """
+
+    def __init__(self, testCase: TestCase, mounts=("/stream",)) -> None:
+        self.clock = Clock()
+        self.clock.advance(1795000000)
+        self.stations = [
+            Station(SingleTitle(PlaylistSource(demoTracks(), name=mount)), mount=mount, clock=self.clock)
+            for mount in mounts
+        ]
+        self.site = buildSite(self.stations, clock=self.clock, hls=HLSSettings(targetDuration=2))
+        self.service = RadioService(self.stations, listen=["tcp:0:interface=127.0.0.1"], reactor=reactor, site=self.site)
+        self.service.startService()
+        testCase.addCleanup(self.service.stopService)
+        self._loop = LoopingCall(self.clock.advance, 0.5)
+        self._loop.clock = reactor
+        testCase.addCleanup(lambda: self._loop.running and self._loop.stop())
+        self.hls = self.site.resource.hls
+
+    @inlineCallbacks
+    def start(self, prefill: float):
+        """
+        Listen, play C{prefill} seconds at once, then run at C{SPEED}.
+
+        @return: a L{Deferred} firing with the port number.
+        """
+        ports = yield withTimeout(self.service.whenListening(), 10, "the radio's port")
+        for _ in range(int(prefill)):
+            self.clock.advance(1)
+        self._loop.start(0.5 / SPEED, now=False)
+        return ports[0].getHost().port
+
+
+class FFmpegTests(TestCase):
+    """
+    ffmpeg decodes a mount's HLS playlist.
+    """
+
+    timeout = 40
+
+    @inlineCallbacks
+    def test_decodes(self):
+        """
+        C{ffmpeg -v warning -i http://…/stream.m3u8 -t 20 -f null -} decodes
+        twenty seconds of the live playlist, with no error and no warning
+        but ffmpeg's own packed audio timestamp quirk (one frame at most).
+        """
+        requireProgram("ffmpeg")
+        radio = FastRadio(self)
+        port = yield radio.start(prefill=12)
+        child = yield run(
+            self,
+            ["ffmpeg", "-nostdin", "-v", "warning", "-i", f"http://127.0.0.1:{port}/stream.m3u8", "-t", "20", "-f", "null", "-"],
+            timeout=30,
+        )
+        self.assertEqual(child.exitCode, 0, child.describe())
+        others = []
+        quirks = 0
+        for line in child.output.splitlines():
+            quirk = FFMPEG_HLS_TIMESTAMP_QUIRK.match(line.strip())
+            if quirk is not None and 0 <= int(quirk.group(1)) - int(quirk.group(2)) <= 1152:
+                quirks += 1
+                continue
+            others.append(line)
+        self.assertEqual(others, [], child.describe())
+        mount = radio.hls.mounts[b"/stream"]
+        self.assertGreaterEqual(sum(mount.segmentRequests.values()), 10)
+        _log.info(
+            "ffmpeg decoded 20 s from {segments} segments; {quirks} one-frame timestamp reports",
+            segments=sum(mount.segmentRequests.values()),
+            quirks=quirks,
+        )
+
+
+class NginxTests(TestCase):
+    """
+    The shipped nginx configuration caches HLS for many clients.
+    """
+
+    timeout = 40
+    CLIENTS = 200
+
+    def nginx(self, upstreamPort: int):
+        """
+        Start nginx with the shipped configuration, rewritten for a
+        temporary folder and free ports.
+
+        @return: C{(port, child)}.
+        """
+        executable = requireProgram("nginx")
+        base = os.path.abspath(self.mktemp())
+        os.makedirs(os.path.join(base, "logs"))
+        port = freePort()
+        with open(NGINX_EXAMPLE) as f:
+            site = f.read()
+        site = site.replace("/var/cache/nginx/txradio", os.path.join(base, "cache"))
+        site = site.replace("server 127.0.0.1:8000;", f"server 127.0.0.1:{upstreamPort};")
+        site = site.replace("listen 80;", f"listen 127.0.0.1:{port};")
+        with open(os.path.join(base, "txradio.conf"), "w") as f:
+            f.write(site)
+        user = f"user {getpass.getuser()};\n" if os.getuid() == 0 else ""
+        temps = "".join(
+            f"    {kind}_temp_path {os.path.join(base, kind)};\n"
+            for kind in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")
+        )
+        with open(os.path.join(base, "nginx.conf"), "w") as f:
+            f.write(
+                f"{user}worker_processes 1;\n"
+                f"pid {base}/nginx.pid;\n"
+                f"error_log {base}/logs/error.log warn;\n"
+                "events { worker_connections 1024; }\n"
+                "http {\n"
+                f"    access_log {base}/logs/access.log;\n"
+                f"{temps}"
+                f"    include {base}/txradio.conf;\n"
+                "}\n"
+            )
+        child = spawn(self, [executable, "-p", base, "-c", os.path.join(base, "nginx.conf"), "-g", "daemon off;"], timeout=35)
+
+        def stop():
+            # TERM lets the master stop its workers (KILL would leave them
+            # holding the pipes); runs before spawn's own cleanup.
+            child.kill("TERM")
+            return withTimeout(child.whenEnded(), 10, "nginx to stop")
+
+        self.addCleanup(stop)
+        return port, child, base
+
+    @inlineCallbacks
+    def test_oneRequestPerSegment(self):
+        """
+        200 HLS clients fetching the playlist and its newest segments
+        through nginx cost txradio one request per segment per variant.
+        """
+        radio = FastRadio(self, mounts=("/stream", "/stream-64"))
+        upstream = yield radio.start(prefill=8)
+        port, child, _ = self.nginx(upstream)
+        pool = HTTPConnectionPool(reactor, persistent=True)
+        pool.maxPersistentPerHost = 64
+        self.addCleanup(pool.closeCachedConnections)
+        agent = Agent(reactor, pool=pool)
+
+        @inlineCallbacks
+        def get(path: str):
+            response = yield agent.request(b"GET", f"http://127.0.0.1:{port}{path}".encode("ascii"))
+            body = yield readBody(response)
+            return response.code, body
+
+        for _ in range(50):
+            try:
+                code, _ = yield get("/stream.m3u8")
+            except Exception:  # noqa: BLE001 -- nginx not listening yet
+                code = None
+            if code == 200:
+                break
+            yield deferLater(reactor, 0.1, lambda: None)
+        else:
+            self.fail("nginx did not answer: " + child.describe())
+
+        fetched = {"segments": 0, "playlists": 0}
+        sequences: set[int] = set()
+
+        @inlineCallbacks
+        def client(number: int):
+            mount = "/stream" if number % 2 else "/stream-64"
+            code, text = yield get(mount + ".m3u8")
+            self.assertEqual(code, 200)
+            fetched["playlists"] += 1
+            sequences.add(int(re.search(rb"#EXT-X-MEDIA-SEQUENCE:(\d+)", text).group(1)))
+            uris = [line for line in text.decode().splitlines() if line and not line.startswith("#")]
+            prefix = mount.rpartition("/")[0]
+            hls = radio.hls.mounts[mount.encode("ascii")]
+            for uri in uris[-3:]:
+                code, data = yield get(prefix + "/" + uri)
+                self.assertEqual(code, 200, uri)
+                sequence = int(uri.rsplit("/", 1)[1].split(".")[0])
+                segment = hls.segmenter.segment(sequence)
+                if segment is not None:
+                    self.assertEqual(data, segment.data)
+                fetched["segments"] += 1
+
+        semaphore = DeferredSemaphore(50)
+        started = reactor.seconds()
+        work = []
+        for number in range(self.CLIENTS):
+            work.append(semaphore.run(client, number))
+            if number % 40 == 39:
+                # Clients arrive over time, so the playlist moves on.
+                yield deferLater(reactor, 1.0, lambda: None)
+        yield withTimeout(gatherResults(work, consumeErrors=True), 30, "the HLS clients")
+        elapsed = reactor.seconds() - started
+        for mount in (b"/stream", b"/stream-64"):
+            counts = radio.hls.mounts[mount].segmentRequests
+            self.assertTrue(counts)
+            self.assertEqual(max(counts.values()), 1, counts)
+        origin = {
+            mount.decode(): {
+                "segments": sum(hls.segmentRequests.values()),
+                "playlists": hls.playlistRequests,
+            }
+            for mount, hls in radio.hls.mounts.items()
+        }
+        _log.info(
+            "nginx: {clients} clients made {segments} segment and {playlists} playlist requests in "
+            "{elapsed:.1f} s, seeing {windows} playlist windows; txradio saw {origin}",
+            windows=len(sequences),
+            clients=self.CLIENTS,
+            segments=fetched["segments"],
+            playlists=fetched["playlists"],
+            elapsed=elapsed,
+            origin=origin,
+        )
+        self.assertEqual(fetched["segments"], 3 * self.CLIENTS)
+        # The ICY stream passes through unbuffered: audio arrives while the
+        # response never ends.
+        listener = yield connectRaw(
+            self, port, b"GET /stream HTTP/1.1\r\nHost: 127.0.0.1\r\nIcy-MetaData: 1\r\n\r\n"
+        )
+        yield listener.waitForBytes(32768, 10)
+        self.assertTrue(listener.data.startswith(b"HTTP/1.1 200"), listener.data[:200])
+        self.assertIn(b"icy-metaint:", listener.data[:1000].lower())
+        self.assertEqual(radio.stations[0].listenerCount, 1)
+        yield listener.close()
+        # Playlists expire after a second: a handful of refreshes, not one
+        # per client.
+        for counts in origin.values():
+            self.assertLess(counts["playlists"], 20)

@@ -1,0 +1,365 @@
+"""
+Tests for L{txradio.web.hls}: HLS playlists and segments on the web site,
+their caching headers, variants, session counting and the status and page
+that point at them.
+"""
+
+from __future__ import annotations
+
+from twisted.internet.task import Clock
+from twisted.trial.unittest import SynchronousTestCase
+
+from tests._web import SiteClient
+from txradio.icy import StreamInfo
+from txradio.station import Station
+from txradio.testing import FakeFrameSource
+from txradio.web.hls import HLSSettings, SessionCounter
+from txradio.web.site import buildSite
+
+
+def uris(text: str) -> list[str]:
+    """
+    @return: the URI lines of a playlist.
+    """
+    return [line for line in text.splitlines() if line and not line.startswith("#")]
+
+
+class HLSSiteTestMixin:
+    """
+    A started station with HLS on a fake clock, and a client for its site.
+    """
+
+    hls: HLSSettings | None = None
+
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.clock.advance(1795000000)
+        self.station = Station(
+            FakeFrameSource(["Artist - Song"], framesPerTrack=100000),
+            mount="/stream",
+            info=StreamInfo(name="Main", bitrate=128),
+            clock=self.clock,
+        )
+        self.stations = [self.station]
+        self.extraStations()
+        self.site = buildSite(self.stations, clock=self.clock, hls=self.hls)
+        self.site.webService.startService()
+        for station in self.stations:
+            station.startService()
+        self.client = SiteClient(self, self.site, self.clock)
+
+    def extraStations(self) -> None:
+        """
+        Add stations before the site is built.
+        """
+
+    def tearDown(self) -> None:
+        for station in self.stations:
+            station.stopService()
+        self.site.webService.stopService()
+
+    def run_(self, seconds: int) -> None:
+        """
+        Let the stations play.
+        """
+        for _ in range(seconds):
+            self.clock.advance(1)
+
+
+class PlaylistTests(HLSSiteTestMixin, SynchronousTestCase):
+    """
+    C{/MOUNT.m3u8}.
+    """
+
+    def test_beforeFirstSegment(self) -> None:
+        """
+        Before the first segment, the playlist is a live playlist with no
+        segment, which caches must not keep.
+        """
+        response = self.client.request("/stream.m3u8")
+        self.assertEqual(response.status, 200)
+        self.assertEqual(response.header("cache-control"), "no-cache")
+        self.assertEqual(
+            response.body,
+            b"#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:6\n#EXT-X-MEDIA-SEQUENCE:0\n",
+        )
+
+    def test_playlist(self) -> None:
+        """
+        The playlist is served with its media type, half a target duration
+        of caching, CORS and an entity tag; its URIs are relative.
+        """
+        self.run_(60)
+        response = self.client.request("/stream.m3u8")
+        self.assertEqual(response.status, 200)
+        self.assertEqual(response.header("content-type"), "application/vnd.apple.mpegurl")
+        self.assertEqual(response.header("cache-control"), "public, max-age=3")
+        self.assertEqual(response.header("access-control-allow-origin"), "*")
+        self.assertTrue(response.header("etag").startswith('"'))
+        text = response.body.decode("utf-8")
+        self.assertTrue(text.startswith("#EXTM3U\n#EXT-X-VERSION:3\n#EXT-X-TARGETDURATION:6\n"))
+        self.assertNotIn("#EXT-X-ENDLIST", text)
+        self.assertEqual(len(uris(text)), 6)
+        for uri in uris(text):
+            self.assertRegex(uri, r"^stream/hls/\d+\.mp3$")
+
+    def test_notModified(self) -> None:
+        """
+        A client holding the current playlist gets 304; once a segment is
+        added, the tag changes.
+        """
+        self.run_(30)
+        first = self.client.request("/stream.m3u8")
+        again = self.client.request("/stream.m3u8", headers={"If-None-Match": first.header("etag")})
+        self.assertEqual(again.status, 304)
+        self.assertEqual(again.body, b"")
+        self.run_(7)
+        later = self.client.request("/stream.m3u8", headers={"If-None-Match": first.header("etag")})
+        self.assertEqual(later.status, 200)
+        self.assertNotEqual(later.header("etag"), first.header("etag"))
+
+    def test_head(self) -> None:
+        """
+        HEAD gives the headers and no body.
+        """
+        self.run_(30)
+        response = self.client.request("/stream.m3u8", method=b"HEAD")
+        self.assertEqual(response.status, 200)
+        self.assertEqual(response.header("content-type"), "application/vnd.apple.mpegurl")
+        self.assertEqual(response.body, b"")
+
+    def test_preflight(self) -> None:
+        """
+        A CORS preflight is answered.
+        """
+        response = self.client.request("/stream.m3u8", method=b"OPTIONS")
+        self.assertEqual(response.header("access-control-allow-origin"), "*")
+
+    def test_builtOncePerSegment(self) -> None:
+        """
+        The playlist is built once per new segment, whatever the number of
+        clients.
+        """
+        self.run_(30)
+        mount = self.site.resource.hls.mounts[b"/stream"]
+        first = self.client.request("/stream.m3u8").body
+        built = mount._playlist
+        for _ in range(5):
+            self.assertEqual(self.client.request("/stream.m3u8").body, first)
+        self.assertIs(mount._playlist, built)
+
+
+class SegmentTests(HLSSiteTestMixin, SynchronousTestCase):
+    """
+    C{/MOUNT/hls/N.mp3}.
+    """
+
+    def test_segment(self) -> None:
+        """
+        A listed segment is served from memory as immutable MP3 audio with
+        a strong entity tag, starting with its ID3 timestamp tag.
+        """
+        self.run_(30)
+        uri = uris(self.client.request("/stream.m3u8").body.decode())[-1]
+        response = self.client.request("/" + uri)
+        self.assertEqual(response.status, 200)
+        self.assertEqual(response.header("content-type"), "audio/mpeg")
+        self.assertEqual(response.header("cache-control"), "public, max-age=86400, immutable")
+        self.assertEqual(response.header("access-control-allow-origin"), "*")
+        self.assertRegex(response.header("etag"), r'^"[0-9a-f]{24}"$')
+        self.assertTrue(response.body.startswith(b"ID3\x04"))
+        self.assertIn(b"com.apple.streaming.transportStreamTimestamp", response.body[:80])
+        sequence = int(uri.rsplit("/", 1)[1].split(".")[0])
+        self.assertEqual(response.body, self.site.resource.hls.mounts[b"/stream"].segmenter.segment(sequence).data)
+
+    def test_notModified(self) -> None:
+        """
+        A client or cache revalidating a segment gets 304, weak tags too.
+        """
+        self.run_(30)
+        uri = "/" + uris(self.client.request("/stream.m3u8").body.decode())[0]
+        etag = self.client.request(uri).header("etag")
+        for header in (etag, "W/" + etag, '"other", ' + etag, "*"):
+            self.assertEqual(self.client.request(uri, headers={"If-None-Match": header}).status, 304)
+        self.assertEqual(self.client.request(uri, headers={"If-None-Match": '"other"'}).status, 200)
+
+    def test_head(self) -> None:
+        """
+        HEAD on a segment gives its length and no body.
+        """
+        self.run_(30)
+        uri = "/" + uris(self.client.request("/stream.m3u8").body.decode())[0]
+        response = self.client.request(uri, method=b"HEAD")
+        self.assertEqual(response.status, 200)
+        self.assertEqual(int(response.header("content-length")), len(self.client.request(uri).body))
+
+    def test_gone(self) -> None:
+        """
+        A segment long out of the window, one not made yet and a malformed
+        name are 404s that caches must not keep.
+        """
+        self.run_(30)
+        uri = "/" + uris(self.client.request("/stream.m3u8").body.decode())[0]
+        self.run_(300)
+        for path in (uri, "/stream/hls/9999999999.mp3", "/stream/hls/x.mp3", "/stream/hls/1.ts"):
+            response = self.client.request(path)
+            self.assertEqual(response.status, 404, path)
+            self.assertEqual(response.header("cache-control"), "no-cache")
+
+    def test_keptAfterLeavingPlaylist(self) -> None:
+        """
+        A segment that has just left the playlist is still served, for
+        clients that read an older playlist.
+        """
+        self.run_(40)
+        uri = "/" + uris(self.client.request("/stream.m3u8").body.decode())[0]
+        self.run_(12)
+        self.assertNotIn(uri[1:], uris(self.client.request("/stream.m3u8").body.decode()))
+        self.assertEqual(self.client.request(uri).status, 200)
+
+    def test_requestCount(self) -> None:
+        """
+        Requests are counted per segment.
+        """
+        self.run_(30)
+        uri = "/" + uris(self.client.request("/stream.m3u8").body.decode())[0]
+        for _ in range(3):
+            self.client.request(uri)
+        sequence = int(uri.rsplit("/", 1)[1].split(".")[0])
+        self.assertEqual(self.site.resource.hls.mounts[b"/stream"].segmentRequests[sequence], 3)
+
+
+class VariantTests(HLSSiteTestMixin, SynchronousTestCase):
+    """
+    C{/MOUNT/master.m3u8} lists a mount and its derived mounts.
+    """
+
+    def extraStations(self) -> None:
+        low = Station(
+            FakeFrameSource(["Artist - Song"], framesPerTrack=100000),
+            mount="/stream-64",
+            info=StreamInfo(name="Low", bitrate=64),
+            clock=self.clock,
+        )
+        low.derivedFrom = self.station
+        self.station.derived = [low]
+        self.low = low
+        self.stations.append(low)
+
+    def test_master(self) -> None:
+        """
+        The master playlist lists the mount, then its derived mount, with
+        their bandwidths and the MP3 codec; before any segment the nominal
+        bitrate stands in.
+        """
+        text = self.client.request("/stream/master.m3u8").body.decode()
+        self.assertEqual(
+            text,
+            "#EXTM3U\n"
+            "#EXT-X-VERSION:3\n"
+            '#EXT-X-STREAM-INF:BANDWIDTH=128000,CODECS="mp4a.40.34"\n'
+            "../stream.m3u8\n"
+            '#EXT-X-STREAM-INF:BANDWIDTH=64000,CODECS="mp4a.40.34"\n'
+            "../stream-64.m3u8\n",
+        )
+
+    def test_measured(self) -> None:
+        """
+        Once segments exist, bandwidths are measured from them (tags
+        included), and the derived mount's master lists its family too.
+        """
+        self.run_(30)
+        response = self.client.request("/stream-64/master.m3u8")
+        self.assertEqual(response.header("content-type"), "application/vnd.apple.mpegurl")
+        lines = response.body.decode().splitlines()
+        self.assertEqual(lines[3], "../stream-64.m3u8")
+        self.assertEqual(lines[5], "../stream.m3u8")
+        self.assertRegex(lines[2], r'^#EXT-X-STREAM-INF:BANDWIDTH=129000,AVERAGE-BANDWIDTH=12\d\d\d\d,CODECS="mp4a.40.34"$')
+
+
+class OptOutTests(SynchronousTestCase):
+    """
+    HLS can be turned off for a radio or one mount.
+    """
+
+    def test_off(self) -> None:
+        """
+        With HLS off, there are no HLS paths and no segmenter.
+        """
+        clock = Clock()
+        station = Station(FakeFrameSource(), clock=clock)
+        site = buildSite([station], clock=clock, hls=HLSSettings(enabled=False))
+        client = SiteClient(self, site, clock)
+        self.assertEqual(client.request("/stream.m3u8").status, 404)
+        self.assertEqual(client.request("/stream/master.m3u8").status, 404)
+        self.assertEqual(site.resource.hls.mounts, {})
+
+    def test_mountOptsOut(self) -> None:
+        """
+        A station whose C{hls} attribute is false serves no HLS; others do.
+        """
+        clock = Clock()
+        quiet = Station(FakeFrameSource(), mount="/quiet", clock=clock)
+        quiet.hls = False
+        loud = Station(FakeFrameSource(), mount="/loud", clock=clock)
+        site = buildSite([quiet, loud], clock=clock)
+        self.assertEqual(list(site.resource.hls.mounts), [b"/loud"])
+
+
+class StatusAndPageTests(HLSSiteTestMixin, SynchronousTestCase):
+    """
+    The status API and the station page point at HLS.
+    """
+
+    def test_status(self) -> None:
+        """
+        The mount's status gives its HLS URLs and sessions.
+        """
+        self.run_(30)
+        self.client.request("/stream.m3u8", headers={"User-Agent": "one"})
+        self.client.request("/stream.m3u8", headers={"User-Agent": "two"})
+        status = self.client.request("/api/v1/mounts/stream").json()
+        self.assertEqual(status["hls"]["playlistURL"], "http://radio.example:8000/stream.m3u8")
+        self.assertEqual(status["hls"]["masterURL"], "http://radio.example:8000/stream/master.m3u8")
+        self.assertEqual(status["hls"]["sessions"], 2)
+        self.assertEqual(status["hls"]["targetDuration"], 6)
+        self.assertEqual(status["listeners"], 0)
+        self.run_(19)
+        self.assertEqual(self.client.request("/api/v1/status").json()["mounts"][0]["hls"]["sessions"], 0)
+
+    def test_page(self) -> None:
+        """
+        The player knows the mount's HLS playlist, and the page links it.
+        """
+        page = self.client.request("/").body.decode()
+        self.assertIn('data-hls="/stream.m3u8"', page)
+        self.assertIn('href="/stream.m3u8"', page)
+
+
+class SessionCounterTests(SynchronousTestCase):
+    """
+    Tests for L{SessionCounter}.
+    """
+
+    def test_window(self) -> None:
+        """
+        A client counts for the window after its last request.
+        """
+        clock = Clock()
+        counter = SessionCounter(clock, 18)
+        counter.seen("a")
+        clock.advance(10)
+        counter.seen("b")
+        counter.seen("a")
+        self.assertEqual(counter.count(), 2)
+        clock.advance(18.5)
+        self.assertEqual(counter.count(), 0)
+
+    def test_bounded(self) -> None:
+        """
+        At most C{limit} clients are remembered.
+        """
+        counter = SessionCounter(Clock(), 18, limit=3)
+        for key in "abcde":
+            counter.seen(key)
+        self.assertEqual(counter.count(), 3)
