@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_auth -*-
+# -*- test-case-name: tests.test_fuzz_regressions,tests.test_source,tests.test_metadata -*-
 """
 Credentials: HTTP Basic authorization headers and constant-time password
 checks.  Pure functions.

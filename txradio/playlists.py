@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_playlists -*-
+# -*- test-case-name: tests.test_protocol,tests.test_fuzz_regressions -*-
 """
 Playlist files that point players at a stream: extended M3U, PLS and XSPF.
 

@@ -8,6 +8,7 @@ marks; a mark applies to the frames that follow it.
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 
 
@@ -21,3 +22,28 @@ class TitleChange:
     """
 
     title: str
+
+
+def moveFrames(queue: deque, duration: float, out: list) -> tuple[float, str | None]:
+    """
+    Move frames and marks from the front of a queue to a list until about
+    C{duration} seconds of frames have moved (one frame more at most), as a
+    source's C{pull} does.
+
+    @param queue: frames (L{txradio.mp3.Frame}) and L{TitleChange} marks.
+    @param duration: seconds of audio wanted.
+    @param out: the list to append them to.
+    @return: C{(seconds moved, the last title moved or None)}.
+    """
+    from txradio.mp3 import Frame
+
+    got = 0.0
+    title = None
+    while queue and got < duration:
+        item = queue.popleft()
+        out.append(item)
+        if type(item) is Frame:
+            got += item.header.duration
+        else:
+            title = item.title
+    return got, title

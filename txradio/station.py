@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_station -*-
+# -*- test-case-name: tests.test_listener,tests.test_source,tests.test_service -*-
 """
 A station: one mount point with its stream info, broadcaster and limits.
 """

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_testing -*-
+# -*- test-case-name: tests.test_broadcast,tests.test_listener -*-
 """
 Helpers for testing code that embeds txradio: synthetic MP3 frames, a frame
 source that needs no files, and a way to connect a listener to a station in

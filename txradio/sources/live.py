@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_live -*-
+# -*- test-case-name: tests.test_source -*-
 """
 The live source: MP3 audio pushed by a source client (Icecast PUT/SOURCE,
 SHOUTcast v1) or pulled from an upstream server by a relay, parsed into
@@ -19,7 +19,7 @@ from zope.interface import implementer
 
 from txradio.interfaces import IFrameSource
 from txradio.mp3 import Frame, Framer
-from txradio.programme import TitleChange
+from txradio.programme import TitleChange, moveFrames
 
 DEFAULT_MAX_QUEUE = 8.0
 """Seconds of audio a live source may hold before its oldest is dropped."""
@@ -129,15 +129,9 @@ class LiveSource:
         @return: frames and title marks, possibly none.
         """
         out: list[Frame | TitleChange] = []
-        got = 0.0
-        queue = self._queue
-        while queue and got < duration:
-            item = queue.popleft()
-            out.append(item)
-            if type(item) is Frame:
-                got += item.header.duration
-            else:
-                self.title = item.title  # type: ignore[union-attr]
+        got, title = moveFrames(self._queue, duration, out)
+        if title is not None:
+            self.title = title
         self._queued = max(0.0, self._queued - got)
         return out
 

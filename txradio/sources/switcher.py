@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_switcher -*-
+# -*- test-case-name: tests.test_source -*-
 """
 Choosing what a mount plays: a live source when one is connected, else the
 mount's own programme (a playlist or a relay), else its fallback (another
@@ -19,7 +19,7 @@ from zope.interface import implementer
 
 from txradio.interfaces import IBroadcaster, IFrameSource, IListener
 from txradio.mp3 import Frame, parseHeader
-from txradio.programme import TitleChange
+from txradio.programme import TitleChange, moveFrames
 
 
 @implementer(IFrameSource)
@@ -185,14 +185,9 @@ class MountFollower:
             self._lastBlock = None
             self._broadcaster.addListener(self)
         out: list = []
-        got = 0.0
-        while self._queue and got < duration:
-            item = self._queue.popleft()
-            out.append(item)
-            if type(item) is Frame:
-                got += item.header.duration
-            else:
-                self.title = item.title
+        _, title = moveFrames(self._queue, duration, out)
+        if title is not None:
+            self.title = title
         return out
 
     def standby(self) -> None:

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_tags -*-
+# -*- test-case-name: tests.test_playlist -*-
 """
 Titles for tracks, read from their tags with mutagen.
 """

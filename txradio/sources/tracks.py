@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_tracks -*-
+# -*- test-case-name: tests.test_playlist -*-
 """
 Track lists: which files a playlist plays, and in what order.
 

@@ -40,7 +40,7 @@ from txradio.encoder import (
 )
 from txradio.interfaces import IFrameSource
 from txradio.mp3 import Frame
-from txradio.programme import TitleChange
+from txradio.programme import TitleChange, moveFrames
 
 ALWAYS = "always"
 """Encode everything (a derived mount), whatever its format."""
@@ -264,13 +264,10 @@ class TranscodingSource:
         while segments and got < duration:
             segment = segments[0]
             items = segment.items
-            while items and got < duration:
-                item = items.popleft()
-                out.append(item)
-                if type(item) is Frame:
-                    got += item.header.duration
-                else:
-                    self.title = item.title
+            moved, title = moveFrames(items, duration - got, out)
+            got += moved
+            if title is not None:
+                self.title = title
             if items:
                 break
             if segment.closed:
