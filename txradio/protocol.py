@@ -410,7 +410,9 @@ class ListenerFactory(Factory):
 
         @param transport: the closed connection's transport.
         """
-        host = getattr(transport.getPeer(), "host", None) if transport is not None else None
+        if not self._perAddress or transport is None:
+            return
+        host = getattr(transport.getPeer(), "host", None)
         count = self._perAddress.get(host, 0) if host is not None else 0
         if count > 1:
             self._perAddress[host] = count - 1
