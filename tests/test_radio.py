@@ -94,3 +94,39 @@ relay = "http://127.0.0.1:9/stream"
         self.assertEqual(live.broadcaster.title, "txradio - Morning Arpeggio")
         self.assertEqual([port for port, *_ in reactor.tcpServers], [8000, 8001])
         self.successResultOf(service.stopService())
+
+
+class LibraryFromConfigTests(SynchronousTestCase):
+    """
+    The on-demand library in configuration mode.
+    """
+
+    def config(self, server: str = ""):
+        return parseConfig(f'[server]\n{server}\n[[mount]]\npath = "/stream"\nplaylist = "{DEMO_FOLDER}"\n')
+
+    def test_default(self) -> None:
+        """
+        Left out, the library is the first mount's playlist folder.
+        """
+        from txradio.radio import libraryFor
+
+        library = libraryFor(self.config(), MemoryReactorClock())
+        self.assertEqual(os.fsdecode(library.root), os.path.realpath(DEMO_FOLDER))
+
+    def test_off(self) -> None:
+        """
+        C{library = false} turns it off.
+        """
+        from txradio.radio import libraryFor
+
+        self.assertIsNone(libraryFor(self.config("library = false"), MemoryReactorClock()))
+
+    def test_badFolder(self) -> None:
+        """
+        A library that is not a folder is a configuration error naming the
+        key.
+        """
+        from txradio.config import ConfigError
+
+        error = self.assertRaises(ConfigError, self.config, 'library = "/no/such/folder"')
+        self.assertIn("server.library", str(error))

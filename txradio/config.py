@@ -109,6 +109,9 @@ class ServerConfig:
     @ivar headerTimeout: seconds a client has to send its request head.
     @ivar sourceTimeout: seconds a source (live client or relay upstream)
         may send nothing before it is dropped.
+    @ivar library: the folder offered as the on-demand library at
+        C{/library/}; L{None} (the key left out) for the first mount's
+        playlist folder, L{False} for no library.
     """
 
     listen: tuple[str, ...] = DEFAULT_LISTEN
@@ -117,6 +120,7 @@ class ServerConfig:
     shoutcastSourceListen: tuple[str, ...] = ()
     headerTimeout: float = DEFAULT_HEADER_TIMEOUT
     sourceTimeout: float = DEFAULT_SOURCE_TIMEOUT
+    library: str | bool | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -278,6 +282,7 @@ _TOP_KEYS = ("mount", "server")
 _SERVER_KEYS = (
     "admin_password",
     "header_timeout",
+    "library",
     "listen",
     "public_url",
     "shoutcast_source_listen",
@@ -660,7 +665,28 @@ def _publicURL(table: _Table) -> str | None:
     return url
 
 
-def _server(file: str, data: Any) -> ServerConfig:
+def _library(table: _Table, data: dict, base: str) -> str | bool | None:
+    """
+    Check the C{library} setting: a folder, or C{false}.
+
+    @param table: the C{[server]} table.
+    @param data: its raw values.
+    @param base: the folder relative paths are resolved against.
+    @return: the folder's absolute path, L{False}, or L{None} when left out.
+    @raise ConfigError: for another value or a folder that does not exist.
+    """
+    value = data.get("library")
+    if value is None or value is False:
+        return value
+    if not isinstance(value, str) or not value.strip():
+        table.fail("library", f"must be a folder, or false for no library, not {_show(value)}")
+    path = os.path.normpath(os.path.join(base, os.path.expanduser(value)))
+    if not os.path.isdir(path):
+        table.fail("library", f"{_show(value)} is not a folder")
+    return path
+
+
+def _server(file: str, data: Any, base: str = ".") -> ServerConfig:
     """
     Check the C{[server]} table.
 
@@ -693,6 +719,7 @@ def _server(file: str, data: Any) -> ServerConfig:
         shoutcastSourceListen=shoutcast,
         headerTimeout=table.seconds("header_timeout", DEFAULT_HEADER_TIMEOUT),
         sourceTimeout=table.seconds("source_timeout", DEFAULT_SOURCE_TIMEOUT),
+        library=_library(table, data, base),
     )
 
 
@@ -996,8 +1023,9 @@ def parseConfig(text: str, path: str = "<config>") -> RadioConfig:
     except RecursionError:
         raise ConfigError(path, "not valid TOML: arrays or tables are nested too deeply") from None
     _Table(path, "", data, _TOP_KEYS)
-    server = _server(path, data.get("server"))
-    mounts = _mounts(path, data.get("mount"), os.path.dirname(os.path.abspath(path)))
+    base = os.path.dirname(os.path.abspath(path))
+    server = _server(path, data.get("server"), base)
+    mounts = _mounts(path, data.get("mount"), base)
     if server.shoutcastSourceListen and not any(mount.live for mount in mounts):
         raise ConfigError(
             path,

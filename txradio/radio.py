@@ -6,6 +6,8 @@ fallbacks and pushes, and the service that runs them.
 
 from __future__ import annotations
 
+import os
+
 from twisted.logger import Logger
 
 from txradio.audioformat import SKIP, TRANSCODE, AudioFormat, findEncoder, refuser
@@ -224,6 +226,28 @@ def buildStations(config: RadioConfig, reactor, encoder: str | None | bool = Tru
     return list(stations.values())
 
 
+def libraryFor(config: RadioConfig, reactor):
+    """
+    The on-demand library a configuration asks for.
+
+    @param config: a validated configuration.
+    @param reactor: the reactor.
+    @return: a L{txradio.web.library.Library} for C{server.library}, or,
+        when that is left out, for the first mount whose playlist is a
+        folder; L{None} when it is C{false} or there is no such folder.
+    """
+    from txradio.web.library import Library
+
+    folder = config.server.library
+    if folder is False:
+        return None
+    if folder is None:
+        folder = next(
+            (m.playlist for m in config.mounts if m.playlist is not None and os.path.isdir(m.playlist)), None
+        )
+    return Library(folder, clock=reactor) if folder else None
+
+
 def serviceFromConfig(config: RadioConfig, reactor=None) -> RadioService:
     """
     Build the whole radio a configuration describes.
@@ -240,6 +264,7 @@ def serviceFromConfig(config: RadioConfig, reactor=None) -> RadioService:
     shoutcast = [(endpoint, live[0]) for endpoint in config.server.shoutcastSourceListen] if live else []
     service = RadioService(
         stations,
+        library=libraryFor(config, reactor),
         listen=config.server.listen,
         reactor=reactor,
         publicURL=config.server.publicURL,
