@@ -6,6 +6,7 @@ The C{twistd txradio} command line: options, and the service they build.
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 
 from twisted.logger import Logger
 from twisted.python import usage
@@ -244,16 +245,17 @@ def makeService(options: Options, reactor=None) -> RadioService:
     policy = options.get("format-policy") or (TRANSCODE if encoder else SKIP)
     refuse = refuser(audioFormat) if policy == SKIP else None
     source = PlaylistSource(tracks, clock=reactor, name=mount.decode(), refuse=refuse)
+    info = StreamInfo(
+        name=options["name"],
+        genre=options["genre"],
+        url=options["url"],
+        description=options["description"],
+        public=options["public"],
+    )
     station = Station(
         source,
         mount=mount,
-        info=StreamInfo(
-            name=options["name"],
-            genre=options["genre"],
-            url=options["url"],
-            description=options["description"],
-            public=options["public"],
-        ),
+        info=info,
         clock=reactor,
         metaint=options["metaint"],
         burstSize=options["burst-size"],
@@ -269,14 +271,7 @@ def makeService(options: Options, reactor=None) -> RadioService:
             audioFormat.withBitrate(bitrate),
             reactor,
             encoder,
-            info=StreamInfo(
-                name=f"{options['name']} ({bitrate} kbps)",
-                genre=options["genre"],
-                url=options["url"],
-                description=options["description"],
-                public=options["public"],
-                bitrate=bitrate,
-            ),
+            info=replace(info, name=f"{info.name} ({bitrate} kbps)", bitrate=bitrate),
             metaint=options["metaint"],
             burstSize=options["burst-size"],
             maxListeners=options["max-listeners"] or None,
