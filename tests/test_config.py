@@ -18,6 +18,7 @@ from txradio.config import (
     MAX_FILE_SIZE,
     MIN_LAG_LIMIT,
     ConfigError,
+    HLSConfig,
     MountConfig,
     PushConfig,
     RadioConfig,
@@ -431,7 +432,7 @@ class ErrorTests(_Folder, SynchronousTestCase):
         An unknown top-level key is refused, with a suggestion.
         """
         self.assertConfigError(
-            "[[mounts]]\npath = '/x'\n", "mounts", "unknown key", "did you mean mount?", "known keys: mount, server"
+            "[[mounts]]\npath = '/x'\n", "mounts", "unknown key", "did you mean mount?", "known keys: hls, mount, server"
         )
 
     def test_unknownServerKey(self) -> None:
@@ -1223,3 +1224,57 @@ class FuzzTests(_Folder, SynchronousTestCase):
         raise anything but L{ConfigError}, and what parses is consistent.
         """
         self.check(text)
+
+
+class HLSConfigTests(_Folder, SynchronousTestCase):
+    """
+    The C{[hls]} table and a mount's C{hls} key.
+    """
+
+    def test_defaults(self) -> None:
+        """
+        Without an C{[hls]} table, HLS is on with 6-second segments and
+        6-segment playlists, for every mount.
+        """
+        config = self.parse(_mount())
+        self.assertEqual(config.hls, HLSConfig(enabled=True, segment=6, window=6))
+        self.assertTrue(config.mounts[0].hls)
+
+    def test_table(self) -> None:
+        """
+        C{[hls]} sets the segment length, the window and whether HLS is on.
+        """
+        config = self.parse("[hls]\nsegment = 4\nwindow = 10\nenabled = false\n" + _mount())
+        self.assertEqual(config.hls, HLSConfig(enabled=False, segment=4, window=10))
+
+    def test_mountOptsOut(self) -> None:
+        """
+        C{hls = false} in a mount's table leaves that mount without HLS.
+        """
+        config = self.parse(_mount("hls = false") + _mount(path="/y"))
+        self.assertEqual([m.hls for m in config.mounts], [False, True])
+
+    def test_badValues(self) -> None:
+        """
+        Segments last 1 to 30 whole seconds, playlists list 3 to 30 of them,
+        and C{enabled} and a mount's C{hls} are booleans.
+        """
+        for table, key, fragment in (
+            ("segment = 0", "hls.segment", "from 1 to 30 seconds"),
+            ("segment = 31", "hls.segment", "from 1 to 30 seconds"),
+            ("segment = 6.5", "hls.segment", "not a float"),
+            ("segment = true", "hls.segment", "not a boolean"),
+            ("window = 2", "hls.window", "from 3 to 30 segments"),
+            ("window = 31", "hls.window", "from 3 to 30 segments"),
+            ('enabled = "no"', "hls.enabled", "true or false"),
+            ("target = 6", "hls.target", "unknown key"),
+        ):
+            self.assertConfigError(f"[hls]\n{table}\n" + _mount(), key, fragment)
+        self.assertConfigError(_mount("hls = 0"), "mount[1].hls", "true or false")
+
+    def test_notATable(self) -> None:
+        """
+        C{hls} at the top level must be a table.
+        """
+        self.assertConfigError("hls = true\n" + _mount(), "hls", "must be a table")
+        self.assertConfigError("[[hls]]\nsegment = 6\n" + _mount(), "hls", "must be a table")

@@ -16,6 +16,7 @@ from txradio.service import RadioService
 from txradio.sources.tracks import FolderTracks, ListTracks, demoTracks
 from txradio.station import Station
 from txradio.tap import Options, makeService
+from txradio.web.hls import HLSSettings
 
 
 class OptionsTests(SynchronousTestCase):
@@ -131,3 +132,64 @@ class MakeServiceTests(SynchronousTestCase):
         self.assertEqual(service.stations[0].broadcaster.title, "txradio - Morning Arpeggio")
         self.successResultOf(service.stopService())
         self.assertEqual(reactor.getDelayedCalls(), [])
+
+
+class HLSOptionsTests(SynchronousTestCase):
+    """
+    C{--hls-segment}, C{--hls-window} and C{--no-hls} set how the mounts
+    are also served as HLS.
+    """
+
+    def build(self, *args: str) -> RadioService:
+        """
+        Parse the arguments and build the radio on a fake reactor.
+        """
+        options = Options()
+        options.parseOptions(list(args))
+        return makeService(options, MemoryReactorClock())
+
+    def test_defaults(self) -> None:
+        """
+        Without the options, the mount has HLS with 6-second segments and
+        6-segment playlists.
+        """
+        options = Options()
+        options.parseOptions([])
+        self.assertEqual(options["hls"], HLSSettings())
+        hls = self.build().factory.site.resource.hls
+        [mount] = hls.mounts.values()
+        self.assertEqual(mount.path, "/stream")
+        self.assertEqual((mount.segmenter.targetDuration, mount.segmenter.windowSegments), (6, 6))
+
+    def test_segmentAndWindow(self) -> None:
+        """
+        C{--hls-segment} and C{--hls-window} reach every mount's segmenter.
+        """
+        hls = self.build("--hls-segment", "4", "--hls-window", "10").factory.site.resource.hls
+        self.assertEqual(hls.settings, HLSSettings(targetDuration=4, windowSegments=10))
+        [mount] = hls.mounts.values()
+        self.assertEqual((mount.segmenter.targetDuration, mount.segmenter.windowSegments), (4, 10))
+
+    def test_noHLS(self) -> None:
+        """
+        C{--no-hls} serves no HLS at all.
+        """
+        hls = self.build("--no-hls").factory.site.resource.hls
+        self.assertFalse(hls.settings.enabled)
+        self.assertEqual(hls.mounts, {})
+
+    def test_outOfRange(self) -> None:
+        """
+        Segments last 1 to 30 seconds, and playlists list 3 to 30 of them.
+        """
+        for args in (
+            ["--hls-segment", "0"],
+            ["--hls-segment", "31"],
+            ["--hls-segment", "2.5"],
+            ["--hls-window", "2"],
+            ["--hls-window", "31"],
+            ["--hls-window", "six"],
+        ):
+            options = Options()
+            error = self.assertRaises(UsageError, options.parseOptions, args)
+            self.assertIn(args[0], str(error))

@@ -6,11 +6,17 @@ that point at them.
 
 from __future__ import annotations
 
+import os
+
 from twisted.internet.task import Clock
+from twisted.internet.testing import MemoryReactorClock
 from twisted.trial.unittest import SynchronousTestCase
 
 from tests._web import SiteClient
+from txradio.config import parseConfig
 from txradio.icy import StreamInfo
+from txradio.radio import serviceFromConfig
+from txradio.sources.tracks import demoTracks
 from txradio.station import Station
 from txradio.testing import FakeFrameSource
 from txradio.web.hls import HLSSettings, SessionCounter
@@ -304,6 +310,40 @@ class OptOutTests(SynchronousTestCase):
         loud = Station(FakeFrameSource(), mount="/loud", clock=clock)
         site = buildSite([quiet, loud], clock=clock)
         self.assertEqual(list(site.resource.hls.mounts), [b"/loud"])
+
+
+class ConfigurationTests(SynchronousTestCase):
+    """
+    A radio built from a configuration file serves HLS as its C{[hls]}
+    table and its mounts' C{hls} keys say.
+    """
+
+    def test_fromConfig(self) -> None:
+        """
+        C{[hls]} sets every segmenter's segment length and window, and a
+        mount with C{hls = false} has no HLS.
+        """
+        demo = os.path.dirname(demoTracks().paths[0])
+        config = parseConfig(
+            "[hls]\nsegment = 4\nwindow = 8\n"
+            f'[[mount]]\npath = "/a"\nplaylist = "{demo}"\n'
+            f'[[mount]]\npath = "/b"\nplaylist = "{demo}"\nhls = false\n'
+        )
+        service = serviceFromConfig(config, MemoryReactorClock())
+        hls = service.factory.site.resource.hls
+        self.assertEqual(hls.settings, HLSSettings(targetDuration=4, windowSegments=8))
+        self.assertEqual(list(hls.mounts), [b"/a"])
+        segmenter = hls.mounts[b"/a"].segmenter
+        self.assertEqual((segmenter.targetDuration, segmenter.windowSegments), (4, 8))
+
+    def test_offInConfig(self) -> None:
+        """
+        C{enabled = false} in C{[hls]} turns HLS off for every mount.
+        """
+        demo = os.path.dirname(demoTracks().paths[0])
+        config = parseConfig(f'[hls]\nenabled = false\n[[mount]]\npath = "/a"\nplaylist = "{demo}"\n')
+        service = serviceFromConfig(config, MemoryReactorClock())
+        self.assertEqual(service.factory.site.resource.hls.mounts, {})
 
 
 class StatusAndPageTests(HLSSiteTestMixin, SynchronousTestCase):

@@ -35,6 +35,7 @@ from txradio.http_client import parseUpstream
 from txradio.icy import DEFAULT_METAINT, MAX_METAINT
 from txradio.listener import DEFAULT_LAG_LIMIT
 from txradio.protocol import DEFAULT_HEADER_TIMEOUT
+from txradio.segmenter import DEFAULT_TARGET_DURATION, DEFAULT_WINDOW, MAX_TARGET_DURATION, MAX_WINDOW, MIN_WINDOW
 from txradio.source import DEFAULT_SOURCE_TIMEOUT
 from txradio.station import normalizeMount
 
@@ -191,6 +192,8 @@ class MountConfig:
         ffmpeg can be found, else skip).
     @ivar deriveFrom: the path of the mount this one re-encodes at
         L{bitrate}, or L{None}.
+    @ivar hls: whether the mount is also served as HLS (when L{HLSConfig}
+        has it on).
     """
 
     path: str
@@ -216,6 +219,7 @@ class MountConfig:
     bitrate: int | None = None
     formatPolicy: str | None = None
     deriveFrom: str | None = None
+    hls: bool = True
 
     @property
     def audioFormat(self) -> AudioFormat:
@@ -248,16 +252,34 @@ class MountConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class HLSConfig:
+    """
+    How mounts are also served as HLS: the C{[hls]} table.
+
+    @ivar enabled: whether HLS is served at all (a mount opts out with
+        C{hls = false}).
+    @ivar segment: seconds of audio a segment holds.
+    @ivar window: segments a live playlist lists.
+    """
+
+    enabled: bool = True
+    segment: int = DEFAULT_TARGET_DURATION
+    window: int = DEFAULT_WINDOW
+
+
+@dataclass(frozen=True, slots=True)
 class RadioConfig:
     """
     A whole, valid configuration.
 
     @ivar server: the server settings.
     @ivar mounts: the mounts in file order; the first is the default mount.
+    @ivar hls: the HLS settings.
     """
 
     server: ServerConfig
     mounts: tuple[MountConfig, ...]
+    hls: HLSConfig = HLSConfig()
 
     def mount(self, path: str | bytes) -> MountConfig:
         """
@@ -277,7 +299,7 @@ class RadioConfig:
         raise KeyError(path)
 
 
-_TOP_KEYS = ("mount", "server")
+_TOP_KEYS = ("hls", "mount", "server")
 
 _SERVER_KEYS = (
     "admin_password",
@@ -298,6 +320,7 @@ _MOUNT_KEYS = (
     "fallback",
     "format_policy",
     "genre",
+    "hls",
     "lag_limit",
     "live",
     "max_listeners",
@@ -316,6 +339,8 @@ _MOUNT_KEYS = (
 )
 
 _PUSH_KEYS = ("password", "url", "user")
+
+_HLS_KEYS = ("enabled", "segment", "window")
 
 _MISSING: Any = object()
 
@@ -878,6 +903,7 @@ def _mount(table: _Table, base: str) -> MountConfig:
         bitrate=bitrate,
         formatPolicy=formatPolicy,
         deriveFrom=deriveFrom,
+        hls=table.flag("hls", True),
     )
 
 
@@ -915,6 +941,27 @@ def _format(table: _Table, path: str, deriveFrom: str | None) -> tuple[int | Non
         if policy is not None:
             table.fail("format_policy", f"mount {path} is derived: everything it plays is re-encoded")
     return sampleRate, channels, bitrate, policy
+
+
+def _hls(file: str, data: Any) -> HLSConfig:
+    """
+    Check the C{[hls]} table.
+
+    @param file: the file's path.
+    @param data: the table, or L{None} when the file has none.
+    @return: the HLS settings.
+    @raise ConfigError: for a bad setting.
+    """
+    if data is None:
+        return HLSConfig()
+    if not isinstance(data, dict):
+        raise ConfigError(file, f"must be a table ([hls]), not {_typeName(data)}", "hls")
+    table = _Table(file, "hls", data, _HLS_KEYS)
+    return HLSConfig(
+        enabled=table.flag("enabled", True),
+        segment=table.integer("segment", DEFAULT_TARGET_DURATION, 1, MAX_TARGET_DURATION, "seconds"),
+        window=table.integer("window", DEFAULT_WINDOW, MIN_WINDOW, MAX_WINDOW, "segments"),
+    )
 
 
 def _mounts(file: str, data: Any, base: str) -> tuple[MountConfig, ...]:
@@ -1032,7 +1079,7 @@ def parseConfig(text: str, path: str = "<config>") -> RadioConfig:
             "is set but no mount has live = true; SHOUTcast v1 sources need a live mount to feed",
             "server.shoutcast_source_listen",
         )
-    return RadioConfig(server=server, mounts=mounts)
+    return RadioConfig(server=server, mounts=mounts, hls=_hls(path, data.get("hls")))
 
 
 def loadConfig(path: str) -> RadioConfig:

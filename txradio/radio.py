@@ -21,6 +21,7 @@ from txradio.sources.switcher import MountFollower
 from txradio.sources.tracks import tracksFor
 from txradio.sources.transcode import ALWAYS, TranscodingSource
 from txradio.station import Station
+from txradio.web.hls import HLSSettings
 
 _log = Logger()
 
@@ -223,7 +224,20 @@ def buildStations(config: RadioConfig, reactor, encoder: str | None | bool = Tru
     for mount in config.mounts:
         if mount.fallback is not None:
             stations[mount.path].setFallback(stations[mount.fallback])
+        if not mount.hls:
+            # The site serves no HLS for a station whose hls is false.
+            stations[mount.path].hls = False
     return list(stations.values())
+
+
+def hlsSettings(config) -> HLSSettings:
+    """
+    How the site serves HLS, from the C{[hls]} table.
+
+    @param config: the checked table, a L{txradio.config.HLSConfig}.
+    @return: the settings for L{RadioService}.
+    """
+    return HLSSettings(enabled=config.enabled, targetDuration=config.segment, windowSegments=config.window)
 
 
 def libraryFor(config: RadioConfig, reactor):
@@ -272,6 +286,7 @@ def serviceFromConfig(config: RadioConfig, reactor=None) -> RadioService:
         adminPassword=config.server.adminPassword,
         sourceTimeout=config.server.sourceTimeout,
         shoutcastSources=shoutcast,
+        hls=hlsSettings(config.hls),
     )
     for mount in config.mounts:
         if mount.push is not None:

@@ -57,6 +57,18 @@ DEFAULT_TARGET_DURATION = 6
 DEFAULT_WINDOW = 6
 """Segments a live media playlist lists."""
 
+MAX_TARGET_DURATION = 30
+"""
+The longest segment a radio may be configured with, in seconds: longer ones
+only add latency, and memory (the segments kept grow with it).
+"""
+
+MIN_WINDOW = 3
+"""The fewest segments a live playlist may list (RFC 8216 section 6.2.2)."""
+
+MAX_WINDOW = 30
+"""The most segments a radio may be configured to list."""
+
 MIN_SEGMENT = 0.4
 """
 Seconds below which a piece of audio is not made a segment of its own: a
@@ -136,8 +148,8 @@ class Segmenter(Service):
             from twisted.internet import reactor as clock  # type: ignore[assignment]
         if int(targetDuration) != targetDuration or targetDuration < 1:
             raise ValueError(f"the target duration must be a whole number of seconds, at least 1, not {targetDuration}")
-        if windowSegments < 3:
-            raise ValueError(f"a playlist must list at least 3 segments, not {windowSegments}")
+        if windowSegments < MIN_WINDOW:
+            raise ValueError(f"a playlist must list at least {MIN_WINDOW} segments, not {windowSegments}")
         self.broadcaster = broadcaster
         self.name = name
         self._clock = clock

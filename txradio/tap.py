@@ -19,7 +19,9 @@ from txradio.radio import EncoderMissing, checkEncoder, conformer, derivedStatio
 from txradio.service import DEFAULT_LISTEN, RadioService
 from txradio.sources.playlist import PlaylistSource
 from txradio.sources.tracks import FolderTracks, NoTracks, demoTracks
+from txradio.segmenter import DEFAULT_TARGET_DURATION, DEFAULT_WINDOW, MAX_TARGET_DURATION, MAX_WINDOW, MIN_WINDOW
 from txradio.station import DEFAULT_MOUNT, Station, normalizeMount
+from txradio.web.hls import HLSSettings
 from txradio.web.library import Library
 
 _log = Logger()
@@ -63,6 +65,7 @@ class Options(usage.Options):
         ["icy-status", None, "Answer listeners with 'ICY 200 OK' (for very old clients)."],
         ["public", None, "Let stream directories list this station (icy-pub: 1)."],
         ["no-library", None, "Do not offer the music folder as an on-demand library at /library/."],
+        ["no-hls", None, "Do not serve the mounts as HLS (MOUNT.m3u8)."],
     ]
 
     optParameters = [
@@ -75,6 +78,8 @@ class Options(usage.Options):
         ["metaint", None, str(DEFAULT_METAINT), "Audio bytes between ICY metadata blocks."],
         ["burst-size", None, str(DEFAULT_BURST), "Bytes of recent audio sent to a new listener at once."],
         ["max-listeners", None, "0", "The most listeners at once (0: no limit)."],
+        ["hls-segment", None, str(DEFAULT_TARGET_DURATION), "Seconds of audio in an HLS segment."],
+        ["hls-window", None, str(DEFAULT_WINDOW), "Segments a live HLS playlist lists."],
         ["public-url", None, None, "The base URL clients use, for playlists behind a proxy."],
         [
             "source-password",
@@ -155,6 +160,7 @@ class Options(usage.Options):
         self["metaint"] = _positive("metaint", self["metaint"], MAX_METAINT)
         self["burst-size"] = _positive("burst-size", self["burst-size"], 16 << 20, allowZero=True)
         self["max-listeners"] = _positive("max-listeners", self["max-listeners"], allowZero=True)
+        self["hls"] = self._checkHLS()
         self._checkFormat()
         if self["music-dir"] is not None:
             folder = os.path.abspath(os.path.expanduser(self["music-dir"]))
@@ -180,6 +186,19 @@ class Options(usage.Options):
                 library = os.path.dirname(self["tracks"].paths[0])
             self["library"] = library
 
+
+    def _checkHLS(self) -> HLSSettings:
+        """
+        Check C{--hls-segment} and C{--hls-window}.
+
+        @return: how the radio serves HLS (off with C{--no-hls}).
+        @raise usage.UsageError: for a value out of range.
+        """
+        segment = _positive("hls-segment", self["hls-segment"], MAX_TARGET_DURATION)
+        window = _positive("hls-window", self["hls-window"], MAX_WINDOW)
+        if window < MIN_WINDOW:
+            raise usage.UsageError(f"--hls-window must be at least {MIN_WINDOW} (RFC 8216), not {window}")
+        return HLSSettings(enabled=not self["no-hls"], targetDuration=segment, windowSegments=window)
 
     def _checkFormat(self) -> None:
         """
@@ -293,4 +312,5 @@ def makeService(options: Options, reactor=None) -> RadioService:
         adminPassword=options["admin-password"] or None,
         shoutcastSources=shoutcast,
         library=Library(options["library"], clock=reactor) if options["library"] else None,
+        hls=options.get("hls"),
     )
