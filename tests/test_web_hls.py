@@ -283,6 +283,90 @@ class VariantTests(HLSSiteTestMixin, SynchronousTestCase):
         self.assertRegex(lines[2], r'^#EXT-X-STREAM-INF:BANDWIDTH=129000,AVERAGE-BANDWIDTH=12\d\d\d\d,CODECS="mp4a.40.34"$')
 
 
+class PlaylistFileTests(HLSSiteTestMixin, SynchronousTestCase):
+    """
+    The M3U, PLS and XSPF files of a mount list its ICY stream first, then
+    its other bitrates, then (M3U and XSPF) its HLS playlist.
+    """
+
+    base = "http://radio.example:8000"
+    extraStations = VariantTests.extraStations
+
+    def m3u(self, path: str) -> list[str]:
+        """
+        @return: the URLs an M3U file lists.
+        """
+        return [line for line in self.client.request(path).text.split("\r\n") if line and not line.startswith("#")]
+
+    def test_m3u(self) -> None:
+        """
+        C{/stream.m3u} lists C{/stream}, then C{/stream-64}, then the master
+        playlist (the mount has variants), titled after the stations.
+        """
+        text = self.client.request("/stream.m3u").text
+        self.assertEqual(
+            text,
+            "#EXTM3U\r\n"
+            f"#EXTINF:-1,Main\r\n{self.base}/stream\r\n"
+            f"#EXTINF:-1,Low\r\n{self.base}/stream-64\r\n"
+            f"#EXTINF:-1,Main (HLS)\r\n{self.base}/stream/master.m3u8\r\n",
+        )
+        self.assertEqual(self.m3u("/listen.m3u"), self.m3u("/stream.m3u"))
+
+    def test_derivedMount(self) -> None:
+        """
+        A derived mount's file lists itself first, then the mount it
+        re-encodes, then its own master playlist.
+        """
+        self.assertEqual(
+            self.m3u("/stream-64.m3u"),
+            [f"{self.base}/stream-64", f"{self.base}/stream", f"{self.base}/stream-64/master.m3u8"],
+        )
+
+    def test_pls(self) -> None:
+        """
+        A PLS file lists only the ICY streams: players that read PLS take
+        every entry for an MP3 stream.
+        """
+        for path in ("/stream.pls", "/listen.pls"):
+            text = self.client.request(path).text
+            self.assertIn(f"File1={self.base}/stream\r\nTitle1=Main\r\n", text)
+            self.assertIn(f"File2={self.base}/stream-64\r\nTitle2=Low\r\n", text)
+            self.assertIn("NumberOfEntries=2\r\n", text)
+            self.assertNotIn("m3u8", text)
+
+    def test_xspf(self) -> None:
+        """
+        An XSPF file lists the same entries as the M3U file, in order.
+        """
+        text = self.client.request("/stream.xspf").text
+        locations = [part.partition("</location>")[0] for part in text.split("<location>")[1:]]
+        self.assertEqual(locations, self.m3u("/stream.m3u"))
+
+    def test_mediaPlaylistWithoutVariants(self) -> None:
+        """
+        A mount without variants offers its media playlist.
+        """
+        site = buildSite([Station(FakeFrameSource(), mount="/solo", clock=self.clock)], clock=self.clock)
+        client = SiteClient(self, site, self.clock)
+        text = client.request("/solo.m3u").text
+        self.assertTrue(text.endswith(f"#EXTINF:-1,txradio (HLS)\r\n{self.base}/solo.m3u8\r\n"), text)
+
+    def test_noHLS(self) -> None:
+        """
+        Without HLS, or for a mount that opts out, the files list only ICY
+        streams.
+        """
+        off = buildSite(self.stations, clock=self.clock, hls=HLSSettings(enabled=False))
+        self.assertNotIn("m3u8", SiteClient(self, off, self.clock).request("/stream.m3u").text)
+        self.low.hls = False
+        quiet = buildSite(self.stations, clock=self.clock)
+        client = SiteClient(self, quiet, self.clock)
+        self.assertNotIn("m3u8", client.request("/stream-64.m3u").text)
+        # /stream's only variant is gone: its media playlist, not a master.
+        self.assertTrue(client.request("/stream.m3u").text.endswith(f"{self.base}/stream.m3u8\r\n"))
+
+
 class OptOutTests(SynchronousTestCase):
     """
     HLS can be turned off for a radio or one mount.

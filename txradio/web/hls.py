@@ -442,9 +442,10 @@ def _wantsHLS(station) -> bool:
     return getattr(station, "hls", True) is not False
 
 
-def _relatives(station) -> list:
+def relatedStations(station) -> list:
     """
-    The stations a master playlist lists beside C{station}: the mount it is
+    The stations playing the same programme as C{station} at other
+    bitrates (those a master playlist lists beside it): the mount it is
     derived from and every mount derived from that one.
 
     @param station: a station; derived mounts are found through its
@@ -519,7 +520,7 @@ class HLSRoutes:
         """
         own = self.mounts[station.mount]
         members = [own]
-        for relative in _relatives(station):
+        for relative in relatedStations(station):
             mount = relative if isinstance(relative, (bytes, str)) else relative.mount
             if isinstance(mount, str):
                 mount = mount.encode("ascii")

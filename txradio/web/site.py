@@ -6,7 +6,8 @@ everything that is not a stream.
  - C{/}: the station page (L{txradio.web.page}), live through C{/events}
    (L{txradio.web.events});
  - C{/MOUNT.m3u}, C{.pls}, C{.xspf}, C{/listen.pls}, C{/listen.m3u}:
-   playlists;
+   playlists: the mount's stream first, then the same programme at its
+   other bitrates, then (M3U and XSPF only) its HLS playlist;
  - C{/status-json.xsl}: Icecast's status JSON (L{txradio.web.status});
  - C{/api/v1/…}: the JSON API (L{txradio.web.api});
  - C{/library/…}: the on-demand library (L{txradio.web.library});
@@ -36,19 +37,83 @@ from txradio.web.admin import AdminResource
 from txradio.web.api import APIRoot
 from txradio.web.browse import LibraryResource
 from txradio.web.events import EventHub, EventsResource
-from txradio.web.hls import HLSRoutes, HLSSettings
+from txradio.web.hls import HLSRoutes, HLSSettings, relatedStations
 from txradio.web.library import Library
 from txradio.web.metadata import IcecastMetadataResource, ShoutcastMetadataResource
 from txradio.web.page import StaticResource, StationsPage
 from txradio.web.status import IcecastStatusResource, WebContext, baseURL, renderPreflight
 
-__all__ = ["RadioChannel", "RadioRoot", "PlaylistResource", "StreamResource", "baseURL", "buildSite"]
+__all__ = [
+    "RadioChannel",
+    "RadioRoot",
+    "PlaylistResource",
+    "StreamResource",
+    "baseURL",
+    "buildSite",
+    "playlistEntries",
+]
 
 _PLAYLIST_FORMATS = {
     b".m3u": (M3U_TYPE, buildM3U),
     b".pls": (PLS_TYPE, buildPLS),
     b".xspf": (XSPF_TYPE, buildXSPF),
 }
+
+_HLS_PLAYLIST_FORMATS = (b".m3u", b".xspf")
+"""
+The playlist formats that also list a mount's HLS playlist, after its
+streams.  Not PLS: the SHOUTcast-era players and hardware radios that read
+PLS take every entry for an MP3 stream (a further entry is where they go
+when the first fails), and an HLS playlist is not one.
+"""
+
+
+def playlistEntries(
+    stations: Sequence[Station],
+    base: str,
+    served: Sequence[Station] | None = None,
+    hls: HLSRoutes | None = None,
+) -> list[tuple[str, str]]:
+    """
+    The entries of a playlist file for some stations.
+
+    First each station's own ICY stream, so that a player that plays only
+    the first entry (or plays them in order) gets it; then the same
+    programme at its other bitrates (the mounts derived from it, or the one
+    it is derived from and its siblings), where a player goes when the first
+    fails; then, when C{hls} is given, the station's HLS playlist: its master
+    playlist when it has variants, else its media playlist.
+
+    @param stations: the stations the file is for, usually one.
+    @param base: the absolute URL prefix, e.g. C{"http://radio.example:8000"}.
+    @param served: the stations this site serves (a related station that is
+        not among them is left out); all related stations when L{None}.
+    @param hls: the site's HLS routes, or L{None} for no HLS entries.
+    @return: C{(url, title)} pairs, without repeats.
+    """
+    known = None if served is None else {id(station) for station in served}
+    entries: list[tuple[str, str]] = []
+    seen: set[str] = set()
+
+    def add(url: str, title: str) -> None:
+        if url not in seen:
+            seen.add(url)
+            entries.append((url, title))
+
+    for station in stations:
+        add(base + station.mount.decode("ascii"), station.info.name)
+    for station in stations:
+        for relative in relatedStations(station):
+            if known is None or id(relative) in known:
+                add(base + relative.mount.decode("ascii"), relative.info.name)
+    if hls is not None:
+        for station in stations:
+            mount = hls.mounts.get(station.mount)
+            if mount is None:
+                continue
+            path = mount.masterPath if len(hls.family(station)) > 1 else mount.playlistPath
+            add(base + path, f"{station.info.name} (HLS)")
+    return entries
 
 
 class RadioChannel(http.HTTPChannel):
@@ -66,21 +131,35 @@ class RadioChannel(http.HTTPChannel):
 
 class PlaylistResource(Resource):
     """
-    A playlist file (M3U, PLS or XSPF) pointing at one or more stations.
+    A playlist file (M3U, PLS or XSPF) pointing at one or more stations
+    (see L{playlistEntries} for what it lists).
     """
 
     isLeaf = True
 
-    def __init__(self, stations: Sequence[Station], extension: bytes, publicURL: str | None) -> None:
+    def __init__(
+        self,
+        stations: Sequence[Station],
+        extension: bytes,
+        publicURL: str | None,
+        served: Sequence[Station] | None = None,
+        hls: HLSRoutes | None = None,
+    ) -> None:
         """
         @param stations: the stations to list.
         @param extension: C{b".m3u"}, C{b".pls"} or C{b".xspf"}.
         @param publicURL: a configured base URL, or L{None} to use C{Host}.
+        @param served: the site's stations, among which the related
+            stations listed are found; by default only C{stations}.
+        @param hls: the site's HLS routes, or L{None} for no HLS entry; PLS
+            files never get one.
         """
         Resource.__init__(self)
         self._stations = list(stations)
         self._contentType, self._build = _PLAYLIST_FORMATS[extension]
         self._publicURL = publicURL
+        self._served = list(served) if served is not None else list(stations)
+        self._hls = hls if extension in _HLS_PLAYLIST_FORMATS else None
 
     def render_GET(self, request: Request) -> bytes:
         """
@@ -90,7 +169,7 @@ class PlaylistResource(Resource):
         @return: the playlist's bytes.
         """
         base = baseURL(request, self._publicURL)
-        entries = [(base + station.mount.decode("ascii"), station.info.name) for station in self._stations]
+        entries = playlistEntries(self._stations, base, self._served, self._hls)
         request.setHeader(b"content-type", self._contentType + b"; charset=utf-8")
         request.setHeader(b"cache-control", b"no-cache")
         request.setHeader(b"access-control-allow-origin", b"*")
@@ -181,10 +260,14 @@ class RadioRoot(Resource):
         for station in stations:
             self._paths[station.mount] = StreamResource()
             for extension in _PLAYLIST_FORMATS:
-                self._paths[station.mount + extension] = PlaylistResource([station], extension, publicURL)
+                self._paths[station.mount + extension] = PlaylistResource(
+                    [station], extension, publicURL, stations, self.hls
+                )
         if stations:
             for extension in (b".pls", b".m3u"):
-                self._paths.setdefault(b"/listen" + extension, PlaylistResource(stations[:1], extension, publicURL))
+                self._paths.setdefault(
+                    b"/listen" + extension, PlaylistResource(stations[:1], extension, publicURL, stations, self.hls)
+                )
         self.putChild(b"", StationsPage(self.context))
         self.putChild(b"status-json.xsl", IcecastStatusResource(self.context))
         self.putChild(b"api", APIRoot(self.context, library))
