@@ -34,6 +34,7 @@ from txradio.service import RadioService
 from txradio.sources.playlist import PlaylistSource
 from txradio.sources.tracks import demoTracks
 from txradio.station import Station
+from txradio.web.hls import HLSSettings
 from txradio.web.library import Library
 
 CHROMIUM_FLAGS = [
@@ -366,8 +367,13 @@ class BrowserTests(TestCase):
             shutil.copy(path, os.path.join(self.music, "txradio demo", os.path.basename(path)))
         shutil.copy(tracks.paths[2], os.path.join(self.music, "More music", "Chimes again.mp3"))
         shutil.copy(tracks.paths[0], os.path.join(self.music, "Arpeggio.mp3"))
+        # The ICY player: tests/test_hls_browser.py plays HLS.
         self.radio = RadioService(
-            [self.station], listen=["tcp:0:interface=127.0.0.1"], reactor=reactor, library=Library(self.music)
+            [self.station],
+            listen=["tcp:0:interface=127.0.0.1"],
+            reactor=reactor,
+            library=Library(self.music),
+            hls=HLSSettings(enabled=False),
         )
         self.radio.startService()
         ports = yield self.radio.whenListening()

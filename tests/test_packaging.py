@@ -120,9 +120,10 @@ class WheelTests(SynchronousTestCase):
 
     def test_contents(self) -> None:
         """
-        The wheel holds the plugin module, every txradio module and the demo
-        tracks, and no C{twisted/__init__.py}, C{twisted/plugins/__init__.py},
-        plugin cache or compiled file.
+        The wheel holds the plugin module, every txradio module, the demo
+        tracks and the pages' static files (hls.js included), and no
+        C{twisted/__init__.py}, C{twisted/plugins/__init__.py}, plugin cache
+        or compiled file.
         """
         with zipfile.ZipFile(self.buildWheel()) as archive:
             names = set(archive.namelist())
@@ -131,6 +132,12 @@ class WheelTests(SynchronousTestCase):
         self.assertTrue(demo, "the checkout has no demo tracks")
         for name in demo:
             self.assertIn(f"txradio/demo/{name}", names)
+        # The pages' own files, hls.js and its licence among them.
+        static = sorted(os.listdir(os.path.join(CHECKOUT, "txradio", "web", "static")))
+        self.assertIn("hls.light.min.js", static)
+        self.assertIn("hls.js-LICENSE.txt", static)
+        for name in static:
+            self.assertIn(f"txradio/web/static/{name}", names)
         modules = {
             os.path.relpath(path, CHECKOUT).replace(os.sep, "/")
             for path in glob.glob(os.path.join(CHECKOUT, "txradio", "**", "*.py"), recursive=True)

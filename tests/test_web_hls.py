@@ -20,6 +20,7 @@ from txradio.sources.tracks import demoTracks
 from txradio.station import Station
 from txradio.testing import FakeFrameSource
 from txradio.web.hls import HLSSettings, SessionCounter
+from txradio.web.page import HLS_SCRIPT, assetURL
 from txradio.web.site import buildSite
 
 
@@ -458,6 +459,25 @@ class StatusAndPageTests(HLSSiteTestMixin, SynchronousTestCase):
         page = self.client.request("/").body.decode()
         self.assertIn('data-hls="/stream.m3u8"', page)
         self.assertIn('href="/stream.m3u8"', page)
+
+    def test_hlsScript(self) -> None:
+        """
+        The player is told where the shipped hls.js is, without the page
+        loading it (the script loads it only when it needs it); it is
+        served from C{/static/} for long caching, and the page's policy
+        lets hls.js give the audio element a C{blob:} source.
+        """
+        response = self.client.request("/")
+        page = response.body.decode()
+        url = assetURL(HLS_SCRIPT)
+        self.assertIn(f'data-hls-script="{url}"', page)
+        self.assertNotIn(f'<script src="{url}"', page)
+        self.assertIn("media-src 'self' blob:", response.header("content-security-policy"))
+        script = self.client.request(url)
+        self.assertEqual(script.status, 200)
+        self.assertEqual(script.header("content-type"), "text/javascript; charset=utf-8")
+        self.assertEqual(script.header("cache-control"), "public, max-age=31536000, immutable")
+        self.assertTrue(script.body.startswith(b"!function"), script.body[:40])
 
 
 class SessionCounterTests(SynchronousTestCase):

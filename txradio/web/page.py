@@ -7,7 +7,10 @@ Pages are built with L{twisted.web.template}, which escapes every value it
 inserts, so titles and names from tags, sources and operators can never add
 markup.  The pages work without JavaScript (a plain C{<audio controls>} per
 station); the script adds a play button, live updates from C{/events} and
-the library's player.  Everything is served from this server: no CDN.
+the library's player.  Everything is served from this server: no CDN.  The
+player plays HLS where the browser does, with the shipped hls.js where it
+does not (loaded only then; see C{docs/hls.md}), and the ICY stream
+otherwise.
 """
 
 from __future__ import annotations
@@ -36,9 +39,20 @@ _STATIC_TYPES = {
 
 CONTENT_SECURITY_POLICY = (
     b"default-src 'none'; style-src 'self'; script-src 'self'; connect-src 'self'; "
-    b"media-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'self'"
+    b"media-src 'self' blob:; img-src 'self' data:; base-uri 'none'; form-action 'self'"
 )
-"""What pages may load: only this server's own files (no inline script)."""
+"""
+What pages may load: only this server's own files (no inline script), and
+media from C{blob:} URLs, which is how hls.js hands the audio element the
+C{MediaSource} it fills.
+"""
+
+HLS_SCRIPT = "hls.light.min.js"
+"""
+The shipped hls.js (the light build: no alternate audio, subtitles or DRM,
+which a radio does not use; MP3 and ID3 timed metadata included), from the
+npm registry; see C{docs/hls.md}.
+"""
 
 HISTORY_SHOWN = 10
 """Recent titles listed under each station."""
@@ -58,7 +72,7 @@ def _fingerprint(name: str) -> str:
         return "0"
 
 
-_FINGERPRINTS = {name: _fingerprint(name) for name in ("radio.css", "radio.js", "icon.svg")}
+_FINGERPRINTS = {name: _fingerprint(name) for name in ("radio.css", "radio.js", "icon.svg", HLS_SCRIPT)}
 
 
 def assetURL(name: str) -> str:
@@ -187,8 +201,8 @@ def stationSection(station: Station, hls: Any = None) -> Tag:
 
     @param station: the station.
     @param hls: its L{txradio.web.hls.HLSMount}, or L{None} when it serves
-        no HLS; the player then offers the playlist to browsers that play
-        HLS themselves.
+        no HLS; with one, the player plays the HLS playlist, natively where
+        the browser can, else with the shipped hls.js.
     @return: an C{<article>} element.
     """
     mount = station.mount.decode("ascii")
@@ -219,7 +233,7 @@ def stationSection(station: Station, hls: Any = None) -> Tag:
             tags.audio(controls="", preload="none", src=mount),
             class_="player",
             **{"data-mount": mount},
-            **({"data-hls": hls.playlistPath} if hls is not None else {}),
+            **({"data-hls": hls.playlistPath, "data-hls-script": assetURL(HLS_SCRIPT)} if hls is not None else {}),
         ),
         tags.dl(
             _fact("Listeners", station.listenerCount, "listeners"),

@@ -13,6 +13,80 @@
     try { navigator.mediaSession.metadata = new MediaMetadata({ title: title || "", artist: artist || "" }); } catch (e) { /* ignore */ }
   }
 
+  /* ---- HLS: timed titles and the shipped hls.js ---- */
+
+  // Set once this browser's own HLS failed on this page: Chromium says it
+  // plays HLS but rejects MP3 packed audio; every player then uses hls.js.
+  var nativeHLSFailed = false;
+  var hlsLibrary = null;
+
+  // Load the shipped hls.js once, when a player first needs it (browsers
+  // that play HLS themselves, or only hear the ICY stream, never load it).
+  function loadHlsLibrary(url) {
+    if (window.Hls) { return Promise.resolve(window.Hls); }
+    if (!hlsLibrary) {
+      hlsLibrary = new Promise(function (resolve, reject) {
+        var script = document.createElement("script");
+        script.src = url;
+        script.onload = function () {
+          if (window.Hls) { resolve(window.Hls); } else { reject(new Error("hls.js did not load")); }
+        };
+        script.onerror = function () { hlsLibrary = null; reject(new Error("hls.js could not be loaded")); };
+        document.head.appendChild(script);
+      });
+    }
+    return hlsLibrary;
+  }
+
+  function hasMediaSource() { return Boolean(window.MediaSource || window.ManagedMediaSource); }
+
+  function syncsafe(bytes, at) {
+    return ((bytes[at] & 0x7f) << 21) | ((bytes[at + 1] & 0x7f) << 14) | ((bytes[at + 2] & 0x7f) << 7) | (bytes[at + 3] & 0x7f);
+  }
+
+  function uint32(bytes, at) { return bytes[at] * 0x1000000 + ((bytes[at + 1] << 16) | (bytes[at + 2] << 8) | bytes[at + 3]); }
+
+  // An ID3 text frame's value: its first byte names the encoding.
+  function id3Text(body) {
+    var encoding = body[0];
+    var label = ["iso-8859-1", "utf-16le", "utf-16be", "utf-8"][encoding] || "utf-8";
+    var start = 1;
+    if (encoding === 1 && body.length > 2) {
+      label = body[1] === 0xfe && body[2] === 0xff ? "utf-16be" : "utf-16le";
+      start = 3;
+    }
+    try {
+      // ID3v2.4 separates several values with NUL: keep the first.
+      return new TextDecoder(label).decode(body.subarray(start)).split("\u0000")[0];
+    } catch (e) { return ""; }
+  }
+
+  // The text frames of an ID3v2.3 or 2.4 tag, by frame id: txradio's HLS
+  // segments start with one that holds the title (TIT2, and TPE1 when the
+  // title reads "Artist - Title") beside the timestamp (PRIV).
+  function id3TextFrames(bytes) {
+    var found = {};
+    if (!bytes || bytes.length < 10 || bytes[0] !== 0x49 || bytes[1] !== 0x44 || bytes[2] !== 0x33) { return found; }
+    var version = bytes[3];
+    var end = Math.min(bytes.length, 10 + syncsafe(bytes, 6));
+    var at = 10;
+    if (bytes[5] & 0x40) { at += version >= 4 ? syncsafe(bytes, at) : 4 + uint32(bytes, at); }
+    while (at + 10 <= end) {
+      var id = String.fromCharCode(bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]);
+      if (!/^[A-Z0-9]{4}$/.test(id)) { break; }
+      var size = version >= 4 ? syncsafe(bytes, at + 4) : uint32(bytes, at + 4);
+      var body = bytes.subarray(at + 10, Math.min(end, at + 10 + size));
+      if (id.charAt(0) === "T" && id !== "TXXX" && body.length) { found[id] = id3Text(body); }
+      at += 10 + size;
+    }
+    return found;
+  }
+
+  function titleOf(frames) {
+    if (!frames.TIT2) { return null; }
+    return frames.TPE1 ? frames.TPE1 + " - " + frames.TIT2 : frames.TIT2;
+  }
+
   /* ---- The station page ---- */
 
   var players = [];
@@ -21,17 +95,38 @@
     players.forEach(function (player) { if (player !== except) { player.stop(); } });
   }
 
+  // Show a title as the station's "now playing".
+  function showTitle(article, text) {
+    var element = $("[data-field=title]", article);
+    if (!element || element.textContent === text) { return; }
+    element.textContent = text;
+    element.classList.add("changed");
+    setTimeout(function () { element.classList.remove("changed"); }, 1500);
+  }
+
+  // The title the server announced last (the page's, then /events').
+  function announcedTitle(article) {
+    if (article.hasAttribute("data-announced")) { return article.getAttribute("data-announced"); }
+    var element = $("[data-field=title]", article);
+    return element ? element.textContent : "";
+  }
+
   function Player(box) {
     var self = this;
     var audio = $("audio", box);
     var mount = box.getAttribute("data-mount");
-    // HLS where the browser says it plays it itself (Safari, iOS), the ICY
-    // stream everywhere else, and the ICY stream too when the browser's own
-    // HLS fails (Chromium 156 claims HLS but rejects MP3 packed audio).
-    // No hls.js: every browser plays the plain MP3 stream already.
+    // The mount's HLS playlist, played natively where the browser says it
+    // can (Safari, iOS), else with the shipped hls.js where the browser has
+    // Media Source Extensions (Chromium, Firefox); the ICY stream where
+    // neither works, or when HLS fails before it plays.
     var hls = box.getAttribute("data-hls");
-    var source = hls && audio.canPlayType("application/vnd.apple.mpegurl") ? hls : mount;
+    var hlsScript = box.getAttribute("data-hls-script");
+    var engine = null;
+    var hlsPlayer = null;
     var started = false;
+    var attempt = 0;
+    // Titles hls.js found in segments not heard yet: {time, title}.
+    var pending = [];
     var article = box.closest("article");
     var name = article ? $("[data-field=name]", article).textContent : mount;
     var button = document.createElement("button");
@@ -67,66 +162,184 @@
     }
     this.audio = audio;
     this.mount = mount;
-    this.source = source;
     this.article = article;
     this.isPlaying = function () { return playing; };
+    this.engine = function () { return engine; };
+    // Whether "now playing" shows what this player hears (timed metadata)
+    // rather than what the server announced.
+    this.hearsTitles = function () { return playing && box.hasAttribute("data-heard"); };
+
+    // A title heard in the stream's timed metadata: it changes when the
+    // listener hears the change (HLS runs some segments behind the live
+    // edge), not when the server announces it.
+    function heard(title) {
+      if (!playing) { return; }
+      box.setAttribute("data-heard", title);
+      if (article) { showTitle(article, title); }
+      show("Playing");
+      setMediaSession(title, name);
+    }
+
+    function forgetHeard() {
+      if (!box.hasAttribute("data-heard")) { return; }
+      box.removeAttribute("data-heard");
+      if (article) { showTitle(article, announcedTitle(article)); }
+    }
+
+    // Show the titles whose audio is now playing.
+    function catchUp() {
+      if (engine !== "hls.js" || !started) { return; }
+      var title = null;
+      while (pending.length && pending[0].time <= audio.currentTime + 0.05) { title = pending.shift().title; }
+      if (title !== null) { heard(title); }
+    }
+
+    function detach() {
+      if (hlsPlayer) { hlsPlayer.destroy(); hlsPlayer = null; }
+      pending = [];
+    }
+
+    function playAudio() {
+      var mine = attempt;
+      var promise = audio.play();
+      if (promise && promise.catch) {
+        promise.catch(function (error) {
+          // A source that fails reports through the error event; this is
+          // for a browser that refuses to play at all.
+          if (mine === attempt && playing && error && error.name === "NotAllowedError") {
+            detach();
+            setPressed(false);
+            show("Could not play: " + (error.message || "not allowed"));
+          }
+        });
+      }
+    }
+
+    function startHlsJs(Hls) {
+      var mine = attempt;
+      hlsPlayer = new Hls({
+        // No worker: the page's content security policy allows no blob:
+        // scripts, and demuxing packed MP3 is light work.
+        enableWorker: false,
+        // The page reads the titles itself (below): no metadata text track
+        // (whose empty data: source the page's policy would refuse).
+        enableID3MetadataCues: false,
+        enableEmsgMetadataCues: false,
+        enableDateRangeMetadataCues: false,
+        liveDurationInfinity: true,
+        backBufferLength: 30
+      });
+      hlsPlayer.on(Hls.Events.FRAG_PARSING_METADATA, function (event, data) {
+        if (mine !== attempt) { return; }
+        (data.samples || []).forEach(function (sample) {
+          var title = titleOf(id3TextFrames(sample.data));
+          if (title !== null) { pending.push({ time: sample.pts, title: title }); }
+        });
+        pending.sort(function (a, b) { return a.time - b.time; });
+        if (pending.length > 100) { pending.splice(0, pending.length - 100); }
+        catchUp();
+      });
+      hlsPlayer.on(Hls.Events.MANIFEST_PARSED, function () { if (mine === attempt) { playAudio(); } });
+      hlsPlayer.on(Hls.Events.ERROR, function (event, data) {
+        if (mine === attempt && data.fatal) { failed(); }
+      });
+      hlsPlayer.loadSource(hls);
+      hlsPlayer.attachMedia(audio);
+    }
+
+    // Play with "native" (the browser's own HLS), "hls.js" or "icy".
+    function start(kind) {
+      detach();
+      attempt += 1;
+      var mine = attempt;
+      engine = kind;
+      started = false;
+      box.setAttribute("data-engine", kind);
+      if (kind === "hls.js") {
+        loadHlsLibrary(hlsScript).then(function (Hls) {
+          if (mine !== attempt) { return; }
+          if (Hls.isSupported()) { startHlsJs(Hls); } else { start("icy"); }
+        }, function () { if (mine === attempt) { start("icy"); } });
+        return;
+      }
+      // A fresh connection each time: a live stream resumed from a pause
+      // would play stale audio.
+      audio.src = kind === "native" ? hls : mount;
+      playAudio();
+    }
+
+    function failed() {
+      if (!started && engine !== "icy") {
+        if (engine === "native") { nativeHLSFailed = true; }
+        if (engine === "native" && hlsScript && hasMediaSource()) { start("hls.js"); return; }
+        box.setAttribute("data-fallback", "icy");
+        start("icy");
+        return;
+      }
+      self.stop();
+      show("The stream could not be played (is the station on air?).");
+    }
+
     this.play = function () {
       stopAll(self);
       setPressed(true);
       show("Connecting…");
-      // A fresh connection each time: a live stream resumed from a pause
-      // would play stale audio.
-      audio.src = source;
-      var started = audio.play();
-      if (started && started.catch) {
-        started.catch(function (error) {
-          if (playing) { setPressed(false); show("Could not play: " + (error && error.message ? error.message : "unknown error")); }
-        });
+      if (hls && !nativeHLSFailed && audio.canPlayType("application/vnd.apple.mpegurl")) {
+        start("native");
+      } else if (hls && hlsScript && hasMediaSource()) {
+        start("hls.js");
+      } else {
+        start("icy");
       }
       var title = article ? $("[data-field=title]", article).textContent : "";
       setMediaSession(title, name);
     };
     this.stop = function () {
       if (!playing) { return; }
+      attempt += 1;
       setPressed(false);
       audio.pause();
+      detach();
       audio.removeAttribute("src");
       audio.load();
+      engine = null;
+      forgetHeard();
       show("");
     };
     button.addEventListener("click", function () { if (playing) { self.stop(); } else { self.play(); } });
     volume.addEventListener("input", function () { audio.volume = Number(volume.value); });
-    audio.addEventListener("playing", function () { if (playing) { started = true; show("Playing"); } });
+    audio.addEventListener("playing", function () {
+      if (!playing) { return; }
+      started = true;
+      show("Playing");
+      catchUp();
+    });
+    audio.addEventListener("timeupdate", catchUp);
     audio.addEventListener("waiting", function () { if (playing) { show("Buffering…"); } });
     audio.addEventListener("error", function () {
-      if (playing && source === hls && !started) {
-        source = mount;
-        self.source = mount;
-        box.setAttribute("data-fallback", "icy");
-        self.play();
-        return;
-      }
-      if (playing) { setPressed(false); show("The stream could not be played (is the station on air?)."); }
+      if (!playing) { return; }
+      // Ignore what a source this player has already left reports.
+      var source = audio.currentSrc || "";
+      if ((engine === "hls.js") !== (source.slice(0, 5) === "blob:")) { return; }
+      failed();
     });
-    // Titles as timed metadata (ID3 TIT2/TPE1 in HLS segments): they change
-    // when the listener hears the change, not when the server announces it.
-    if (source === hls && audio.textTracks && audio.textTracks.addEventListener) {
+    // The browser's own HLS (Safari) turns the segments' ID3 tags into cues
+    // of a metadata text track, each holding one frame.
+    if (hls && audio.textTracks && audio.textTracks.addEventListener) {
       audio.textTracks.addEventListener("addtrack", function (event) {
         var track = event.track;
         if (!track || track.kind !== "metadata") { return; }
         track.mode = "hidden";
         track.addEventListener("cuechange", function () {
+          if (engine !== "native") { return; }
           var cues = track.activeCues || [];
           var found = {};
           for (var i = 0; i < cues.length; i++) {
             var value = cues[i].value;
             if (value && value.key && typeof value.data === "string") { found[value.key] = value.data; }
           }
-          if (!found.TIT2 || !playing) { return; }
-          var heard = found.TPE1 ? found.TPE1 + " - " + found.TIT2 : found.TIT2;
-          box.setAttribute("data-heard", heard);
-          show("Playing: " + heard);
-          setMediaSession(found.TIT2, found.TPE1 || name);
+          var title = titleOf(found);
+          if (title !== null) { heard(title); }
         });
       });
     }
@@ -143,10 +356,10 @@
       if (element && element.textContent !== text) { element.textContent = text; return element; }
       return null;
     }
-    var titleElement = $("[data-field=title]", article);
-    var previous = titleElement ? titleElement.textContent : "";
+    var previous = announcedTitle(article);
     var title = data.title || "Nothing yet";
-    if (set("title", title)) {
+    article.setAttribute("data-announced", title);
+    if (title !== previous) {
       var history = $("[data-field=history]", article);
       if (history && previous && previous !== "Nothing yet") {
         var item = document.createElement("li");
@@ -154,11 +367,17 @@
         history.insertBefore(item, history.firstChild);
         while (history.children.length > 10) { history.removeChild(history.lastChild); }
       }
-      titleElement.classList.add("changed");
-      setTimeout(function () { titleElement.classList.remove("changed"); }, 1500);
-      players.forEach(function (player) {
-        if (player.article === article && player.isPlaying()) { setMediaSession(title, data.name); }
-      });
+    }
+    // A player hearing timed titles shows those: the server announces a
+    // change some seconds before an HLS listener hears it.
+    var hearing = players.some(function (player) { return player.article === article && player.hearsTitles(); });
+    if (!hearing) {
+      showTitle(article, title);
+      if (title !== previous) {
+        players.forEach(function (player) {
+          if (player.article === article && player.isPlaying()) { setMediaSession(title, data.name); }
+        });
+      }
     }
     set("name", data.name || "");
     set("description", data.description || "");
