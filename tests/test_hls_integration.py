@@ -16,6 +16,7 @@ import getpass
 import os
 import re
 import socket
+from typing import Any
 
 from twisted.internet import reactor
 from twisted.internet.defer import DeferredSemaphore, gatherResults, inlineCallbacks
@@ -23,8 +24,12 @@ from twisted.internet.task import Clock, LoopingCall, deferLater
 from twisted.logger import Logger
 from twisted.trial.unittest import TestCase
 from twisted.web.client import Agent, HTTPConnectionPool, readBody
+from twisted.web.server import Site
+from twisted.web.static import File
 
 from tests._realpeers import CHECKOUT, connectRaw, requireProgram, run, spawn, withTimeout
+from txradio.hls import PTS_CLOCK, Segment, mediaPlaylist, packTimestamp
+from txradio.mp3 import Framer
 from txradio.programme import TitleChange
 from txradio.service import RadioService
 from txradio.sources.playlist import PlaylistSource
@@ -47,13 +52,17 @@ FFMPEG_HLS_TIMESTAMP_QUIRK = re.compile(
 """
 ffmpeg's HLS demuxer (5.1 to 7.x, libavformat/hls.c) applies a packed audio
 segment's ID3 timestamp from the moment it reads the tag, but its MP3 reader
-reads 1024-byte blocks across segment boundaries, so the last frame or two
-of the previous segment get the new segment's timestamp; where that number
-of frames shrinks from one boundary to the next, its muxer reports a
-timestamp one frame back.  Stripping the ID3 tags from every segment but the
-first silences it (see docs/hls.md), which shows that the timestamps txradio
-writes are not the cause; the test checks that each such report is at most
-one frame (1152 samples).
+reads 1024-byte blocks across segment boundaries (C{MP3_PACKET_SIZE} in
+libavformat/mp3dec.c), so the frames of the previous segment that end in the
+block holding the boundary (0 to 3 of them) get the new segment's timestamp,
+and the new segment's frames are stamped that many frames late; where that
+number shrinks from one boundary to the next, its muxer reports a timestamp
+0 or 1 frame back.  L{FFmpegQuirkTests} shows it: segments whose frames fill
+a whole number of 1024-byte blocks decode without a single warning, others
+do not.  A server cannot avoid it with whole MP3 frames (their sizes are
+the encoder's, and the block phase depends on the segment a client starts
+at), and RFC 8216 requires the tag on every segment; the test checks that
+each such report is at most one frame (1152 samples).
 """
 
 
@@ -173,6 +182,80 @@ class FFmpegTests(TestCase):
             segments=sum(mount.segmentRequests.values()),
             quirks=quirks,
         )
+
+
+class FFmpegQuirkTests(TestCase):
+    """
+    Where ffmpeg's timestamp reports on packed audio come from: its
+    1024-byte reads, not the timestamps txradio writes.
+    """
+
+    timeout = 60
+
+    @inlineCallbacks
+    def decode(self, frames: list, perSegment: int) -> Any:
+        """
+        Pack frames into segments as txradio does (an ID3 tag with the
+        C{PRIV} timestamp txradio computes, then whole frames), serve them as
+        an ended playlist, and decode it with ffmpeg.
+
+        @param frames: L{txradio.mp3.Frame}s, all of one format.
+        @param perSegment: frames in each segment.
+        @return: ffmpeg's warnings and errors, one line each.
+        """
+        folder = os.path.abspath(self.mktemp())
+        os.makedirs(folder)
+        rate = frames[0].header.sampleRate
+        segments = []
+        samples = 0
+        base = 1795000000 * PTS_CLOCK
+        for number, start in enumerate(range(0, len(frames), perSegment)):
+            chunk = frames[start : start + perSegment]
+            data = packTimestamp(base + samples * PTS_CLOCK // rate, "txradio - Tone") + b"".join(f.data for f in chunk)
+            with open(os.path.join(folder, f"{number}.mp3"), "wb") as f:
+                f.write(data)
+            segment = Segment(number, data, sum(f.header.samples for f in chunk), rate, 0)
+            segments.append(segment)
+            samples += segment.samples
+        with open(os.path.join(folder, "index.m3u8"), "w") as f:
+            f.write(mediaPlaylist(segments, 3, lambda s: f"{s.sequence}.mp3", ended=True))
+        port = reactor.listenTCP(0, Site(File(folder)), interface="127.0.0.1")
+        self.addCleanup(port.stopListening)
+        url = f"http://127.0.0.1:{port.getHost().port}/index.m3u8"
+        child = yield run(self, ["ffmpeg", "-nostdin", "-v", "warning", "-i", url, "-f", "null", "-"], timeout=30)
+        self.assertEqual(child.exitCode, 0, child.describe())
+        return [line for line in child.output.splitlines() if line.strip()]
+
+    @inlineCallbacks
+    def test_blockAligned(self) -> Any:
+        """
+        48 kHz, 128 kbps frames are 384 bytes: segments of 80 frames fill
+        exactly 30 blocks of 1024 bytes, and ffmpeg decodes them with no
+        warning at all; segments of 81 frames do not, and draw only its
+        one-frame timestamp reports.
+        """
+        requireProgram("ffmpeg")
+        path = os.path.abspath(self.mktemp()) + ".mp3"
+        made = yield run(
+            self,
+            ["ffmpeg", "-nostdin", "-v", "error", "-f", "lavfi", "-i", "sine=frequency=440:duration=40:sample_rate=48000",
+             "-ac", "2", "-c:a", "libmp3lame", "-b:a", "128k", path],
+            timeout=30,
+        )  # fmt: skip
+        self.assertEqual(made.exitCode, 0, made.describe())
+        framer = Framer()
+        with open(path, "rb") as f:
+            frames = framer.feed(f.read()) + framer.flush()
+        self.assertEqual({len(frame.data) for frame in frames}, {384})
+        aligned = yield self.decode(frames, 80)
+        self.assertEqual(aligned, [])
+        unaligned = yield self.decode(frames, 81)
+        self.assertTrue(unaligned)
+        for line in unaligned:
+            quirk = FFMPEG_HLS_TIMESTAMP_QUIRK.match(line.strip())
+            self.assertIsNotNone(quirk, line)
+            self.assertLessEqual(0, int(quirk.group(1)) - int(quirk.group(2)))
+            self.assertLessEqual(int(quirk.group(1)) - int(quirk.group(2)), 1152)
 
 
 class NginxTests(TestCase):
