@@ -7,6 +7,7 @@ memory and descriptors stay flat.
 
     python benchmarks/soak.py --duration 3600 --listeners 2000   # the one-hour run
     python benchmarks/soak.py --smoke                             # 100 listeners, 40 s
+    python benchmarks/soak.py --cycles 100000                     # connect/disconnect cycles
 
 The server plays three synthetic tracks of C{--track-seconds} (20 s: a track
 change every 20 s), made with ffmpeg (sine tones, 128 kbps, tagged), with
@@ -32,8 +33,22 @@ still connected) and after the listeners have left.  The driver's own event
 loop lag is measured too, so that a stall caused by the driver being starved
 of CPU can be told apart from one caused by the server.
 
+With C{--cycles N} it runs the connect/disconnect soak instead: N
+connections, C{--concurrency} (20) at a time, each one of: a full listener
+(head, burst and its first metadata block), C{HEAD}, a client that drops
+mid-headers, one that drops mid-burst, one that drops inside its first
+metadata block, and a source client (C{SOURCE} with the right password and
+a second of audio, then gone; at most one a batch).  It prints the server's
+RSS and descriptors at the start, after warm-up (the first fifth), every
+tenth and at the end, and checks from the server's status JSON that no
+listener and no source is left.  (C{python -m tests.test_soak N} runs the
+same mix in one process, where it can also count timers and Python
+objects.)
+
 Exit status 0 when every listener got a clean stream with no stall and no
-disconnect, and every metadata update was accepted; 1 otherwise; 2 when the
+disconnect, and every metadata update was accepted (with C{--cycles}: every
+cycle went as expected, nothing was left, descriptors returned to their
+start and RSS grew by less than 5% after warm-up); 1 otherwise; 2 when the
 run could not start (no ffmpeg, too few file descriptors).  Every loop is
 bounded by a count or a deadline.
 """
@@ -62,6 +77,9 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 ADMIN_PASSWORD = "soak-admin-" + str(os.getpid())
 """The admin password of the soaked server (made up per run)."""
+
+SOURCE_PASSWORD = "soak-source-" + str(os.getpid())
+"""The source password of the soaked server (made up per run)."""
 
 UPDATE_PREFIX = "Soak update "
 """Titles set through the admin endpoint: this prefix and a number."""
@@ -156,6 +174,7 @@ class ServerProcess:
             "--music-dir", music,
             "--listen", f"tcp:{self.port}:interface=127.0.0.1",
             "--admin-password", ADMIN_PASSWORD,
+            "--source-password", SOURCE_PASSWORD,
             "--no-library",
         ]  # fmt: skip
         env = dict(os.environ, PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
@@ -669,6 +688,184 @@ def summary(figures: dict) -> str:
     return "\n".join(lines)
 
 
+# --- the connect/disconnect cycles -------------------------------------------------
+
+
+CYCLE_KINDS = ("listener", "head", "midHeaders", "midBurst", "midMetadata", "listener", "midBurst", "source")
+"""The kinds of cycle, drawn at random; a source at most once a batch."""
+
+
+async def cycle(port: int, kind: str, audio: bytes) -> str | None:
+    """
+    One connection of the given kind, from connect to close.
+
+    @param port: the server's port.
+    @param kind: one of L{CYCLE_KINDS}.
+    @param audio: a second of MP3 for a source client to send.
+    @return: L{None} when it went as expected, else what went wrong.
+    """
+    credentials = base64.b64encode(f"source:{SOURCE_PASSWORD}".encode()).decode()
+    requests = {
+        "head": b"HEAD /stream HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n",
+        "midHeaders": b"GET /stream HTTP/1.0\r\nIcy-Meta",
+        "source": (
+            f"SOURCE /stream HTTP/1.0\r\nContent-Type: audio/mpeg\r\nAuthorization: Basic {credentials}\r\n\r\n"
+        ).encode() + audio,
+    }
+    request = requests.get(kind, b"GET /stream HTTP/1.0\r\nHost: 127.0.0.1\r\nIcy-MetaData: 1\r\n\r\n")
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        writer.write(request)
+        if kind == "midHeaders":
+            return None
+        if kind == "head":
+            reply = await reader.read()
+            return None if reply.startswith(b"HTTP/1.0 200") else f"HEAD: {reply[:40]!r}"
+        head = await reader.readuntil(b"\r\n\r\n")
+        if not head.startswith(b"HTTP/1.0 200"):
+            return f"{kind}: {head[:40]!r}"
+        if kind in ("midBurst", "source"):
+            if kind == "midBurst":
+                await reader.readexactly(1000)
+            return None
+        metaint = int(head.lower().split(b"icy-metaint:", 1)[1].split(b"\r\n", 1)[0])
+        if kind == "midMetadata":
+            await reader.readexactly(metaint + 2)
+            return None
+        await reader.readexactly(metaint + 1)
+        return None
+    finally:
+        # A reset, as a player that goes away does: no TIME_WAIT piles up.
+        sock = writer.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+        writer.close()
+
+
+async def serverStatus(port: int) -> dict:
+    """
+    @param port: the server's port.
+    @return: C{/status-json.xsl}'s mount entry.
+    """
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(b"GET /status-json.xsl HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+    reply = await asyncio.wait_for(reader.read(), 10)
+    writer.close()
+    source = json.loads(reply.split(b"\r\n\r\n", 1)[1])["icestats"]["source"]
+    return source[0] if isinstance(source, list) else source
+
+
+async def cycles(opts) -> dict:
+    """
+    Run the connect/disconnect soak and return its figures.
+
+    @param opts: the parsed command line.
+    @return: every figure.
+    """
+    import random
+
+    folder = tempfile.mkdtemp(prefix="txradio-soak-")
+    music = os.path.join(folder, "music")
+    os.makedirs(music)
+    makeTracks(music, opts.track_seconds)
+    with open(os.path.join(music, "01.mp3"), "rb") as f:
+        track = f.read()
+    # A second of audio from the middle of a track, for the sources.
+    audio = track[len(track) // 2 : len(track) // 2 + 16000]
+    server = ServerProcess(music, folder, opts.txradio_root)
+    figures: dict = {"samples": [], "settings": vars(opts).copy()}
+    failures: dict[str, int] = {}
+    examples: list[str] = []
+    rng = random.Random(8)
+    start = time.monotonic()
+    deadline = start + opts.max_time
+
+    def sample(label: str, done: int) -> dict:
+        values = dict(server.sample(), label=label, cycles=done, t=round(time.monotonic() - start, 1))
+        figures["samples"].append(values)
+        log(f"{label:>10}: {done:>8} cycles  rss {mib(values['rss_kib'])}  fds {values['fds']}  cpu {values['cpu_s']:.1f} s"
+            f"  failed {sum(failures.values())}")
+        return values
+
+    try:
+        await waitForStream(server.port, 60)
+        await asyncio.sleep(3)
+        figures["start"] = sample("start", 0)
+        done = 0
+        nextReport = opts.cycles // 10
+        while done < opts.cycles and time.monotonic() < deadline:
+            batch = min(opts.concurrency, opts.cycles - done)
+            kinds = [rng.choice(CYCLE_KINDS[:-1]) for _ in range(batch - 1)] + [rng.choice(CYCLE_KINDS)]
+            results = await asyncio.gather(
+                *[asyncio.wait_for(cycle(server.port, kind, audio), 15) for kind in kinds], return_exceptions=True
+            )
+            for kind, result in zip(kinds, results):
+                if result is None:
+                    continue
+                failures[kind] = failures.get(kind, 0) + 1
+                if len(examples) < 20:
+                    examples.append(f"{kind}: {result!r}")
+            done += batch
+            if "warm" not in figures and done >= opts.cycles // 5:
+                await asyncio.sleep(0.5)
+                figures["warm"] = sample("warm", done)
+            if done >= nextReport:
+                sample("running", done)
+                nextReport += max(1, opts.cycles // 10)
+        # Let the server notice the last closes.
+        await asyncio.sleep(3)
+        figures["end"] = sample("end", done)
+        status = await serverStatus(server.port)
+        figures.update(
+            cycles_done=done,
+            failures=failures,
+            failure_examples=examples,
+            listeners_left=status.get("listeners"),
+            seconds=round(time.monotonic() - start, 1),
+        )
+    finally:
+        figures["server_exit"] = server.stop()
+        figures["server_error_lines"] = server.logLines("Traceback", "Unhandled")[:20]
+        if opts.keep:
+            log(f"kept {folder}")
+        else:
+            shutil.rmtree(folder, ignore_errors=True)
+    return figures
+
+
+def cyclesSummary(figures: dict) -> tuple[str, bool]:
+    """
+    @param figures: what L{cycles} returned.
+    @return: the closing report, and whether the run passed.
+    """
+    lines = ["", "| when | cycles | server RSS | open fds | server CPU s |", "|---|---:|---:|---:|---:|"]
+    for key in ("start", "warm", "end"):
+        s = figures.get(key)
+        if s:
+            lines.append(f"| {key} | {s['cycles']:,} | {mib(s['rss_kib'])} | {s['fds']} | {s['cpu_s']:.1f} |")
+    warm, end, start = figures.get("warm"), figures.get("end"), figures.get("start")
+    growth = 100 * (end["rss_kib"] - warm["rss_kib"]) / warm["rss_kib"] if warm and end else float("nan")
+    lines += [
+        "",
+        f"{figures.get('cycles_done', 0):,} cycles in {figures.get('seconds', 0):.0f} s; RSS growth from warm-up to "
+        f"end {growth:+.2f}%; fds at the end {end['fds'] if end else '-'} (start {start['fds'] if start else '-'})",
+        f"failed cycles: {figures.get('failures')}; listeners left {figures.get('listeners_left')}; "
+        f"server errors logged: {len(figures['server_error_lines'])}",
+    ]
+    lines += ["  " + example for example in figures.get("failure_examples", [])[:10]]
+    lines += ["  " + line for line in figures["server_error_lines"][:10]]
+    passed = bool(
+        warm and end and start
+        and figures.get("cycles_done") == figures["settings"]["cycles"]
+        and not figures.get("failures")
+        and figures.get("listeners_left") == 0
+        and end["fds"] <= start["fds"]
+        and growth < 5.0
+        and not figures["server_error_lines"]
+    )  # fmt: skip
+    return "\n".join(lines), passed
+
+
 def main(argv: list[str] | None = None) -> int:
     """
     Parse the command line, run the soak, print the figures.
@@ -685,11 +882,29 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=float, default=120.0, help="seconds after the ramp before the warm sample")
     parser.add_argument("--report-every", type=float, default=60.0, help="seconds between progress lines")
     parser.add_argument("--stall", type=float, default=3.0, help="a gap between reads longer than this is a stall")
-    parser.add_argument("--smoke", action="store_true", help="100 listeners for 40 s (CI)")
+    parser.add_argument("--smoke", action="store_true", help="100 listeners for 40 s (CI); with --cycles, 1,000 cycles")
+    parser.add_argument("--cycles", type=int, help="run N connect/disconnect cycles instead of the listener soak")
+    parser.add_argument("--concurrency", type=int, default=20, help="cycles at a time")
+    parser.add_argument("--max-time", type=float, default=3 * 3600.0, help="stop the cycles after this many seconds")
     parser.add_argument("--txradio-root", default=ROOT, help="the txradio tree to run (default: this checkout)")
     parser.add_argument("--json", help="write every figure to this file")
     parser.add_argument("--keep", action="store_true", help="keep the temporary folder (tracks, server log)")
     opts = parser.parse_args(argv)
+    if opts.cycles is not None:
+        if opts.smoke:
+            opts.cycles = 1000
+        if not shutil.which("ffmpeg"):
+            print("the soak needs ffmpeg to make its tracks (Debian: apt-get install ffmpeg)", file=sys.stderr)
+            return 2
+        raiseFileLimit()
+        log(f"soak: {opts.cycles:,} connect/disconnect cycles, {opts.concurrency} at a time")
+        figures = asyncio.run(cycles(opts))
+        report, passed = cyclesSummary(figures)
+        print(report, flush=True)
+        if opts.json:
+            with open(opts.json, "w") as f:
+                json.dump(figures, f, indent=1)
+        return 0 if passed else 1
     if opts.smoke:
         opts.duration, opts.listeners, opts.warmup, opts.report_every = 40.0, 100, 10.0, 10.0
     if not shutil.which("ffmpeg"):
