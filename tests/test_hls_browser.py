@@ -145,8 +145,10 @@ class HLSPlayerTests(TestCase):
 
         # Stopping shows what the server announced again.
         yield browser.click(PLAYER + " button.play")
-        shown = yield browser.evaluate(f"[{js(TITLE)}.textContent, {js(PLAYER)}.hasAttribute('data-heard')]")
-        self.assertEqual(shown, ["txradio - Walking Bass", False])
+        shown = yield browser.evaluate(
+            f"[{js(TITLE)}.textContent, {js(PLAYER)}.hasAttribute('data-heard'), {js(PLAYER)}.hasAttribute('data-engine')]"
+        )
+        self.assertEqual(shown, ["txradio - Walking Bass", False, False])
         self.assertEqual(browser.problems(), [])
 
     @inlineCallbacks

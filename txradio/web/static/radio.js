@@ -303,6 +303,7 @@
       audio.removeAttribute("src");
       audio.load();
       engine = null;
+      box.removeAttribute("data-engine");
       forgetHeard();
       show("");
     };
