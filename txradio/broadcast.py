@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import bisect
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from math import floor
 
 from twisted.application.service import Service
 from twisted.internet.interfaces import IReactorTime
@@ -22,6 +23,7 @@ from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 from zope.interface import implementer
 
+from txradio.activity import STATION_STOPPED, Histogram
 from txradio.icy import encodeMetadata
 from txradio.interfaces import IBroadcaster, IFrameSource, IListener
 from txradio.mp3 import Frame
@@ -179,6 +181,10 @@ class Broadcaster(Service):
     @ivar lead: seconds of audio sent ahead of real time on each tick.
     @ivar startedAt: when the service last started, in the clock's seconds,
         or L{None} before it starts.
+    @ivar lateness: a L{Histogram} of how late each tick ran, in seconds
+        (how long the reactor kept the pacing loop waiting).
+    @ivar onTitleChange: called with each new title as the stream starts
+        carrying it, or L{None}.
     @ivar history: the last L{TITLE_HISTORY} titles as C{(when, title)}
         pairs, C{when} in the clock's seconds, the most recent last.
     """
@@ -228,6 +234,9 @@ class Broadcaster(Service):
         self._pendingTitle: str | None = None
         self._anchor: float | None = None
         self._lastElapsed = 0.0
+        self.lateness = Histogram()
+        self.onTitleChange: Callable[[str], None] | None = None
+        self._due: float | None = None
         self._loop = LoopingCall(self.tick)
         self._loop.clock = clock
 
@@ -245,6 +254,7 @@ class Broadcaster(Service):
         Service.startService(self)
         self.startedAt = self._clock.seconds()
         self._anchor = None
+        self._due = None
         self._loop.start(self.tickInterval, now=True)
 
     def stopService(self) -> None:
@@ -255,7 +265,7 @@ class Broadcaster(Service):
         if self._loop.running:
             self._loop.stop()
         for listener in list(self._listeners):
-            listener.disconnect("station stopped")
+            listener.disconnect(STATION_STOPPED)
         self._listeners.clear()
 
     def addListener(self, listener: IListener) -> list[Chunk]:
@@ -318,6 +328,7 @@ class Broadcaster(Service):
         Send the audio now due to every listener.
         """
         now = self._clock.seconds()
+        self._measureLateness(now)
         if self._anchor is None:
             self._anchor = now
             self._lastElapsed = 0.0
@@ -340,6 +351,25 @@ class Broadcaster(Service):
             listener.deliver(chunk)
         for observer in list(self._observers):
             observer.deliver(chunk)
+
+    def _measureLateness(self, now: float) -> None:
+        """
+        Record how late this tick runs, and when the next one is due.
+
+        The loop runs at its start time plus whole intervals (skipping those
+        it missed), so the next tick is due at the first such time after
+        now.
+
+        @param now: the clock's time.
+        """
+        start = self._loop.starttime
+        if start is None:
+            return
+        due = self._due if self._due is not None else now
+        late = now - due
+        self.lateness.observe(late if late > 0 else 0.0)
+        interval = self.tickInterval
+        self._due = start + interval * (floor((now - start) / interval + 1e-9) + 1)
 
     def _collect(self, due: float) -> Chunk | None:
         """
@@ -396,3 +426,5 @@ class Broadcaster(Service):
         self.history.append((self._clock.seconds(), title))
         self._block = encodeMetadata(title)
         self._log.info("{name} now playing: {title}", name=self.name, title=title)
+        if self.onTitleChange is not None:
+            self.onTitleChange(title)

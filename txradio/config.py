@@ -113,6 +113,18 @@ class ServerConfig:
     @ivar library: the folder offered as the on-demand library at
         C{/library/}; L{None} (the key left out) for the first mount's
         playlist folder, L{False} for no library.
+    @ivar accessLog: the access log's path, or L{None} for none.
+    @ivar playlistLog: the playlist log's path, or L{None} for none.
+    @ivar logAddresses: how listener addresses are shown: C{"full"},
+        C{"truncate"} or C{"hash"}.
+    @ivar metrics: how C{/metrics} is offered on the public port:
+        C{"admin"}, C{"public"} or C{"off"}.
+    @ivar metricsListen: endpoint strings serving only C{/metrics}.
+    @ivar lastTitle: the title listeners are sent as the server stops, or
+        L{None}.
+    @ivar stopTimeout: the most seconds stopping may take.
+    @ivar maxConnectionsPerAddress: the most connections one address may
+        hold, or 0 for no limit.
     """
 
     listen: tuple[str, ...] = DEFAULT_LISTEN
@@ -122,6 +134,41 @@ class ServerConfig:
     headerTimeout: float = DEFAULT_HEADER_TIMEOUT
     sourceTimeout: float = DEFAULT_SOURCE_TIMEOUT
     library: str | bool | None = None
+    accessLog: str | None = None
+    playlistLog: str | None = None
+    logAddresses: str = "full"
+    metrics: str = "admin"
+    metricsListen: tuple[str, ...] = ()
+    lastTitle: str | None = None
+    stopTimeout: float = 10.0
+    maxConnectionsPerAddress: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class HookConfig:
+    """
+    An event hook: a C{[[hook]]} table.
+
+    Exactly one of L{command} and L{url} is set.
+
+    @ivar events: the event names it runs on, e.g. C{("source-connected",)}.
+    @ivar command: the program and its arguments, run with the event as
+        JSON on its standard input (never through a shell), or L{None}.
+    @ivar url: where the event is POSTed as JSON, or L{None}.
+    @ivar mounts: the mounts it runs for; empty for every mount.
+    @ivar thresholds: listener counts whose crossing is a
+        C{listener-threshold} event.
+    @ivar timeout: seconds one attempt may take.
+    @ivar retries: further attempts after a failed one.
+    """
+
+    events: tuple[str, ...]
+    command: tuple[str, ...] | None = None
+    url: str | None = None
+    mounts: tuple[str, ...] = ()
+    thresholds: tuple[int, ...] = ()
+    timeout: float = 10.0
+    retries: int = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -274,11 +321,13 @@ class RadioConfig:
 
     @ivar server: the server settings.
     @ivar mounts: the mounts in file order; the first is the default mount.
+    @ivar hooks: the event hooks.
     @ivar hls: the HLS settings.
     """
 
     server: ServerConfig
     mounts: tuple[MountConfig, ...]
+    hooks: tuple[HookConfig, ...] = ()
     hls: HLSConfig = HLSConfig()
 
     def mount(self, path: str | bytes) -> MountConfig:
@@ -299,17 +348,42 @@ class RadioConfig:
         raise KeyError(path)
 
 
-_TOP_KEYS = ("hls", "mount", "server")
+_TOP_KEYS = ("hls", "hook", "mount", "server")
 
 _SERVER_KEYS = (
+    "access_log",
     "admin_password",
     "header_timeout",
+    "last_title",
     "library",
     "listen",
+    "log_addresses",
+    "max_connections_per_address",
+    "metrics",
+    "metrics_listen",
+    "playlist_log",
     "public_url",
     "shoutcast_source_listen",
     "source_timeout",
+    "stop_timeout",
 )
+
+_HOOK_KEYS = ("command", "mounts", "on", "retries", "thresholds", "timeout", "url")
+
+HOOK_EVENTS = (
+    "listener-joined",
+    "listener-left",
+    "listener-refused",
+    "listener-threshold",
+    "metadata-updated",
+    "source-connected",
+    "source-disconnected",
+    "title-changed",
+)
+"""The events a hook can run on."""
+
+LOG_ADDRESSES = ("full", "truncate", "hash")
+METRICS_MODES = ("admin", "public", "off")
 
 _MOUNT_KEYS = (
     "bitrate",
@@ -745,7 +819,165 @@ def _server(file: str, data: Any, base: str = ".") -> ServerConfig:
         headerTimeout=table.seconds("header_timeout", DEFAULT_HEADER_TIMEOUT),
         sourceTimeout=table.seconds("source_timeout", DEFAULT_SOURCE_TIMEOUT),
         library=_library(table, data, base),
+        accessLog=_logPath(table, "access_log", base),
+        playlistLog=_logPath(table, "playlist_log", base),
+        logAddresses=_choice(table, "log_addresses", LOG_ADDRESSES, "full"),
+        metrics=_choice(table, "metrics", METRICS_MODES, "admin"),
+        metricsListen=table.endpoints("metrics_listen", (), allowEmpty=True),
+        lastTitle=table.text("last_title", None),
+        stopTimeout=table.seconds("stop_timeout", 10.0),
+        maxConnectionsPerAddress=table.integer("max_connections_per_address", 0, 0, 1_000_000, "connections"),
     )
+
+
+def _choice(table: _Table, key: str, choices: tuple[str, ...], default: str) -> str:
+    """
+    A setting that is one of a few words.
+
+    @param table: the table it is in.
+    @param key: its key.
+    @param choices: the words allowed.
+    @param default: the value when it is absent.
+    @return: the word.
+    @raise ConfigError: for anything else.
+    """
+    value = table.text(key, default)
+    if value not in choices:
+        table.fail(key, f"must be one of {', '.join(_show(c) for c in choices)}, not {_show(value)}")
+    return value
+
+
+def _logPath(table: _Table, key: str, base: str) -> str | None:
+    """
+    A log file's path, whose folder must exist.
+
+    @param table: the table it is in.
+    @param key: its key.
+    @param base: the folder relative paths are resolved against.
+    @return: the absolute path, or L{None} when it is absent.
+    @raise ConfigError: when it is empty, a folder, or in no folder.
+    """
+    value = table.text(key, None, allowEmpty=False, emptyHint="leave it out for no log")
+    if value is None:
+        return None
+    path = os.path.normpath(os.path.join(base, os.path.expanduser(value)))
+    if os.path.isdir(path):
+        table.fail(key, f"{_show(path)} is a folder; give a file name in it")
+    if not os.path.isdir(os.path.dirname(path)):
+        table.fail(key, f"the folder of {_show(path)} does not exist")
+    return path
+
+
+def _hooks(file: str, data: Any) -> tuple[HookConfig, ...]:
+    """
+    Check the C{[[hook]]} tables.
+
+    @param file: the file's path.
+    @param data: the C{hook} value, or L{None} when there is none.
+    @return: the hooks in file order.
+    @raise ConfigError: for a bad hook.
+    """
+    if data is None:
+        return ()
+    if not isinstance(data, list):
+        raise ConfigError(file, "must be an array of tables: write [[hook]]", "hook")
+    hooks = []
+    for index, item in enumerate(data, 1):
+        prefix = f"hook[{index}]"
+        if not isinstance(item, dict):
+            raise ConfigError(file, f"must be a table ([[hook]]), not {_typeName(item)}", prefix)
+        table = _Table(file, prefix, item, _HOOK_KEYS)
+        events = _words(table, "on", HOOK_EVENTS, required=True)
+        command = _strings(table, "command")
+        url = table.text("url", None, allowEmpty=False)
+        if (command is None) == (url is None):
+            table.fail(None, "needs exactly one of command (a program and its arguments) or url")
+        if command is not None and not command:
+            table.fail("command", "must name a program, e.g. [\"/usr/local/bin/notify\", \"--quiet\"]")
+        if url is not None and urlsplit(url).scheme not in ("http", "https"):
+            table.fail("url", f"must be an http:// or https:// URL, not {_show(url)}")
+        mounts = tuple(normalizeMount(m).decode("ascii") for m in (_strings(table, "mounts") or ()))
+        thresholds = _integers(table, "thresholds")
+        if thresholds and "listener-threshold" not in events:
+            table.fail("thresholds", 'is set but on does not include "listener-threshold"')
+        if "listener-threshold" in events and not thresholds:
+            table.fail("thresholds", 'is required for "listener-threshold": the listener counts to watch, e.g. [100, 500]')
+        hooks.append(
+            HookConfig(
+                events=events,
+                command=command,
+                url=url,
+                mounts=mounts,
+                thresholds=thresholds,
+                timeout=table.seconds("timeout", 10.0),
+                retries=table.integer("retries", 3, 0, 10),
+            )
+        )
+    return tuple(hooks)
+
+
+def _strings(table: _Table, key: str) -> tuple[str, ...] | None:
+    """
+    An array of strings without control characters.
+
+    @param table: the table it is in.
+    @param key: its key.
+    @return: the strings, or L{None} when it is absent.
+    @raise ConfigError: for another type.
+    """
+    value = table.data.get(key)
+    if value is None:
+        return None
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        table.fail(key, f"must be an array of strings, not {_show(value)}")
+    for item in value:
+        if _CONTROL.search(item) or len(item) > MAX_TEXT:
+            table.fail(key, f"holds control characters or is too long: {_show(item)}")
+    return tuple(value)
+
+
+def _words(table: _Table, key: str, choices: tuple[str, ...], required: bool = False) -> tuple[str, ...]:
+    """
+    An array of words from a list (or one word).
+
+    @param table: the table it is in.
+    @param key: its key.
+    @param choices: the words allowed.
+    @param required: whether it must be given.
+    @return: the words.
+    @raise ConfigError: for an unknown word, or a missing required key.
+    """
+    value = table.data.get(key)
+    if isinstance(value, str):
+        value = [value]
+    if value is None or value == []:
+        if required:
+            table.fail(key, f"is required: some of {', '.join(choices)}")
+        return ()
+    words = _strings(table, key) if isinstance(table.data.get(key), list) else tuple(value)
+    for word in words or ():
+        if word not in choices:
+            table.fail(key, f"{_show(word)} is not one of {', '.join(choices)}")
+    return tuple(words or ())
+
+
+def _integers(table: _Table, key: str) -> tuple[int, ...]:
+    """
+    An array of positive whole numbers.
+
+    @param table: the table it is in.
+    @param key: its key.
+    @return: the numbers, sorted, or C{()} when absent.
+    @raise ConfigError: for anything else.
+    """
+    value = table.data.get(key)
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(
+        isinstance(item, int) and not isinstance(item, bool) and 0 < item <= 1_000_000 for item in value
+    ):
+        table.fail(key, f"must be an array of whole numbers from 1 to 1000000, not {_show(value)}")
+    return tuple(sorted(set(value)))
 
 
 def _mountPath(table: _Table, key: str) -> str:
@@ -1079,7 +1311,8 @@ def parseConfig(text: str, path: str = "<config>") -> RadioConfig:
             "is set but no mount has live = true; SHOUTcast v1 sources need a live mount to feed",
             "server.shoutcast_source_listen",
         )
-    return RadioConfig(server=server, mounts=mounts, hls=_hls(path, data.get("hls")))
+    hooks = _hooks(path, data.get("hook"))
+    return RadioConfig(server=server, mounts=mounts, hooks=hooks, hls=_hls(path, data.get("hls")))
 
 
 def loadConfig(path: str) -> RadioConfig:

@@ -18,6 +18,7 @@ from twisted.logger import Logger
 from zope.interface import implementer
 
 from txradio._writer import writerFor
+from txradio.activity import LAG_LIMIT
 from txradio.broadcast import Chunk
 from txradio.icy import EMPTY_BLOCK
 from txradio.interfaces import IBroadcaster, IListener
@@ -40,6 +41,8 @@ class Listener:
     @ivar bytesSent: bytes given to the transport so far, metadata included.
     @ivar lag: bytes of audio held back while paused.
     @ivar connectedAt: when the stream started, in the clock's seconds.
+    @ivar endReason: why the server ended the stream (L{disconnect}'s
+        reason), or L{None} while it plays or when the client left.
     """
 
     __slots__ = (
@@ -48,6 +51,7 @@ class Listener:
         "bytesSent",
         "lag",
         "connectedAt",
+        "endReason",
         "_transport",
         "_write",
         "_broadcaster",
@@ -90,6 +94,7 @@ class Listener:
         self.bytesSent = 0
         self.lag = 0
         self.connectedAt = clock.seconds()
+        self.endReason: str | None = None
         self._transport = transport
         self._write = writerFor(transport)
         self._broadcaster = broadcaster
@@ -132,7 +137,7 @@ class Listener:
         self._queue.append(chunk)
         self.lag += len(chunk.data)
         if self.lag > self._lagLimit:
-            self.disconnect("lag limit")
+            self.disconnect(LAG_LIMIT)
 
     def _send(self, chunks: list[Chunk]) -> None:
         """
@@ -208,6 +213,7 @@ class Listener:
         """
         if self._done:
             return
+        self.endReason = reason
         self._log.info(
             "dropping listener {peer}: {reason} ({lag} bytes behind)",
             peer=self.peer,

@@ -17,11 +17,13 @@ from __future__ import annotations
 import socket
 from collections.abc import Mapping
 
-from twisted.internet.interfaces import IReactorTime
+from twisted.internet.interfaces import IProtocolNegotiationFactory, IReactorTime
 from twisted.internet.protocol import Factory, Protocol
 from twisted.logger import Logger
 from twisted.python.failure import Failure
+from zope.interface import implementer
 
+from txradio.activity import CLIENT_LEFT, LIMIT_REACHED, NO_SOURCE, ListenerJoined, ListenerLeft, ListenerRefused
 from txradio.listener import Listener
 from txradio.request import RequestError, RequestHead, RequestHeadParser, formatErrorResponse
 from txradio.source import DEFAULT_SOURCE_TIMEOUT, SourceSession
@@ -107,13 +109,15 @@ class ListenerProtocol(Protocol):
         self._station: Station | None = None
         self._delegate: Protocol | None = None
         self._abandonedChannel: Protocol | None = None
+        self._head: RequestHead | None = None
+        self._requestedAt = 0.0
         self._peer = ""
 
     def connectionMade(self) -> None:
         """
         Start the header timeout and the request parser.
         """
-        self._peer = _formatPeer(self.transport.getPeer())
+        self._peer = self.factory.formatPeer(self.transport.getPeer())
         self._parser = self.factory.makeParser()
         self._timeout = self.factory.clock.callLater(
             self.factory.headerTimeout, self._headerTimedOut
@@ -179,7 +183,7 @@ class ListenerProtocol(Protocol):
             )
             return
         if not station.onAir:
-            self._refuse(RequestError(404, f"{station.mount.decode()} has no source on the air"))
+            self._refuseListener(station, head, NO_SOURCE, RequestError(404, f"{station.mount.decode()} has no source on the air"))
             return
         if not station.admit():
             self._log.info(
@@ -188,7 +192,9 @@ class ListenerProtocol(Protocol):
                 mount=station.mount.decode(),
                 limit=station.maxListeners,
             )
-            self._refuse(RequestError(503, "this station has all the listeners it can take"))
+            self._refuseListener(
+                station, head, LIMIT_REACHED, RequestError(503, "this station has all the listeners it can take")
+            )
             return
         self.transport.write(station.responseHead(head.wantsMetadata))
         if head.method == b"HEAD":
@@ -196,10 +202,13 @@ class ListenerProtocol(Protocol):
             return
         self._limitSendBuffer()
         self._station = station
+        self._head = head
+        self._requestedAt = self.factory.clock.seconds()
         self._listener = station.connectListener(
             self.transport, head.wantsMetadata, self._peer, head.userAgent
         )
         self._received = []
+        station.events.emit(ListenerJoined(station, self._requestedAt, self._listener, head, self._peer))
         self._log.info(
             "listener {peer} joined {mount} ({userAgent}){metadata}",
             peer=self._peer,
@@ -252,6 +261,18 @@ class ListenerProtocol(Protocol):
         if listener is not None and station is not None:
             self._listener = None
             listener.stopProducing()
+            station.events.emit(
+                ListenerLeft(
+                    station,
+                    self.factory.clock.seconds(),
+                    listener,
+                    self._head,
+                    self._peer,
+                    listener.endReason or CLIENT_LEFT,
+                    listener.seconds,
+                    self._requestedAt,
+                )
+            )
             self._log.info(
                 "listener {peer} left {mount} after {seconds:.0f} s, {bytes} bytes",
                 peer=self._peer,
@@ -297,6 +318,20 @@ class ListenerProtocol(Protocol):
         except (AttributeError, OSError, NotImplementedError):
             pass
 
+    def _refuseListener(self, station: Station, head: RequestHead, reason: str, error: RequestError) -> None:
+        """
+        Refuse a stream request, and tell the station's observers.
+
+        @param station: the station asked for.
+        @param head: the request.
+        @param reason: L{LIMIT_REACHED} or L{NO_SOURCE}.
+        @param error: the answer.
+        """
+        station.events.emit(
+            ListenerRefused(station, self.factory.clock.seconds(), head, self._peer, reason, error.code)
+        )
+        self._refuse(error)
+
     def _refuse(self, error: RequestError) -> None:
         """
         Answer with an error status and close.
@@ -331,6 +366,7 @@ class ListenerProtocol(Protocol):
         self._timeout = None
 
 
+@implementer(IProtocolNegotiationFactory)
 class ListenerFactory(Factory):
     """
     Builds L{ListenerProtocol}s for a set of stations.
@@ -387,6 +423,30 @@ class ListenerFactory(Factory):
     carrier-grade NAT).  Set it on a radio's factory, e.g.
     C{radioService.factory.maxPerAddress = 50}.
     """
+
+    peerFormatter = staticmethod(_formatPeer)
+    """
+    Renders a client's address for logs, status and observers: C{host:port}
+    by default; see L{txradio.logs.AddressPolicy} to hide addresses.
+    """
+
+    def formatPeer(self, address: object) -> str:
+        """
+        Render a client's address as logs and status show it.
+
+        @param address: an L{IAddress} provider.
+        @return: the text L{peerFormatter} makes of it.
+        """
+        return self.peerFormatter(address)
+
+    def acceptableProtocols(self) -> list[bytes]:
+        """
+        The protocols offered to TLS clients that negotiate one (ALPN):
+        HTTP/1.1 only, since a stream needs the connection to itself.
+
+        @return: C{[b"http/1.1"]}.
+        """
+        return [b"http/1.1"]
 
     def buildProtocol(self, addr):
         """

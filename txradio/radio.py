@@ -11,7 +11,11 @@ import os
 from twisted.logger import Logger
 
 from txradio.audioformat import SKIP, TRANSCODE, AudioFormat, findEncoder, refuser
-from txradio.config import MountConfig, RadioConfig
+from collections.abc import Mapping, Sequence
+
+from txradio.config import HookConfig, MountConfig, RadioConfig, ServerConfig
+from txradio.hooks import hookFromConfig
+from txradio.logs import AddressPolicy
 from txradio.icy import StreamInfo
 from txradio.push import PushClient
 from txradio.service import RadioService
@@ -149,7 +153,9 @@ def derivedStation(parent: Station, mount: str, audioFormat: AudioFormat, reacto
     return station
 
 
-def buildStations(config: RadioConfig, reactor, encoder: str | None | bool = True) -> list[Station]:
+def buildStations(
+    config: RadioConfig, reactor, encoder: str | None | bool = True, keep: Mapping[str, Station] | None = None
+) -> list[Station]:
     """
     Make the stations a configuration describes, with their fallbacks.
 
@@ -157,6 +163,9 @@ def buildStations(config: RadioConfig, reactor, encoder: str | None | bool = Tru
     @param reactor: the reactor (and clock).
     @param encoder: the encoder program's path, L{None} when it is
         missing, or L{True} to look for C{ffmpeg} on C{PATH}.
+    @param keep: stations already running, by mount path, to use as they
+        are instead of building them (a configuration reload); their
+        fallbacks are left alone.
     @return: the stations, in the configuration's order.
     @raise EncoderMissing: when a mount needs the encoder and it is missing.
     """
@@ -164,9 +173,10 @@ def buildStations(config: RadioConfig, reactor, encoder: str | None | bool = Tru
         encoder = checkEncoder(config)
     elif encoder is None and any(needsEncoder(mount) for mount in config.mounts):
         raise EncoderMissing([m.path for m in config.mounts if needsEncoder(m)], "ffmpeg")
-    stations: dict[str, Station] = {}
+    keep = dict(keep or {})
+    stations: dict[str, Station] = dict(keep)
     for mount in config.mounts:
-        if mount.deriveFrom is not None:
+        if mount.deriveFrom is not None or mount.path in keep:
             continue
         policy = mount.formatPolicy or (TRANSCODE if encoder else SKIP)
         refuse = refuser(mount.audioFormat) if policy == SKIP else None
@@ -198,7 +208,7 @@ def buildStations(config: RadioConfig, reactor, encoder: str | None | bool = Tru
             conform=conformer(mount.audioFormat, mount.formatPolicy, reactor, encoder, mount.path),
         )
     for mount in config.mounts:
-        if mount.deriveFrom is None:
+        if mount.deriveFrom is None or mount.path in keep:
             continue
         assert isinstance(encoder, str)
         stations[mount.path] = derivedStation(
@@ -222,6 +232,8 @@ def buildStations(config: RadioConfig, reactor, encoder: str | None | bool = Tru
         )
     stations = {mount.path: stations[mount.path] for mount in config.mounts}
     for mount in config.mounts:
+        if mount.path in keep:
+            continue
         if mount.fallback is not None:
             stations[mount.path].setFallback(stations[mount.fallback])
         if not mount.hls:
@@ -287,7 +299,10 @@ def serviceFromConfig(config: RadioConfig, reactor=None) -> RadioService:
         sourceTimeout=config.server.sourceTimeout,
         shoutcastSources=shoutcast,
         hls=hlsSettings(config.hls),
+        metrics=config.server.metrics,
+        metricsListen=config.server.metricsListen,
     )
+    configureOperations(service, config.server, config.hooks, reactor)
     for mount in config.mounts:
         if mount.push is not None:
             PushClient(
@@ -298,3 +313,29 @@ def serviceFromConfig(config: RadioConfig, reactor=None) -> RadioService:
                 reactor=reactor,
             ).setServiceParent(service)
     return service
+
+
+def configureOperations(service: RadioService, server: ServerConfig, hooks: Sequence[HookConfig], reactor) -> None:
+    """
+    Set up what an operator configures around the stations: logs, hidden
+    addresses, the last title, the stop timeout, the per-address
+    connection cap and the event hooks.  Called again with new settings
+    (a reload), it changes only what changed: a log whose path is the
+    same stays open.
+
+    @param service: the radio.
+    @param server: the server settings.
+    @param hooks: the event hooks.
+    @param reactor: the reactor the hooks run with.
+    @raise OSError: when a log file cannot be opened.
+    """
+    if server.logAddresses != service.addressPolicy.mode:
+        service.hideAddresses(AddressPolicy(server.logAddresses))
+    if server.accessLog != service.accessLogPath:
+        service.logAccess(server.accessLog)
+    if server.playlistLog != service.playlistLogPath:
+        service.logPlaylist(server.playlistLog)
+    service.lastTitle = server.lastTitle
+    service.stopTimeout = server.stopTimeout
+    service.factory.maxPerAddress = server.maxConnectionsPerAddress
+    service.setHooks([hookFromConfig(hook, reactor) for hook in hooks])

@@ -10,13 +10,21 @@ from collections.abc import Sequence
 
 from twisted.application.internet import StreamServerEndpointService
 from twisted.application.service import MultiService
-from twisted.internet.defer import Deferred, gatherResults
+from twisted.internet.defer import Deferred, gatherResults, maybeDeferred
+from twisted.internet.task import deferLater
+from twisted.logger import Logger
+from twisted.python.failure import Failure
 from twisted.internet.endpoints import serverFromString
 from twisted.internet.interfaces import IStreamServerEndpoint
 
+from txradio.activity import EventBus
+from txradio.logs import AccessLog, AddressPolicy, LogFile, PlaylistLog
+from txradio.metrics import radioRegistry
 from txradio.protocol import DEFAULT_HEADER_TIMEOUT, DEFAULT_SEND_BUFFER, ListenerFactory
 from txradio.source import DEFAULT_SOURCE_TIMEOUT, ShoutcastSourceFactory
 from txradio.station import Station
+from txradio.tls import ReloadingContextFactory, reloadableTLSEndpoint
+from txradio.web.metrics import METRICS_ADMIN, METRICS_MODES, METRICS_OFF, MetricsResource, metricsSite
 from txradio.web.site import buildSite
 
 DEFAULT_LISTEN = "tcp:8000"
@@ -44,6 +52,10 @@ def withBacklog(description: str, backlog: int = DEFAULT_BACKLOG) -> str:
     return description
 
 
+DEFAULT_STOP_TIMEOUT = 10.0
+"""The most seconds a radio takes to stop by default."""
+
+
 class RadioService(MultiService):
     """
     A radio: its stations, and one listening port per endpoint, all serving
@@ -54,7 +66,31 @@ class RadioService(MultiService):
 
     @ivar stations: the stations, the default first.
     @ivar factory: the L{ListenerFactory} every port uses.
+    @ivar certificates: the reloadable certificates of the C{ssl:} ports;
+        see L{reloadCertificates}.
+    @ivar events: an L{EventBus} relaying every station's events (see
+        L{txradio.activity}): subscribe to it to watch the whole radio.
+    @ivar registry: the C{prometheus_client} registry of the radio's
+        figures, served at C{/metrics}.
+    @ivar hooks: the event hooks (L{txradio.hooks.Hook}s); see L{setHooks}.
+    @ivar logFiles: the L{LogFile}s the radio writes (access and playlist
+        logs), reopened by L{reopenLogs}.
+    @ivar lastTitle: a title sent to every listener as the radio stops (for
+        L{goodbyeDelay} seconds before they are disconnected), or L{None}
+        to stop at once.
+    @ivar goodbyeDelay: seconds of audio listeners still get after the last
+        title: enough for it to reach them in a metadata block.
+    @ivar stopTimeout: the most seconds stopping may take; what has not
+        finished by then (an encoder that will not die, a push that will not
+        close) is abandoned so that the process exits.
     """
+
+    _log = Logger()
+    reloader = None
+    """The L{txradio.reload.Reloader} of the radio's configuration file, or L{None}."""
+    lastTitle: str | None = None
+    goodbyeDelay: float = 2.0
+    stopTimeout: float = DEFAULT_STOP_TIMEOUT
 
     def __init__(
         self,
@@ -70,6 +106,8 @@ class RadioService(MultiService):
         shoutcastSources: Sequence[tuple[str | IStreamServerEndpoint, Station]] = (),
         library=None,
         hls=None,
+        metrics: str = METRICS_ADMIN,
+        metricsListen: Sequence[str | IStreamServerEndpoint] = (),
     ) -> None:
         """
         @param stations: the stations; each mount must be different.
@@ -94,7 +132,13 @@ class RadioService(MultiService):
         @param hls: how the built-in site serves HLS, a
             L{txradio.web.hls.HLSSettings}; on with the defaults when
             L{None}, off with C{HLSSettings(enabled=False)}.
-        @raise ValueError: if two stations share a mount.
+        @param metrics: how the built-in site offers C{/metrics}:
+            C{"admin"} (behind the admin's credentials, the default),
+            C{"public"} or C{"off"}.
+        @param metricsListen: endpoints serving only C{/metrics}, without
+            credentials (bind them where only the scraper reaches).
+        @raise ValueError: if two stations share a mount, or for an unknown
+            C{metrics} mode.
         """
         MultiService.__init__(self)
         if reactor is None:
@@ -102,7 +146,19 @@ class RadioService(MultiService):
         mounts = [station.mount for station in stations]
         if len(set(mounts)) != len(mounts):
             raise ValueError("two stations have the same mount: " + ", ".join(m.decode() for m in mounts))
+        if metrics not in METRICS_MODES:
+            raise ValueError(f"metrics must be one of {', '.join(METRICS_MODES)}, not {metrics!r}")
         self.stations = list(stations)
+        self.events = EventBus()
+        for station in self.stations:
+            station.events.subscribe(self.events.emit)
+        self.registry = radioRegistry(self)
+        self.logFiles: list[LogFile] = []
+        self._accessLog: AccessLog | None = None
+        self._playlistLog: PlaylistLog | None = None
+        self.hooks: list = []
+        self._clock = reactor
+        self._addresses = AddressPolicy()
         if site is None:
             site = buildSite(
                 self.stations,
@@ -112,6 +168,11 @@ class RadioService(MultiService):
                 library=library,
                 hls=hls,
             )
+            if metrics != METRICS_OFF:
+                site.resource.putChild(
+                    b"metrics", MetricsResource(self.registry, adminPassword, protected=metrics == METRICS_ADMIN)
+                )
+        self.site = site
         webService = getattr(site, "webService", None)
         if webService is not None:
             # The site's live-update hub and library indexer run with the radio.
@@ -127,10 +188,13 @@ class RadioService(MultiService):
         for station in self.stations:
             station.setServiceParent(self)
         self.ports: list[StreamServerEndpointService] = []
+        self.certificates: list[ReloadingContextFactory] = []
         for where in listen:
             self._listen(reactor, where, self.factory)
         for where, station in shoutcastSources:
             self._listen(reactor, where, ShoutcastSourceFactory(station, clock=reactor, timeout=sourceTimeout))
+        for where in metricsListen:
+            self._listen(reactor, where, metricsSite(self.registry, reactor))
 
     def _listen(self, reactor, where: str | IStreamServerEndpoint, factory) -> None:
         """
@@ -140,12 +204,277 @@ class RadioService(MultiService):
         @param where: an endpoint string or endpoint.
         @param factory: the protocol factory for it.
         """
-        endpoint = serverFromString(reactor, withBacklog(where)) if isinstance(where, str) else where
+        if isinstance(where, str):
+            tls = reloadableTLSEndpoint(reactor, where, DEFAULT_BACKLOG)
+            if tls is not None:
+                endpoint, certificate = tls
+                self.certificates.append(certificate)
+            else:
+                endpoint = serverFromString(reactor, withBacklog(where))
+        else:
+            endpoint = where
         port = StreamServerEndpointService(endpoint, factory)
         # Fail startService loudly when the port cannot be bound.
         port._raiseSynchronously = True
         port.setServiceParent(self)
         self.ports.append(port)
+
+    def stopService(self) -> Deferred:
+        """
+        Stop gracefully: close the ports, send the L{lastTitle} if there is
+        one, then stop the stations (disconnecting their listeners), pushes
+        and encoders, within L{stopTimeout} seconds; then close the logs.
+
+        @return: a L{Deferred} firing when stopped.
+        """
+        clock = self._clock
+        ports = list(self.ports)
+        # Removing a running child stops it: the ports close first.
+        closed = gatherResults([maybeDeferred(port.disownServiceParent) for port in ports], consumeErrors=True)
+
+        def goodbye(_):
+            if self.lastTitle is None:
+                return None
+            for station in self.stations:
+                station.broadcaster.announce(self.lastTitle)
+            return deferLater(clock, self.goodbyeDelay, lambda: None)
+
+        def stopRest(_):
+            return MultiService.stopService(self)
+
+        stopping = closed.addCallback(goodbye).addCallback(stopRest)
+        stopping.addTimeout(self.stopTimeout, clock)
+
+        def done(result):
+            if isinstance(result, Failure):
+                self._log.warn(
+                    "stopping took longer than {timeout} s ({why}); exiting anyway",
+                    timeout=self.stopTimeout,
+                    why=result.getErrorMessage() or result.type.__name__,
+                )
+            for hook in self.hooks:
+                hook.stop()
+            for file in self.logFiles:
+                file.close()
+            self.ports = ports
+            for port in ports:
+                port.setServiceParent(self)
+            return None
+
+        return stopping.addBoth(done)
+
+    def logAccess(self, path: str | None) -> LogFile | None:
+        """
+        Write an access log: one line per web request and per listener
+        (when it leaves), in the combined log format with the seconds it
+        stayed; see L{txradio.logs}.  It replaces the access log written
+        before, if any.
+
+        @param path: the file to append to, or L{None} for no access log.
+        @return: the opened file, or L{None}.
+        @raise OSError: when it cannot be opened.
+        """
+        file = self._openLog(path) if path is not None else None
+        if self._accessLog is not None:
+            self._closeLog(self._accessLog)
+        self._accessLog = None
+        if self.site is not None:
+            self.site.log = lambda request: None
+        if file is None:
+            return None
+        access = self._accessLog = AccessLog(file)
+        self.observe(access)
+        if self.site is not None:
+            self.site.log = lambda request: access.logRequest(
+                request, self._addresses.host(getattr(request.getClientAddress(), "host", "-"))
+            )
+        return file
+
+    def logPlaylist(self, path: str | None) -> LogFile | None:
+        """
+        Write a playlist log: one line per title each mount carries.  It
+        replaces the playlist log written before, if any.
+
+        @param path: the file to append to, or L{None} for no playlist log.
+        @return: the opened file, or L{None}.
+        @raise OSError: when it cannot be opened.
+        """
+        file = self._openLog(path) if path is not None else None
+        if self._playlistLog is not None:
+            self._closeLog(self._playlistLog)
+        self._playlistLog = None
+        if file is None:
+            return None
+        self._playlistLog = PlaylistLog(file)
+        self.observe(self._playlistLog)
+        return file
+
+    def _closeLog(self, observer) -> None:
+        """
+        Stop writing a log.
+
+        @param observer: its L{AccessLog} or L{PlaylistLog}.
+        """
+        self.events.unsubscribe(observer)
+        if observer.file in self.logFiles:
+            self.logFiles.remove(observer.file)
+        observer.file.close()
+
+    def _openLog(self, path: str) -> LogFile:
+        """
+        Open a log file the radio keeps.
+
+        @param path: its path.
+        @return: the L{LogFile}.
+        """
+        file = LogFile(path)
+        self.logFiles.append(file)
+        return file
+
+    def reopenLogs(self) -> None:
+        """
+        Reopen every log file by its path (after logrotate moved them).
+        """
+        for file in self.logFiles:
+            file.reopen()
+
+    @property
+    def addressPolicy(self) -> AddressPolicy:
+        """
+        How listener addresses are shown; see L{hideAddresses}.
+        """
+        return self._addresses
+
+    @property
+    def accessLogPath(self) -> str | None:
+        """
+        The access log's path, or L{None} when none is written.
+        """
+        return self._accessLog.file.path if self._accessLog is not None else None
+
+    @property
+    def playlistLogPath(self) -> str | None:
+        """
+        The playlist log's path, or L{None} when none is written.
+        """
+        return self._playlistLog.file.path if self._playlistLog is not None else None
+
+    def hideAddresses(self, policy: AddressPolicy) -> None:
+        """
+        Show listener addresses in logs, status and hooks as a policy says
+        (truncated or hashed, for privacy).
+
+        @param policy: the L{AddressPolicy}.
+        """
+        self._addresses = policy
+        self.factory.peerFormatter = policy.peer
+
+    def setHooks(self, hooks: Sequence) -> None:
+        """
+        Replace the radio's event hooks.
+
+        @param hooks: L{txradio.hooks.Hook}s; the previous ones stop (their
+            queued events are dropped).
+        """
+        for hook in self.hooks:
+            self.events.unsubscribe(hook)
+            hook.stop()
+        self.hooks = list(hooks)
+        for hook in self.hooks:
+            self.observe(hook)
+
+    def setStations(self, stations: Sequence[Station]) -> Deferred:
+        """
+        Change the radio's stations while it runs (a configuration
+        reload): stations no longer listed stop (their listeners are
+        disconnected), new ones start, and those in both carry on
+        untouched.
+
+        @param stations: the stations from now on, the default first.
+        @return: a L{Deferred} firing once the removed stations stopped.
+        @raise ValueError: if two stations share a mount.
+        """
+        stations = list(stations)
+        mounts = [station.mount for station in stations]
+        if len(set(mounts)) != len(mounts):
+            raise ValueError("two stations have the same mount: " + ", ".join(m.decode() for m in mounts))
+        removed = [station for station in self.stations if station not in stations]
+        added = [station for station in stations if station not in self.stations]
+        self.stations = stations
+        self.factory.stations = {station.mount: station for station in stations}
+        root = getattr(self.site, "resource", None)
+        if hasattr(root, "setStations"):
+            root.setStations(stations)
+        stopping = []
+        for station in removed:
+            station.events.unsubscribe(self.events.emit)
+            stopping.append(maybeDeferred(station.disownServiceParent))
+        for station in added:
+            station.events.subscribe(self.events.emit)
+            station.setServiceParent(self)
+        return gatherResults(stopping, consumeErrors=True).addCallback(lambda _: None)
+
+    def useReloader(self, reloader) -> None:
+        """
+        Let the admin API reload the configuration file
+        (C{POST /admin/reload-config}).
+
+        @param reloader: a L{txradio.reload.Reloader} for this radio.
+        """
+        self.reloader = reloader
+        admin = getattr(getattr(self.site, "resource", None), "admin", None)
+        if admin is not None:
+            admin.reloader = reloader
+
+    def reloadCertificates(self) -> None:
+        """
+        Read the certificates of the C{ssl:} ports again: new connections
+        get a renewed certificate, those made before keep theirs.
+        """
+        for certificate in self.certificates:
+            certificate.reload()
+
+    def setAdminPassword(self, password: str | None) -> None:
+        """
+        Change the admin password of the built-in site and of C{/metrics}.
+
+        @param password: the new password, or L{None} to turn admin off.
+        """
+        root = getattr(self.site, "resource", None)
+        if hasattr(root, "setAdminPassword"):
+            root.setAdminPassword(password)
+        metrics = getattr(root, "children", {}).get(b"metrics")
+        if isinstance(metrics, MetricsResource):
+            metrics.password = password
+
+    def observe(self, observer) -> None:
+        """
+        Watch every station's events; see L{txradio.activity}.
+
+        @param observer: a callable taking an L{Event}; it must not block.
+        """
+        self.events.subscribe(observer)
+
+    def pushClients(self) -> list:
+        """
+        The pushes to other servers this radio runs.
+
+        @return: its L{txradio.push.PushClient} children.
+        """
+        from txradio.push import PushClient
+
+        return [child for child in self if isinstance(child, PushClient)]
+
+    def hlsSessions(self, station: Station) -> int | None:
+        """
+        Count a station's HLS listeners (sessions seen recently).
+
+        @param station: one of the stations.
+        @return: the count, or L{None} when the site serves no HLS for it.
+        """
+        routes = getattr(getattr(self.site, "resource", None), "hls", None)
+        mount = getattr(routes, "mounts", {}).get(station.mount)
+        return mount.sessions.count() if mount is not None else None
 
     def whenListening(self) -> Deferred:
         """

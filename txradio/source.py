@@ -15,6 +15,7 @@ from twisted.internet.protocol import Factory, Protocol
 from twisted.logger import Logger
 
 from txradio import throttle
+from txradio.activity import SourceConnected
 from txradio.auth import credentialsMatch, parseBasicAuth, passwordMatches
 from txradio.icy import StreamInfo, cleanTitle
 from txradio.request import RequestError, RequestHead, formatErrorResponse
@@ -239,6 +240,7 @@ class SourceSession:
             return
         self._startedAt = self._clock.seconds()
         self._timer = self._clock.callLater(self._timeout, self._timedOut)
+        self.station.events.emit(SourceConnected(self.station, self._startedAt, self._peer, agent))
         self._log.info(
             "source {peer} is live on {mount} ({agent})", peer=self._peer, mount=mount, agent=agent or "no user agent"
         )
@@ -282,7 +284,7 @@ class SourceSession:
         if live is None:
             return
         live.end()
-        self.station.detachLive(live)
+        self.station.detachLive(live, self._peer)
         self._log.info(
             "source {peer} left {mount} after {seconds:.0f} s, {bytes} bytes",
             peer=self._peer,

@@ -12,6 +12,7 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from zope.interface import implementer
 
+from txradio.activity import SOURCE_LEFT, EventBus, MetadataUpdated, SourceDisconnected, StationStats, TitleChanged
 from txradio.broadcast import DEFAULT_BURST, DEFAULT_TICK, Broadcaster
 from txradio.icy import DEFAULT_METAINT, StreamInfo, responseHead
 from txradio.interfaces import IFrameSource, IStation
@@ -47,6 +48,9 @@ def normalizeMount(mount: str | bytes) -> bytes:
 
 _LIVE, _PROGRAMME, _FALLBACK = range(3)
 
+FALLBACK_SLOT = _FALLBACK
+"""The switcher slot of a station's fallback (after live and programme)."""
+
 
 @implementer(IStation)
 class Station(MultiService):
@@ -76,6 +80,9 @@ class Station(MultiService):
         L{None} for a live-only mount.
     @ivar peakListeners: the most listeners seen at once.
     @ivar totalListeners: listeners served since start.
+    @ivar events: the L{EventBus} telling what happens here (listeners,
+        titles, sources), for logs, hooks and metrics.
+    @ivar stats: the L{StationStats} counted from those events.
     """
 
     _log = Logger()
@@ -132,6 +139,9 @@ class Station(MultiService):
         self.legacyStatus = legacyStatus
         self.peakListeners = 0
         self.totalListeners = 0
+        self.events = EventBus()
+        self.stats = StationStats()
+        self.events.subscribe(self.stats)
         self.sourceUser = sourceUser
         self.sourcePassword = sourcePassword
         self.programme = source
@@ -150,11 +160,21 @@ class Station(MultiService):
             tickInterval=tickInterval,
             name=self.mount.decode("ascii"),
         )
+        self.broadcaster.onTitleChange = self._titleChanged
         self.broadcaster.setServiceParent(self)
         if source is not None and IService.providedBy(source):
             # A programme that connects somewhere (a relay) runs with the
             # station.
             source.setServiceParent(self)
+
+    def _titleChanged(self, title: str) -> None:
+        """
+        The broadcaster's stream carries a new title from now on: tell the
+        observers.
+
+        @param title: the new title.
+        """
+        self.events.emit(TitleChanged(self, self.clock.seconds(), title))
 
     def stopService(self):
         """
@@ -238,21 +258,39 @@ class Station(MultiService):
             return self.liveInfo
         return self.info
 
-    def detachLive(self, source: IFrameSource) -> None:
+    def detachLive(self, source: IFrameSource, peer: str = "") -> None:
         """
         A live source's connection ended.  Its queued audio still plays, then
         the programme or the fallback follows; on a mount with neither, the
         listeners are disconnected, as they would be from Icecast.
 
         @param source: the live source that ended.
+        @param peer: its address, for the observers.
         """
         if self.liveSource is not source:
             return
         self.liveInfo = None
+        self.events.emit(SourceDisconnected(self, self.clock.seconds(), peer))
         if self.switcher.sourceAt(_PROGRAMME) is None and self.switcher.sourceAt(_FALLBACK) is None:
             self.switcher.setSource(_LIVE, None)
             for listener in list(self.broadcaster.listeners):
-                listener.disconnect("the source left")
+                listener.disconnect(SOURCE_LEFT)
+
+    def replaceProgramme(self, source: IFrameSource) -> None:
+        """
+        Play another programme from the next frame on (a playlist changed
+        by a configuration reload); listeners stay connected.
+
+        @param source: the new programme; the old one is closed.
+        """
+        old, self.programme = self.programme, source
+        self.switcher.setSource(_PROGRAMME, source)
+        if old is not None and old is not source:
+            if IService.providedBy(old) and old.parent is self:
+                old.disownServiceParent()
+            old.close()
+        if IService.providedBy(source):
+            source.setServiceParent(self)
 
     def setFallback(self, station: "Station | None") -> None:
         """
@@ -275,6 +313,7 @@ class Station(MultiService):
 
         @param title: the new title; it is cleaned before it is sent.
         """
+        self.events.emit(MetadataUpdated(self, self.clock.seconds(), title))
         live = self.liveSource
         if live is not None and live.onAir and hasattr(live, "setTitle"):
             live.setTitle(title)
@@ -341,6 +380,8 @@ class Station(MultiService):
             userAgent=userAgent,
         )
         listener.start()
+        # Before the first tick, all a listener has been sent is its burst.
+        self.stats.burstBytes += listener.bytesSent
         self.totalListeners += 1
         self.peakListeners = max(self.peakListeners, self.listenerCount)
         return listener

@@ -12,11 +12,21 @@ from twisted.logger import Logger
 from twisted.python import usage
 
 from txradio.broadcast import DEFAULT_BURST
-from txradio.config import ConfigError, loadConfig
+from txradio.config import LOG_ADDRESSES, METRICS_MODES, ConfigError, ServerConfig, loadConfig
 from txradio.icy import DEFAULT_METAINT, MAX_METAINT, StreamInfo
 from txradio.audioformat import BITRATES, POLICIES, SKIP, TRANSCODE, findEncoder, parseFormat, refuser
-from txradio.radio import EncoderMissing, checkEncoder, conformer, derivedStation, serviceFromConfig, shoutcastEndpointFor
+from txradio.radio import (
+    EncoderMissing,
+    checkEncoder,
+    configureOperations,
+    conformer,
+    derivedStation,
+    serviceFromConfig,
+    shoutcastEndpointFor,
+)
+from txradio.reload import Reloader
 from txradio.service import DEFAULT_LISTEN, RadioService
+from txradio.signals import SignalService
 from txradio.sources.playlist import PlaylistSource
 from txradio.sources.tracks import FolderTracks, NoTracks, demoTracks
 from txradio.segmenter import DEFAULT_TARGET_DURATION, DEFAULT_WINDOW, MAX_TARGET_DURATION, MAX_WINDOW, MIN_WINDOW
@@ -112,6 +122,24 @@ class Options(usage.Options):
             "Also serve the stream re-encoded at these bitrates (kbps, comma-separated), "
             "as MOUNT-64, MOUNT-192...; needs ffmpeg.",
         ],
+        ["access-log", None, None, "Append an access log (combined format plus seconds listened) to this file."],
+        ["playlist-log", None, None, "Append a playlist log (time|mount|listeners|title) to this file."],
+        [
+            "log-addresses",
+            None,
+            "full",
+            "How listener addresses appear in logs and status: full, truncate (network only) or hash.",
+        ],
+        [
+            "metrics",
+            None,
+            "admin",
+            "How /metrics (Prometheus) is offered on the listener port: admin (needs the admin "
+            "password), public, or off.",
+        ],
+        ["metrics-listen", None, None, "Also serve /metrics alone, without a password, on this endpoint (e.g. tcp:9100:interface=127.0.0.1)."],
+        ["last-title", None, None, "A title sent to listeners as the server stops."],
+        ["max-connections-per-address", None, "0", "The most connections one address may hold (0: no limit)."],
         [
             "config",
             "c",
@@ -162,6 +190,7 @@ class Options(usage.Options):
         self["max-listeners"] = _positive("max-listeners", self["max-listeners"], allowZero=True)
         self["hls"] = self._checkHLS()
         self._checkFormat()
+        self._checkOperations()
         if self["music-dir"] is not None:
             folder = os.path.abspath(os.path.expanduser(self["music-dir"]))
             tracks = FolderTracks(folder, shuffle=self["shuffle"])
@@ -186,6 +215,36 @@ class Options(usage.Options):
                 library = os.path.dirname(self["tracks"].paths[0])
             self["library"] = library
 
+
+    def _checkOperations(self) -> None:
+        """
+        Check the logging, metrics and shutdown options, and gather them as
+        the C{[server]} settings a configuration file would give.
+
+        @raise usage.UsageError: for a bad value.
+        """
+        if self["log-addresses"] not in LOG_ADDRESSES:
+            raise usage.UsageError(f"--log-addresses must be one of {', '.join(LOG_ADDRESSES)}, not {self['log-addresses']!r}")
+        if self["metrics"] not in METRICS_MODES:
+            raise usage.UsageError(f"--metrics must be one of {', '.join(METRICS_MODES)}, not {self['metrics']!r}")
+        logs = {}
+        for option in ("access-log", "playlist-log"):
+            if self[option] is not None:
+                path = os.path.abspath(os.path.expanduser(self[option]))
+                if os.path.isdir(path) or not os.path.isdir(os.path.dirname(path)):
+                    raise usage.UsageError(f"--{option}: {path!r} is not a file in an existing folder")
+                logs[option] = path
+        self["server"] = ServerConfig(
+            accessLog=logs.get("access-log"),
+            playlistLog=logs.get("playlist-log"),
+            logAddresses=self["log-addresses"],
+            metrics=self["metrics"],
+            metricsListen=(self["metrics-listen"],) if self["metrics-listen"] else (),
+            lastTitle=self["last-title"],
+            maxConnectionsPerAddress=_positive(
+                "max-connections-per-address", self["max-connections-per-address"], allowZero=True
+            ),
+        )
 
     def _checkHLS(self) -> HLSSettings:
         """
@@ -239,20 +298,40 @@ class Options(usage.Options):
             )
 
 
-def makeService(options: Options, reactor=None) -> RadioService:
+def makeService(options: Options, reactor=None, signals: bool = True) -> RadioService:
     """
-    Build the radio the options describe.
+    Build the radio the options describe, with its signal handlers:
+    C{SIGHUP} reloads the configuration file, C{SIGUSR1} reopens the logs.
 
     @param options: parsed L{Options}.
     @param reactor: the reactor; the global one by default (tests pass a
         fake).
+    @param signals: whether to handle signals while the radio runs.
     @return: the L{RadioService}.
     """
     if reactor is None:
         from twisted.internet import reactor
+    reloader = None
     if options["config"] is not None:
         _log.info("configuration from {path}", path=options["config"])
-        return serviceFromConfig(options["radio"], reactor)
+        radio = serviceFromConfig(options["radio"], reactor)
+        reloader = Reloader(radio, options["config"], options["radio"], reactor)
+        radio.useReloader(reloader)
+    else:
+        radio = _radioFromOptions(options, reactor)
+    if signals:
+        SignalService(radio, reloader, reactor).setServiceParent(radio)
+    return radio
+
+
+def _radioFromOptions(options: Options, reactor) -> RadioService:
+    """
+    Build the one-station radio the command-line options describe.
+
+    @param options: parsed L{Options}.
+    @param reactor: the reactor.
+    @return: the L{RadioService}.
+    """
     tracks = options["tracks"]
     if options["music-dir"] is None:
         _log.info("no --music-dir given: playing the built-in demo playlist")
@@ -304,7 +383,8 @@ def makeService(options: Options, reactor=None) -> RadioService:
             endpoint = shoutcastEndpointFor(description)
             if endpoint is not None:
                 shoutcast.append((endpoint, station))
-    return RadioService(
+    server = options["server"]
+    radio = RadioService(
         [station, *derived],
         listen=options["listen"],
         reactor=reactor,
@@ -313,4 +393,8 @@ def makeService(options: Options, reactor=None) -> RadioService:
         shoutcastSources=shoutcast,
         library=Library(options["library"], clock=reactor) if options["library"] else None,
         hls=options.get("hls"),
+        metrics=server.metrics,
+        metricsListen=server.metricsListen,
     )
+    configureOperations(radio, server, (), reactor)
+    return radio

@@ -137,6 +137,13 @@ class MountFollower:
         self._queue: deque = deque()
 
     @property
+    def station(self):
+        """
+        The station followed.
+        """
+        return self._station
+
+    @property
     def onAir(self) -> bool:
         """
         Whether the followed mount has audio.

@@ -39,6 +39,7 @@ from twisted.web.resource import Resource
 from twisted.web.server import Request
 
 from txradio import throttle
+from txradio.activity import KICKED
 from txradio.auth import credentialsMatch, parseBasicAuth
 from txradio.icy import cleanTitle
 from txradio.station import Station
@@ -50,15 +51,18 @@ MAX_BODY = 16384
 ADMIN_USER = "admin"
 """The admin's user name."""
 
+_log = Logger()
+
 
 def listenerId(listener: Any) -> str:
     """
     An opaque, stable identifier for a connected listener.
 
-    @param listener: a L{txradio.listener.Listener}.
+    @param listener: a L{txradio.listener.Listener}, or another mount
+        following this one (a fallback or derived mount).
     @return: 16 hex digits, the same for as long as it is connected.
     """
-    key = f"{id(listener)}:{listener.connectedAt!r}:{listener.peer}".encode("utf-8", "replace")
+    key = f"{id(listener)}:{getattr(listener, 'connectedAt', None)!r}:{listener.peer}".encode("utf-8", "replace")
     return hashlib.sha256(key).hexdigest()[:16]
 
 
@@ -66,14 +70,15 @@ def listenerInfo(listener: Any) -> dict[str, Any]:
     """
     What the admin sees of a listener.
 
-    @param listener: a L{txradio.listener.Listener}.
+    @param listener: a L{txradio.listener.Listener}, or another mount
+        following this one (which has no player or connection time).
     @return: a JSON-ready dictionary.
     """
     return {
         "id": listenerId(listener),
         "peer": listener.peer,
-        "userAgent": listener.userAgent,
-        "seconds": round(listener.seconds, 1),
+        "userAgent": getattr(listener, "userAgent", ""),
+        "seconds": round(getattr(listener, "seconds", 0.0), 1),
         "bytesSent": listener.bytesSent,
         "lag": getattr(listener, "lag", 0),
     }
@@ -99,6 +104,36 @@ def mountInfo(station: Station) -> dict[str, Any]:
         }
     )
     return info
+
+
+def adminRefusal(request: Request, user: str, password: str | None, what: str) -> tuple[int, str] | None:
+    """
+    Check a request's admin credentials, slowing down failed logins per
+    address and logging them.
+
+    @param request: the request.
+    @param user: the admin's user name.
+    @param password: the admin password, or L{None} when admin is off.
+    @param what: what is protected, for the log, e.g. C{"admin"}.
+    @return: L{None} when the credentials are right, else the status code
+        and message to refuse with (the headers it needs are set).
+    """
+    if not password:
+        return http.NOT_FOUND, f"{what} is off: no admin password is set"
+    credentials = parseBasicAuth(request.getHeader(b"authorization"))
+    host = _host(request)
+    wait = throttle.LOGINS.wait(host) if credentials is not None else 0.0
+    if wait:
+        request.setHeader(b"retry-after", b"%d" % (int(wait) + 1,))
+        return 429, "too many failed logins: try again later"
+    if not credentialsMatch(credentials, user, password):
+        if credentials is not None:
+            _log.warn(f"failed {what} login from {{peer}} as {{user!r}}", peer=host, user=credentials[0][:64])
+            throttle.LOGINS.failed(host, what)
+        request.setHeader(b"www-authenticate", b'Basic realm="txradio admin", charset="UTF-8"')
+        return http.UNAUTHORIZED, "admin credentials required"
+    throttle.LOGINS.succeeded(host)
+    return None
 
 
 class AdminError(Exception):
@@ -137,6 +172,7 @@ class AdminResource(Resource):
         self.context = context
         self.password = password
         self.user = user
+        self.reloader = None
 
     def render(self, request: Request) -> bytes:
         """
@@ -147,26 +183,16 @@ class AdminResource(Resource):
         """
         request.setHeader(b"cache-control", b"no-store")
         request.setHeader(b"x-content-type-options", b"nosniff")
-        if not self.password:
-            return self._reply(request, http.NOT_FOUND, {"error": "admin is off: no admin password is set"})
-        credentials = parseBasicAuth(request.getHeader(b"authorization"))
-        wait = throttle.LOGINS.wait(_host(request)) if credentials is not None else 0.0
-        if wait:
-            request.setHeader(b"retry-after", b"%d" % (int(wait) + 1,))
-            return self._reply(request, 429, {"error": "too many failed logins: try again later"})
-        if not credentialsMatch(credentials, self.user, self.password):
-            if credentials is not None:
-                self._log.warn(
-                    "failed admin login from {peer} as {user!r}",
-                    peer=_host(request),
-                    user=credentials[0][:64],
-                )
-                throttle.LOGINS.failed(_host(request), "admin")
-            request.setHeader(b"www-authenticate", b'Basic realm="txradio admin", charset="UTF-8"')
-            return self._reply(request, http.UNAUTHORIZED, {"error": "admin credentials required"})
-        throttle.LOGINS.succeeded(_host(request))
+        refusal = adminRefusal(request, self.user, self.password, "admin")
+        if refusal is not None:
+            code, message = refusal
+            return self._reply(request, code, {"error": message})
         action = b"/".join(request.postpath).strip(b"/").decode("ascii", "replace")
         try:
+            if action == "reload-config":
+                self._onlyMethod(request, b"POST")
+                self._checkForgery(request)
+                return self._reply(request, http.OK, self._reloadConfig(request))
             if action in ("", "mounts"):
                 self._onlyMethod(request, b"GET", b"HEAD")
                 return self._reply(request, http.OK, {"mounts": [mountInfo(s) for s in self.context.stations]})
@@ -298,7 +324,7 @@ class AdminResource(Resource):
                     listener=listener.peer,
                     mount=station.mount.decode(),
                 )
-                listener.disconnect("kicked by the admin")
+                listener.disconnect(KICKED)
                 return {"kicked": wanted, "mount": station.mount.decode()}
         raise AdminError(http.NOT_FOUND, "no such listener on this mount")
 
@@ -333,6 +359,36 @@ class AdminResource(Resource):
         self._log.info("admin {peer} skipped a track on {mount}", peer=_host(request), mount=station.mount.decode())
         programme.skip()
         return {"skipped": previous, "mount": station.mount.decode()}
+
+    def _reloadConfig(self, request: Request) -> dict[str, Any]:
+        """
+        Read the configuration file again and apply it, as C{SIGHUP} does.
+
+        @param request: the request.
+        @return: the reply: what changed.
+        @raise AdminError: 409 when the radio has no configuration file, 422
+            when the file has an error (the running configuration stays).
+        """
+        from txradio.config import ConfigError
+
+        reloader = self.reloader
+        if reloader is None:
+            raise AdminError(http.CONFLICT, "this radio runs without a configuration file")
+        self._log.info("admin {peer} reloads the configuration", peer=_host(request))
+        try:
+            plan = reloader.reload()
+        except ConfigError as error:
+            raise AdminError(422, str(error)) from None
+        return {
+            "reloaded": True,
+            "added": list(plan.added),
+            "removed": list(plan.removed),
+            "rebuilt": list(plan.rebuilt),
+            "updated": [path for path, _ in plan.updated],
+            "unchanged": list(plan.unchanged),
+            "restartNeeded": list(plan.restartNeeded),
+            "summary": plan.describe(),
+        }
 
     def _reload(self, request: Request, station: Station, fields: dict[str, Any]) -> dict[str, Any]:
         """

@@ -487,28 +487,50 @@ class HLSRoutes:
         self.mounts: dict[bytes, HLSMount] = {}
         self._segments: dict[bytes, SegmentResource] = {}
         self._paths: dict[bytes, Resource] = {}
-        if not self.settings.enabled:
-            return
+        self._clock = clock
         for station in stations:
-            if not _wantsHLS(station):
-                continue
-            segmenter = Segmenter(
-                station.broadcaster,
-                clock=clock,
-                targetDuration=self.settings.targetDuration,
-                windowSegments=self.settings.windowSegments,
-                gapThreshold=self.settings.gapThreshold,
-                name=station.mount.decode("ascii"),
-            )
-            segmenter.setName(station.mount.decode("ascii"))
-            segmenter.setServiceParent(self.service)
-            mount = HLSMount(station, segmenter, clock)
-            self.mounts[station.mount] = mount
-            self._segments[station.mount] = SegmentResource(mount)
-            self._paths[station.mount + b".m3u8"] = MediaPlaylistResource(mount)
-            self._paths[station.mount + b"/master.m3u8"] = MasterPlaylistResource(
-                mount, lambda station=station: self.family(station)
-            )
+            self.addStation(station)
+
+    def addStation(self, station) -> None:
+        """
+        Serve HLS for a station, if the settings and the station want it.
+
+        @param station: the station.
+        """
+        if not self.settings.enabled or not _wantsHLS(station) or station.mount in self.mounts:
+            return
+        segmenter = Segmenter(
+            station.broadcaster,
+            clock=self._clock,
+            targetDuration=self.settings.targetDuration,
+            windowSegments=self.settings.windowSegments,
+            gapThreshold=self.settings.gapThreshold,
+            name=station.mount.decode("ascii"),
+        )
+        segmenter.setName(station.mount.decode("ascii"))
+        segmenter.setServiceParent(self.service)
+        mount = HLSMount(station, segmenter, self._clock)
+        self.mounts[station.mount] = mount
+        self._segments[station.mount] = SegmentResource(mount)
+        self._paths[station.mount + b".m3u8"] = MediaPlaylistResource(mount)
+        self._paths[station.mount + b"/master.m3u8"] = MasterPlaylistResource(
+            mount, lambda station=station: self.family(station)
+        )
+
+    def removeStation(self, station) -> None:
+        """
+        Stop serving HLS for a station: its segmenter stops and its
+        playlists and segments go.
+
+        @param station: the station.
+        """
+        mount = self.mounts.pop(station.mount, None)
+        if mount is None:
+            return
+        self._segments.pop(station.mount, None)
+        self._paths.pop(station.mount + b".m3u8", None)
+        self._paths.pop(station.mount + b"/master.m3u8", None)
+        mount.segmenter.disownServiceParent()
 
     def family(self, station) -> list[HLSMount]:
         """

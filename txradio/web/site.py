@@ -252,32 +252,75 @@ class RadioRoot(Resource):
         self.context = WebContext(list(stations), clock, publicURL, clock.seconds(), libraryEnabled=library is not None)
         self.events = EventHub(self.context, clock)
         self.library = library
+        self._publicURL = publicURL
+        self._adminPassword = adminPassword
         self._paths: dict[bytes, Resource] = {}
-        # HLS first, so that a mount's own paths win over them.
         self.hls = HLSRoutes(stations, clock, hls)
         self.context.hls = self.hls.mounts
-        self._paths.update(self.hls.paths())
-        for station in stations:
-            self._paths[station.mount] = StreamResource()
-            for extension in _PLAYLIST_FORMATS:
-                self._paths[station.mount + extension] = PlaylistResource(
-                    [station], extension, publicURL, stations, self.hls
-                )
-        if stations:
-            for extension in (b".pls", b".m3u"):
-                self._paths.setdefault(
-                    b"/listen" + extension, PlaylistResource(stations[:1], extension, publicURL, stations, self.hls)
-                )
         self.putChild(b"", StationsPage(self.context))
         self.putChild(b"status-json.xsl", IcecastStatusResource(self.context))
         self.putChild(b"api", APIRoot(self.context, library))
         self.putChild(b"events", EventsResource(self.events))
-        self.putChild(b"admin", AdminResource(self.context, adminPassword))
+        self.admin = AdminResource(self.context, adminPassword)
+        self.putChild(b"admin", self.admin)
         self.putChild(b"static", StaticResource())
         if library is not None:
             self.putChild(b"library", LibraryResource(library, publicURL))
-        self._paths[b"/admin/metadata"] = IcecastMetadataResource(stations, adminPassword=adminPassword)
-        self._paths[b"/admin.cgi"] = ShoutcastMetadataResource(stations, adminPassword=adminPassword)
+        self._route()
+
+    def _route(self) -> None:
+        """
+        Build the routes that depend on the stations: each mount's stream
+        and playlists, C{/listen.pls} and C{/listen.m3u}, HLS, and the
+        metadata update forms.
+        """
+        stations = self.context.stations
+        publicURL = self._publicURL
+        paths: dict[bytes, Resource] = {}
+        # HLS first, so that a mount's own paths win over them.
+        paths.update(self.hls.paths())
+        for station in stations:
+            paths[station.mount] = StreamResource()
+            for extension in _PLAYLIST_FORMATS:
+                paths[station.mount + extension] = PlaylistResource([station], extension, publicURL, stations, self.hls)
+        if stations:
+            for extension in (b".pls", b".m3u"):
+                paths.setdefault(
+                    b"/listen" + extension, PlaylistResource(stations[:1], extension, publicURL, stations, self.hls)
+                )
+        paths[b"/admin/metadata"] = IcecastMetadataResource(stations, adminPassword=self._adminPassword)
+        paths[b"/admin.cgi"] = ShoutcastMetadataResource(stations, adminPassword=self._adminPassword)
+        self._paths = paths
+
+    def setStations(self, stations: Sequence[Station]) -> None:
+        """
+        Serve another set of stations from now on (after a configuration
+        reload): the pages, playlists and HLS of removed mounts go, those of
+        new ones appear, and unchanged mounts keep their HLS segments.
+
+        @param stations: the stations, the default first.
+        """
+        stations = list(stations)
+        kept = {station.mount: station for station in stations}
+        for station in list(self.context.stations):
+            if kept.get(station.mount) is not station:
+                self.hls.removeStation(station)
+        for station in stations:
+            if station.mount not in self.hls.mounts:
+                self.hls.addStation(station)
+        self.context.stations[:] = stations
+        self.context.byMount = dict(kept)
+        self._route()
+
+    def setAdminPassword(self, password: str | None) -> None:
+        """
+        Change the admin password (after a configuration reload).
+
+        @param password: the new password, or L{None} to turn admin off.
+        """
+        self._adminPassword = password
+        self.admin.password = password
+        self._route()
 
     def getChildWithDefault(self, name: bytes, request: Request) -> Resource:
         """

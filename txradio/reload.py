@@ -1,0 +1,382 @@
+# -*- test-case-name: tests.test_reload -*-
+"""
+Reloading the configuration file while the radio runs.
+
+L{planReload} compares the running configuration with the new one and says,
+mount by mount, what must happen; it is pure, so every decision is tested
+without a reactor.  L{Reloader} reads the file, rejects it whole if it has
+an error (the running configuration stays), and applies the plan:
+
+ - a mount whose settings did not change is not touched: its listeners
+   never notice;
+ - a mount whose stream info, limits, source password, playlist, fallback,
+   push or HLS changed is updated in place, its listeners staying
+   connected;
+ - a mount whose audio pipeline changed (relay, format, metadata interval,
+   the mount it re-encodes) is rebuilt: its listeners are disconnected and
+   reconnect to the new one, as players do;
+ - new mounts start, removed mounts end.
+
+Server settings that only apply at startup (the ports, the public URL, the
+library, metrics) are reported as needing a restart; the rest (the admin
+password, timeouts, logs, address privacy, hooks) apply at once, and the
+certificates of C{ssl:} ports are read again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+
+from twisted.internet.defer import Deferred
+from twisted.logger import Logger
+
+from txradio.config import ConfigError, MountConfig, RadioConfig, ServerConfig, loadConfig
+from txradio.station import FALLBACK_SLOT
+
+IN_PLACE = frozenset(
+    {
+        "name",
+        "genre",
+        "url",
+        "description",
+        "public",
+        "live",
+        "sourcePassword",
+        "sourceUser",
+        "fallback",
+        "maxListeners",
+        "lagLimit",
+        "playlist",
+        "shuffle",
+        "push",
+        "hls",
+    }
+)
+"""Mount settings a running mount takes without disconnecting anyone."""
+
+RESTART_ONLY = ("listen", "publicURL", "shoutcastSourceListen", "library", "metrics", "metricsListen")
+"""Server settings that apply only when the server starts."""
+
+
+@dataclass(frozen=True)
+class ReloadPlan:
+    """
+    What a reload does.
+
+    @ivar added: paths of mounts to start.
+    @ivar removed: paths of mounts to end.
+    @ivar rebuilt: paths of mounts to rebuild (listeners disconnected).
+    @ivar updated: paths of mounts to update in place, with the settings
+        that changed.
+    @ivar unchanged: paths of mounts left alone.
+    @ivar restartNeeded: server settings that changed but apply only at
+        the next start.
+    """
+
+    added: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+    rebuilt: tuple[str, ...] = ()
+    updated: tuple[tuple[str, frozenset[str]], ...] = ()
+    unchanged: tuple[str, ...] = ()
+    restartNeeded: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        """
+        Say what the plan does, for the log and the admin API.
+
+        @return: one line.
+        """
+        parts = []
+        for label, paths in (("added", self.added), ("removed", self.removed), ("rebuilt", self.rebuilt)):
+            if paths:
+                parts.append(f"{label} {', '.join(paths)}")
+        if self.updated:
+            parts.append("updated " + ", ".join(f"{path} ({', '.join(sorted(keys))})" for path, keys in self.updated))
+        if self.unchanged:
+            parts.append(f"unchanged {', '.join(self.unchanged)}")
+        if self.restartNeeded:
+            parts.append(f"restart needed for {', '.join(self.restartNeeded)}")
+        return "; ".join(parts) or "nothing changed"
+
+
+def changedFields(old, new) -> frozenset[str]:
+    """
+    The fields of two dataclass instances that differ.
+
+    @param old: one instance.
+    @param new: another of the same class.
+    @return: the names of the fields whose values differ.
+    """
+    return frozenset(f.name for f in fields(old) if getattr(old, f.name) != getattr(new, f.name))
+
+
+def planReload(old: RadioConfig, new: RadioConfig) -> ReloadPlan:
+    """
+    Decide what a reload from C{old} to C{new} does.
+
+    @param old: the running configuration.
+    @param new: the configuration read now.
+    @return: the plan.
+    """
+    before = {mount.path: mount for mount in old.mounts}
+    after = {mount.path: mount for mount in new.mounts}
+    rebuilt: set[str] = set()
+    updated: dict[str, frozenset[str]] = {}
+    for path, mount in after.items():
+        if path not in before:
+            continue
+        changed = changedFields(before[path], mount)
+        if not changed:
+            continue
+        if changed <= IN_PLACE and _playlistSwappable(before[path], mount, changed):
+            updated[path] = changed
+        else:
+            rebuilt.add(path)
+    # A mount re-encoding a rebuilt (or replaced) mount follows the old
+    # one's broadcaster: it is rebuilt too, and so on down the line.
+    growing = True
+    while growing:
+        growing = False
+        for path, mount in after.items():
+            if path in before and path not in rebuilt and mount.deriveFrom is not None:
+                if mount.deriveFrom in rebuilt or mount.deriveFrom not in before:
+                    rebuilt.add(path)
+                    updated.pop(path, None)
+                    growing = True
+    order = [mount.path for mount in new.mounts]
+    restart = tuple(name for name in RESTART_ONLY if getattr(old.server, name) != getattr(new.server, name))
+    if old.hls != new.hls:
+        restart += ("hls",)
+    return ReloadPlan(
+        added=tuple(path for path in order if path not in before),
+        removed=tuple(mount.path for mount in old.mounts if mount.path not in after),
+        rebuilt=tuple(path for path in order if path in rebuilt),
+        updated=tuple((path, updated[path]) for path in order if path in updated),
+        unchanged=tuple(path for path in order if path in before and path not in rebuilt and path not in updated),
+        restartNeeded=restart,
+    )
+
+
+def _playlistSwappable(old: MountConfig, new: MountConfig, changed: frozenset[str]) -> bool:
+    """
+    Tell whether a changed playlist can be swapped in place: only a playlist
+    replacing a playlist (a relay or a live-only mount is rebuilt).
+
+    @param old: the mount before.
+    @param new: the mount now.
+    @param changed: the settings that changed.
+    @return: L{True} when nothing about the programme changed, or a
+        playlist replaces a playlist.
+    """
+    if not changed & {"playlist", "shuffle"}:
+        return True
+    return old.playlist is not None and new.playlist is not None
+
+
+class Reloader:
+    """
+    Reloads a radio from its configuration file: on C{SIGHUP} and from the
+    admin API.
+
+    @ivar radio: the L{txradio.service.RadioService}.
+    @ivar path: the configuration file.
+    @ivar config: the configuration running now.
+    """
+
+    _log = Logger()
+
+    def __init__(self, radio, path: str, config: RadioConfig, reactor) -> None:
+        """
+        @param radio: the running radio, built from C{config}.
+        @param path: the file to read again.
+        @param config: the configuration it was built from.
+        @param reactor: the reactor (clock and process spawner).
+        """
+        self.radio = radio
+        self.path = path
+        self.config = config
+        self._reactor = reactor
+        self._pushes: dict[str, object] = {
+            push.station.mount.decode("ascii"): push for push in radio.pushClients()
+        }
+
+    def reload(self) -> ReloadPlan:
+        """
+        Read the file and apply it; a file with an error is rejected whole.
+
+        Mounts that end stop in the background (their encoders may take a
+        moment to exit).
+
+        @return: the L{ReloadPlan} applied.
+        @raise ConfigError: when the file has an error or cannot be applied;
+            the running configuration stays.
+        """
+        try:
+            new = loadConfig(self.path)
+            plan = planReload(self.config, new)
+            stopping = self._apply(new, plan)
+        except ConfigError as error:
+            self._log.error("not reloading: {error}; the running configuration stays", error=str(error))
+            raise
+        except Exception as error:
+            self._log.failure("not reloading {path}: the running configuration stays", path=self.path)
+            raise ConfigError(self.path, f"cannot be applied: {error}") from error
+        self.config = new
+        self._log.info("reloaded {path}: {plan}", path=self.path, plan=plan.describe())
+        for name in plan.restartNeeded:
+            self._log.warn("{path}: {name} changed; it applies when the server restarts", path=self.path, name=name)
+        stopping.addErrback(lambda failure: self._log.failure("stopping a removed mount", failure))
+        return plan
+
+    def _apply(self, new: RadioConfig, plan: ReloadPlan) -> Deferred:
+        """
+        Apply a plan; everything that can fail (building stations, opening
+        logs) happens before anything running is changed.
+
+        @param new: the new configuration.
+        @param plan: what to do.
+        @return: a L{Deferred} firing once removed mounts have stopped.
+        """
+        from txradio.radio import buildStations, checkEncoder, configureOperations
+
+        radio = self.radio
+        byPath = {station.mount.decode("ascii"): station for station in radio.stations}
+        keep = {path: byPath[path] for path in (*plan.unchanged, *(path for path, _ in plan.updated))}
+        encoder = checkEncoder(new) if plan.added or plan.rebuilt else None
+        stations = buildStations(new, self._reactor, encoder=encoder, keep=keep)
+        newByPath = {station.mount.decode("ascii"): station for station in stations}
+        # The server settings first: a log that cannot be opened stops the
+        # reload before any mount changed.
+        self._applyServer(new.server)
+        configureOperations(radio, new.server, new.hooks, self._reactor)
+        for path, keys in plan.updated:
+            self._update(byPath[path], new.mount(path), keys)
+        for mount in new.mounts:
+            station = newByPath[mount.path]
+            if mount.path in keep:
+                target = newByPath.get(mount.fallback) if mount.fallback else None
+                if _fallbackOf(station) is not target:
+                    station.setFallback(target)
+        for path in (*plan.removed, *plan.rebuilt):
+            old = byPath[path]
+            if old.derivedFrom is not None and old in old.derivedFrom.derived:
+                old.derivedFrom.derived.remove(old)
+        stopped = radio.setStations(stations)
+        self._applyHLS(plan, new, newByPath)
+        self._applyPushes(new, newByPath, plan)
+        radio.reloadCertificates()
+        return stopped
+
+    def _applyServer(self, server: ServerConfig) -> None:
+        """
+        Apply the server settings that can change while running.
+
+        @param server: the new settings.
+        """
+        radio = self.radio
+        if server.adminPassword != self.config.server.adminPassword:
+            radio.setAdminPassword(server.adminPassword)
+        radio.factory.headerTimeout = server.headerTimeout
+        radio.factory.sourceTimeout = server.sourceTimeout
+
+    def _update(self, station, mount: MountConfig, keys: frozenset[str]) -> None:
+        """
+        Update a running mount in place.
+
+        @param station: its station.
+        @param mount: its new settings.
+        @param keys: the settings that changed.
+        """
+        if keys & {"name", "genre", "url", "description", "public"}:
+            station.info = replace(
+                station.info,
+                name=mount.name,
+                genre=mount.genre,
+                url=mount.url,
+                description=mount.description,
+                public=mount.public,
+            )
+        station.maxListeners = mount.maxListeners
+        station.lagLimit = mount.lagLimit
+        station.sourcePassword = mount.sourcePassword if mount.live else None
+        station.sourceUser = mount.sourceUser
+        station.hls = mount.hls
+        if keys & {"playlist", "shuffle"}:
+            from txradio.audioformat import SKIP, TRANSCODE, refuser
+            from txradio.sources.playlist import PlaylistSource
+            from txradio.sources.tracks import tracksFor
+
+            coder = station.conformer
+            encoderAvailable = coder is not None and getattr(coder, "encoderAvailable", False)
+            policy = mount.formatPolicy or (TRANSCODE if encoderAvailable else SKIP)
+            refuse = refuser(mount.audioFormat) if policy == SKIP else None
+            source = PlaylistSource(
+                tracksFor(mount.playlist, mount.shuffle), clock=self._reactor, name=mount.path, refuse=refuse
+            )
+            station.replaceProgramme(source)
+
+    def _applyHLS(self, plan: ReloadPlan, new: RadioConfig, stations: dict) -> None:
+        """
+        Start or stop HLS for updated mounts whose C{hls} setting changed.
+
+        @param plan: the plan.
+        @param new: the new configuration.
+        @param stations: the stations by path.
+        """
+        routes = getattr(getattr(self.radio.site, "resource", None), "hls", None)
+        if routes is None:
+            return
+        for path, keys in plan.updated:
+            if "hls" not in keys:
+                continue
+            station = stations[path]
+            if new.mount(path).hls:
+                routes.addStation(station)
+            else:
+                routes.removeStation(station)
+
+    def _applyPushes(self, new: RadioConfig, stations: dict, plan: ReloadPlan) -> None:
+        """
+        Start, stop or restart pushes whose settings or mount changed.
+
+        @param new: the new configuration.
+        @param stations: the stations by path.
+        @param plan: the plan.
+        """
+        from txradio.push import PushClient
+
+        replaced = set(plan.rebuilt) | set(plan.removed)
+        wanted = {mount.path: mount.push for mount in new.mounts if mount.push is not None}
+        for path, push in list(self._pushes.items()):
+            current = self.config.mount(path).push if _hasMount(self.config, path) else None
+            if path in replaced or wanted.get(path) != current or path not in wanted:
+                del self._pushes[path]
+                push.disownServiceParent()
+        for path, settings in wanted.items():
+            if path in self._pushes:
+                continue
+            push = PushClient(
+                stations[path], settings.url, password=settings.password, user=settings.user, reactor=self._reactor
+            )
+            push.setServiceParent(self.radio)
+            self._pushes[path] = push
+
+
+def _hasMount(config: RadioConfig, path: str) -> bool:
+    """
+    @param config: a configuration.
+    @param path: a mount path.
+    @return: whether the configuration has the mount.
+    """
+    return any(mount.path == path for mount in config.mounts)
+
+
+def _fallbackOf(station):
+    """
+    The station a station falls back to now.
+
+    @param station: a station.
+    @return: the fallback station, or L{None}.
+    """
+    follower = station.switcher.sourceAt(FALLBACK_SLOT)
+    return getattr(follower, "station", None) if follower is not None else None
