@@ -242,7 +242,10 @@ class RadioService(MultiService):
         def stopRest(_):
             return MultiService.stopService(self)
 
-        stopping = closed.addCallback(goodbye).addCallback(stopRest)
+        # A plain Deferred over the chain, so that the timeout can give up on
+        # whatever step the chain waits for.
+        stopping: Deferred = Deferred()
+        closed.addCallback(goodbye).addCallback(stopRest).chainDeferred(stopping)
         stopping.addTimeout(self.stopTimeout, clock)
 
         def done(result):
