@@ -193,3 +193,54 @@ class HLSOptionsTests(SynchronousTestCase):
             options = Options()
             error = self.assertRaises(UsageError, options.parseOptions, args)
             self.assertIn(args[0], str(error))
+
+
+class OperationsOptionsTests(SynchronousTestCase):
+    """
+    The logging, metrics and shutdown options, and C{--listen} with
+    C{--config}.
+    """
+
+    def test_listenOverridesConfig(self) -> None:
+        """
+        C{--listen} given with C{--config} replaces the file's ports (a
+        systemd unit passes its socket whatever the file says).
+        """
+        path = self.mktemp()
+        with open(path, "w") as f:
+            f.write('[server]\nlisten = "tcp:8000"\n[[mount]]\npath = "/s"\nlive = true\nsource_password = "pw"\n')
+        options = Options()
+        options.parseOptions(["--config", path, "--listen", "tcp:9000:interface=127.0.0.1"])
+        self.assertEqual(options["radio"].server.listen, ("tcp:9000:interface=127.0.0.1",))
+
+    def test_operations(self) -> None:
+        """
+        The options become the server settings a file would give.
+        """
+        folder = self.mktemp()
+        os.mkdir(folder)
+        options = Options()
+        options.parseOptions(
+            [
+                "--access-log", os.path.join(folder, "access.log"),
+                "--log-addresses", "hash",
+                "--metrics", "public",
+                "--last-title", "Bye",
+                "--max-connections-per-address", "20",
+            ]
+        )
+        server = options["server"]
+        self.assertEqual(server.accessLog, os.path.abspath(os.path.join(folder, "access.log")))
+        self.assertEqual((server.logAddresses, server.metrics, server.lastTitle), ("hash", "public", "Bye"))
+        self.assertEqual(server.maxConnectionsPerAddress, 20)
+
+    def test_badValues(self) -> None:
+        """
+        Unknown modes and log files in missing folders are refused.
+        """
+        for args in (
+            ["--log-addresses", "blur"],
+            ["--metrics", "open"],
+            ["--access-log", "/no/such/folder/access.log"],
+        ):
+            self.assertRaises(UsageError, Options().parseOptions, args)

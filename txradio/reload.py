@@ -185,14 +185,17 @@ class Reloader:
 
     _log = Logger()
 
-    def __init__(self, radio, path: str, config: RadioConfig, reactor) -> None:
+    def __init__(self, radio, path: str, config: RadioConfig, reactor, listen: tuple[str, ...] | None = None) -> None:
         """
         @param radio: the running radio, built from C{config}.
         @param path: the file to read again.
         @param config: the configuration it was built from.
         @param reactor: the reactor (clock and process spawner).
+        @param listen: listener ports given on the command line, which win
+            over the file's, or L{None}.
         """
         self.radio = radio
+        self.listen = listen
         self.path = path
         self.config = config
         self._reactor = reactor
@@ -213,6 +216,8 @@ class Reloader:
         """
         try:
             new = loadConfig(self.path)
+            if self.listen is not None:
+                new = replace(new, server=replace(new.server, listen=self.listen))
             plan = planReload(self.config, new)
             stopping = self._apply(new, plan)
         except ConfigError as error:

@@ -58,6 +58,17 @@ def _positive(name: str, text: str, maximum: int | None = None, allowZero: bool 
     return value
 
 
+def withListen(config, listen: tuple[str, ...]):
+    """
+    A configuration with other listener ports.
+
+    @param config: a L{txradio.config.RadioConfig}.
+    @param listen: endpoint strings.
+    @return: a copy whose C{server.listen} is C{listen}.
+    """
+    return replace(config, server=replace(config.server, listen=listen))
+
+
 class Options(usage.Options):
     """
     Options for C{twistd txradio}: one station playing a music folder.
@@ -174,6 +185,10 @@ class Options(usage.Options):
                 self["radio"] = loadConfig(self["config"])
             except ConfigError as error:
                 raise usage.UsageError(str(error)) from None
+            if self["listen"]:
+                # The command line's ports win over the file's (a systemd
+                # unit passes its socket whatever the file says).
+                self["radio"] = withListen(self["radio"], tuple(self["listen"]))
             try:
                 self["encoder"] = checkEncoder(self["radio"])
             except EncoderMissing as error:
@@ -315,7 +330,8 @@ def makeService(options: Options, reactor=None, signals: bool = True) -> RadioSe
     if options["config"] is not None:
         _log.info("configuration from {path}", path=options["config"])
         radio = serviceFromConfig(options["radio"], reactor)
-        reloader = Reloader(radio, options["config"], options["radio"], reactor)
+        listen = tuple(options["listen"]) if options["listen"] else None
+        reloader = Reloader(radio, options["config"], options["radio"], reactor, listen=listen)
         radio.useReloader(reloader)
     else:
         radio = _radioFromOptions(options, reactor)
