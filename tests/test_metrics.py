@@ -277,3 +277,34 @@ class ScrapeTests(TestCase):
             self.fail("condition never held")
 
         return poll()
+
+
+class DashboardTests(SynchronousTestCase):
+    """
+    The example Grafana dashboard asks only for figures the radio gives.
+    """
+
+    def test_namesExist(self) -> None:
+        """
+        Every metric name in the dashboard's queries is in the exposition.
+        """
+        import json
+        import os
+        import re
+
+        path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "docs", "grafana", "txradio-dashboard.json")
+        with open(path) as f:
+            dashboard = json.load(f)
+        reactor = MemoryReactorClock()
+        radio = RadioService([Station(FakeFrameSource(), clock=reactor)], listen=[], reactor=reactor)
+        names = set()
+        for family in text_string_to_metric_families(exposition(radio.registry).decode("utf-8")):
+            names.add(family.name)
+            names.update(sample.name for sample in family.samples)
+            names.update(family.name + suffix for suffix in ("_total", "_bucket", "_sum", "_count"))
+        wanted = set()
+        for panel in dashboard["panels"]:
+            for target in panel["targets"]:
+                wanted.update(re.findall(r"\b((?:txradio|process)_[a-z_]+)\b", target["expr"]))
+        self.assertGreater(len(wanted), 15)
+        self.assertEqual(wanted - names, set())
