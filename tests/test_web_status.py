@@ -273,3 +273,31 @@ class HistoryTests(SynchronousTestCase):
         self.assertIsNone(isoTime(None))
         self.assertEqual(isoTime(0), "1970-01-01T00:00:00Z")
         self.assertEqual(isoTime(0, icecast=True), "1970-01-01T00:00:00+0000")
+
+
+class SummaryTests(SynchronousTestCase):
+    """
+    The live summary counts HLS sessions beside ICY listeners.
+    """
+
+    def test_hlsListeners(self) -> None:
+        """
+        C{hlsListeners} is the mount's HLS session count, or L{None} for a
+        mount without HLS.
+        """
+        from txradio.web.status import summary
+
+        class Sessions:
+            def count(self) -> int:
+                return 3
+
+        class HLSMount:
+            sessions = Sessions()
+
+        clock = Clock()
+        station = Station(FakeFrameSource(), clock=clock)
+        station.startService()
+        self.addCleanup(station.stopService)
+        connectInMemory(station)
+        self.assertEqual((summary(station)["listeners"], summary(station)["hlsListeners"]), (1, None))
+        self.assertEqual(summary(station, HLSMount())["hlsListeners"], 3)

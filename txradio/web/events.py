@@ -217,7 +217,10 @@ class EventHub(Service):
 
         @return: mount to L{summary}.
         """
-        return {station.mount.decode("ascii"): summary(station) for station in self.context.stations}
+        hls = self.context.hls
+        return {
+            station.mount.decode("ascii"): summary(station, hls.get(station.mount)) for station in self.context.stations
+        }
 
     def addClient(self, request: Request) -> EventClient | None:
         """

@@ -236,7 +236,7 @@ def stationSection(station: Station, hls: Any = None) -> Tag:
             **({"data-hls": hls.playlistPath, "data-hls-script": assetURL(HLS_SCRIPT)} if hls is not None else {}),
         ),
         tags.dl(
-            _fact("Listeners", station.listenerCount, "listeners"),
+            _fact("Listeners", station.listenerCount + (hls.sessions.count() if hls is not None else 0), "listeners"),
             _fact("Peak", station.peakListeners, "peak"),
             _fact("Format", formatText(stationBitrate(station)), "format"),
             *_derivedFacts(station),

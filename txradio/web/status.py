@@ -162,13 +162,15 @@ def isLive(station: Station) -> bool:
     return live is not None and bool(live.onAir)
 
 
-def summary(station: Station) -> dict[str, Any]:
+def summary(station: Station, hls: Any = None) -> dict[str, Any]:
     """
     The few facts that change while a station plays; what the live page
     shows and C{/events} pushes.
 
     @param station: the station.
-    @return: a JSON-ready dictionary.
+    @param hls: the mount's L{txradio.web.hls.HLSMount}, or L{None}.
+    @return: a JSON-ready dictionary; C{listeners} counts ICY listeners,
+        C{hlsListeners} HLS sessions (L{None} without HLS).
     """
     info = station.currentInfo
     return {
@@ -177,6 +179,7 @@ def summary(station: Station) -> dict[str, Any]:
         "description": info.description,
         "title": displayTitle(station.broadcaster.title),
         "listeners": station.listenerCount,
+        "hlsListeners": hls.sessions.count() if hls is not None else None,
         "peak": station.peakListeners,
         "bitrate": stationBitrate(station),
         "onAir": bool(station.onAir),

@@ -382,7 +382,7 @@
     }
     set("name", data.name || "");
     set("description", data.description || "");
-    set("listeners", String(data.listeners));
+    set("listeners", String(data.listeners + (data.hlsListeners || 0)));
     set("peak", String(data.peak));
     set("format", formatText(data.bitrate));
     var badge = $("[data-field=state]", article);
