@@ -903,3 +903,38 @@ class EncoderTests(SynchronousTestCase):
         self.assertEqual(data[-128:-125], b"TAG")
         frames = self.check(data, info=1, tail=128)
         self.assertGreater(len({frame.header.bitrate for frame in frames}), 1)
+
+
+class SilentFrameTests(SynchronousTestCase):
+    """
+    L{silentFrame} makes a valid Layer III frame of silence in any format.
+    """
+
+    def test_everyFormat(self) -> None:
+        """
+        Every sample rate and channel count gives a frame whose header says
+        so, all zeros after the header, that the frame walker accepts.
+        """
+        from txradio.audioformat import SAMPLE_RATES
+        from txradio.mp3 import silentFrame
+
+        for rate in SAMPLE_RATES:
+            for channels in (1, 2):
+                frame = silentFrame(rate, channels, 128)
+                header = frame.header
+                self.assertEqual((header.sampleRate, header.layer), (rate, 3))
+                self.assertEqual(header.channelMode == 3, channels == 1)
+                self.assertEqual(frame.data[4:], bytes(header.length - 4))
+                walked = [item for item in Framer().feed(frame.data * 3) if isinstance(item, Frame)]
+                self.assertEqual(len(walked), 3)
+
+    def test_bitrateFallsBack(self) -> None:
+        """
+        A bitrate the frame's MPEG version lacks gives the nearest lower one.
+        """
+        from txradio.mp3 import silentFrame
+
+        self.assertEqual(silentFrame(22050, 2, 320).header.bitrate, 160)
+        self.assertEqual(silentFrame(44100, 2, 144).header.bitrate, 128)
+        self.assertEqual(silentFrame(44100, 2, 8).header.bitrate, 32)
+        self.assertRaises(ValueError, silentFrame, 44000, 2, 128)

@@ -299,8 +299,8 @@ class DerivedMountTests(SynchronousTestCase):
     def test_crashRestartsWithBackoff(self) -> None:
         """
         An encoder that crashes is restarted after 1, 2, 4 s…; meanwhile the
-        mount is off the air and its listener stays connected; audio flows
-        again from the new encoder.
+        mount, which has no fallback, plays silence and its listener stays
+        connected; audio flows again from the new encoder.
         """
         # Two seconds: what the broadcaster sends by its second tick, so
         # nothing encoded is left to play when the encoder crashes.
@@ -311,8 +311,8 @@ class DerivedMountTests(SynchronousTestCase):
         delays = []
         for expected in (1.0, 2.0, 4.0):
             self.reactor.spawned[-1].exit(signal=11)
-            self.assertFalse(self.source.onAir)
-            self.assertFalse(self.station.onAir)
+            self.assertTrue(self.source.backingOff)
+            self.assertTrue(self.station.onAir)
             count = len(self.reactor.spawned)
             waited = 0.0
             while len(self.reactor.spawned) == count and waited < 30:
@@ -323,11 +323,25 @@ class DerivedMountTests(SynchronousTestCase):
         # Restarts follow the ticks (1 s) after the backoff.
         self.assertEqual([round(d) for d in delays], [1, 2, 4])
         self.assertEqual(self.source.restarts, 3)
+        self.assertGreater(self.source.silentSeconds, 6)
         self.assertFalse(self.transport.disconnecting)
         self.assertIn(self.listener, list(self.station.broadcaster.listeners))
         self.feedOutput(2)
         self.reactor.advance(1)
         self.assertGreater(len(self.transport.value()), before)
+
+    def test_fallbackWhileBackingOff(self) -> None:
+        """
+        A derived mount with a fallback goes off the air while its encoder
+        waits to restart, so that the fallback plays instead of silence.
+        """
+        other = Station(ScriptedSource([TitleChange("F"), *frames(20000)]), mount="/other", clock=self.reactor)
+        self.station.setFallback(other)
+        self.assertTrue(self.source.yieldsToFallback)
+        self.reactor.spawned[-1].exit(signal=11)
+        self.assertFalse(self.source.onAir)
+        self.station.setFallback(None)
+        self.assertTrue(self.source.onAir)
 
     def test_hangRestarts(self) -> None:
         """
@@ -364,3 +378,53 @@ class DerivedMountTests(SynchronousTestCase):
         self.assertFalse(self.transport.disconnecting)
         self.reactor.advance(4)
         self.assertEqual(len(self.reactor.spawned), 2)
+
+
+class SilenceWhileBackingOffTests(SynchronousTestCase):
+    """
+    While a crashed encoder waits to be restarted, the mount plays silence
+    in its own format instead of stalling.
+    """
+
+    def test_silenceThenAudio(self) -> None:
+        """
+        A mount whose tracks need transcoding keeps its listener fed with
+        silent frames of its format during the backoff, then plays the new
+        encoder's audio.
+        """
+        reactor = FakeProcessReactor()
+        inner = ScriptedSource([TitleChange("A"), *frames(20000, sampleRate=48000)])
+        source = TranscodingSource(
+            inner,
+            AudioFormat(44100, 2),
+            TRANSCODE,
+            reactor=reactor,
+            backoff=Backoff(4.0, 60.0, 2.0, jitter=lambda: 0),
+            name="/stream",
+        )
+        station = Station(source, clock=reactor)
+        station.startService()
+        self.addCleanup(station.stopService)
+        listener, transport = connectInMemory(station)
+        reactor.spawned[0].protocol.childDataReceived(1, stream(80))
+        reactor.advance(1)
+        reactor.spawned[0].exit(signal=9)
+        self.assertTrue(source.backingOff)
+        before = len(transport.value())
+        reactor.pump([1] * 3)
+        self.assertFalse(transport.disconnecting)
+        silence = transport.value()[before:]
+        # About three seconds of 128 kbps silence at 44.1 kHz, frame after
+        # frame, each one all zeros after its header.
+        self.assertGreater(len(silence), 3 * 16000 * 0.9)
+        self.assertGreater(source.silentSeconds, 2.5)
+        frameLength = 417
+        start = silence.find(b"\xff\xfb\x90\x00")
+        self.assertNotEqual(start, -1)
+        self.assertEqual(silence[start + 4 : start + frameLength], bytes(frameLength - 4))
+        reactor.pump([1] * 3)
+        self.assertEqual(len(reactor.spawned), 2)
+        reactor.spawned[1].protocol.childDataReceived(1, stream(200))
+        filled = source.silentSeconds
+        reactor.pump([1] * 2)
+        self.assertEqual(source.silentSeconds, filled)

@@ -454,3 +454,37 @@ def _followedByFrame(buf: bytes, pos: int, header: FrameHeader) -> bool | None:
     if length:
         return True
     return None if pending or length is None else False
+
+
+def silentFrame(sampleRate: int, channels: int, bitrate: int) -> Frame:
+    """
+    Make a Layer III frame of digital silence: a valid header, and side
+    information and main data that are all zero, which every decoder plays
+    as silence.
+
+    @param sampleRate: in Hz, one MP3 can carry.
+    @param channels: 1 or 2.
+    @param bitrate: in kbps; the nearest lower bitrate of the frame's MPEG
+        version is used when that version has no such bitrate.
+    @return: the frame.
+    @raise ValueError: for a sample rate MP3 cannot carry.
+    """
+    for bits, version in ((3, MPEGVersion.MPEG1), (2, MPEGVersion.MPEG2), (0, MPEGVersion.MPEG25)):
+        if sampleRate in _SAMPLE_RATES[version]:
+            break
+    else:
+        raise ValueError(f"MP3 cannot carry {sampleRate} Hz")
+    rates = _BITRATES[version, 3]
+    index = max(i for i, rate in enumerate(rates) if i and rate <= max(bitrate, rates[1]))
+    mode = 3 if channels == 1 else 0
+    header = bytes(
+        (
+            0xFF,
+            0xE0 | bits << 3 | 1 << 1 | 1,
+            index << 4 | _SAMPLE_RATES[version].index(sampleRate) << 2,
+            mode << 6,
+        )
+    )
+    parsed = parseHeader(header)
+    return Frame(parsed, header + bytes(parsed.length - 4))
+

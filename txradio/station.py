@@ -303,6 +303,10 @@ class Station(MultiService):
             previous.close()
         follower = MountFollower(station, name=self.mount.decode("ascii")) if station else None
         self.switcher.setSource(_FALLBACK, follower)
+        if hasattr(self.programme, "yieldsToFallback"):
+            # A derived mount whose encoder waits to restart plays its
+            # fallback if it has one, else silence.
+            self.programme.yieldsToFallback = station is not None
 
     def updateTitle(self, title: str) -> None:
         """

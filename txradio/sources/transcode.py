@@ -30,7 +30,7 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from txradio.audioformat import PASS, SKIP, TRANSCODE, AudioFormat, decide
+from txradio.audioformat import DEFAULT_ENCODE_BITRATE, PASS, SKIP, TRANSCODE, AudioFormat, decide
 from txradio.encoder import (
     DEFAULT_EXECUTABLE,
     HANG_TIMEOUT,
@@ -39,7 +39,7 @@ from txradio.encoder import (
     EncoderProcess,
 )
 from txradio.interfaces import IFrameSource
-from txradio.mp3 import Frame
+from txradio.mp3 import Frame, silentFrame
 from txradio.programme import TitleChange, moveFrames
 
 ALWAYS = "always"
@@ -119,6 +119,12 @@ class TranscodingSource:
         it L{TRANSCODE} acts as L{SKIP}.
     @ivar title: the title most recently returned.
     @ivar restarts: encoder runs that failed (crashed, hung, fell behind).
+    @ivar silentSeconds: seconds of silence played while an encoder waited
+        to be restarted.
+    @ivar yieldsToFallback: whether a derived mount goes off the air while
+        its encoder waits to be restarted, so that its fallback plays; set
+        by L{txradio.station.Station.setFallback}.  Without a fallback it
+        plays silence meanwhile.
     @ivar runs: encoder runs started.
     @ivar framesDropped: input frames dropped (skipped, or while an encoder
         was being restarted).
@@ -170,6 +176,9 @@ class TranscodingSource:
         self.name = name
         self.title: str | None = None
         self.restarts = 0
+        self.yieldsToFallback = False
+        self.silentSeconds = 0.0
+        self._silence: Frame | None = None
         self.runs = 0
         self.framesDropped = 0
         self._reactor = reactor
@@ -213,7 +222,7 @@ class TranscodingSource:
         """
         if self._closed:
             return False
-        if self.policy == ALWAYS and self.backingOff:
+        if self.policy == ALWAYS and self.backingOff and self.yieldsToFallback:
             return False
         return bool(self.inner.onAir)
 
@@ -274,7 +283,33 @@ class TranscodingSource:
                 segments.popleft()
                 continue
             break
+        if got < duration and self.backingOff:
+            got += self._fillWithSilence(duration - got, out)
         return out
+
+    def _fillWithSilence(self, duration: float, out: list) -> float:
+        """
+        Keep listeners' players fed while the encoder waits to restart:
+        silence in the mount's format, so that nothing stalls, no player
+        gives up, and the programme's time goes on as on a radio.
+
+        @param duration: seconds to fill.
+        @param out: where the frames go.
+        @return: the seconds filled.
+        """
+        frame = self._silence
+        if frame is None:
+            audio = self.outputFormat
+            frame = self._silence = silentFrame(
+                audio.sampleRate, audio.channels, audio.bitrate or DEFAULT_ENCODE_BITRATE
+            )
+        filled = 0.0
+        step = frame.header.duration
+        while filled < duration:
+            out.append(frame)
+            filled += step
+        self.silentSeconds += filled
+        return filled
 
     def standby(self) -> None:
         """
