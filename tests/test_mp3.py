@@ -938,3 +938,81 @@ class SilentFrameTests(SynchronousTestCase):
         self.assertEqual(silentFrame(44100, 2, 144).header.bitrate, 128)
         self.assertEqual(silentFrame(44100, 2, 8).header.bitrate, 32)
         self.assertRaises(ValueError, silentFrame, 44000, 2, 128)
+
+
+def borrowingFrame(begin: int, protected: bool = False, version: MPEGVersion = MPEGVersion.MPEG1) -> Frame:
+    """
+    A Layer III frame whose side information says its audio data begins
+    C{begin} bytes back, the rest of it non-zero.
+    """
+    header = headerBytes(version=version, protected=protected, rateIndex=0)
+    data = bytearray(frameBytes(header, 0x55))
+    offset = 6 if protected else 4
+    if version is MPEGVersion.MPEG1:
+        data[offset] = begin >> 1
+        data[offset + 1] = (begin & 1) << 7 | 0x2A
+    else:
+        data[offset] = begin
+    return Frame(parseHeader(bytes(header)), bytes(data))
+
+
+class ReservoirTests(SynchronousTestCase):
+    """
+    Frames that borrow audio data from before a splice are silenced.
+    """
+
+    def test_mainDataBegin(self) -> None:
+        """
+        C{main_data_begin} is read from 9 bits (MPEG-1) or 8 (MPEG-2), after
+        the CRC when there is one.
+        """
+        from txradio.mp3 import mainDataBegin
+
+        self.assertEqual(mainDataBegin(borrowingFrame(300)), 300)
+        self.assertEqual(mainDataBegin(borrowingFrame(511, protected=True)), 511)
+        self.assertEqual(mainDataBegin(borrowingFrame(200, version=MPEGVersion.MPEG2)), 200)
+
+    def test_guard(self) -> None:
+        """
+        After a reset, a frame borrowing more than the audio data sent since
+        is silenced (side information zeroed, the rest kept); one borrowing
+        less passes as it is.
+        """
+        from txradio.mp3 import ReservoirGuard, mainDataBegin, mainDataSize
+
+        guard = ReservoirGuard()
+        first = borrowingFrame(100)
+        silenced = guard.check(first)
+        self.assertEqual(mainDataBegin(silenced), 0)
+        self.assertEqual(silenced.data[4:36], bytes(32))
+        self.assertEqual(silenced.data[36:], first.data[36:])
+        self.assertEqual(mainDataSize(first), len(first.data) - 36)
+        second = borrowingFrame(300)
+        self.assertIs(guard.check(second), second)
+        guard.reset()
+        self.assertIsNot(guard.check(second), second)
+
+    def test_crcRecomputed(self) -> None:
+        """
+        A protected frame's CRC is recomputed over the zeroed side
+        information, so the frame still passes a decoder's check.
+        """
+        from txradio.mp3 import ReservoirGuard, _crc16
+
+        frame = ReservoirGuard().check(borrowingFrame(50, protected=True))
+        self.assertEqual(int.from_bytes(frame.data[4:6], "big"), _crc16(frame.data[2:4] + bytes(32)))
+
+    @given(st.lists(st.integers(0, 511), min_size=1, max_size=40))
+    def test_neverBorrowsAcrossReset(self, begins) -> None:
+        """
+        Whatever the frames say, no frame passed on borrows more than the
+        audio data passed on before it.
+        """
+        from txradio.mp3 import ReservoirGuard, mainDataBegin, mainDataSize
+
+        guard = ReservoirGuard()
+        available = 0
+        for begin in begins:
+            frame = guard.check(borrowingFrame(begin))
+            self.assertLessEqual(mainDataBegin(frame), available)
+            available += mainDataSize(frame)

@@ -488,3 +488,120 @@ def silentFrame(sampleRate: int, channels: int, bitrate: int) -> Frame:
     parsed = parseHeader(header)
     return Frame(parsed, header + bytes(parsed.length - 4))
 
+
+
+def _sideInfoLength(header: FrameHeader) -> int:
+    """
+    @param header: a Layer III frame's header.
+    @return: the length in bytes of its side information.
+    """
+    if header.version is MPEGVersion.MPEG1:
+        return 17 if header.channels == 1 else 32
+    return 9 if header.channels == 1 else 17
+
+
+def mainDataBegin(frame: Frame) -> int:
+    """
+    How far back a Layer III frame's audio data begins: the bytes of it held
+    in the frames before (the bit reservoir).
+
+    @param frame: a Layer III frame.
+    @return: its C{main_data_begin}, in bytes.
+    """
+    offset = 6 if frame.header.protected else 4
+    data = frame.data
+    if frame.header.version is MPEGVersion.MPEG1:
+        return (data[offset] << 1) | (data[offset + 1] >> 7)
+    return data[offset]
+
+
+def mainDataSize(frame: Frame) -> int:
+    """
+    The audio data bytes a Layer III frame carries after its side
+    information, which the frames after it may borrow.
+
+    @param frame: a Layer III frame.
+    @return: the size in bytes.
+    """
+    header = frame.header
+    return header.length - (6 if header.protected else 4) - _sideInfoLength(header)
+
+
+def _crc16(data: bytes, crc: int = 0xFFFF) -> int:
+    """
+    The MPEG audio CRC-16 (polynomial 0x8005) of some bytes.
+
+    @param data: the bytes.
+    @param crc: the starting value.
+    @return: the CRC.
+    """
+    for byte in data:
+        crc ^= byte << 8
+        for _ in range(8):
+            crc = ((crc << 1) ^ 0x8005) if crc & 0x8000 else crc << 1
+            crc &= 0xFFFF
+    return crc
+
+
+def withoutReservoir(frame: Frame) -> Frame:
+    """
+    Silence a Layer III frame by zeroing its side information (so it borrows
+    nothing and decodes as silence) while keeping its audio data bytes,
+    which the frames after it may borrow.
+
+    @param frame: a Layer III frame.
+    @return: the silenced frame (its CRC, if it has one, recomputed).
+    """
+    header = frame.header
+    side = _sideInfoLength(header)
+    data = frame.data
+    if header.protected:
+        crc = _crc16(data[2:4] + bytes(side))
+        body = data[:4] + crc.to_bytes(2, "big") + bytes(side) + data[6 + side :]
+    else:
+        body = data[:4] + bytes(side) + data[4 + side :]
+    return Frame(header, body)
+
+
+class ReservoirGuard:
+    """
+    Keeps a stream made of pieces of several streams decodable: a Layer III
+    frame that borrows audio data (C{main_data_begin}) from before the
+    point where its stream was joined would be decoded from another
+    stream's bytes (a burst of noise, or a decoder error), so it is
+    silenced instead.
+
+    Call L{reset} where one stream gives way to another, and pass every
+    frame through L{check}.
+    """
+
+    __slots__ = ("_available",)
+
+    LIMIT = 4096
+    """More audio data than any frame can borrow (511 bytes at most)."""
+
+    def __init__(self) -> None:
+        self._available = 0
+
+    def reset(self) -> None:
+        """
+        A new stream starts: nothing before it may be borrowed.
+        """
+        self._available = 0
+
+    def check(self, frame: Frame) -> Frame:
+        """
+        Pass a frame on, silenced if it borrows from before the last reset.
+
+        @param frame: the next frame.
+        @return: the frame, or its silenced copy.
+        """
+        header = frame.header
+        if header.layer != 3:
+            return frame
+        available = self._available
+        if available < self.LIMIT:
+            self._available = min(available + mainDataSize(frame), self.LIMIT)
+            if mainDataBegin(frame) > available:
+                return withoutReservoir(frame)
+        return frame

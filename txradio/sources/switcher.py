@@ -18,7 +18,7 @@ from twisted.logger import Logger
 from zope.interface import implementer
 
 from txradio.interfaces import IBroadcaster, IFrameSource, IListener
-from txradio.mp3 import Frame, parseHeader
+from txradio.mp3 import Frame, ReservoirGuard, parseHeader
 from txradio.programme import TitleChange, moveFrames
 
 
@@ -44,6 +44,7 @@ class Switcher:
         self.name = name
         self.current: IFrameSource | None = None
         self.title: str | None = None
+        self._guard = ReservoirGuard()
 
     @property
     def onAir(self) -> bool:
@@ -79,6 +80,9 @@ class Switcher:
         chosen = next((s for s in self._slots if s is not None and s.onAir), None)
         out: list = []
         if chosen is not self.current:
+            # The new source's first frames may borrow audio data from its
+            # frames before this point, which listeners never got.
+            self._guard.reset()
             previous, self.current = self.current, chosen
             if previous is not None:
                 standby = getattr(previous, "standby", None)
@@ -94,7 +98,8 @@ class Switcher:
                     out.append(TitleChange(chosen.title))
         if chosen is None:
             return out
-        out.extend(chosen.pull(duration))
+        check = self._guard.check
+        out.extend(check(item) if type(item) is Frame else item for item in chosen.pull(duration))
         for item in out:
             if type(item) is TitleChange:
                 self.title = item.title
