@@ -12,6 +12,7 @@ from twisted.logger import Logger
 from twisted.python import usage
 
 from txradio.broadcast import DEFAULT_BURST
+from txradio.clock import steadyReactorTime
 from txradio.config import LOG_ADDRESSES, METRICS_MODES, ConfigError, ServerConfig, loadConfig
 from txradio.icy import DEFAULT_METAINT, MAX_METAINT, StreamInfo
 from txradio.audioformat import BITRATES, POLICIES, SKIP, TRANSCODE, findEncoder, parseFormat, refuser
@@ -326,6 +327,9 @@ def makeService(options: Options, reactor=None, signals: bool = True) -> RadioSe
     """
     if reactor is None:
         from twisted.internet import reactor
+
+        # Only the real reactor: a step of the wall clock must not stall it.
+        steadyReactorTime(reactor)
     reloader = None
     if options["config"] is not None:
         _log.info("configuration from {path}", path=options["config"])
