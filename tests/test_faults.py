@@ -567,15 +567,6 @@ class SwitchSpliceTests(TestCase):
 
     timeout = 30
 
-    todo = (
-        "A switch hands on the new stream's frames as they are: the first ones "
-        "borrow audio data (main_data_begin) from frames the listener never "
-        "got, so decoders play the old stream's bytes for them (noise; mpg123 "
-        "sometimes says 'dequantization failed').  The remedy (silence those "
-        "frames by zeroing their side information, L{silenced}) belongs where "
-        "the switch is made."
-    )
-
     @inlineCallbacks
     def test_noBorrowedAudioAcrossSwitch(self):
         """

@@ -331,3 +331,32 @@ class ShoutcastSourceTests(SourceTestMixin, SynchronousTestCase):
         _, transport = self.shoutcast(b"hac")
         self.clock.advance(11)
         self.assertTrue(transport.disconnecting)
+
+
+class MountFollowerTests(SynchronousTestCase):
+    """
+    A mount following another plays it from the moment it switches.
+    """
+
+    def test_firstPullHasAudio(self) -> None:
+        """
+        The first pull after attaching returns the followed mount's latest
+        chunk, title first, instead of nothing until its next tick.
+        """
+        from twisted.internet.task import Clock
+
+        from txradio.programme import TitleChange
+        from txradio.sources.switcher import MountFollower
+        from txradio.testing import FakeFrameSource
+
+        clock = Clock()
+        followed = Station(FakeFrameSource(titles=["Fallback Song"], framesPerTrack=10_000), mount="/f", clock=clock)
+        followed.startService()
+        self.addCleanup(followed.stopService)
+        clock.pump([1] * 3)
+        follower = MountFollower(followed, name="/live")
+        items = follower.pull(0.5)
+        self.assertEqual(items[0], TitleChange("Fallback Song"))
+        self.assertGreater(sum(item.header.duration for item in items[1:]), 0.45)
+        latest = followed.broadcaster.recent.burst()[-1]
+        self.assertEqual(items[1].data, latest.data[: len(items[1].data)])

@@ -195,7 +195,11 @@ class MountFollower:
         if not self._attached:
             self._attached = True
             self._lastBlock = None
-            self._broadcaster.addListener(self)
+            burst = self._broadcaster.addListener(self)
+            if burst:
+                # The followed mount's latest chunk covers now: play it at
+                # once rather than waiting for that mount's next tick.
+                self.deliver(burst[-1])
         out: list = []
         _, title = moveFrames(self._queue, duration, out)
         if title is not None:
