@@ -276,3 +276,35 @@ class JSONLogTests(SynchronousTestCase):
         records = [json.loads(line.strip("\x1e")) for line in out.getvalue().splitlines() if line.strip("\x1e")]
         self.assertEqual(records[0]["peer"], "192.0.2.7:5555")
         self.assertEqual(records[0]["log_namespace"], "txradio.test")
+
+
+class WebRequestLineTests(SynchronousTestCase):
+    """
+    Web requests are logged with their status, size and seconds.
+    """
+
+    def test_webRequest(self) -> None:
+        """
+        A page request through the radio's site makes one access line.
+        """
+        from twisted.internet.testing import MemoryReactorClock
+
+        from txradio.service import RadioService
+
+        reactor = MemoryReactorClock()
+        radio = RadioService([Station(FakeFrameSource(), clock=reactor)], listen=[], reactor=reactor)
+        path = self.mktemp()
+        radio.logAccess(path)
+        address = IPv4Address("TCP", "192.0.2.7", 5555)
+        protocol = radio.factory.buildProtocol(address)
+        transport = StringTransport(peerAddress=address)
+        protocol.makeConnection(transport)
+        protocol.dataReceived(b"GET /status-json.xsl HTTP/1.1\r\nHost: x\r\nUser-Agent: curl/8\r\n\r\n")
+        radio.logAccess(None)
+        with open(path) as f:
+            [line] = f.read().splitlines()
+        entry = apachelogs.LogParser(COMBINED_WITH_SECONDS).parse(line)
+        self.assertEqual((entry.remote_host, entry.request_line, entry.final_status), ("192.0.2.7", "GET /status-json.xsl HTTP/1.1", 200))
+        self.assertGreater(entry.bytes_sent, 100)
+        self.assertEqual(entry.headers_in["User-Agent"], "curl/8")
+        self.assertEqual(entry.request_duration_seconds, 0)

@@ -23,6 +23,7 @@ L{txradio.protocol}.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 
 from twisted.application.service import MultiService
@@ -365,12 +366,17 @@ class BoundedRequest(Request):
     A L{Request} whose body may hold at most L{MAX_REQUEST_BODY} bytes; a
     larger one (announced or chunked) is answered C{413} and the connection
     closed, without storing it.
+
+    @ivar started: when its head had arrived, in seconds since the epoch
+        (the access log's request time and duration).
     """
 
     _refused = False
     _bodyBytes = 0
+    started: float | None = None
 
     def gotLength(self, length: int | None) -> None:
+        self.started = time.time()
         if length is not None and length > MAX_REQUEST_BODY:
             self._refuseBody()
             return
