@@ -338,4 +338,7 @@ def configureOperations(service: RadioService, server: ServerConfig, hooks: Sequ
     service.lastTitle = server.lastTitle
     service.stopTimeout = server.stopTimeout
     service.factory.maxPerAddress = server.maxConnectionsPerAddress
-    service.setHooks([hookFromConfig(hook, reactor) for hook in hooks])
+    hooks = tuple(hooks)
+    if hooks != getattr(service, "hookConfigs", None):
+        service.setHooks([hookFromConfig(hook, reactor) for hook in hooks])
+        service.hookConfigs = hooks
