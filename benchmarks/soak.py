@@ -267,6 +267,9 @@ class Totals:
     """
 
     def __init__(self, stallSeconds: float) -> None:
+        """
+        @param stallSeconds: the longest gap between reads that is no stall.
+        """
         self.stallSeconds = stallSeconds
         self.stalls = 0
         self.stallEvents: list[tuple[float, int, float]] = []
@@ -505,6 +508,10 @@ async def loopLag(stop: asyncio.Event, lags: list[float]) -> None:
 
 
 def mib(kib: int) -> str:
+    """
+    @param kib: a size in KiB.
+    @return: it in MiB, for the report.
+    """
     return f"{kib / 1024:.1f} MiB"
 
 
