@@ -31,9 +31,9 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from twisted.internet.task import Clock
 
-from txradio.broadcast import Broadcaster
-from txradio.segmenter import Segmenter
-from txradio.station import Station
+from txradio.stream.broadcast import Broadcaster
+from txradio.stream.segmenter import Segmenter
+from txradio.stream.station import Station
 from txradio.testing import FakeFrameSource
 
 

@@ -21,7 +21,7 @@ from twisted.internet.task import Clock
 from zope.interface import implementer
 from twisted.internet.interfaces import IConsumer
 
-from txradio.station import Station
+from txradio.stream.station import Station
 from txradio.testing import FakeFrameSource
 
 

@@ -24,17 +24,19 @@ from twisted.internet.address import IPv4Address
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 
-from txradio import mp3, throttle
-from txradio.auth import parseBasicAuth
+from txradio.wire import mp3
+
+from txradio.net import throttle
+from txradio.wire.auth import parseBasicAuth
 from txradio.config import ConfigError, parseConfig
-from txradio.http_client import MAX_RESPONSE_HEAD, MAX_RESPONSE_HEADERS, ResponseError, ResponseHeadParser, parseUpstream
-from txradio.icy import MAX_BLOCK_PAYLOAD, MAX_TITLE_LENGTH, MetadataDemuxer, cleanTitle, encodeMetadata, parseMetadata
-from txradio.playlists import buildM3U, buildPLS, buildXSPF
-from txradio.protocol import ListenerFactory
-from txradio.request import RequestError, RequestHeadParser, isValidHost, pathSegments
-from txradio.source import ShoutcastSourceFactory
+from txradio.wire.upstream import MAX_RESPONSE_HEAD, MAX_RESPONSE_HEADERS, ResponseError, ResponseHeadParser, parseUpstream
+from txradio.wire.icy import MAX_BLOCK_PAYLOAD, MAX_TITLE_LENGTH, MetadataDemuxer, cleanTitle, encodeMetadata, parseMetadata
+from txradio.wire.playlists import buildM3U, buildPLS, buildXSPF
+from txradio.net.listenerport import ListenerFactory
+from txradio.wire.request import RequestError, RequestHeadParser, isValidHost, pathSegments
+from txradio.net.sourceport import ShoutcastSourceFactory
 from txradio.sources.tracks import parseM3U
-from txradio.station import Station
+from txradio.stream.station import Station
 from txradio.testing import FakeFrameSource
 from txradio.web.metadata import MAX_QUERY, decodeSong, parseQuery
 

@@ -1,5 +1,5 @@
 """
-Tests for L{txradio.activity}: the events a station tells, in the order
+Tests for L{txradio.stream.events}: the events a station tells, in the order
 they happen, and the counters kept from them.
 """
 
@@ -12,7 +12,7 @@ from twisted.logger import globalLogPublisher
 from twisted.internet.testing import EventLoggingObserver
 from twisted.trial.unittest import SynchronousTestCase
 
-from txradio.activity import (
+from txradio.stream.events import (
     CLIENT_LEFT,
     KICKED,
     LAG_LIMIT,
@@ -27,9 +27,9 @@ from txradio.activity import (
     TitleChanged,
     reasonLabel,
 )
-from txradio.broadcast import Broadcaster
-from txradio.protocol import ListenerFactory
-from txradio.station import Station
+from txradio.stream.broadcast import Broadcaster
+from txradio.net.listenerport import ListenerFactory
+from txradio.stream.station import Station
 from txradio.testing import FakeFrameSource
 
 MPG123 = b"GET /stream HTTP/1.0\r\nUser-Agent: mpg123/1.31.2\r\nIcy-MetaData: 1\r\nReferer: http://example.com/\r\n\r\n"

@@ -17,7 +17,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from tests._web import DEMO, SiteClient, basicAuth
 from txradio.sources.playlist import PlaylistSource
 from txradio.sources.tracks import ListTracks
-from txradio.station import Station
+from txradio.stream.station import Station
 from txradio.testing import FakeFrameSource, connectInMemory
 from txradio.web.admin import listenerId
 from txradio.web.site import buildSite

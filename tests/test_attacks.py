@@ -31,14 +31,15 @@ from twisted.logger import globalLogPublisher
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from tests._realpeers import RawClient, connectRaw, fetch, parseResponse, startRadio
-from txradio import auth, throttle
-from txradio.icy import MetadataDemuxer
+from txradio.wire import auth
+from txradio.net import throttle
+from txradio.wire.icy import MetadataDemuxer
 from txradio.service import DEFAULT_BACKLOG, withBacklog
-from txradio.source import ShoutcastSourceFactory
+from txradio.net.sourceport import ShoutcastSourceFactory
 from txradio.sources.playlist import PlaylistSource
 from txradio.sources.tracks import demoTracks
-from txradio.station import Station
-from txradio.web.library import Library
+from txradio.stream.station import Station
+from txradio.library.index import Library
 
 STREAM = b"GET /stream HTTP/1.0\r\nHost: 127.0.0.1\r\nUser-Agent: attack-tests\r\n\r\n"
 ICY_STREAM = b"GET /stream HTTP/1.0\r\nHost: 127.0.0.1\r\nIcy-MetaData: 1\r\n\r\n"
@@ -537,11 +538,11 @@ class CredentialTests(SynchronousTestCase):
         source = inspect.getsource(auth.credentialsMatch)
         self.assertIn("hmac.compare_digest", source)
         self.assertIn("userOK and passwordOK", source)
-        import txradio.source
+        import txradio.net.sourceport
         import txradio.web.admin
         import txradio.web.metadata
 
-        for module in (txradio.source, txradio.web.admin, txradio.web.metadata):
+        for module in (txradio.net.sourceport, txradio.web.admin, txradio.web.metadata):
             code = inspect.getsource(module)
             self.assertRegex(code, r"credentialsMatch|passwordMatches", module.__name__)
 
@@ -711,7 +712,7 @@ class PerAddressCapTests(SynchronousTestCase):
         refused, another address is not, and a closed connection frees its
         place; with the default (0) nothing is refused.
         """
-        from txradio.protocol import ListenerFactory
+        from txradio.net.listenerport import ListenerFactory
 
         clock = Clock()
         factory = ListenerFactory({}, clock=clock)

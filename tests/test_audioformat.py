@@ -1,12 +1,12 @@
 """
-Tests for L{txradio.audioformat}: mount formats and the policy decision.
+Tests for L{txradio.wire.audioformat}: mount formats and the policy decision.
 """
 
 from __future__ import annotations
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from txradio.audioformat import (
+from txradio.wire.audioformat import (
     DEFAULT_FORMAT,
     ENCODER_DELAY_SAMPLES,
     PASS,
@@ -17,7 +17,7 @@ from txradio.audioformat import (
     formatOf,
     parseFormat,
 )
-from txradio.mp3 import parseHeader
+from txradio.wire.mp3 import parseHeader
 
 
 def headerBytes(sampleRate: int = 44100, channels: int = 2, bitrate: int = 128, layer: int = 3) -> bytes:

@@ -18,16 +18,16 @@ from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from tests._realpeers import fetch, parseResponse, startRadio
-from txradio.http_client import MAX_RESPONSE_HEAD, MAX_RESPONSE_HEADERS, ResponseError, ResponseHeadParser
-from txradio.protocol import LISTENER_WRITE_BUFFER, ListenerFactory
-from txradio.request import RequestError, RequestHeadParser
-from txradio.source import MAX_SHOUTCAST_HEADERS, MAX_SHOUTCAST_LINE, ShoutcastSourceFactory
+from txradio.wire.upstream import MAX_RESPONSE_HEAD, MAX_RESPONSE_HEADERS, ResponseError, ResponseHeadParser
+from txradio.net.listenerport import LISTENER_WRITE_BUFFER, ListenerFactory
+from txradio.wire.request import RequestError, RequestHeadParser
+from txradio.net.sourceport import MAX_SHOUTCAST_HEADERS, MAX_SHOUTCAST_LINE, ShoutcastSourceFactory
 from txradio.sources.live import DEFAULT_MAX_QUEUE, LiveSource
 from txradio.sources.playlist import PlaylistSource
 from txradio.sources.tracks import demoTracks
-from txradio.station import Station
+from txradio.stream.station import Station
 from txradio.testing import FakeFrameSource, syntheticFrame
-from txradio.web.library import MAX_QUERY as MAX_SEARCH, MAX_TERMS, searchTerms
+from txradio.library.index import MAX_QUERY as MAX_SEARCH, MAX_TERMS, searchTerms
 from txradio.web.metadata import MAX_QUERY, parseQuery
 from txradio.web.site import MAX_REQUEST_BODY
 

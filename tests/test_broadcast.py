@@ -1,5 +1,5 @@
 """
-Tests for L{txradio.broadcast}: pacing, chunks and bursts.
+Tests for L{txradio.stream.broadcast}: pacing, chunks and bursts.
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from twisted.trial.unittest import SynchronousTestCase
 from zope.interface import implementer
 from zope.interface.verify import verifyClass, verifyObject
 
-from txradio.broadcast import Broadcaster, Chunk, RecentAudio
-from txradio.icy import encodeMetadata
+from txradio.stream.broadcast import Broadcaster, Chunk, RecentAudio
+from txradio.wire.icy import encodeMetadata
 from txradio.interfaces import IBroadcaster, IFrameSource, IListener
 from txradio.testing import FakeFrameSource, syntheticFrame
 

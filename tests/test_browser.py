@@ -29,13 +29,13 @@ from twisted.internet.task import deferLater
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SkipTest, TestCase
 
-from txradio.icy import StreamInfo
+from txradio.wire.icy import StreamInfo
 from txradio.service import RadioService
 from txradio.sources.playlist import PlaylistSource
 from txradio.sources.tracks import demoTracks
-from txradio.station import Station
+from txradio.stream.station import Station
 from txradio.web.hls import HLSSettings
-from txradio.web.library import Library
+from txradio.library.index import Library
 
 CHROMIUM_FLAGS = [
     "--headless",

@@ -1,5 +1,5 @@
 """
-Tests for L{txradio.clock}: reactor time that a step of the wall clock does
+Tests for L{txradio.operations.clock}: reactor time that a step of the wall clock does
 not move.
 """
 
@@ -9,7 +9,7 @@ from twisted.internet.base import ReactorBase
 from twisted.internet.testing import MemoryReactorClock
 from twisted.trial.unittest import SynchronousTestCase
 
-from txradio.clock import steadyReactorTime, steadyTime
+from txradio.operations.clock import steadyReactorTime, steadyTime
 
 
 class FakeClocks:

@@ -26,7 +26,7 @@ from txradio.config import (
     loadConfig,
     parseConfig,
 )
-from txradio.icy import MAX_METAINT
+from txradio.wire.icy import MAX_METAINT
 
 DOCS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "docs")
 EXAMPLE = os.path.join(DOCS, "examples", "radio.toml")

@@ -1,5 +1,5 @@
 """
-Tests for L{txradio.encoder}: the ffmpeg child process, driven by hand
+Tests for L{txradio.sources.encoder}: the ffmpeg child process, driven by hand
 through a fake process reactor.
 """
 
@@ -10,9 +10,9 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from tests._process import FakeProcessReactor
 from tests.test_audioformat import headerBytes
-from txradio.audioformat import AudioFormat
-from txradio.encoder import HANG_TIMEOUT, Backoff, EncoderProcess, encoderArguments
-from txradio.mp3 import Frame, parseHeader
+from txradio.wire.audioformat import AudioFormat
+from txradio.sources.encoder import HANG_TIMEOUT, Backoff, EncoderProcess, encoderArguments
+from txradio.wire.mp3 import Frame, parseHeader
 
 
 def frames(count: int, **kwargs) -> list[Frame]:

@@ -64,12 +64,12 @@ from tests.test_live_integration import (
     pollUntil,
     startService,
 )
-from txradio.audioformat import AudioFormat
+from txradio.wire.audioformat import AudioFormat
 from txradio.interfaces import IFrameSource
-from txradio.mp3 import Framer, parseHeader
-from txradio.radio import derivedStation
+from txradio.wire.mp3 import Framer, parseHeader
+from txradio.build import derivedStation
 from txradio.sources.live import LiveSource
-from txradio.station import Station
+from txradio.stream.station import Station
 from txradio.testing import connectInMemory
 
 _log = Logger()

@@ -15,13 +15,14 @@ from twisted.trial.unittest import SynchronousTestCase
 from tests._process import FakeProcessReactor
 from tests.test_config import _Folder, _mount
 from tests.test_encoder import stream
-from txradio import radio, tap
-from txradio.audioformat import SKIP, TRANSCODE, AudioFormat
-from txradio.radio import EncoderMissing, buildStations, checkEncoder, conformer
-from txradio.request import RequestHead
-from txradio.source import SourceSession, announcedFormat
+from txradio import tap
+from txradio import build as radio
+from txradio.wire.audioformat import SKIP, TRANSCODE, AudioFormat
+from txradio.build import EncoderMissing, buildStations, checkEncoder, conformer
+from txradio.wire.request import RequestHead
+from txradio.net.sourceport import SourceSession, announcedFormat
 from txradio.sources.transcode import ALWAYS, TranscodingSource
-from txradio.station import Station
+from txradio.stream.station import Station
 from txradio.testing import FakeFrameSource
 from txradio.web.status import mountStatus
 
@@ -371,8 +372,8 @@ class PlaylistRefuseTests(SynchronousTestCase):
         from twisted.internet.task import Clock
         from twisted.logger import capturedLogs
 
-        from txradio.mp3 import Frame
-        from txradio.programme import TitleChange
+        from txradio.wire.mp3 import Frame
+        from txradio.wire.programme import TitleChange
         from txradio.sources.playlist import PlaylistSource
 
         folder = os.path.abspath(self.mktemp())

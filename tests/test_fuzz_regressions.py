@@ -16,12 +16,12 @@ from hypothesis import given, strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 from twisted.web.test.requesthelper import DummyRequest
 
-from txradio.auth import parseBasicAuth
-from txradio.http_client import ResponseHeadParser, parseUpstream
-from txradio.mp3 import Framer
-from txradio.icy import MetadataDemuxer, cleanTitle, encodeMetadata, parseMetadata
-from txradio.playlists import buildM3U, buildPLS, buildXSPF
-from txradio.request import isValidHost
+from txradio.wire.auth import parseBasicAuth
+from txradio.wire.upstream import ResponseHeadParser, parseUpstream
+from txradio.wire.mp3 import Framer
+from txradio.wire.icy import MetadataDemuxer, cleanTitle, encodeMetadata, parseMetadata
+from txradio.wire.playlists import buildM3U, buildPLS, buildXSPF
+from txradio.wire.request import isValidHost
 from txradio.sources.tracks import parseM3U
 from txradio.testing import syntheticFrame
 from txradio.web.browse import serveSong

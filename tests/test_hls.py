@@ -1,5 +1,5 @@
 """
-Tests for L{txradio.hls}: the packed audio timestamp tag, timed metadata and
+Tests for L{txradio.wire.hls}: the packed audio timestamp tag, timed metadata and
 the playlists' text.
 """
 
@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from txradio.hls import (
+from txradio.wire.hls import (
     PTS_WRAP,
     Segment,
     Variant,

@@ -22,11 +22,11 @@ from twisted.internet.task import deferLater
 from twisted.trial.unittest import SkipTest, TestCase
 
 from tests.test_browser import DESKTOP, Browser, findChromium
-from txradio.icy import StreamInfo
+from txradio.wire.icy import StreamInfo
 from txradio.service import RadioService
 from txradio.sources.playlist import PlaylistSource
 from txradio.sources.tracks import demoTracks
-from txradio.station import Station
+from txradio.stream.station import Station
 from txradio.web.hls import HLSSettings
 
 NO_NATIVE_HLS = """

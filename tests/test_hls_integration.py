@@ -28,13 +28,13 @@ from twisted.web.server import Site
 from twisted.web.static import File
 
 from tests._realpeers import CHECKOUT, connectRaw, requireProgram, run, spawn, withTimeout
-from txradio.hls import PTS_CLOCK, Segment, mediaPlaylist, packTimestamp
-from txradio.mp3 import Framer
-from txradio.programme import TitleChange
+from txradio.wire.hls import PTS_CLOCK, Segment, mediaPlaylist, packTimestamp
+from txradio.wire.mp3 import Framer
+from txradio.wire.programme import TitleChange
 from txradio.service import RadioService
 from txradio.sources.playlist import PlaylistSource
 from txradio.sources.tracks import demoTracks
-from txradio.station import Station
+from txradio.stream.station import Station
 from txradio.web.hls import HLSSettings
 from txradio.web.site import buildSite
 
@@ -199,7 +199,7 @@ class FFmpegQuirkTests(TestCase):
         C{PRIV} timestamp txradio computes, then whole frames), serve them as
         an ended playlist, and decode it with ffmpeg.
 
-        @param frames: L{txradio.mp3.Frame}s, all of one format.
+        @param frames: L{txradio.wire.mp3.Frame}s, all of one format.
         @param perSegment: frames in each segment.
         @return: ffmpeg's warnings and errors, one line each.
         """

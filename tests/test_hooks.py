@@ -1,5 +1,5 @@
 """
-Tests for L{txradio.hooks}: which events a hook takes, its bounded queue,
+Tests for L{txradio.operations.hooks}: which events a hook takes, its bounded queue,
 retries with backoff, thresholds, programs run without a shell, URLs
 POSTed to, and that a slow hook never delays the audio.
 """
@@ -20,10 +20,10 @@ from twisted.web.server import Site
 
 from tests._process import FakeProcessReactor
 from tests._realpeers import withTimeout
-from txradio.activity import ListenerJoined, ListenerLeft, MetadataUpdated, SourceConnected, TitleChanged
+from txradio.stream.events import ListenerJoined, ListenerLeft, MetadataUpdated, SourceConnected, TitleChanged
 from txradio.config import parseConfig
-from txradio.hooks import CommandAction, Hook, HookFailed, PostAction, hookFromConfig
-from txradio.station import Station
+from txradio.operations.hooks import CommandAction, Hook, HookFailed, PostAction, hookFromConfig
+from txradio.stream.station import Station
 from txradio.testing import FakeFrameSource, connectInMemory
 
 

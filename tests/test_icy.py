@@ -1,5 +1,5 @@
 """
-Tests for L{txradio.icy}: metadata blocks, titles and the response head.
+Tests for L{txradio.wire.icy}: metadata blocks, titles and the response head.
 """
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from __future__ import annotations
 from hypothesis import given, settings, strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
-from txradio.icy import (
+from txradio.wire.icy import (
     MAX_BLOCK_PAYLOAD,
     MetadataDemuxer,
     StreamInfo,

@@ -41,7 +41,7 @@ from tests._realpeers import (
 )
 from txradio.sources.playlist import PlaylistSource
 from txradio.sources.tracks import FolderTracks, demoTracks
-from txradio.station import Station
+from txradio.stream.station import Station
 
 BYTES_PER_SECOND = 128000 // 8
 """Audio bytes a second at 128 kbps, the bitrate of the test and demo tracks."""

@@ -1,5 +1,5 @@
 """
-Tests for the on-demand library: L{txradio.web.library} (paths, listings,
+Tests for the on-demand library: L{txradio.library.index} (paths, listings,
 tags, search, threads) and L{txradio.web.browse} (its pages, playlists and
 files), through the whole site.
 """
@@ -15,9 +15,9 @@ from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 
 from tests._web import DEMO, HeldJobs, MusicFolder, SiteClient, requestBytes, runNow
-from txradio.station import Station
+from txradio.stream.station import Station
 from txradio.testing import FakeFrameSource
-from txradio.web.library import (
+from txradio.library.index import (
     Library,
     PathRefused,
     TrackTags,
@@ -262,7 +262,7 @@ class ListingTests(LibraryTestMixin, SynchronousTestCase):
         self.get("/library/Jazz/")
         read = []
         self.patch(
-            __import__("txradio.web.library", fromlist=["readTrackTags"]),
+            __import__("txradio.library.index", fromlist=["readTrackTags"]),
             "readTrackTags",
             lambda path: read.append(path) or TrackTags(),
         )
@@ -680,7 +680,7 @@ class FileTests(LibraryTestMixin, SynchronousTestCase):
         Songs are served on the listener port too (the protocol hands the
         request to the site).
         """
-        from txradio.protocol import ListenerFactory
+        from txradio.net.listenerport import ListenerFactory
 
         factory = ListenerFactory({self.station.mount: self.station}, site=self.site, clock=self.clock)
         client = SiteClient(self, factory, self.client.clock)

@@ -1,5 +1,5 @@
 """
-Tests for L{txradio.listener}: metadata splicing, bursts and flow control.
+Tests for L{txradio.stream.listener}: metadata splicing, bursts and flow control.
 """
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface.verify import verifyObject
 
-from txradio.icy import MetadataDemuxer
+from txradio.wire.icy import MetadataDemuxer
 from txradio.interfaces import IListener
-from txradio.mp3 import Framer
-from txradio.station import Station
+from txradio.wire.mp3 import Framer
+from txradio.stream.station import Station
 from txradio.testing import FakeFrameSource, connectInMemory, syntheticFrame
 
 FRAME_BYTES = len(syntheticFrame().data)

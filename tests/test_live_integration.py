@@ -52,12 +52,12 @@ from tests._realpeers import (
     titlesInOrder,
     withTimeout,
 )
-from txradio.push import PushClient
+from txradio.net.push import PushClient
 from txradio.service import RadioService
 from txradio.sources.playlist import PlaylistSource
 from txradio.sources.relay import RelaySource
 from txradio.sources.tracks import FolderTracks
-from txradio.station import Station
+from txradio.stream.station import Station
 
 PASSWORD = "hackme-live"
 """The source password of the test mounts."""

@@ -1,5 +1,5 @@
 """
-Tests for L{txradio.logs}: access and playlist log lines read back by a
+Tests for L{txradio.operations.logs}: access and playlist log lines read back by a
 real combined-format parser, hidden addresses, reopening, and a full disk.
 """
 
@@ -16,7 +16,7 @@ from twisted.internet.testing import EventLoggingObserver, StringTransport
 from twisted.logger import Logger, globalLogPublisher
 from twisted.trial.unittest import SynchronousTestCase
 
-from txradio.logs import (
+from txradio.operations.logs import (
     AccessLog,
     AddressPolicy,
     LogFile,
@@ -28,8 +28,8 @@ from txradio.logs import (
     jsonToStdout,
     playlistLine,
 )
-from txradio.protocol import ListenerFactory
-from txradio.station import Station
+from txradio.net.listenerport import ListenerFactory
+from txradio.stream.station import Station
 from txradio.testing import FakeFrameSource
 
 COMBINED_WITH_SECONDS = apachelogs.COMBINED + " %T"

@@ -13,8 +13,8 @@ from twisted.logger import globalLogPublisher
 from twisted.internet.testing import EventLoggingObserver
 from twisted.trial.unittest import SynchronousTestCase
 
-from txradio.protocol import ListenerFactory
-from txradio.station import Station
+from txradio.net.listenerport import ListenerFactory
+from txradio.stream.station import Station
 from txradio.testing import FakeFrameSource
 from txradio.web.metadata import decodeSong, parseQuery
 from txradio.web.site import buildSite

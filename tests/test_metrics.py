@@ -1,5 +1,5 @@
 """
-Tests for L{txradio.metrics} and L{txradio.web.metrics}: the figures after
+Tests for L{txradio.operations.metrics} and L{txradio.web.metrics}: the figures after
 scripted events, read back with C{prometheus_client}'s own parser, and who
 may read them.
 """
@@ -17,10 +17,10 @@ from twisted.internet.testing import MemoryReactorClock, StringTransport
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from tests._realpeers import RawClient, startRadio, withTimeout
-from txradio.activity import KICKED
-from txradio.metrics import exposition
+from txradio.stream.events import KICKED
+from txradio.operations.metrics import exposition
 from txradio.service import RadioService
-from txradio.station import Station
+from txradio.stream.station import Station
 from txradio.testing import FakeFrameSource
 
 MPG123 = b"GET /stream HTTP/1.0\r\nUser-Agent: mpg123/1.31.2\r\nIcy-MetaData: 1\r\n\r\n"

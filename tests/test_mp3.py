@@ -1,5 +1,5 @@
 """
-Tests for L{txradio.mp3}.
+Tests for L{txradio.wire.mp3}.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from hypothesis import assume, example, given, settings, strategies as st
 
 from twisted.trial.unittest import SkipTest, SynchronousTestCase
 
-from txradio.mp3 import (
+from txradio.wire.mp3 import (
     _MAX_FRAME_LENGTH,
     Frame,
     FrameHeader,
@@ -915,8 +915,8 @@ class SilentFrameTests(SynchronousTestCase):
         Every sample rate and channel count gives a frame whose header says
         so, all zeros after the header, that the frame walker accepts.
         """
-        from txradio.audioformat import SAMPLE_RATES
-        from txradio.mp3 import silentFrame
+        from txradio.wire.audioformat import SAMPLE_RATES
+        from txradio.wire.mp3 import silentFrame
 
         for rate in SAMPLE_RATES:
             for channels in (1, 2):
@@ -932,7 +932,7 @@ class SilentFrameTests(SynchronousTestCase):
         """
         A bitrate the frame's MPEG version lacks gives the nearest lower one.
         """
-        from txradio.mp3 import silentFrame
+        from txradio.wire.mp3 import silentFrame
 
         self.assertEqual(silentFrame(22050, 2, 320).header.bitrate, 160)
         self.assertEqual(silentFrame(44100, 2, 144).header.bitrate, 128)
@@ -966,7 +966,7 @@ class ReservoirTests(SynchronousTestCase):
         C{main_data_begin} is read from 9 bits (MPEG-1) or 8 (MPEG-2), after
         the CRC when there is one.
         """
-        from txradio.mp3 import mainDataBegin
+        from txradio.wire.mp3 import mainDataBegin
 
         self.assertEqual(mainDataBegin(borrowingFrame(300)), 300)
         self.assertEqual(mainDataBegin(borrowingFrame(511, protected=True)), 511)
@@ -978,7 +978,7 @@ class ReservoirTests(SynchronousTestCase):
         is silenced (side information zeroed, the rest kept); one borrowing
         less passes as it is.
         """
-        from txradio.mp3 import ReservoirGuard, mainDataBegin, mainDataSize
+        from txradio.wire.mp3 import ReservoirGuard, mainDataBegin, mainDataSize
 
         guard = ReservoirGuard()
         first = borrowingFrame(100)
@@ -997,7 +997,7 @@ class ReservoirTests(SynchronousTestCase):
         A protected frame's CRC is recomputed over the zeroed side
         information, so the frame still passes a decoder's check.
         """
-        from txradio.mp3 import ReservoirGuard, _crc16
+        from txradio.wire.mp3 import ReservoirGuard, _crc16
 
         frame = ReservoirGuard().check(borrowingFrame(50, protected=True))
         self.assertEqual(int.from_bytes(frame.data[4:6], "big"), _crc16(frame.data[2:4] + bytes(32)))
@@ -1008,7 +1008,7 @@ class ReservoirTests(SynchronousTestCase):
         Whatever the frames say, no frame passed on borrows more than the
         audio data passed on before it.
         """
-        from txradio.mp3 import ReservoirGuard, mainDataBegin, mainDataSize
+        from txradio.wire.mp3 import ReservoirGuard, mainDataBegin, mainDataSize
 
         guard = ReservoirGuard()
         available = 0

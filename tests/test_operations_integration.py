@@ -65,7 +65,7 @@ from tests._realpeers import (
     spawn,
     withTimeout,
 )
-from txradio.icy import MetadataDemuxer
+from txradio.wire.icy import MetadataDemuxer
 
 DEMO = os.path.join(CHECKOUT, "txradio", "demo")
 """The built-in demo playlist: 128 kbps, 44.1 kHz stereo tracks."""

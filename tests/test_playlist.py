@@ -16,8 +16,8 @@ from twisted.trial.unittest import SynchronousTestCase
 from zope.interface.verify import verifyObject
 
 from txradio.interfaces import IFrameSource
-from txradio.mp3 import Frame, Framer
-from txradio.programme import TitleChange
+from txradio.wire.mp3 import Frame, Framer
+from txradio.wire.programme import TitleChange
 from txradio.sources.playlist import RETRY_DELAY, PlaylistSource
 from txradio.sources.tags import readTitle, titleFromName
 from txradio.sources.tracks import FolderTracks, ListTracks, NoTracks, demoTracks, scanFolder

@@ -1,5 +1,5 @@
 """
-Tests for L{txradio.protocol}: the listener port's handshake, its error
+Tests for L{txradio.net.listenerport}: the listener port's handshake, its error
 replies, its limits and its hand-over to the web site.
 """
 
@@ -10,9 +10,9 @@ from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase
 
-from txradio.icy import MetadataDemuxer
-from txradio.protocol import ListenerFactory, ListenerProtocol
-from txradio.station import Station
+from txradio.wire.icy import MetadataDemuxer
+from txradio.net.listenerport import ListenerFactory, ListenerProtocol
+from txradio.stream.station import Station
 from txradio.testing import FakeFrameSource
 from txradio.web.site import buildSite
 

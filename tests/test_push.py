@@ -1,5 +1,5 @@
 """
-Tests for L{txradio.push}: feeding an upstream Icecast as its source.
+Tests for L{txradio.net.push}: feeding an upstream Icecast as its source.
 """
 
 from __future__ import annotations
@@ -9,9 +9,9 @@ from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase
 
-from txradio.http_client import parseUpstream
-from txradio.push import PushClient, PushFactory, metadataRequest
-from txradio.station import Station
+from txradio.wire.upstream import parseUpstream
+from txradio.net.push import PushClient, PushFactory, metadataRequest
+from txradio.stream.station import Station
 from txradio.testing import FakeFrameSource
 
 

@@ -1,5 +1,5 @@
 """
-Tests for L{txradio.radio}: a radio assembled from a configuration.
+Tests for L{txradio.build}: a radio assembled from a configuration.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from twisted.internet.testing import MemoryReactorClock
 from twisted.trial.unittest import SynchronousTestCase
 
 from txradio.config import parseConfig
-from txradio.push import PushClient
-from txradio.radio import serviceFromConfig, shoutcastEndpointFor
+from txradio.net.push import PushClient
+from txradio.build import serviceFromConfig, shoutcastEndpointFor
 from txradio.sources.playlist import PlaylistSource
 from txradio.sources.relay import RelaySource
 from txradio.sources.tracks import demoTracks
@@ -108,7 +108,7 @@ class LibraryFromConfigTests(SynchronousTestCase):
         """
         Left out, the library is the first mount's playlist folder.
         """
-        from txradio.radio import libraryFor
+        from txradio.build import libraryFor
 
         library = libraryFor(self.config(), MemoryReactorClock())
         self.assertEqual(os.fsdecode(library.root), os.path.realpath(DEMO_FOLDER))
@@ -117,7 +117,7 @@ class LibraryFromConfigTests(SynchronousTestCase):
         """
         C{library = false} turns it off.
         """
-        from txradio.radio import libraryFor
+        from txradio.build import libraryFor
 
         self.assertIsNone(libraryFor(self.config("library = false"), MemoryReactorClock()))
 

@@ -1,5 +1,5 @@
 """
-Tests for L{txradio.sources.relay} and L{txradio.http_client}: pulling
+Tests for L{txradio.sources.relay} and L{txradio.wire.upstream}: pulling
 another server's stream.
 """
 
@@ -11,14 +11,14 @@ from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 from zope.interface.verify import verifyObject
 
-from txradio.http_client import ResponseError, ResponseHeadParser, parseUpstream
-from txradio.icy import encodeMetadata
+from txradio.wire.upstream import ResponseError, ResponseHeadParser, parseUpstream
+from txradio.wire.icy import encodeMetadata
 from txradio.interfaces import IFrameSource
-from txradio.mp3 import Frame
-from txradio.programme import TitleChange
+from txradio.wire.mp3 import Frame
+from txradio.wire.programme import TitleChange
 from txradio.service import RadioService
 from txradio.sources.relay import RelayFactory, RelaySource
-from txradio.station import Station
+from txradio.stream.station import Station
 from txradio.testing import FakeFrameSource, syntheticFrame
 
 FRAME = syntheticFrame()

@@ -13,10 +13,12 @@ import os
 from twisted.internet.address import IPv4Address
 from twisted.internet.testing import MemoryReactorClock, StringTransport
 from twisted.trial.unittest import SynchronousTestCase
+from zope.interface.verify import verifyObject
 
 import txradio
 from txradio.config import ConfigError, parseConfig
-from txradio.radio import serviceFromConfig
+from txradio.build import serviceFromConfig
+from txradio.interfaces import IReloader
 from txradio.reload import Reloader, planReload
 
 DEMO = os.path.join(os.path.dirname(os.path.abspath(txradio.__file__)), "demo")
@@ -136,6 +138,13 @@ class ApplyTests(SynchronousTestCase):
 
     def station(self, path: str):
         return self.radio.factory.stations.get(path.encode())
+
+    def test_interface(self) -> None:
+        """
+        L{Reloader} provides L{IReloader}, which the admin API and the
+        signal handler use.
+        """
+        self.assertTrue(verifyObject(IReloader, self.reloader))
 
     def test_listenersOfUnchangedMountsStay(self) -> None:
         """

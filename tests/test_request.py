@@ -1,5 +1,5 @@
 """
-Tests for L{txradio.request}.
+Tests for L{txradio.wire.request}.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from hypothesis import given, settings, strategies as st
 
 from twisted.trial.unittest import SynchronousTestCase
 
-from txradio.request import (
+from txradio.wire.request import (
     RequestError,
     RequestHead,
     RequestHeadParser,

@@ -1,5 +1,5 @@
 """
-Tests for L{txradio.segmenter}: cutting a broadcaster's stream into HLS
+Tests for L{txradio.stream.segmenter}: cutting a broadcaster's stream into HLS
 segments on frame boundaries, with exact durations, continuous timestamps,
 titles as timed metadata, discontinuities and a bounded window.
 """
@@ -12,13 +12,13 @@ from twisted.logger import globalLogPublisher
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface.verify import verifyObject
 
-from txradio.broadcast import Broadcaster, Chunk
-from txradio.hls import PTS_CLOCK, Segment
-from txradio.icy import encodeMetadata
+from txradio.stream.broadcast import Broadcaster, Chunk
+from txradio.wire.hls import PTS_CLOCK, Segment
+from txradio.wire.icy import encodeMetadata
 from txradio.interfaces import IListener
-from txradio.mp3 import parseHeader
-from txradio.segmenter import Segmenter
-from txradio.station import Station
+from txradio.wire.mp3 import parseHeader
+from txradio.stream.segmenter import Segmenter
+from txradio.stream.station import Station
 from txradio.testing import FakeFrameSource, syntheticFrame
 
 HZ48 = b"\xff\xfb\x94\x64"
@@ -87,7 +87,7 @@ class Feeder:
         Deliver frames as one chunk, then advance the clock by their
         duration.
 
-        @param frames: L{txradio.mp3.Frame}s.
+        @param frames: L{txradio.wire.mp3.Frame}s.
         @param title: a new title, or L{None} to keep the current one.
         @param changeAt: the index of the frame the new title starts at.
         """

@@ -8,7 +8,7 @@ from twisted.internet.testing import MemoryReactorClock
 from twisted.trial.unittest import SynchronousTestCase
 
 from txradio.service import RadioService, withBacklog
-from txradio.station import Station
+from txradio.stream.station import Station
 from txradio.testing import FakeFrameSource
 
 

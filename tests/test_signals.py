@@ -1,5 +1,5 @@
 """
-Tests for L{txradio.signals} and the radio's graceful stop: signals only
+Tests for L{txradio.operations.signals} and the radio's graceful stop: signals only
 schedule work on the reactor, the previous handlers come back, and
 stopping sends the last title and ends within its bound.
 """
@@ -14,10 +14,10 @@ from twisted.internet.defer import Deferred
 from twisted.internet.testing import MemoryReactorClock, StringTransport
 from twisted.trial.unittest import SynchronousTestCase
 
-from txradio.icy import MetadataDemuxer
+from txradio.wire.icy import MetadataDemuxer
 from txradio.service import RadioService
-from txradio.signals import SignalService
-from txradio.station import Station
+from txradio.operations.signals import SignalService
+from txradio.stream.station import Station
 from txradio.testing import FakeFrameSource
 
 

@@ -32,7 +32,7 @@ from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
 from tests._realpeers import RawClient, startRadio
 from txradio.sources.playlist import PlaylistSource
 from txradio.sources.tracks import demoTracks
-from txradio.station import Station
+from txradio.stream.station import Station
 from txradio.testing import syntheticFrame
 
 PASSWORD = "soak-source"

@@ -1,5 +1,5 @@
 """
-Tests for L{txradio.source}: Icecast and SHOUTcast v1 source clients, and the
+Tests for L{txradio.net.sourceport}: Icecast and SHOUTcast v1 source clients, and the
 switch between live audio and a mount's programme.
 """
 
@@ -12,10 +12,10 @@ from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase
 
-from txradio.icy import MetadataDemuxer
-from txradio.protocol import ListenerFactory
-from txradio.source import ShoutcastSourceFactory
-from txradio.station import Station
+from txradio.wire.icy import MetadataDemuxer
+from txradio.net.listenerport import ListenerFactory
+from txradio.net.sourceport import ShoutcastSourceFactory
+from txradio.stream.station import Station
 from txradio.testing import FakeFrameSource, syntheticFrame
 
 LIVE_FRAME = syntheticFrame(marker=0)
@@ -345,8 +345,8 @@ class MountFollowerTests(SynchronousTestCase):
         """
         from twisted.internet.task import Clock
 
-        from txradio.programme import TitleChange
-        from txradio.sources.switcher import MountFollower
+        from txradio.wire.programme import TitleChange
+        from txradio.stream.switcher import MountFollower
         from txradio.testing import FakeFrameSource
 
         clock = Clock()

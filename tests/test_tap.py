@@ -14,7 +14,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from txradio.service import RadioService
 from txradio.sources.tracks import FolderTracks, ListTracks, demoTracks
-from txradio.station import Station
+from txradio.stream.station import Station
 from txradio.tap import Options, makeService
 from txradio.web.hls import HLSSettings
 

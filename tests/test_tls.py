@@ -1,5 +1,5 @@
 """
-Tests for L{txradio.tls}: parsing C{ssl:} descriptions, and certificates
+Tests for L{txradio.net.tls}: parsing C{ssl:} descriptions, and certificates
 read again on request.
 """
 
@@ -10,7 +10,7 @@ import datetime
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
-from txradio.tls import ReloadingContextFactory, loadCertificateOptions, reloadableTLSEndpoint, splitDescription
+from txradio.net.tls import ReloadingContextFactory, loadCertificateOptions, reloadableTLSEndpoint, splitDescription
 
 
 def writeCertificate(keyPath: str, certPath: str, name: str) -> int:

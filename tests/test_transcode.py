@@ -11,13 +11,13 @@ from zope.interface.verify import verifyObject
 
 from tests._process import FakeProcessReactor
 from tests.test_encoder import frames, stream
-from txradio.audioformat import SKIP, TRANSCODE, AudioFormat
-from txradio.encoder import HANG_TIMEOUT, PRIME_FRAMES, Backoff
+from txradio.wire.audioformat import SKIP, TRANSCODE, AudioFormat
+from txradio.sources.encoder import HANG_TIMEOUT, PRIME_FRAMES, Backoff
 from txradio.interfaces import IFrameSource
-from txradio.mp3 import Frame
-from txradio.programme import TitleChange
+from txradio.wire.mp3 import Frame
+from txradio.wire.programme import TitleChange
 from txradio.sources.transcode import ALWAYS, TranscodingSource
-from txradio.station import Station
+from txradio.stream.station import Station
 from txradio.testing import connectInMemory
 
 FRAME = 1152 / 44100

@@ -16,9 +16,9 @@ from twisted.internet.task import deferLater
 from twisted.trial.unittest import TestCase
 
 from tests._realpeers import LOCAL_ENDPOINT, connectRaw, requireProgram, run
-from txradio.audioformat import ENCODER_DELAY_SAMPLES
-from txradio.icy import parseMetadata
-from txradio.mp3 import Framer
+from txradio.wire.audioformat import ENCODER_DELAY_SAMPLES
+from txradio.wire.icy import parseMetadata
+from txradio.wire.mp3 import Framer
 from txradio.tap import Options, makeService
 
 TRACKS = [

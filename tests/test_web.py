@@ -14,11 +14,11 @@ from twisted.internet.testing import MemoryReactorClock
 from twisted.trial.unittest import SynchronousTestCase
 
 from tests._web import DEMO, SiteClient, runNow
-from txradio.icy import StreamInfo
+from txradio.wire.icy import StreamInfo
 from txradio.service import RadioService
-from txradio.station import Station
+from txradio.stream.station import Station
 from txradio.testing import FakeFrameSource, connectInMemory
-from txradio.web.library import Library
+from txradio.library.index import Library
 from txradio.web.page import STATIC_DIR, assetURL
 from txradio.web.site import buildSite
 

@@ -13,8 +13,8 @@ from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 
 from tests._web import SiteClient, _dechunk, requestBytes
-from txradio.protocol import ListenerFactory
-from txradio.station import Station
+from txradio.net.listenerport import ListenerFactory
+from txradio.stream.station import Station
 from txradio.testing import FakeFrameSource, connectInMemory
 from txradio.web.events import EventHub, formatEvent
 from txradio.web.site import buildSite

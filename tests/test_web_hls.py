@@ -14,10 +14,10 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from tests._web import SiteClient
 from txradio.config import parseConfig
-from txradio.icy import StreamInfo
-from txradio.radio import serviceFromConfig
+from txradio.wire.icy import StreamInfo
+from txradio.build import serviceFromConfig
 from txradio.sources.tracks import demoTracks
-from txradio.station import Station
+from txradio.stream.station import Station
 from txradio.testing import FakeFrameSource
 from txradio.web.hls import HLSSettings, SessionCounter
 from txradio.web.page import HLS_SCRIPT, assetURL

@@ -12,9 +12,9 @@ from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
 from tests._web import SiteClient
-from txradio.broadcast import TITLE_HISTORY
-from txradio.icy import StreamInfo
-from txradio.station import Station
+from txradio.stream.broadcast import TITLE_HISTORY
+from txradio.wire.icy import StreamInfo
+from txradio.stream.station import Station
 from txradio.testing import FakeFrameSource, connectInMemory
 from txradio.web.site import buildSite
 from txradio.web.status import isoTime

@@ -1,5 +1,5 @@
 """
-Tests for L{txradio._writer}: writing straight to a socket when Twisted's
+Tests for L{txradio.stream._writer}: writing straight to a socket when Twisted's
 buffer is empty, and through it otherwise, without reordering bytes.
 """
 
@@ -12,7 +12,7 @@ from twisted.internet.tcp import Connection
 from twisted.internet.testing import MemoryReactor, StringTransport
 from twisted.trial.unittest import SynchronousTestCase
 
-from txradio._writer import writerFor
+from txradio.stream._writer import writerFor
 
 
 def connectedPair() -> tuple[Connection, socket.socket]:

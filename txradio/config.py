@@ -4,7 +4,7 @@ The configuration file: a TOML document describing the server and its
 mounts, parsed and checked into frozen values.
 
 This module only reads and checks.  It opens no sockets and builds no
-services; L{txradio.radio} turns a L{RadioConfig} into a running radio.  A
+services; L{txradio.build} turns a L{RadioConfig} into a running radio.  A
 file is either entirely valid, and L{parseConfig} returns a complete
 L{RadioConfig}, or it is not, and L{ConfigError} names the file, the line
 (for TOML syntax errors) or the key (for everything else, e.g.
@@ -29,15 +29,15 @@ from dataclasses import replace as _replace
 from typing import Any
 from urllib.parse import urlsplit
 
-from txradio.audioformat import BITRATES, POLICIES, SAMPLE_RATES, AudioFormat
-from txradio.broadcast import DEFAULT_BURST
-from txradio.http_client import parseUpstream
-from txradio.icy import DEFAULT_METAINT, MAX_METAINT
-from txradio.listener import DEFAULT_LAG_LIMIT
-from txradio.protocol import DEFAULT_HEADER_TIMEOUT
-from txradio.segmenter import DEFAULT_TARGET_DURATION, DEFAULT_WINDOW, MAX_TARGET_DURATION, MAX_WINDOW, MIN_WINDOW
-from txradio.source import DEFAULT_SOURCE_TIMEOUT
-from txradio.station import normalizeMount
+from txradio.wire.audioformat import BITRATES, POLICIES, SAMPLE_RATES, AudioFormat
+from txradio.stream.broadcast import DEFAULT_BURST
+from txradio.wire.upstream import parseUpstream
+from txradio.wire.icy import DEFAULT_METAINT, MAX_METAINT
+from txradio.stream.listener import DEFAULT_LAG_LIMIT
+from txradio.net.listenerport import DEFAULT_HEADER_TIMEOUT
+from txradio.stream.segmenter import DEFAULT_TARGET_DURATION, DEFAULT_WINDOW, MAX_TARGET_DURATION, MAX_WINDOW, MIN_WINDOW
+from txradio.net.sourceport import DEFAULT_SOURCE_TIMEOUT
+from txradio.stream.station import normalizeMount
 
 DEFAULT_LISTEN = ("tcp:8000",)
 """Where the server listens when C{[server]} has no C{listen}."""

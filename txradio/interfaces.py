@@ -3,7 +3,7 @@ The interfaces that connect txradio's parts.
 
 Data flows one way: an L{IFrameSource} yields MP3 frames and title marks, an
 L{IBroadcaster} paces them in real time and turns them into shared
-L{txradio.broadcast.Chunk}s, and every L{IListener} writes those chunks to its
+L{txradio.stream.broadcast.Chunk}s, and every L{IListener} writes those chunks to its
 own connection.  Sources never know about listeners; listeners never parse
 MP3.
 """
@@ -38,8 +38,8 @@ class IFrameSource(Interface):
         """
         Return the audio that is ready now, up to about C{duration} seconds.
 
-        The result is a list of L{txradio.mp3.Frame} objects, each a whole
-        frame, interleaved with L{txradio.programme.TitleChange} marks that
+        The result is a list of L{txradio.wire.mp3.Frame} objects, each a whole
+        frame, interleaved with L{txradio.wire.programme.TitleChange} marks that
         apply to the frames after them.  It may hold up to one frame more
         than C{duration} asks for, and fewer frames (or none) when a live
         source has no more audio yet.
@@ -72,7 +72,7 @@ class IListener(Interface):
         Send the next piece of the stream.
 
         Called by the broadcaster on every tick with the same
-        L{txradio.broadcast.Chunk} object for every listener.  It must not
+        L{txradio.stream.broadcast.Chunk} object for every listener.  It must not
         block and must not modify the chunk.  A listener that cannot keep up
         holds on to chunks up to its lag limit and then disconnects itself.
 
@@ -100,7 +100,7 @@ class IBroadcaster(Interface):
         Start sending the stream to C{listener}.
 
         @param listener: an L{IListener} that is not yet attached.
-        @return: the burst: a list of L{txradio.broadcast.Chunk}s holding the
+        @return: the burst: a list of L{txradio.stream.broadcast.Chunk}s holding the
             most recent audio, starting at a frame boundary, for the listener
             to send at once; the next L{IListener.deliver} continues exactly
             where the burst ends.
@@ -137,7 +137,7 @@ class IStation(Interface):
     """
 
     mount = Attribute("The mount path as L{bytes}, e.g. C{b'/stream'}.")
-    info = Attribute("The L{txradio.icy.StreamInfo} the station announces.")
+    info = Attribute("The L{txradio.wire.icy.StreamInfo} the station announces.")
     broadcaster = Attribute("The station's L{IBroadcaster}.")
     metaint = Attribute("Audio bytes between metadata blocks (L{int}).")
 
@@ -146,4 +146,30 @@ class IStation(Interface):
         Tell whether one more listener may join.
 
         @return: L{False} when the station is at its listener limit.
+        """
+
+
+class IReloader(Interface):
+    """
+    Reads a radio's configuration file again and applies it while the radio
+    runs (C{SIGHUP}, C{POST /admin/reload-config}).
+    """
+
+    path = Attribute("The configuration file's path (L{str}).")
+
+    def reload():  # type: ignore[no-untyped-def]
+        """
+        Read the file and apply what changed.
+
+        A file with an error is rejected whole: nothing changes, the error is
+        logged, and it is raised.
+
+        @return: the plan that was applied: C{added}, C{removed}, C{rebuilt},
+            C{unchanged} and C{restartNeeded} (tuples of mount paths or
+            setting names), C{updated} (pairs of a mount path and the
+            settings that changed) and a C{describe()} method saying it in
+            one line.
+        @raise ValueError: when the file has an error or cannot be applied;
+            C{str(error)} is one line for an operator (the file, the key,
+            what is wrong).
         """

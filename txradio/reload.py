@@ -29,9 +29,11 @@ from dataclasses import dataclass, fields, replace
 
 from twisted.internet.defer import Deferred
 from twisted.logger import Logger
+from zope.interface import implementer
 
+from txradio.interfaces import IReloader
 from txradio.config import ConfigError, MountConfig, RadioConfig, ServerConfig, loadConfig
-from txradio.station import FALLBACK_SLOT
+from txradio.stream.station import FALLBACK_SLOT
 
 IN_PLACE = frozenset(
     {
@@ -173,6 +175,7 @@ def _playlistSwappable(old: MountConfig, new: MountConfig, changed: frozenset[st
     return old.playlist is not None and new.playlist is not None
 
 
+@implementer(IReloader)
 class Reloader:
     """
     Reloads a radio from its configuration file: on C{SIGHUP} and from the
@@ -242,7 +245,7 @@ class Reloader:
         @param plan: what to do.
         @return: a L{Deferred} firing once removed mounts have stopped.
         """
-        from txradio.radio import buildStations, checkEncoder, configureOperations
+        from txradio.build import buildStations, checkEncoder, configureOperations
 
         radio = self.radio
         byPath = {station.mount.decode("ascii"): station for station in radio.stations}
@@ -307,7 +310,7 @@ class Reloader:
         station.sourceUser = mount.sourceUser
         station.hls = mount.hls
         if keys & {"playlist", "shuffle"}:
-            from txradio.audioformat import SKIP, TRANSCODE, refuser
+            from txradio.wire.audioformat import SKIP, TRANSCODE, refuser
             from txradio.sources.playlist import PlaylistSource
             from txradio.sources.tracks import tracksFor
 
@@ -348,7 +351,7 @@ class Reloader:
         @param stations: the stations by path.
         @param plan: the plan.
         """
-        from txradio.push import PushClient
+        from txradio.net.push import PushClient
 
         replaced = set(plan.rebuilt) | set(plan.removed)
         wanted = {mount.path: mount.push for mount in new.mounts if mount.push is not None}

@@ -17,13 +17,13 @@ from twisted.python.failure import Failure
 from twisted.internet.endpoints import serverFromString
 from twisted.internet.interfaces import IStreamServerEndpoint
 
-from txradio.activity import EventBus
-from txradio.logs import AccessLog, AddressPolicy, LogFile, PlaylistLog
-from txradio.metrics import radioRegistry
-from txradio.protocol import DEFAULT_HEADER_TIMEOUT, DEFAULT_SEND_BUFFER, ListenerFactory
-from txradio.source import DEFAULT_SOURCE_TIMEOUT, ShoutcastSourceFactory
-from txradio.station import Station
-from txradio.tls import ReloadingContextFactory, reloadableTLSEndpoint
+from txradio.stream.events import EventBus
+from txradio.operations.logs import AccessLog, AddressPolicy, LogFile, PlaylistLog
+from txradio.operations.metrics import radioRegistry
+from txradio.net.listenerport import DEFAULT_HEADER_TIMEOUT, DEFAULT_SEND_BUFFER, ListenerFactory
+from txradio.net.sourceport import DEFAULT_SOURCE_TIMEOUT, ShoutcastSourceFactory
+from txradio.stream.station import Station
+from txradio.net.tls import ReloadingContextFactory, reloadableTLSEndpoint
 from txradio.web.metrics import METRICS_ADMIN, METRICS_MODES, METRICS_OFF, MetricsResource, metricsSite
 from txradio.web.site import buildSite
 
@@ -69,10 +69,10 @@ class RadioService(MultiService):
     @ivar certificates: the reloadable certificates of the C{ssl:} ports;
         see L{reloadCertificates}.
     @ivar events: an L{EventBus} relaying every station's events (see
-        L{txradio.activity}): subscribe to it to watch the whole radio.
+        L{txradio.stream.events}): subscribe to it to watch the whole radio.
     @ivar registry: the C{prometheus_client} registry of the radio's
         figures, served at C{/metrics}.
-    @ivar hooks: the event hooks (L{txradio.hooks.Hook}s); see L{setHooks}.
+    @ivar hooks: the event hooks (L{txradio.operations.hooks.Hook}s); see L{setHooks}.
     @ivar logFiles: the L{LogFile}s the radio writes (access and playlist
         logs), reopened by L{reopenLogs}.
     @ivar lastTitle: a title sent to every listener as the radio stops (for
@@ -127,7 +127,7 @@ class RadioService(MultiService):
         @param sourceTimeout: seconds a source client may send nothing.
         @param shoutcastSources: C{(endpoint, station)} pairs: ports where
             SHOUTcast v1 encoders broadcast to a station.
-        @param library: a L{txradio.web.library.Library} to serve at
+        @param library: a L{txradio.library.index.Library} to serve at
             C{/library/}, or L{None} for none (only with the built-in site).
         @param hls: how the built-in site serves HLS, a
             L{txradio.web.hls.HLSSettings}; on with the defaults when
@@ -270,7 +270,7 @@ class RadioService(MultiService):
         """
         Write an access log: one line per web request and per listener
         (when it leaves), in the combined log format with the seconds it
-        stayed; see L{txradio.logs}.  It replaces the access log written
+        stayed; see L{txradio.operations.logs}.  It replaces the access log written
         before, if any.
 
         @param path: the file to append to, or L{None} for no access log.
@@ -376,7 +376,7 @@ class RadioService(MultiService):
         """
         Replace the radio's event hooks.
 
-        @param hooks: L{txradio.hooks.Hook}s; the previous ones stop (their
+        @param hooks: L{txradio.operations.hooks.Hook}s; the previous ones stop (their
             queued events are dropped).
         """
         for hook in self.hooks:
@@ -452,7 +452,7 @@ class RadioService(MultiService):
 
     def observe(self, observer) -> None:
         """
-        Watch every station's events; see L{txradio.activity}.
+        Watch every station's events; see L{txradio.stream.events}.
 
         @param observer: a callable taking an L{Event}; it must not block.
         """
@@ -462,9 +462,9 @@ class RadioService(MultiService):
         """
         The pushes to other servers this radio runs.
 
-        @return: its L{txradio.push.PushClient} children.
+        @return: its L{txradio.net.push.PushClient} children.
         """
-        from txradio.push import PushClient
+        from txradio.net.push import PushClient
 
         return [child for child in self if isinstance(child, PushClient)]
 

@@ -11,12 +11,12 @@ from dataclasses import replace
 from twisted.logger import Logger
 from twisted.python import usage
 
-from txradio.broadcast import DEFAULT_BURST
-from txradio.clock import steadyReactorTime
+from txradio.stream.broadcast import DEFAULT_BURST
+from txradio.operations.clock import steadyReactorTime
 from txradio.config import LOG_ADDRESSES, METRICS_MODES, ConfigError, ServerConfig, loadConfig
-from txradio.icy import DEFAULT_METAINT, MAX_METAINT, StreamInfo
-from txradio.audioformat import BITRATES, POLICIES, SKIP, TRANSCODE, findEncoder, parseFormat, refuser
-from txradio.radio import (
+from txradio.wire.icy import DEFAULT_METAINT, MAX_METAINT, StreamInfo
+from txradio.wire.audioformat import BITRATES, POLICIES, SKIP, TRANSCODE, findEncoder, parseFormat, refuser
+from txradio.build import (
     EncoderMissing,
     checkEncoder,
     configureOperations,
@@ -27,13 +27,13 @@ from txradio.radio import (
 )
 from txradio.reload import Reloader
 from txradio.service import DEFAULT_LISTEN, RadioService
-from txradio.signals import SignalService
+from txradio.operations.signals import SignalService
 from txradio.sources.playlist import PlaylistSource
 from txradio.sources.tracks import FolderTracks, NoTracks, demoTracks
-from txradio.segmenter import DEFAULT_TARGET_DURATION, DEFAULT_WINDOW, MAX_TARGET_DURATION, MAX_WINDOW, MIN_WINDOW
-from txradio.station import DEFAULT_MOUNT, Station, normalizeMount
+from txradio.stream.segmenter import DEFAULT_TARGET_DURATION, DEFAULT_WINDOW, MAX_TARGET_DURATION, MAX_WINDOW, MIN_WINDOW
+from txradio.stream.station import DEFAULT_MOUNT, Station, normalizeMount
 from txradio.web.hls import HLSSettings
-from txradio.web.library import Library
+from txradio.library.index import Library
 
 _log = Logger()
 

@@ -13,8 +13,8 @@ from twisted.internet.testing import StringTransport
 from zope.interface import implementer
 
 from txradio.interfaces import IFrameSource
-from txradio.mp3 import Frame, parseHeader
-from txradio.programme import TitleChange
+from txradio.wire.mp3 import Frame, parseHeader
+from txradio.wire.programme import TitleChange
 
 SILENT_FRAME_HEADER = b"\xff\xfb\x90\x64"
 """An MPEG-1 Layer III header: 128 kbps, 44100 Hz, joint stereo, no CRC."""
@@ -104,10 +104,10 @@ def connectInMemory(station, wantsMetadata: bool = False, peer: str = "test") ->
     Attach a listener to a station over an in-memory transport, as if a
     player had connected and sent its request.
 
-    @param station: a L{txradio.station.Station}.
+    @param station: a L{txradio.stream.station.Station}.
     @param wantsMetadata: whether the listener asked for ICY metadata.
     @param peer: the listener's address for logs.
-    @return: C{(listener, transport)}: the L{txradio.listener.Listener} and
+    @return: C{(listener, transport)}: the L{txradio.stream.listener.Listener} and
         the L{StringTransport} collecting what it is sent (the response head
         included).
     """

@@ -18,8 +18,8 @@ from twisted.logger import Logger
 from zope.interface import implementer
 
 from txradio.interfaces import IFrameSource
-from txradio.mp3 import Frame, Framer
-from txradio.programme import TitleChange, moveFrames
+from txradio.wire.mp3 import Frame, Framer
+from txradio.wire.programme import TitleChange, moveFrames
 
 DEFAULT_MAX_QUEUE = 8.0
 """Seconds of audio a live source may hold before its oldest is dropped."""

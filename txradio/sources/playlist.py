@@ -21,8 +21,8 @@ from twisted.logger import Logger
 from zope.interface import implementer
 
 from txradio.interfaces import IFrameSource
-from txradio.mp3 import Frame, FrameHeader, Framer
-from txradio.programme import TitleChange
+from txradio.wire.mp3 import Frame, FrameHeader, Framer
+from txradio.wire.programme import TitleChange
 from txradio.sources.tags import readTitle
 from txradio.sources.tracks import NoTracks
 

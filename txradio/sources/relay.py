@@ -19,9 +19,9 @@ from twisted.internet.protocol import Factory, Protocol
 from twisted.logger import Logger
 from zope.interface import implementer
 
-from txradio import __version__
-from txradio.http_client import ResponseError, ResponseHeadParser, Upstream, endpointFor, parseUpstream
-from txradio.icy import MAX_METAINT, MetadataDemuxer
+from txradio._version import __version__
+from txradio.wire.upstream import ResponseError, ResponseHeadParser, Upstream, parseUpstream
+from txradio.wire.icy import MAX_METAINT, MetadataDemuxer
 from txradio.interfaces import IFrameSource
 from txradio.sources.live import LiveSource
 
@@ -32,6 +32,26 @@ DEFAULT_RELAY_TIMEOUT = 10.0
 """Seconds without bytes from the upstream (head or audio) before giving up."""
 
 AUDIO_TYPES = (b"audio/mpeg", b"audio/mp3", b"audio/x-mpeg", b"audio/mpeg3")
+
+
+
+def endpointFor(reactor, upstream: Upstream):
+    """
+    Make a client endpoint that reaches an upstream.
+
+    @param reactor: the reactor to connect with.
+    @param upstream: where to connect.
+    @return: a L{HostnameEndpoint}, wrapped in TLS (verifying the host's
+        certificate) for C{https}.
+    """
+    from twisted.internet.endpoints import HostnameEndpoint, wrapClientTLS
+
+    endpoint = HostnameEndpoint(reactor, upstream.host, upstream.port)
+    if upstream.secure:
+        from twisted.internet.ssl import optionsForClientTLS
+
+        endpoint = wrapClientTLS(optionsForClientTLS(upstream.host), endpoint)
+    return endpoint
 
 
 class RelayProtocol(Protocol):
@@ -174,7 +194,7 @@ class RelaySource(Service):
     """
     Another server's stream as a programme, kept connected with backoff.
 
-    Start it as a service (a L{txradio.station.Station} does, for its
+    Start it as a service (a L{txradio.stream.station.Station} does, for its
     programme) to connect.
 
     @ivar upstream: the URL being relayed now (after redirects).

@@ -2,16 +2,16 @@
 """
 Keeping a mount's format: a source that wraps another and hands on its
 frames untouched when they have the mount's format, and otherwise sends
-them through an encoder (L{txradio.encoder.EncoderProcess}) or drops them.
+them through an encoder (L{txradio.sources.encoder.EncoderProcess}) or drops them.
 
 The same class makes derived mounts: wrapped around a
-L{txradio.sources.switcher.MountFollower} of the parent mount with the
+L{txradio.stream.switcher.MountFollower} of the parent mount with the
 policy L{ALWAYS}, it re-encodes the parent's stream at another bitrate.
 
 Titles cross the encoder with its delay accounted for: a L{TitleChange} that
 arrived before the input audio at second I of an encoder run is handed on
 before the first output frame that starts at or after second I plus the
-encoder delay (L{txradio.audioformat.ENCODER_DELAY_SAMPLES}), which is where
+encoder delay (L{txradio.wire.audioformat.ENCODER_DELAY_SAMPLES}), which is where
 the new title's audio begins in the output.
 
 An encoder adds latency, so while one is in use the source reads its inner
@@ -30,8 +30,8 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from txradio.audioformat import DEFAULT_ENCODE_BITRATE, PASS, SKIP, TRANSCODE, AudioFormat, decide
-from txradio.encoder import (
+from txradio.wire.audioformat import DEFAULT_ENCODE_BITRATE, PASS, SKIP, TRANSCODE, AudioFormat, decide
+from txradio.sources.encoder import (
     DEFAULT_EXECUTABLE,
     HANG_TIMEOUT,
     PRIME_FRAMES,
@@ -39,8 +39,8 @@ from txradio.encoder import (
     EncoderProcess,
 )
 from txradio.interfaces import IFrameSource
-from txradio.mp3 import Frame, silentFrame
-from txradio.programme import TitleChange, moveFrames
+from txradio.wire.mp3 import Frame, silentFrame
+from txradio.wire.programme import TitleChange, moveFrames
 
 ALWAYS = "always"
 """Encode everything (a derived mount), whatever its format."""
@@ -123,7 +123,7 @@ class TranscodingSource:
         to be restarted.
     @ivar yieldsToFallback: whether a derived mount goes off the air while
         its encoder waits to be restarted, so that its fallback plays; set
-        by L{txradio.station.Station.setFallback}.  Without a fallback it
+        by L{txradio.stream.station.Station.setFallback}.  Without a fallback it
         plays silence meanwhile.
     @ivar runs: encoder runs started.
     @ivar framesDropped: input frames dropped (skipped, or while an encoder

@@ -1,5 +1,6 @@
 """
-The web side of a radio: the station page, live updates, playlists, status
-JSON and API, the on-demand library and the admin API, served by a
-L{twisted.web.server.Site} beside the streams (see L{txradio.web.site}).
+The web face, as twisted.web resources only: the station page, status JSON
+and API, admin, the library's pages, HLS and the metrics page; it may import
+L{txradio.wire}, L{txradio.interfaces}, L{txradio.stream},
+L{txradio.library} and L{txradio.operations}.
 """

@@ -20,7 +20,7 @@ C{Origin} header is refused too.  Replies are never readable from other
 origins (no CORS headers) and never cached.
 
 Failed logins are logged with the client's address; passwords are compared
-in constant time (L{txradio.auth}).
+in constant time (L{txradio.wire.auth}).
 
 (Icecast's C{/admin/metadata} and SHOUTcast's C{/admin.cgi}, which encoders
 use, are in L{txradio.web.metadata}.)
@@ -38,11 +38,11 @@ from twisted.web import http
 from twisted.web.resource import Resource
 from twisted.web.server import Request
 
-from txradio import throttle
-from txradio.activity import KICKED
-from txradio.auth import credentialsMatch, parseBasicAuth
-from txradio.icy import cleanTitle
-from txradio.station import Station
+from txradio.net import throttle
+from txradio.stream.events import KICKED
+from txradio.wire.auth import credentialsMatch, parseBasicAuth
+from txradio.wire.icy import cleanTitle
+from txradio.stream.station import Station
 from txradio.web.status import WebContext, displayTitle, encodeJSON, isLive, summary
 
 MAX_BODY = 16384
@@ -58,7 +58,7 @@ def listenerId(listener: Any) -> str:
     """
     An opaque, stable identifier for a connected listener.
 
-    @param listener: a L{txradio.listener.Listener}, or another mount
+    @param listener: a L{txradio.stream.listener.Listener}, or another mount
         following this one (a fallback or derived mount).
     @return: 16 hex digits, the same for as long as it is connected.
     """
@@ -70,7 +70,7 @@ def listenerInfo(listener: Any) -> dict[str, Any]:
     """
     What the admin sees of a listener.
 
-    @param listener: a L{txradio.listener.Listener}, or another mount
+    @param listener: a L{txradio.stream.listener.Listener}, or another mount
         following this one (which has no player or connection time).
     @return: a JSON-ready dictionary.
     """
@@ -369,15 +369,14 @@ class AdminResource(Resource):
         @raise AdminError: 409 when the radio has no configuration file, 422
             when the file has an error (the running configuration stays).
         """
-        from txradio.config import ConfigError
-
         reloader = self.reloader
         if reloader is None:
             raise AdminError(http.CONFLICT, "this radio runs without a configuration file")
         self._log.info("admin {peer} reloads the configuration", peer=_host(request))
         try:
             plan = reloader.reload()
-        except ConfigError as error:
+        except ValueError as error:
+            # A configuration error (L{txradio.interfaces.IReloader.reload}).
             raise AdminError(422, str(error)) from None
         return {
             "reloaded": True,

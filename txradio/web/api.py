@@ -50,7 +50,7 @@ class StatusResource(JSONResource):
     def __init__(self, context: WebContext, library: Any = None) -> None:
         """
         @param context: the site's shared state.
-        @param library: the L{txradio.web.library.Library}, or L{None}.
+        @param library: the L{txradio.library.index.Library}, or L{None}.
         """
         JSONResource.__init__(self, context)
         self.library = library
@@ -135,7 +135,7 @@ class LibrarySearchResource(Resource):
     def __init__(self, context: WebContext, library: Any) -> None:
         """
         @param context: the site's shared state.
-        @param library: the L{txradio.web.library.Library}.
+        @param library: the L{txradio.library.index.Library}.
         """
         Resource.__init__(self)
         self.context = context
@@ -157,7 +157,7 @@ class LibrarySearchResource(Resource):
         @param request: the request.
         @return: the JSON body, or C{NOT_DONE_YET} while searching.
         """
-        from txradio.web.library import LibraryBusy, entryURL, fullTitle, songTitle
+        from txradio.library.index import LibraryBusy, entryURL, fullTitle, songTitle
 
         library = self.library
         segments = [s for s in request.postpath if s]

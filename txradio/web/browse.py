@@ -4,7 +4,7 @@ The library's web pages and files: C{/library/…} as folder pages (paged),
 M3U playlists of a folder (C{?m3u}), of a sub-tree (C{?m3u=tree}) or of a
 search (C{?q=…&m3u}), search results (C{?q=…}) and the songs themselves.
 
-The path rules and the blocking work live in L{txradio.web.library}; this
+The path rules and the blocking work live in L{txradio.library.index}; this
 module turns their results into responses.
 """
 
@@ -25,8 +25,8 @@ from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Request
 from twisted.web.template import Tag, tags
 
-from txradio.icy import cleanTitle
-from txradio.web.library import (
+from txradio.wire.icy import cleanTitle
+from txradio.library.index import (
     AUDIO_TYPES,
     MAX_FOLDER_ENTRIES,
     MAX_QUERY,

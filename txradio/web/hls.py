@@ -39,14 +39,14 @@ from twisted.web import http
 from twisted.web.resource import Resource
 from twisted.web.server import Request
 
-from txradio.hls import (
+from txradio.wire.hls import (
     PLAYLIST_TYPE,
     SEGMENT_TYPE,
     Variant,
     masterPlaylist,
     mediaPlaylist,
 )
-from txradio.segmenter import (
+from txradio.stream.segmenter import (
     DEFAULT_GAP_THRESHOLD,
     DEFAULT_TARGET_DURATION,
     DEFAULT_WINDOW,
@@ -203,7 +203,7 @@ class HLSMount:
     One mount's HLS: its segmenter, its playlists (built once per segment)
     and its request and session counts.
 
-    @ivar station: the L{txradio.station.Station}.
+    @ivar station: the L{txradio.stream.station.Station}.
     @ivar segmenter: the L{Segmenter} cutting its stream.
     @ivar path: the mount path as text, e.g. C{"/stream"}.
     @ivar playlistPath: C{"/stream.m3u8"}.

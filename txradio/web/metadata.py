@@ -24,9 +24,9 @@ from twisted.web import http
 from twisted.web.resource import Resource
 from twisted.web.server import Request
 
-from txradio import throttle
-from txradio.auth import credentialsMatch, parseBasicAuth, passwordMatches
-from txradio.icy import cleanTitle
+from txradio.net import throttle
+from txradio.wire.auth import credentialsMatch, parseBasicAuth, passwordMatches
+from txradio.wire.icy import cleanTitle
 
 MAX_QUERY = 8192
 """The longest query string a metadata update may have, in bytes."""

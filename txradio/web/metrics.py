@@ -13,7 +13,7 @@ from __future__ import annotations
 from twisted.web.resource import Resource
 from twisted.web.server import Request, Site
 
-from txradio.metrics import CONTENT_TYPE, exposition
+from txradio.operations.metrics import CONTENT_TYPE, exposition
 from txradio.web.admin import ADMIN_USER, adminRefusal
 
 METRICS_ADMIN = "admin"
@@ -43,7 +43,7 @@ class MetricsResource(Resource):
     def __init__(self, registry, password: str | None = None, protected: bool = True) -> None:
         """
         @param registry: a registry such as
-            L{txradio.metrics.radioRegistry} builds.
+            L{txradio.operations.metrics.radioRegistry} builds.
         @param password: the admin password.
         @param protected: whether to ask for the admin's credentials (the
             page is then off while no admin password is set).

@@ -25,7 +25,7 @@ from twisted.web.resource import NoResource, Resource
 from twisted.web.server import Request
 from twisted.web.template import Tag, flattenString, tags
 
-from txradio.station import Station
+from txradio.stream.station import Station
 from txradio.web.status import WebContext, displayTitle, isLive, stationBitrate
 
 STATIC_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static")

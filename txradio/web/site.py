@@ -10,7 +10,7 @@ everything that is not a stream.
    other bitrates, then (M3U and XSPF only) its HLS playlist;
  - C{/status-json.xsl}: Icecast's status JSON (L{txradio.web.status});
  - C{/api/v1/…}: the JSON API (L{txradio.web.api});
- - C{/library/…}: the on-demand library (L{txradio.web.library});
+ - C{/library/…}: the on-demand library (L{txradio.library.index});
  - C{/admin/…}: the admin API (L{txradio.web.admin}), and the metadata
    updates encoders send (L{txradio.web.metadata});
  - C{/static/…}: the pages' style sheet, script and icon;
@@ -18,7 +18,7 @@ everything that is not a stream.
    (L{txradio.web.hls}).
 
 The listener protocol hands such requests to this site; see
-L{txradio.protocol}.
+L{txradio.net.listenerport}.
 """
 
 from __future__ import annotations
@@ -32,14 +32,14 @@ from twisted.web import http
 from twisted.web.resource import NoResource, Resource
 from twisted.web.server import NOT_DONE_YET, Request, Site
 
-from txradio.playlists import M3U_TYPE, PLS_TYPE, XSPF_TYPE, buildM3U, buildPLS, buildXSPF
-from txradio.station import Station
+from txradio.wire.playlists import M3U_TYPE, PLS_TYPE, XSPF_TYPE, buildM3U, buildPLS, buildXSPF
+from txradio.stream.station import Station
 from txradio.web.admin import AdminResource
 from txradio.web.api import APIRoot
 from txradio.web.browse import LibraryResource
 from txradio.web.events import EventHub, EventsResource
 from txradio.web.hls import HLSRoutes, HLSSettings, relatedStations
-from txradio.web.library import Library
+from txradio.library.index import Library
 from txradio.web.metadata import IcecastMetadataResource, ShoutcastMetadataResource
 from txradio.web.page import StaticResource, StationsPage
 from txradio.web.status import IcecastStatusResource, WebContext, baseURL, renderPreflight
@@ -122,7 +122,7 @@ class RadioChannel(http.HTTPChannel):
     The site's HTTP channel, with a link back to the listener protocol that
     handed it the connection.
 
-    @ivar listenerProtocol: the L{txradio.protocol.ListenerProtocol} that
+    @ivar listenerProtocol: the L{txradio.net.listenerport.ListenerProtocol} that
         owns the connection, or L{None} for a connection made directly to
         the site.
     """
@@ -399,7 +399,7 @@ class BoundedRequest(Request):
     def _refuseBody(self) -> None:
         from io import BytesIO
 
-        from txradio.request import RequestError, formatErrorResponse
+        from txradio.wire.request import RequestError, formatErrorResponse
 
         self._refused = True
         self.content = BytesIO()

@@ -24,9 +24,9 @@ from twisted.web.resource import Resource
 from twisted.web.server import Request
 
 from txradio._version import __version__
-from txradio.icy import cleanTitle
-from txradio.request import isValidHost
-from txradio.station import Station
+from txradio.wire.icy import cleanTitle
+from txradio.wire.request import isValidHost
+from txradio.stream.station import Station
 
 SERVER_ID = f"txradio {__version__}"
 """What C{server_id} and the C{Server} header call this server."""

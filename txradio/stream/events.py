@@ -6,7 +6,7 @@ A station tells its L{EventBus} when a listener joins, leaves or is
 refused, when the title changes, when an operator or source updates the
 metadata and when a live source connects or leaves.  Everything an operator
 watches hangs off that bus: the access and playlist logs
-(L{txradio.logs}), the event hooks (L{txradio.hooks}) and the counters the
+(L{txradio.operations.logs}), the event hooks (L{txradio.operations.hooks}) and the counters the
 metrics page reads (L{StationStats}).  Nothing on the bus may slow the
 audio down: observers run synchronously and must only record or queue.
 """
@@ -69,7 +69,7 @@ class Event:
 
     @cvar name: the event's name in hooks and configuration, e.g.
         C{"listener-joined"}.
-    @ivar station: the L{txradio.station.Station} it happened at.
+    @ivar station: the L{txradio.stream.station.Station} it happened at.
     @ivar when: the station clock's time, in seconds.
     """
 
@@ -106,8 +106,8 @@ class ListenerJoined(Event):
     """
     A listener started receiving the stream.
 
-    @ivar listener: the L{txradio.listener.Listener}.
-    @ivar request: the listener's L{txradio.request.RequestHead}.
+    @ivar listener: the L{txradio.stream.listener.Listener}.
+    @ivar request: the listener's L{txradio.wire.request.RequestHead}.
     @ivar peer: the listener's address as shown in logs.
     """
 
@@ -134,8 +134,8 @@ class ListenerLeft(Event):
     """
     A listener's stream ended.
 
-    @ivar listener: the L{txradio.listener.Listener}, with its C{bytesSent}.
-    @ivar request: the listener's L{txradio.request.RequestHead}.
+    @ivar listener: the L{txradio.stream.listener.Listener}, with its C{bytesSent}.
+    @ivar request: the listener's L{txradio.wire.request.RequestHead}.
     @ivar peer: the listener's address as shown in logs.
     @ivar reason: why: L{CLIENT_LEFT}, L{LAG_LIMIT}, L{KICKED}, ...
     @ivar seconds: how long the listener listened.
@@ -172,7 +172,7 @@ class ListenerRefused(Event):
     """
     A request for the stream was refused.
 
-    @ivar request: the L{txradio.request.RequestHead}.
+    @ivar request: the L{txradio.wire.request.RequestHead}.
     @ivar peer: the client's address as shown in logs.
     @ivar reason: L{LIMIT_REACHED} or L{NO_SOURCE}.
     @ivar status: the HTTP status answered.

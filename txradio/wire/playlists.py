@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from xml.sax.saxutils import escape
 
-from txradio.icy import cleanTitle
+from txradio.wire.icy import cleanTitle
 
 M3U_TYPE = b"audio/x-mpegurl"
 PLS_TYPE = b"audio/x-scpls"

@@ -24,7 +24,7 @@ from prometheus_client.core import (
 )
 from prometheus_client.process_collector import ProcessCollector
 
-from txradio.activity import REASON_LABELS
+from txradio.stream.events import REASON_LABELS
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 """The C{Content-Type} of the text format."""
@@ -37,7 +37,7 @@ def encoderOf(station):
     """
     Find what re-encodes a station's audio, if anything.
 
-    @param station: a L{txradio.station.Station}.
+    @param station: a L{txradio.stream.station.Station}.
     @return: the L{txradio.sources.transcode.TranscodingSource} keeping its
         format or re-encoding its parent mount, or L{None}.
     """
@@ -51,7 +51,7 @@ def relayOf(station):
     """
     Find the relay a station plays as its programme, if any.
 
-    @param station: a L{txradio.station.Station}.
+    @param station: a L{txradio.stream.station.Station}.
     @return: its L{txradio.sources.relay.RelaySource}, or L{None}.
     """
     programme = getattr(station, "programme", None)

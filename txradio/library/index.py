@@ -51,7 +51,7 @@ from twisted.internet.interfaces import IReactorThreads, IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from txradio.icy import cleanTitle
+from txradio.wire.icy import cleanTitle
 from txradio.sources.tags import titleFromName
 from txradio.sources.tracks import naturalKey
 

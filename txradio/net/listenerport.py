@@ -23,11 +23,11 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
 
-from txradio.activity import CLIENT_LEFT, LIMIT_REACHED, NO_SOURCE, ListenerJoined, ListenerLeft, ListenerRefused
-from txradio.listener import Listener
-from txradio.request import RequestError, RequestHead, RequestHeadParser, formatErrorResponse
-from txradio.source import DEFAULT_SOURCE_TIMEOUT, SourceSession
-from txradio.station import Station
+from txradio.stream.events import CLIENT_LEFT, LIMIT_REACHED, NO_SOURCE, ListenerJoined, ListenerLeft, ListenerRefused
+from txradio.stream.listener import Listener
+from txradio.wire.request import RequestError, RequestHead, RequestHeadParser, formatErrorResponse
+from txradio.net.sourceport import DEFAULT_SOURCE_TIMEOUT, SourceSession
+from txradio.stream.station import Station
 
 DEFAULT_HEADER_TIMEOUT = 15.0
 """Seconds a client has, from connecting, to send its whole request head."""
@@ -427,7 +427,7 @@ class ListenerFactory(Factory):
     peerFormatter = staticmethod(_formatPeer)
     """
     Renders a client's address for logs, status and observers: C{host:port}
-    by default; see L{txradio.logs.AddressPolicy} to hide addresses.
+    by default; see L{txradio.operations.logs.AddressPolicy} to hide addresses.
     """
 
     def formatPeer(self, address: object) -> str:

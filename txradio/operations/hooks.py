@@ -29,7 +29,7 @@ from twisted.internet.protocol import ProcessProtocol
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from txradio.activity import Event, ListenerJoined, ListenerLeft
+from txradio.stream.events import Event, ListenerJoined, ListenerLeft
 
 DEFAULT_QUEUE = 100
 """Events a hook holds while it is busy or failing; older ones are dropped."""
@@ -192,7 +192,7 @@ class PostAction:
 
 class Hook:
     """
-    One configured hook, an L{txradio.activity.EventBus} observer: it picks
+    One configured hook, an L{txradio.stream.events.EventBus} observer: it picks
     the events it wants and runs its action for each, one at a time.
 
     @ivar name: a name for logs.

@@ -17,10 +17,10 @@ from twisted.internet.interfaces import IPushProducer, IReactorTime
 from twisted.logger import Logger
 from zope.interface import implementer
 
-from txradio._writer import writerFor
-from txradio.activity import LAG_LIMIT
-from txradio.broadcast import Chunk
-from txradio.icy import EMPTY_BLOCK
+from txradio.stream._writer import writerFor
+from txradio.stream.events import LAG_LIMIT
+from txradio.stream.broadcast import Chunk
+from txradio.wire.icy import EMPTY_BLOCK
 from txradio.interfaces import IBroadcaster, IListener
 
 DEFAULT_LAG_LIMIT = 524288

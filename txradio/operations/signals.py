@@ -17,8 +17,6 @@ from collections.abc import Callable
 from twisted.application.service import Service
 from twisted.logger import Logger
 
-from txradio.config import ConfigError
-
 
 class SignalService(Service):
     """
@@ -98,8 +96,10 @@ class SignalService(Service):
         self._log.info("SIGHUP: reloading {path}", path=self.reloader.path)
         try:
             self.reloader.reload()
-        except ConfigError:
-            pass  # Logged by the reloader; the running configuration stays.
+        except ValueError:
+            # A configuration error (L{txradio.interfaces.IReloader.reload}):
+            # logged by the reloader; the running configuration stays.
+            pass
 
     def reopenLogs(self) -> None:
         """

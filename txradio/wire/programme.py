@@ -2,7 +2,7 @@
 """
 What a frame source hands to a broadcaster besides audio frames.
 
-A source returns a sequence of L{txradio.mp3.Frame} objects interleaved with
+A source returns a sequence of L{txradio.wire.mp3.Frame} objects interleaved with
 marks; a mark applies to the frames that follow it.
 """
 
@@ -30,12 +30,12 @@ def moveFrames(queue: deque, duration: float, out: list) -> tuple[float, str | N
     C{duration} seconds of frames have moved (one frame more at most), as a
     source's C{pull} does.
 
-    @param queue: frames (L{txradio.mp3.Frame}) and L{TitleChange} marks.
+    @param queue: frames (L{txradio.wire.mp3.Frame}) and L{TitleChange} marks.
     @param duration: seconds of audio wanted.
     @param out: the list to append them to.
     @return: C{(seconds moved, the last title moved or None)}.
     """
-    from txradio.mp3 import Frame
+    from txradio.wire.mp3 import Frame
 
     got = 0.0
     title = None

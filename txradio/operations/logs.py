@@ -27,7 +27,7 @@ from collections.abc import Callable
 
 from twisted.logger import Logger, jsonFileLogObserver
 
-from txradio.activity import Event, ListenerLeft, TitleChanged
+from txradio.stream.events import Event, ListenerLeft, TitleChanged
 
 ADDRESSES_FULL = "full"
 """Log listener addresses as they are."""
@@ -391,7 +391,7 @@ class PlaylistLog:
 def jsonToStdout():
     """
     A log observer writing the server log to standard output as JSON lines
-    (one object per event), for C{twistd --logger txradio.logs.jsonToStdout}
+    (one object per event), for C{twistd --logger txradio.operations.logs.jsonToStdout}
     (C{twist} has C{--log-format json} for the same).
 
     @return: the observer.

@@ -46,10 +46,10 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from zope.interface import implementer
 
-from txradio.hls import PTS_CLOCK, PTS_WRAP, Segment, packTimestamp
-from txradio.icy import parseMetadata
+from txradio.wire.hls import PTS_CLOCK, PTS_WRAP, Segment, packTimestamp
+from txradio.wire.icy import parseMetadata
 from txradio.interfaces import IListener
-from txradio.mp3 import parseHeader
+from txradio.wire.mp3 import parseHeader
 
 DEFAULT_TARGET_DURATION = 6
 """Seconds of audio a segment holds (C{EXT-X-TARGETDURATION})."""
@@ -91,7 +91,7 @@ def _titleOf(block: bytes) -> str | None:
     """
     Read the title out of an encoded ICY metadata block.
 
-    @param block: a block as L{txradio.icy.encodeMetadata} builds it.
+    @param block: a block as L{txradio.wire.icy.encodeMetadata} builds it.
     @return: the title, or L{None} when it is empty.
     """
     return parseMetadata(block[1:]).get("StreamTitle") or None
@@ -132,7 +132,7 @@ class Segmenter(Service):
         name: str = "",
     ) -> None:
         """
-        @param broadcaster: the L{txradio.broadcast.Broadcaster} to watch
+        @param broadcaster: the L{txradio.stream.broadcast.Broadcaster} to watch
             while the service runs, or L{None} to be fed by hand.
         @param clock: the wall clock; the global reactor by default.
         @param targetDuration: seconds of audio a segment holds, at least 1.
@@ -223,7 +223,7 @@ class Segmenter(Service):
         A failure here is logged and the open segment dropped: it must
         never stop the broadcaster that called.
 
-        @param chunk: a L{txradio.broadcast.Chunk}.
+        @param chunk: a L{txradio.stream.broadcast.Chunk}.
         """
         try:
             self._deliver(chunk)
@@ -257,7 +257,7 @@ class Segmenter(Service):
         """
         Split a chunk's frames into segments.
 
-        @param chunk: a L{txradio.broadcast.Chunk}.
+        @param chunk: a L{txradio.stream.broadcast.Chunk}.
         """
         now = self._clock.seconds()
         if self._nextSequence is None:

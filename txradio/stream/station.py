@@ -12,12 +12,12 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from zope.interface import implementer
 
-from txradio.activity import SOURCE_LEFT, EventBus, MetadataUpdated, SourceDisconnected, StationStats, TitleChanged
-from txradio.broadcast import DEFAULT_BURST, DEFAULT_TICK, Broadcaster
-from txradio.icy import DEFAULT_METAINT, StreamInfo, responseHead
+from txradio.stream.events import SOURCE_LEFT, EventBus, MetadataUpdated, SourceDisconnected, StationStats, TitleChanged
+from txradio.stream.broadcast import DEFAULT_BURST, DEFAULT_TICK, Broadcaster
+from txradio.wire.icy import DEFAULT_METAINT, StreamInfo, responseHead
 from txradio.interfaces import IFrameSource, IStation
-from txradio.listener import DEFAULT_LAG_LIMIT, Listener
-from txradio.sources.switcher import MountFollower, Switcher
+from txradio.stream.listener import DEFAULT_LAG_LIMIT, Listener
+from txradio.stream.switcher import MountFollower, Switcher
 
 DEFAULT_MOUNT = b"/stream"
 
@@ -149,7 +149,7 @@ class Station(MultiService):
         self.switcher = Switcher([None, source, None], name=self.mount.decode("ascii"))
         # What keeps the mount's format (None: frames play as they come),
         # the mount this one re-encodes (None: none), and the mounts that
-        # re-encode this one; see txradio.radio.
+        # re-encode this one; see txradio.build.
         self.conformer = conform(self.switcher) if conform is not None else None
         self.derivedFrom: Station | None = None
         self.derived: list[Station] = []
@@ -203,7 +203,7 @@ class Station(MultiService):
     @property
     def audioFormat(self):
         """
-        The L{txradio.audioformat.AudioFormat} the mount promises, or
+        The L{txradio.wire.audioformat.AudioFormat} the mount promises, or
         L{None} when it plays frames as they come.
         """
         if self.conformer is not None:
@@ -350,7 +350,7 @@ class Station(MultiService):
         @param wantsMetadata: whether the listener sent C{Icy-MetaData: 1}.
         @return: the status line and headers.
         """
-        from txradio import __version__
+        from txradio._version import __version__
 
         info = self.currentInfo
         if info.bitrate is None and self.broadcaster.bitrate is not None:

@@ -4,7 +4,7 @@ HTTP Live Streaming for MP3, as plain values and text: the ID3 tag that
 starts every packed audio segment, the segment record, and the media and
 master playlists (RFC 8216).
 
-Nothing here does I/O or looks at a clock; L{txradio.segmenter} cuts the
+Nothing here does I/O or looks at a clock; L{txradio.stream.segmenter} cuts the
 segments and L{txradio.web.hls} serves them.
 
 Packed audio (RFC 8216 section 3.4): a segment is whole MP3 frames with no

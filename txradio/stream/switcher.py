@@ -18,8 +18,8 @@ from twisted.logger import Logger
 from zope.interface import implementer
 
 from txradio.interfaces import IBroadcaster, IFrameSource, IListener
-from txradio.mp3 import Frame, ReservoirGuard, parseHeader
-from txradio.programme import TitleChange, moveFrames
+from txradio.wire.mp3 import Frame, ReservoirGuard, parseHeader
+from txradio.wire.programme import TitleChange, moveFrames
 
 
 @implementer(IFrameSource)
@@ -128,7 +128,7 @@ class MountFollower:
 
     def __init__(self, station, name: str = "") -> None:
         """
-        @param station: the L{txradio.station.Station} to follow.
+        @param station: the L{txradio.stream.station.Station} to follow.
         @param name: a name for logs.
         """
         self._station = station
@@ -159,7 +159,7 @@ class MountFollower:
         """
         Take a chunk from the followed mount and queue its frames.
 
-        @param chunk: a L{txradio.broadcast.Chunk}.
+        @param chunk: a L{txradio.stream.broadcast.Chunk}.
         """
         self.bytesSent += len(chunk.data)
         data = chunk.data
@@ -226,9 +226,9 @@ def _titleOf(block: bytes) -> str:
     """
     Read the title back from an encoded metadata block.
 
-    @param block: a block made by L{txradio.icy.encodeMetadata}.
+    @param block: a block made by L{txradio.wire.icy.encodeMetadata}.
     @return: its C{StreamTitle}.
     """
-    from txradio.icy import parseMetadata
+    from txradio.wire.icy import parseMetadata
 
     return parseMetadata(block[1:]).get("StreamTitle", "")

@@ -23,11 +23,11 @@ from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 from zope.interface import implementer
 
-from txradio.activity import STATION_STOPPED, Histogram
-from txradio.icy import encodeMetadata
+from txradio.stream.events import STATION_STOPPED, Histogram
+from txradio.wire.icy import encodeMetadata
 from txradio.interfaces import IBroadcaster, IFrameSource, IListener
-from txradio.mp3 import Frame
-from txradio.programme import TitleChange
+from txradio.wire.mp3 import Frame
+from txradio.wire.programme import TitleChange
 
 DEFAULT_TICK = 1.0
 """Seconds between two writes to every listener."""

@@ -14,11 +14,11 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.internet.protocol import Factory, Protocol
 from twisted.logger import Logger
 
-from txradio import throttle
-from txradio.activity import SourceConnected
-from txradio.auth import credentialsMatch, parseBasicAuth, passwordMatches
-from txradio.icy import StreamInfo, cleanTitle
-from txradio.request import RequestError, RequestHead, formatErrorResponse
+from txradio.net import throttle
+from txradio.stream.events import SourceConnected
+from txradio.wire.auth import credentialsMatch, parseBasicAuth, passwordMatches
+from txradio.wire.icy import StreamInfo, cleanTitle
+from txradio.wire.request import RequestError, RequestHead, formatErrorResponse
 from txradio.sources.live import LiveSource
 
 DEFAULT_SOURCE_TIMEOUT = 10.0
@@ -114,7 +114,7 @@ class SourceSession:
 
     def __init__(self, station, transport, clock: IReactorTime, peer: str, timeout: float = DEFAULT_SOURCE_TIMEOUT) -> None:
         """
-        @param station: the L{txradio.station.Station} it broadcasts to.
+        @param station: the L{txradio.stream.station.Station} it broadcasts to.
         @param transport: its connection.
         @param clock: for the inactivity timeout.
         @param peer: its address, for logs.
@@ -173,7 +173,7 @@ class SourceSession:
 
     def _strictFormat(self):
         """
-        @return: the mount's L{txradio.audioformat.AudioFormat} when a live
+        @return: the mount's L{txradio.wire.audioformat.AudioFormat} when a live
             source of another format must be refused (the mount skips what
             does not match, or has no encoder), else L{None}.
         """

@@ -8,7 +8,7 @@ The reactor never encodes: L{EncoderProcess} is a L{ProcessProtocol} started
 with C{reactor.spawnProcess}, so the encoding runs on another core.  Frames
 are written to the child's stdin (the caller bounds how much audio is in
 flight, and the process transport's producer callbacks say when its pipe is
-full); stdout is parsed with L{txradio.mp3.Framer} back into whole frames.
+full); stdout is parsed with L{txradio.wire.mp3.Framer} back into whole frames.
 A watchdog kills a child that takes input but gives nothing back, or gives
 back much less than real time; L{Backoff} spaces the restarts.
 
@@ -28,8 +28,8 @@ from twisted.internet.protocol import ProcessProtocol
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from txradio.audioformat import AudioFormat
-from txradio.mp3 import Frame, Framer
+from txradio.wire.audioformat import AudioFormat
+from txradio.wire.mp3 import Frame, Framer
 
 DEFAULT_EXECUTABLE = "ffmpeg"
 """The encoder program, looked up on C{PATH}."""

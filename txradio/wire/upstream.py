@@ -1,9 +1,10 @@
 # -*- test-case-name: tests.test_relay -*-
 """
 Pieces shared by the clients txradio runs toward other servers (relays pull
-a stream, pushes send one): URL parsing into endpoints, and a bounded parser
-for a response head, which accepts SHOUTcast's C{ICY 200 OK} status line as
-well as HTTP's.
+a stream, pushes send one): upstream URLs, and a bounded parser for a
+response head, which accepts SHOUTcast's C{ICY 200 OK} status line as well
+as HTTP's.  Turning an upstream into a client endpoint is
+L{txradio.sources.relay.endpointFor}.
 """
 
 from __future__ import annotations
@@ -51,25 +52,6 @@ class Upstream:
         default = 443 if self.secure else 80
         text = host if self.port == default else f"{host}:{self.port}"
         return text.encode("ascii") if text.isascii() else text.encode("idna")
-
-
-def endpointFor(reactor, upstream: Upstream):
-    """
-    Make a client endpoint that reaches an upstream.
-
-    @param reactor: the reactor to connect with.
-    @param upstream: where to connect.
-    @return: a L{HostnameEndpoint}, wrapped in TLS (verifying the host's
-        certificate) for C{https}.
-    """
-    from twisted.internet.endpoints import HostnameEndpoint, wrapClientTLS
-
-    endpoint = HostnameEndpoint(reactor, upstream.host, upstream.port)
-    if upstream.secure:
-        from twisted.internet.ssl import optionsForClientTLS
-
-        endpoint = wrapClientTLS(optionsForClientTLS(upstream.host), endpoint)
-    return endpoint
 
 
 def parseUpstream(url: str) -> Upstream:

@@ -10,21 +10,21 @@ import os
 
 from twisted.logger import Logger
 
-from txradio.audioformat import SKIP, TRANSCODE, AudioFormat, findEncoder, refuser
+from txradio.wire.audioformat import SKIP, TRANSCODE, AudioFormat, findEncoder, refuser
 from collections.abc import Mapping, Sequence
 
 from txradio.config import HookConfig, MountConfig, RadioConfig, ServerConfig
-from txradio.hooks import hookFromConfig
-from txradio.logs import AddressPolicy
-from txradio.icy import StreamInfo
-from txradio.push import PushClient
+from txradio.operations.hooks import hookFromConfig
+from txradio.operations.logs import AddressPolicy
+from txradio.wire.icy import StreamInfo
+from txradio.net.push import PushClient
 from txradio.service import RadioService
 from txradio.sources.playlist import PlaylistSource
 from txradio.sources.relay import RelaySource
-from txradio.sources.switcher import MountFollower
+from txradio.stream.switcher import MountFollower
 from txradio.sources.tracks import tracksFor
 from txradio.sources.transcode import ALWAYS, TranscodingSource
-from txradio.station import Station
+from txradio.stream.station import Station
 from txradio.web.hls import HLSSettings
 
 _log = Logger()
@@ -258,11 +258,11 @@ def libraryFor(config: RadioConfig, reactor):
 
     @param config: a validated configuration.
     @param reactor: the reactor.
-    @return: a L{txradio.web.library.Library} for C{server.library}, or,
+    @return: a L{txradio.library.index.Library} for C{server.library}, or,
         when that is left out, for the first mount whose playlist is a
         folder; L{None} when it is C{false} or there is no such folder.
     """
-    from txradio.web.library import Library
+    from txradio.library.index import Library
 
     folder = config.server.library
     if folder is False:

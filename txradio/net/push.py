@@ -19,9 +19,10 @@ from twisted.internet.protocol import Factory, Protocol
 from twisted.logger import Logger
 from zope.interface import implementer
 
-from txradio import __version__
-from txradio.http_client import ResponseError, ResponseHeadParser, Upstream, endpointFor, parseUpstream
-from txradio.icy import headerValue, parseMetadata
+from txradio._version import __version__
+from txradio.sources.relay import endpointFor
+from txradio.wire.upstream import ResponseError, ResponseHeadParser, Upstream, parseUpstream
+from txradio.wire.icy import headerValue, parseMetadata
 from txradio.interfaces import IListener
 
 MAX_PUSH_BACKLOG = 524288
@@ -127,7 +128,7 @@ class PushProtocol(Protocol):
         """
         Stream the mount's next chunk, and send a title change.
 
-        @param chunk: a L{txradio.broadcast.Chunk}.
+        @param chunk: a L{txradio.stream.broadcast.Chunk}.
         """
         block = chunk.marks[-1][1]
         if block != self._lastBlock:
@@ -251,7 +252,7 @@ class PushClient(Service):
         endpointFactory=None,
     ) -> None:
         """
-        @param station: the L{txradio.station.Station} to push.
+        @param station: the L{txradio.stream.station.Station} to push.
         @param url: the Icecast mount's URL, e.g.
             C{http://icecast.example:8000/relay}.
         @param password: the source password there.

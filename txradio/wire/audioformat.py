@@ -15,7 +15,7 @@ import re
 import shutil
 from dataclasses import dataclass
 
-from txradio.mp3 import FrameHeader
+from txradio.wire.mp3 import FrameHeader
 
 PASS = "pass"
 """The audio already has the mount's format: send the frames as they are."""
@@ -40,7 +40,7 @@ ENCODER_DELAY_SAMPLES = 1105
 Samples of delay that a decode and a LAME re-encode add, counted at the
 output's sample rate: 576 of LAME's encoder delay and 529 of the listener's
 decoder delay.  Measured with Debian's ffmpeg 5.1 on the command line
-L{txradio.encoder} uses: a click at sample 45,214 of a 44.1 kHz stream comes
+L{txradio.sources.encoder} uses: a click at sample 45,214 of a 44.1 kHz stream comes
 out at sample 46,319 (1,105 later) when both are decoded by ffmpeg or by
 mpg123.
 """
