@@ -270,6 +270,50 @@ class SwitchTests(SourceTestMixin, SynchronousTestCase):
         protocol.connectionLost(None)
         self.assertTrue(listener.disconnecting or listener.disconnected)
 
+    def test_liveOnlyMountBurstAfterGap(self) -> None:
+        """
+        On a live-only mount, a listener who tunes in when a new source goes
+        live four seconds after the previous one left gets only the new
+        source's audio, none of the previous show's.
+        """
+        oldShow = syntheticFrame(marker=60)
+        station = Station(None, mount="/live", clock=self.clock, sourcePassword="pw")
+        station.startService()
+        self.addCleanup(station.stopService)
+        self.factory = ListenerFactory({station.mount: station}, clock=self.clock)
+        request = sourceRequest(password="pw").replace(b"/stream", b"/live")
+        first, _ = self.connect(request)
+        for _ in range(12):
+            first.dataReceived(oldShow.data * 20)
+            self.clock.advance(0.5)
+        first.connectionLost(None)
+        self.clock.pump([0.5] * 8)
+        second, _ = self.connect(request)
+        second.dataReceived(LIVE_FRAME.data * 40)
+        self.clock.pump([0.5] * 2)
+        _, listener = self.connect(b"GET /live HTTP/1.0\r\n\r\n")
+        self.assertIn(b"200 OK", listener.value().split(b"\r\n")[0])
+        audio = listener.value().partition(b"\r\n\r\n")[2]
+        self.assertEqual(set(self.markers(audio)), {0})
+        self.assertEqual(len(audio), 40 * len(LIVE_FRAME.data))
+
+    def test_liveToPlaylistKeepsBurst(self) -> None:
+        """
+        When a live source leaves a mount with a playlist there is no gap: a
+        listener who tunes in just after gets the end of the live show in
+        its burst, then the playlist.
+        """
+        protocol, _ = self.connect(sourceRequest())
+        for _ in range(8):
+            protocol.dataReceived(LIVE_FRAME.data * 10)
+            self.clock.advance(0.25)
+        protocol.connectionLost(None)
+        self.clock.pump([0.5] * 2)
+        listener = self.listen()
+        markers = self.markers(b"".join(i for i in self.received(listener) if isinstance(i, bytes)))
+        self.assertIn(0, markers)
+        self.assertNotEqual(markers[-1], 0)
+
     def test_fallbackMount(self) -> None:
         """
         A live-only mount with a fallback mount plays the fallback's stream
