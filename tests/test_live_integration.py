@@ -670,6 +670,53 @@ class LiveSourceTests(TestCase):
         self.assertStillConnected(listener)
 
 
+class MountEnumerationTests(TestCase):
+    """
+    ffmpeg as a source client learns nothing about mounts without the right
+    password: a wrong one gets 401 on a mount that exists and on one that
+    does not.
+    """
+
+    timeout = 60
+
+    @inlineCallbacks
+    def setUp(self):
+        requireProgram("ffmpeg")
+        self.station = Station(None, mount="/live", sourcePassword=PASSWORD)
+        _, (self.port,) = yield startService(self, [self.station])
+
+    @inlineCallbacks
+    def push(self, mount: str, password: str) -> Deferred:
+        """
+        Run ffmpeg as a source client on a mount until it gives up.
+
+        @return: a L{Deferred} firing with the ended L{ChildProcess}.
+        """
+        source = ffmpegSource(self, self.port, mount=mount, password=password, timeout=30)
+        yield withTimeout(source.whenEnded(), 20, "ffmpeg to give up")
+        self.assertNotIn(source.exitCode, (0, None), source.describe())
+        return source
+
+    @inlineCallbacks
+    def test_wrongPassword(self):
+        """
+        ffmpeg with a wrong password fails with 401 on the mount that
+        exists and on one that does not, never with 404; with the right
+        password, the mount that does not exist gets 404.
+        """
+        log = captureLog(self)
+        for mount in ("/live", "/nosuchmount"):
+            source = yield self.push(mount, "WRONG")
+            self.assertIn("401", source.output)
+            self.assertNotIn("404", source.output)
+        failed = [text for text in log if "failed source login on" in text]
+        self.assertEqual(len(failed), 2, "\n".join(log[-20:]))
+        self.assertIn("/nosuchmount", failed[1])
+        source = yield self.push("/nosuchmount", PASSWORD)
+        self.assertIn("404", source.output)
+        self.assertIsNone(self.station.liveSource)
+
+
 class LiveOnlyFallbackTests(TestCase):
     """
     A live-only mount with a fallback mount: its listener hears the
