@@ -14,6 +14,9 @@ from txradio.wire.icy import encodeMetadata
 from txradio.interfaces import IBroadcaster, IFrameSource, IListener
 from txradio.testing import FakeFrameSource, syntheticFrame
 
+OLD_SHOW = syntheticFrame(marker=60)
+NEW_SHOW = syntheticFrame(marker=140)
+
 FRAME = syntheticFrame()
 FRAME_SECONDS = FRAME.header.duration
 FRAME_BYTES = len(FRAME.data)
@@ -63,6 +66,34 @@ class ScriptedSource:
 
 
 verifyClass(IFrameSource, ScriptedSource)
+
+
+@implementer(IFrameSource)
+class QueueSource:
+    """
+    A source that plays the frames a test queued, up to the duration asked
+    for, then nothing (like a live source fed in real time).
+    """
+
+    title = None
+    onAir = True
+
+    def __init__(self) -> None:
+        self.frames: list = []
+
+    def pull(self, duration: float) -> list:
+        out: list = []
+        while self.frames and duration > 0:
+            frame = self.frames.pop(0)
+            out.append(frame)
+            duration -= frame.header.duration
+        return out
+
+    def close(self) -> None:
+        self.frames = []
+
+
+verifyClass(IFrameSource, QueueSource)
 
 
 def makeBroadcaster(source=None, **kwargs) -> tuple[Broadcaster, Clock]:
@@ -322,3 +353,97 @@ class BurstTests(SynchronousTestCase):
             [chunk.blockAt(offset) for offset in (0, 99, 100, 199, 200, 300)],
             [one, one, two, two, three, three],
         )
+
+
+def markersOf(chunks: list[Chunk]) -> set[int]:
+    """
+    The markers (last bytes) of the synthetic frames in some chunks.
+    """
+    data = b"".join(chunk.data for chunk in chunks)
+    return {data[start + FRAME_BYTES - 1] for start in range(0, len(data), FRAME_BYTES)}
+
+
+class BurstAfterGapTests(SynchronousTestCase):
+    """
+    The burst never holds audio from before a gap in the mount's audio: a
+    tick at which the source had nothing while the audio sent so far had
+    all played out.
+    """
+
+    def playShow(self, source: QueueSource, clock: Clock, frame, seconds: float) -> None:
+        """
+        Feed C{source} half a second of C{frame} before each half-second
+        tick, as a live source client sending in real time would.
+        """
+        for _ in range(int(seconds * 2)):
+            source.frames.extend([frame] * 20)
+            clock.advance(0.5)
+
+    def test_burstAfterGapHoldsOnlyNewAudio(self) -> None:
+        """
+        After a show, four seconds with no audio and a new show, a new
+        listener's burst holds only the new show.
+        """
+        source = QueueSource()
+        broadcaster, clock = makeBroadcaster(source, tickInterval=0.5)
+        self.playShow(source, clock, OLD_SHOW, 6)
+        self.assertEqual(markersOf(broadcaster.addListener(RecordingListener())), {60})
+        clock.pump([0.5] * 8)
+        self.playShow(source, clock, NEW_SHOW, 1)
+        burst = broadcaster.addListener(RecordingListener())
+        self.assertEqual(markersOf(burst), {140})
+        self.assertEqual(sum(len(chunk.data) for chunk in burst), 40 * FRAME_BYTES)
+
+    def test_burstDuringGapIsEmpty(self) -> None:
+        """
+        A listener who joins while the mount has had no audio for a few
+        seconds gets an empty burst.
+        """
+        source = QueueSource()
+        broadcaster, clock = makeBroadcaster(source, tickInterval=0.5)
+        self.playShow(source, clock, OLD_SHOW, 6)
+        clock.pump([0.5] * 8)
+        self.assertEqual(broadcaster.addListener(RecordingListener()), [])
+
+    def test_tickBetweenFramesKeepsBurst(self) -> None:
+        """
+        A tick that finds no frames while the audio sent ahead still plays
+        is no gap: the burst stays, until the audio sent has played out.
+        """
+        source = ScriptedSource([[FRAME] * 40])
+        broadcaster, clock = makeBroadcaster(source, tickInterval=0.5)
+        clock.advance(0.5)
+        clock.advance(0.5)
+        self.assertLess(broadcaster.audioSeconds - 1.0, FRAME_SECONDS * 2)
+        self.assertGreater(broadcaster.audioSeconds, 1.0)
+        self.assertEqual(len(broadcaster.addListener(RecordingListener())[0].data), 40 * FRAME_BYTES)
+        clock.advance(0.5)
+        self.assertEqual(broadcaster.addListener(RecordingListener()), [])
+
+    def test_playlistKeepsBurstAcrossTrackChanges(self) -> None:
+        """
+        A source that never runs dry keeps a full burst on every tick,
+        across its track changes.
+        """
+        source = FakeFrameSource(titles=["One", "Two"], framesPerTrack=30)
+        broadcaster, clock = makeBroadcaster(source, tickInterval=0.5, burstSize=16384)
+        clock.pump([0.5] * 8)
+        for _ in range(40):
+            clock.advance(0.5)
+            size = sum(len(chunk.data) for chunk in broadcaster.recent.burst())
+            self.assertGreater(size, 16384 - FRAME_BYTES)
+        self.assertGreater(len(broadcaster.history), 10)
+
+    def test_liveToPlaylistKeepsBurst(self) -> None:
+        """
+        A hand-over from a source that ran dry to one with audio, within
+        the audio sent ahead, is no gap: the burst keeps both.
+        """
+        source = QueueSource()
+        broadcaster, clock = makeBroadcaster(source, tickInterval=0.5)
+        self.playShow(source, clock, OLD_SHOW, 2)
+        broadcaster.setSource(FakeFrameSource())
+        clock.pump([0.5] * 2)
+        markers = markersOf(broadcaster.addListener(RecordingListener()))
+        self.assertIn(60, markers)
+        self.assertGreater(len(markers), 1)

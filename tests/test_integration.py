@@ -430,6 +430,38 @@ class PlaylistTests(RadioTestCase):
             self.assertIn(b"File1=http://radio.example:8000/stream\r\n", body)
 
 
+class Mpg123PlaylistTests(RadioTestCase):
+    """
+    mpg123 plays the M3U file's entries in turn, every one an MP3 stream.
+    """
+
+    def setUp(self):
+        requireProgram("mpg123")
+        return self.startStation()
+
+    @inlineCallbacks
+    def test_m3u(self):
+        """
+        C{mpg123 -@ …/stream.m3u} decodes every entry without a decoder
+        error: the file lists no HLS playlist for it to take for MP3.
+        """
+        host = b"Host: 127.0.0.1:%d\r\n\r\n" % (self.port,)
+        status, _, body = parseResponse((yield fetch(self, self.port, b"GET /stream.m3u HTTP/1.0\r\n" + host)))
+        self.assertRegex(status, rb"^HTTP/1\.[01] 200 ")
+        entries = [line for line in body.split(b"\r\n") if line and not line.startswith(b"#")]
+        self.assertEqual(entries, [self.url().encode("ascii")])
+        self.assertNotIn(b".m3u8", body)
+        # The radio does serve HLS: its XSPF file lists the HLS playlist.
+        _, _, xspf = parseResponse((yield fetch(self, self.port, b"GET /stream.xspf HTTP/1.0\r\n" + host)))
+        self.assertIn(b"/stream.m3u8</location>", xspf)
+        child = yield run(self, ["mpg123", "-v", "-n", "40", "-w", "/dev/null", "-@", self.url("/stream.m3u")], 40)
+        _log.info("mpg123 -@ said: {output}", output=child.output)
+        self.assertEqual(child.exitCode, 0, child.describe())
+        self.assertIn("Decoding of stream finished", child.output)
+        trouble = [word for word in ("error", "illegal", "giving up") if word in child.output.lower()]
+        self.assertEqual(trouble, [], child.describe())
+
+
 class TwistdPluginTests(TestCase):
     """
     The C{txradio} plugin, run by Twisted's runner as a child process from

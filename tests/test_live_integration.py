@@ -6,7 +6,9 @@ source protocol, mpg123 listens, decoding to raw PCM, one txradio relays
 another, and a txradio mount is pushed to a real C{icecast2}.
 
 What a listener hears is told apart by pitch: the playlists play sine tones
-made by ffmpeg (440 Hz, 660 Hz, 880 Hz) and the live sources a 1000 Hz tone.
+made by ffmpeg (440 Hz, 660 Hz, 880 Hz) and the live sources a 1000 Hz tone
+(or, in the stale burst test, two shows at 600 Hz and 1400 Hz, a recording
+of which ffmpeg decodes).
 mpg123 decodes the stream to 8 kHz mono PCM on its standard output; every
 0.1 s window of it is classified with a small Goertzel filter, so a test
 waits for "a second of 1000 Hz" rather than for a time.  mpg123's C{-v}
@@ -43,11 +45,13 @@ from tests._realpeers import (
     LOCAL_ENDPOINT,
     ChildProcess,
     Timeout,
+    connectRaw,
     fetch,
     makeTrack,
     makeTracks,
     parseResponse,
     requireProgram,
+    run,
     spawn,
     titlesInOrder,
     withTimeout,
@@ -269,11 +273,18 @@ def listen(testCase, url: str, timeout: float = 80) -> ToneListener:
 
 
 def ffmpegSource(
-    testCase, port: int, mount: str = "/stream", password: str = PASSWORD, legacy: bool = False, timeout: float = 60
+    testCase,
+    port: int,
+    mount: str = "/stream",
+    password: str = PASSWORD,
+    legacy: bool = False,
+    timeout: float = 60,
+    frequency: int = LIVE_HZ,
+    seconds: float | None = None,
 ) -> ChildProcess:
     """
-    Start ffmpeg broadcasting a 1000 Hz tone in real time to a mount, as an
-    Icecast source client.
+    Start ffmpeg broadcasting a tone (1000 Hz by default) in real time to a
+    mount, as an Icecast source client.
 
     @param testCase: the running test; ffmpeg is killed at its end.
     @param port: the radio's port.
@@ -281,11 +292,15 @@ def ffmpegSource(
     @param password: the source password to give.
     @param legacy: use the C{SOURCE} method instead of C{PUT}.
     @param timeout: seconds before it is killed.
+    @param frequency: the tone in Hz.
+    @param seconds: how long the tone lasts before ffmpeg ends (and
+        disconnects); by default it never ends.
     @return: the child process.
     """
+    duration = "" if seconds is None else f":duration={seconds}"
     args = [
         "ffmpeg", "-nostdin", "-hide_banner", "-v", "warning", "-re",
-        "-f", "lavfi", "-i", f"sine=frequency={LIVE_HZ}:sample_rate=44100",
+        "-f", "lavfi", "-i", f"sine=frequency={frequency}:sample_rate=44100{duration}",
         "-c:a", "libmp3lame", "-b:a", "128k", "-ar", "44100", "-ac", "2",
         "-content_type", "audio/mpeg", "-ice_name", LIVE_TITLE,
         *(["-legacy_icecast", "1"] if legacy else []),
@@ -655,6 +670,53 @@ class LiveSourceTests(TestCase):
         self.assertStillConnected(listener)
 
 
+class MountEnumerationTests(TestCase):
+    """
+    ffmpeg as a source client learns nothing about mounts without the right
+    password: a wrong one gets 401 on a mount that exists and on one that
+    does not.
+    """
+
+    timeout = 60
+
+    @inlineCallbacks
+    def setUp(self):
+        requireProgram("ffmpeg")
+        self.station = Station(None, mount="/live", sourcePassword=PASSWORD)
+        _, (self.port,) = yield startService(self, [self.station])
+
+    @inlineCallbacks
+    def push(self, mount: str, password: str) -> Deferred:
+        """
+        Run ffmpeg as a source client on a mount until it gives up.
+
+        @return: a L{Deferred} firing with the ended L{ChildProcess}.
+        """
+        source = ffmpegSource(self, self.port, mount=mount, password=password, timeout=30)
+        yield withTimeout(source.whenEnded(), 20, "ffmpeg to give up")
+        self.assertNotIn(source.exitCode, (0, None), source.describe())
+        return source
+
+    @inlineCallbacks
+    def test_wrongPassword(self):
+        """
+        ffmpeg with a wrong password fails with 401 on the mount that
+        exists and on one that does not, never with 404; with the right
+        password, the mount that does not exist gets 404.
+        """
+        log = captureLog(self)
+        for mount in ("/live", "/nosuchmount"):
+            source = yield self.push(mount, "WRONG")
+            self.assertIn("401", source.output)
+            self.assertNotIn("404", source.output)
+        failed = [text for text in log if "failed source login on" in text]
+        self.assertEqual(len(failed), 2, "\n".join(log[-20:]))
+        self.assertIn("/nosuchmount", failed[1])
+        source = yield self.push("/nosuchmount", PASSWORD)
+        self.assertIn("404", source.output)
+        self.assertIsNone(self.station.liveSource)
+
+
 class LiveOnlyFallbackTests(TestCase):
     """
     A live-only mount with a fallback mount: its listener hears the
@@ -692,6 +754,86 @@ class LiveOnlyFallbackTests(TestCase):
         yield listener.waitForTitle(PLAYLIST_TITLE, 15, start=titleAt)
         self.assertTrue(listener.running, listener.describe())
         self.assertEqual((live.totalListeners, live.listenerCount), (1, 1), listener.heard())
+
+
+OLD_SHOW_HZ = 600
+"""The tone of the show that ends in the stale burst test."""
+
+NEW_SHOW_HZ = 1400
+"""The tone of the show that follows it after a gap."""
+
+
+def tonesOf(pcm: bytes, frequencies: tuple[int, ...]) -> list[int | None]:
+    """
+    Classify each 0.1 s window of 8 kHz mono 16-bit PCM.
+
+    @param pcm: the samples.
+    @param frequencies: the tones to tell apart.
+    @return: for each whole window, the tone holding most of its energy,
+        or L{None} for silence or anything else.
+    """
+    samples = array("h")
+    samples.frombytes(pcm[: len(pcm) - len(pcm) % 2])
+    tones: list[int | None] = []
+    for start in range(0, len(samples) - WINDOW + 1, WINDOW):
+        window = samples[start : start + WINDOW]
+        if max(window) - min(window) < 200:
+            tones.append(None)
+            continue
+        shares = {frequency: toneShare(window, frequency) for frequency in frequencies}
+        best = max(shares, key=shares.get)
+        tones.append(best if shares[best] > 0.6 else None)
+    return tones
+
+
+class StaleBurstTests(TestCase):
+    """
+    On a live-only mount, a listener who tunes in as a new show goes live
+    after a gap hears the new show, not a burst of the one that ended.
+    """
+
+    timeout = 90
+
+    @inlineCallbacks
+    def test_burstAfterGapIsNewShow(self):
+        """
+        ffmpeg sends 600 Hz for four seconds and ends; four seconds later
+        another ffmpeg sends 1400 Hz; a listener who connects as soon as it
+        is live records three seconds, and ffmpeg's decoding of them holds
+        1400 Hz and never 600 Hz.
+        """
+        requireProgram("ffmpeg")
+        station = Station(None, mount="/live", sourcePassword=PASSWORD)
+        _, (port,) = yield startService(self, [station])
+        first = ffmpegSource(self, port, mount="/live", frequency=OLD_SHOW_HZ, seconds=4, timeout=30)
+        yield pollUntil(lambda: station.broadcaster.bytesSent > 32000, 15, "the first show on the air")
+        yield withTimeout(first.whenEnded(), 20, "the first show's ffmpeg to end")
+        self.assertEqual(first.exitCode, 0, first.describe())
+        yield pollUntil(lambda: station.liveSource is None, 10, "the first show to leave")
+        yield deferLater(reactor, 4, lambda: None)
+        ffmpegSource(self, port, mount="/live", frequency=NEW_SHOW_HZ, timeout=40)
+        yield pollUntil(
+            lambda: station.liveSource is not None and station.liveSource.connected, 15, "the second show to go live"
+        )
+        client = yield connectRaw(self, port, b"GET /live HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n")
+        yield deferLater(reactor, 3, lambda: None)
+        head, _, audio = bytes(client.data).partition(b"\r\n\r\n")
+        self.assertIn(b" 200 ", head.split(b"\r\n")[0], head)
+        path = os.path.abspath(self.mktemp()) + ".mp3"
+        with open(path, "wb") as f:
+            f.write(audio)
+        decoder = yield run(
+            self,
+            ["ffmpeg", "-nostdin", "-hide_banner", "-v", "error", "-i", path,
+             "-f", "s16le", "-ac", "1", "-ar", str(RATE), "pipe:1"],
+            20,
+        )  # fmt: skip
+        tones = tonesOf(decoder.out, (OLD_SHOW_HZ, NEW_SHOW_HZ))
+        first2s = tones[:20]
+        summary = " ".join(str(tone or "-") for tone in tones)
+        self.assertGreaterEqual(len(tones), 20, f"{len(audio)} bytes decoded to {summary}")
+        self.assertNotIn(OLD_SHOW_HZ, tones, summary)
+        self.assertGreaterEqual(first2s.count(NEW_SHOW_HZ), 16, summary)
 
 
 class RelayTests(TestCase):

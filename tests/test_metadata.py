@@ -90,10 +90,35 @@ class MetadataUpdateTests(SynchronousTestCase):
 
     def test_icecastUnknownMount(self) -> None:
         """
-        An unknown mount gets a 404.
+        An unknown mount gets a 404 once the admin, or the source user of
+        any mount, has logged in.
         """
-        reply = self.get(b"/admin/metadata?mount=/nope&mode=updinfo&song=X", basic("admin", "adminpw"))
-        self.assertIn(b"404", reply.split(b"\r\n")[0])
+        for auth in (basic("admin", "adminpw"), basic("source", "otherpw")):
+            reply = self.get(b"/admin/metadata?mount=/nope&mode=updinfo&song=X", auth)
+            self.assertIn(b"404", reply.split(b"\r\n")[0])
+
+    def test_icecastUnknownMountWrongPassword(self) -> None:
+        """
+        A wrong password on an unknown mount gets the 401 it gets on a known
+        one, not a 404, and is logged as a failed login.
+        """
+        unknown = self.get(b"/admin/metadata?mount=/nope&mode=updinfo&song=X", basic("source", "guess"))
+        known = self.get(b"/admin/metadata?mount=/stream&mode=updinfo&song=X", basic("source", "guess"))
+        for reply in (unknown, known):
+            self.assertIn(b"401", reply.split(b"\r\n")[0])
+            self.assertIn(b'www-authenticate: basic realm="txradio"', reply.lower())
+            self.assertIn(b"Authentication Required", reply)
+        self.assertEqual(sum("failed metadata login" in e["log_format"] for e in self.observer), 2)
+
+    def test_icecastUnknownMountNoCredentials(self) -> None:
+        """
+        Without credentials, an unknown mount and a known one both get a
+        401.
+        """
+        for mount in (b"/nope", b"/stream"):
+            reply = self.get(b"/admin/metadata?mount=" + mount + b"&mode=updinfo&song=X")
+            self.assertIn(b"401", reply.split(b"\r\n")[0])
+        self.assertEqual(self.titleAfterTick(), "Song")
 
     def test_icecastMissingSong(self) -> None:
         """

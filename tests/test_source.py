@@ -12,6 +12,7 @@ from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase
 
+from txradio.net import throttle
 from txradio.wire.icy import MetadataDemuxer
 from txradio.net.listenerport import ListenerFactory
 from txradio.net.sourceport import ShoutcastSourceFactory
@@ -150,15 +151,23 @@ class IcecastSourceTests(SourceTestMixin, SynchronousTestCase):
 
     def test_noPasswordConfigured(self) -> None:
         """
-        A mount without a source password takes no sources at all.
+        A mount without a source password takes no sources at all: a 401
+        when no mount takes any, a 403 for another mount's source.
         """
         self.station.sourcePassword = None
-        _, transport = self.connect(sourceRequest(password=""))
+        for password in ("", "hackme"):
+            _, transport = self.connect(sourceRequest(password=password))
+            self.assertEqual(self.status(transport), b"HTTP/1.0 401 Unauthorized")
+        live = Station(FakeFrameSource(), mount="/live", clock=self.clock, sourcePassword="livepw")
+        self.factory.stations[live.mount] = live
+        _, transport = self.connect(sourceRequest(password="livepw"))
         self.assertEqual(self.status(transport), b"HTTP/1.0 403 Forbidden")
+        self.assertIsNone(self.station.liveSource)
 
     def test_unknownMount(self) -> None:
         """
-        A source for a mount that does not exist gets a 404.
+        A source with good credentials for a mount that does not exist gets
+        a 404.
         """
         _, transport = self.connect(sourceRequest().replace(b"/stream", b"/nothing"))
         self.assertEqual(self.status(transport), b"HTTP/1.0 404 Not Found")
@@ -171,6 +180,97 @@ class IcecastSourceTests(SourceTestMixin, SynchronousTestCase):
             _, transport = self.connect(sourceRequest(extra=b"Content-Length: " + value + b"\r\n"))
             self.assertEqual(self.status(transport), b"HTTP/1.0 400 Bad Request")
             self.assertIsNone(self.station.liveSource)
+
+
+class MountEnumerationTests(SourceTestMixin, SynchronousTestCase):
+    """
+    A source logs in before it learns anything about its mount, so that
+    mounts cannot be found by guessing names.
+    """
+
+    def setUp(self) -> None:
+        SourceTestMixin.setUp(self)
+        self.throttle = throttle.LoginThrottle(clock=Clock())
+        self.patch(throttle, "LOGINS", self.throttle)
+
+    def attempt(self, mount: bytes, password: str | None) -> bytes:
+        """
+        @return: the reply to a source C{PUT} on C{mount} with C{password}
+            (no C{Authorization} at all for L{None}).
+        """
+        request = sourceRequest(password=password or "").replace(b"/stream", mount)
+        if password is None:
+            request = request.replace(b"Authorization: " + basic("source", "") + b"\r\n", b"")
+        _, transport = self.connect(request)
+        self.assertTrue(transport.disconnecting)
+        return transport.value()
+
+    def test_wrongPasswordUnknownMount(self) -> None:
+        """
+        A wrong password on a mount that does not exist gets a 401 asking
+        for Basic credentials, not a 404.
+        """
+        reply = self.attempt(b"/nosuchmount", "guess")
+        self.assertEqual(reply.split(b"\r\n")[0], b"HTTP/1.0 401 Unauthorized")
+        self.assertIn(b'WWW-Authenticate: Basic realm="txradio"', reply)
+
+    def test_wrongPasswordKnownMount(self) -> None:
+        """
+        A wrong password on a mount that exists gets exactly the reply it
+        gets on one that does not, and counts as one failed login on
+        either.
+        """
+        known = self.attempt(b"/stream", "guess")
+        self.assertEqual(self.throttle.failures("192.0.2.9"), 1)
+        unknown = self.attempt(b"/nosuchmount", "guess")
+        self.assertEqual(self.throttle.failures("192.0.2.9"), 2)
+        self.assertEqual(known, unknown)
+        self.assertEqual(known.split(b"\r\n")[0], b"HTTP/1.0 401 Unauthorized")
+        self.assertIsNone(self.station.liveSource)
+
+    def test_rightPasswordUnknownMount(self) -> None:
+        """
+        Only a source with good credentials learns that a mount does not
+        exist, and its failed logins are forgotten.
+        """
+        self.attempt(b"/nosuchmount", "guess")
+        reply = self.attempt(b"/nosuchmount", self.password)
+        self.assertEqual(reply.split(b"\r\n")[0], b"HTTP/1.0 404 Not Found")
+        self.assertNotIn(b"WWW-Authenticate", reply)
+        self.assertEqual(self.throttle.failures("192.0.2.9"), 0)
+
+    def test_noCredentials(self) -> None:
+        """
+        A source without credentials gets the same 401 on a mount that exists
+        and on one that does not, and it is not counted as a failed login.
+        """
+        known = self.attempt(b"/stream", None)
+        unknown = self.attempt(b"/nosuchmount", None)
+        self.assertEqual(known, unknown)
+        self.assertEqual(known.split(b"\r\n")[0], b"HTTP/1.0 401 Unauthorized")
+        self.assertIn(b'WWW-Authenticate: Basic realm="txradio"', known)
+        self.assertEqual(self.throttle.failures("192.0.2.9"), 0)
+
+    def test_throttledUnknownMount(self) -> None:
+        """
+        Once an address has used up its free failures, guessing on a mount
+        that does not exist gets the same 429 as on one that does, even with
+        the right password.
+        """
+        for n in range(self.throttle.freeFailures + 1):
+            self.attempt(b"/nosuchmount" if n % 2 else b"/stream", "guess")
+        for mount in (b"/nosuchmount", b"/stream"):
+            reply = self.attempt(mount, self.password)
+            self.assertEqual(reply.split(b"\r\n")[0], b"HTTP/1.0 429 Too Many Requests")
+
+    def test_noLiveMounts(self) -> None:
+        """
+        When no mount takes sources, no credentials get past the 401 on a
+        mount that does not exist.
+        """
+        self.station.sourcePassword = None
+        reply = self.attempt(b"/nosuchmount", self.password)
+        self.assertEqual(reply.split(b"\r\n")[0], b"HTTP/1.0 401 Unauthorized")
 
 
 class SwitchTests(SourceTestMixin, SynchronousTestCase):
@@ -269,6 +369,50 @@ class SwitchTests(SourceTestMixin, SynchronousTestCase):
         self.assertIn(b"200 OK", listener.value().split(b"\r\n")[0])
         protocol.connectionLost(None)
         self.assertTrue(listener.disconnecting or listener.disconnected)
+
+    def test_liveOnlyMountBurstAfterGap(self) -> None:
+        """
+        On a live-only mount, a listener who tunes in when a new source goes
+        live four seconds after the previous one left gets only the new
+        source's audio, none of the previous show's.
+        """
+        oldShow = syntheticFrame(marker=60)
+        station = Station(None, mount="/live", clock=self.clock, sourcePassword="pw")
+        station.startService()
+        self.addCleanup(station.stopService)
+        self.factory = ListenerFactory({station.mount: station}, clock=self.clock)
+        request = sourceRequest(password="pw").replace(b"/stream", b"/live")
+        first, _ = self.connect(request)
+        for _ in range(12):
+            first.dataReceived(oldShow.data * 20)
+            self.clock.advance(0.5)
+        first.connectionLost(None)
+        self.clock.pump([0.5] * 8)
+        second, _ = self.connect(request)
+        second.dataReceived(LIVE_FRAME.data * 40)
+        self.clock.pump([0.5] * 2)
+        _, listener = self.connect(b"GET /live HTTP/1.0\r\n\r\n")
+        self.assertIn(b"200 OK", listener.value().split(b"\r\n")[0])
+        audio = listener.value().partition(b"\r\n\r\n")[2]
+        self.assertEqual(set(self.markers(audio)), {0})
+        self.assertEqual(len(audio), 40 * len(LIVE_FRAME.data))
+
+    def test_liveToPlaylistKeepsBurst(self) -> None:
+        """
+        When a live source leaves a mount with a playlist there is no gap: a
+        listener who tunes in just after gets the end of the live show in
+        its burst, then the playlist.
+        """
+        protocol, _ = self.connect(sourceRequest())
+        for _ in range(8):
+            protocol.dataReceived(LIVE_FRAME.data * 10)
+            self.clock.advance(0.25)
+        protocol.connectionLost(None)
+        self.clock.pump([0.5] * 2)
+        listener = self.listen()
+        markers = self.markers(b"".join(i for i in self.received(listener) if isinstance(i, bytes)))
+        self.assertIn(0, markers)
+        self.assertNotEqual(markers[-1], 0)
 
     def test_fallbackMount(self) -> None:
         """

@@ -287,7 +287,7 @@ class VariantTests(HLSSiteTestMixin, SynchronousTestCase):
 class PlaylistFileTests(HLSSiteTestMixin, SynchronousTestCase):
     """
     The M3U, PLS and XSPF files of a mount list its ICY stream first, then
-    its other bitrates, then (M3U and XSPF) its HLS playlist.
+    its other bitrates, then (XSPF only) its HLS playlist.
     """
 
     base = "http://radio.example:8000"
@@ -301,26 +301,27 @@ class PlaylistFileTests(HLSSiteTestMixin, SynchronousTestCase):
 
     def test_m3u(self) -> None:
         """
-        C{/stream.m3u} lists C{/stream}, then C{/stream-64}, then the master
-        playlist (the mount has variants), titled after the stations.
+        C{/stream.m3u} lists C{/stream}, then C{/stream-64}, titled after the
+        stations, and not the HLS playlist: classic players play every entry
+        of an M3U file as an MP3 stream.
         """
         text = self.client.request("/stream.m3u").text
         self.assertEqual(
             text,
             "#EXTM3U\r\n"
             f"#EXTINF:-1,Main\r\n{self.base}/stream\r\n"
-            f"#EXTINF:-1,Low\r\n{self.base}/stream-64\r\n"
-            f"#EXTINF:-1,Main (HLS)\r\n{self.base}/stream/master.m3u8\r\n",
+            f"#EXTINF:-1,Low\r\n{self.base}/stream-64\r\n",
         )
         self.assertEqual(self.m3u("/listen.m3u"), self.m3u("/stream.m3u"))
 
     def test_derivedMount(self) -> None:
         """
-        A derived mount's file lists itself first, then the mount it
-        re-encodes, then its own master playlist.
+        A derived mount's M3U file lists itself first, then the mount it
+        re-encodes; its XSPF file then lists its own master playlist.
         """
+        self.assertEqual(self.m3u("/stream-64.m3u"), [f"{self.base}/stream-64", f"{self.base}/stream"])
         self.assertEqual(
-            self.m3u("/stream-64.m3u"),
+            self.xspf("/stream-64.xspf"),
             [f"{self.base}/stream-64", f"{self.base}/stream", f"{self.base}/stream-64/master.m3u8"],
         )
 
@@ -336,22 +337,30 @@ class PlaylistFileTests(HLSSiteTestMixin, SynchronousTestCase):
             self.assertIn("NumberOfEntries=2\r\n", text)
             self.assertNotIn("m3u8", text)
 
+    def xspf(self, path: str, client: SiteClient | None = None) -> list[str]:
+        """
+        @return: the URLs an XSPF file lists.
+        """
+        text = (client or self.client).request(path).text
+        return [part.partition("</location>")[0] for part in text.split("<location>")[1:]]
+
     def test_xspf(self) -> None:
         """
-        An XSPF file lists the same entries as the M3U file, in order.
+        An XSPF file lists the M3U file's entries, in order, then the
+        mount's master playlist (the mount has variants).
         """
-        text = self.client.request("/stream.xspf").text
-        locations = [part.partition("</location>")[0] for part in text.split("<location>")[1:]]
-        self.assertEqual(locations, self.m3u("/stream.m3u"))
+        self.assertEqual(self.xspf("/stream.xspf"), [*self.m3u("/stream.m3u"), f"{self.base}/stream/master.m3u8"])
+        self.assertIn("<title>Main (HLS)</title>", self.client.request("/stream.xspf").text)
 
     def test_mediaPlaylistWithoutVariants(self) -> None:
         """
-        A mount without variants offers its media playlist.
+        A mount without variants offers its media playlist in its XSPF file,
+        and nothing but its stream in its M3U file.
         """
         site = buildSite([Station(FakeFrameSource(), mount="/solo", clock=self.clock)], clock=self.clock)
         client = SiteClient(self, site, self.clock)
-        text = client.request("/solo.m3u").text
-        self.assertTrue(text.endswith(f"#EXTINF:-1,txradio (HLS)\r\n{self.base}/solo.m3u8\r\n"), text)
+        self.assertEqual(self.xspf("/solo.xspf", client), [f"{self.base}/solo", f"{self.base}/solo.m3u8"])
+        self.assertEqual(client.request("/solo.m3u").text, f"#EXTM3U\r\n#EXTINF:-1,txradio\r\n{self.base}/solo\r\n")
 
     def test_noHLS(self) -> None:
         """
@@ -359,13 +368,13 @@ class PlaylistFileTests(HLSSiteTestMixin, SynchronousTestCase):
         streams.
         """
         off = buildSite(self.stations, clock=self.clock, hls=HLSSettings(enabled=False))
-        self.assertNotIn("m3u8", SiteClient(self, off, self.clock).request("/stream.m3u").text)
+        self.assertNotIn("m3u8", SiteClient(self, off, self.clock).request("/stream.xspf").text)
         self.low.hls = False
         quiet = buildSite(self.stations, clock=self.clock)
         client = SiteClient(self, quiet, self.clock)
-        self.assertNotIn("m3u8", client.request("/stream-64.m3u").text)
+        self.assertNotIn("m3u8", client.request("/stream-64.xspf").text)
         # /stream's only variant is gone: its media playlist, not a master.
-        self.assertTrue(client.request("/stream.m3u").text.endswith(f"{self.base}/stream.m3u8\r\n"))
+        self.assertEqual(self.xspf("/stream.xspf", client)[-1], f"{self.base}/stream.m3u8")
 
 
 class OptOutTests(SynchronousTestCase):

@@ -26,7 +26,7 @@ from zope.interface import implementer
 from txradio.stream.events import CLIENT_LEFT, LIMIT_REACHED, NO_SOURCE, ListenerJoined, ListenerLeft, ListenerRefused
 from txradio.stream.listener import Listener
 from txradio.wire.request import RequestError, RequestHead, RequestHeadParser, formatErrorResponse
-from txradio.net.sourceport import DEFAULT_SOURCE_TIMEOUT, SourceSession
+from txradio.net.sourceport import DEFAULT_SOURCE_TIMEOUT, SourceSession, formatSourceRefusal, loginRefusal, sourceAccounts
 from txradio.stream.station import Station
 
 DEFAULT_HEADER_TIMEOUT = 15.0
@@ -161,7 +161,14 @@ class ListenerProtocol(Protocol):
         station = self.factory.stationFor(head)
         if station is None:
             if head.method in _SOURCE_METHODS:
-                self._refuse(RequestError(404, "there is no such mount"))
+                # Log in first, as on a mount that exists: only a source
+                # with good credentials learns that there is no such mount.
+                mount = head.path.decode("utf-8", "backslashreplace")
+                accounts = sourceAccounts(self.factory.stations.values())
+                error = loginRefusal(head, self._peer, mount, accounts)
+                self._received = []
+                self.transport.write(formatSourceRefusal(error or RequestError(404, "there is no such mount")))
+                self.transport.loseConnection()
                 return
             self._handToSite(head)
             return
@@ -170,7 +177,7 @@ class ListenerProtocol(Protocol):
             session = SourceSession(
                 station, self.transport, self.factory.clock, self._peer, self.factory.sourceTimeout
             )
-            if session.start(head, remainder):
+            if session.start(head, remainder, sourceAccounts(self.factory.stations.values())):
                 self._source = session
             return
         if head.method == b"OPTIONS":

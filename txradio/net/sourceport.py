@@ -31,6 +31,70 @@ _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 _OK = b"HTTP/1.0 200 OK\r\n\r\n"
 
 
+_log = Logger()
+
+
+def sourceAccounts(stations) -> list[tuple[str, str]]:
+    """
+    The source credentials a server knows, whatever mount they are for.
+
+    @param stations: the server's L{txradio.stream.station.Station}s.
+    @return: C{(user, password)} of each mount that takes live sources.
+    """
+    return [(station.sourceUser, station.sourcePassword) for station in stations if station.acceptsSources]
+
+
+def loginRefusal(head: RequestHead, peer: str, mount: str, accounts) -> RequestError | None:
+    """
+    Check a source request's Basic credentials, before anything is said
+    about its mount: a wrong or missing login gets the same 401 whether the
+    mount exists or not, and counts against the address in
+    L{throttle.LOGINS} the same way, so that mounts cannot be enumerated.
+
+    @param head: the C{PUT}/C{SOURCE} request.
+    @param peer: its address, for logs and the throttle.
+    @param mount: the mount asked for, for logs.
+    @param accounts: the C{(user, password)} pairs that may log in: the
+        mount's own when it takes sources, else every mount's (see
+        L{sourceAccounts}); none means nobody may.
+    @return: a 401 or 429 error, or L{None} when the credentials are good.
+    """
+    credentials = parseBasicAuth(head.header(b"authorization"))
+    if credentials is None:
+        # libshout asks without credentials first and retries with them
+        # after the 401: not a failed login.
+        _log.info("source on {mount} from {peer} asked without credentials", mount=mount, peer=peer)
+        return RequestError(401, "source credentials required")
+    address = throttle.hostOf(peer)
+    wait = throttle.LOGINS.wait(address)
+    if wait:
+        return RequestError(429, f"too many failed logins from this address: try again in {wait:.0f} s")
+    matched = False
+    for user, password in accounts:
+        # Every account is compared, without stopping at a match.
+        matched = credentialsMatch(credentials, user, password) or matched
+    if not matched:
+        _log.warn("failed source login on {mount} from {peer}", mount=mount, peer=peer)
+        throttle.LOGINS.failed(address, f"source {mount}")
+        return RequestError(401, "wrong source credentials")
+    throttle.LOGINS.succeeded(address)
+    return None
+
+
+def formatSourceRefusal(error: RequestError) -> bytes:
+    """
+    Format an error response for a source client, with a
+    C{WWW-Authenticate} challenge on a 401.
+
+    @param error: what was wrong.
+    @return: the response's bytes.
+    """
+    response = formatErrorResponse(error)
+    if error.code == 401:
+        response = response.replace(b"\r\n", b'\r\nWWW-Authenticate: Basic realm="txradio"\r\n', 1)
+    return response
+
+
 def _truthy(value: bytes | None) -> bool:
     """
     Read an C{ice-public}/C{icy-pub} flag.
@@ -129,34 +193,28 @@ class SourceSession:
         self._timer = None
         self._startedAt = 0.0
 
-    def refusal(self, head: RequestHead) -> RequestError | None:
+    def refusal(self, head: RequestHead, accounts=()) -> RequestError | None:
         """
         Decide whether an Icecast-style source request may broadcast.
 
+        The credentials are checked first (see L{loginRefusal}): only a
+        source that logs in learns that the mount takes no sources or is
+        busy.
+
         @param head: the C{PUT}/C{SOURCE} request.
+        @param accounts: every mount's source credentials (see
+            L{sourceAccounts}), checked when this mount takes no sources.
         @return: the error to answer with, or L{None} to accept it.
         """
         station = self.station
         mount = station.mount.decode()
+        if station.acceptsSources:
+            accounts = [(station.sourceUser, station.sourcePassword)]
+        error = loginRefusal(head, self._peer, mount, accounts)
+        if error is not None:
+            return error
         if not station.acceptsSources:
             return RequestError(403, f"{mount} does not take live sources")
-        credentials = parseBasicAuth(head.header(b"authorization"))
-        if credentials is None:
-            # libshout asks without credentials first and retries with them
-            # after the 401: not a failed login.
-            self._log.info("source on {mount} from {peer} asked without credentials", mount=mount, peer=self._peer)
-            return RequestError(401, "source credentials required")
-        address = throttle.hostOf(self._peer)
-        wait = throttle.LOGINS.wait(address)
-        if wait:
-            return RequestError(429, f"too many failed logins from this address: try again in {wait:.0f} s")
-        if not credentialsMatch(credentials, station.sourceUser, station.sourcePassword):
-            self._log.warn(
-                "failed source login on {mount} from {peer}", mount=mount, peer=self._peer
-            )
-            throttle.LOGINS.failed(address, f"source {mount}")
-            return RequestError(401, "wrong source credentials")
-        throttle.LOGINS.succeeded(address)
         if head.header(b"transfer-encoding") is not None:
             return RequestError(400, "chunked source uploads are not supported; send the audio as is")
         contentType = head.header(b"content-type")
@@ -203,16 +261,18 @@ class SourceSession:
             )
         return None
 
-    def start(self, head: RequestHead, remainder: bytes) -> bool:
+    def start(self, head: RequestHead, remainder: bytes, accounts=()) -> bool:
         """
         Check the request and, if it may broadcast, answer it and go live.
 
         @param head: the source's request.
         @param remainder: audio bytes that arrived with the request head.
+        @param accounts: every mount's source credentials, for
+            L{refusal}.
         @return: L{False} when it was refused (the refusal is written and
             the connection is closing).
         """
-        error = self.refusal(head)
+        error = self.refusal(head, accounts)
         if error is not None:
             self._refuse(error)
             return False
@@ -312,12 +372,7 @@ class SourceSession:
 
         @param error: what was wrong.
         """
-        response = formatErrorResponse(error)
-        if error.code == 401:
-            response = response.replace(
-                b"\r\n", b'\r\nWWW-Authenticate: Basic realm="txradio"\r\n', 1
-            )
-        self._transport.write(response)
+        self._transport.write(formatSourceRefusal(error))
         self._transport.loseConnection()
 
 

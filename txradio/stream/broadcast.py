@@ -130,6 +130,14 @@ class RecentAudio:
         while self._chunks and self._bytes - len(self._chunks[0].data) >= self.size:
             self._bytes -= len(self._chunks.popleft().data)
 
+    def clear(self) -> None:
+        """
+        Forget every chunk: the audio went off the air, and no burst may
+        start a new listener with audio from before the gap.
+        """
+        self._chunks.clear()
+        self._bytes = 0
+
     def burst(self, size: int | None = None) -> list[Chunk]:
         """
         Return at most C{size} bytes of the most recent audio.
@@ -326,6 +334,19 @@ class Broadcaster(Service):
     def tick(self) -> None:
         """
         Send the audio now due to every listener.
+
+        A tick at which the source gives no audio while the audio already
+        sent has all been played out (the audio clock, L{audioSeconds},
+        has fallen behind real time) marks a gap in the mount's audio: a
+        live source left or stalled and the mount went off the air.  The
+        recent audio is forgotten there, so a listener who joins during or
+        after the gap never gets audio from before it in its burst (as
+        with Icecast, whose burst queue goes with the source).  A tick
+        that finds no frames while listeners still hold audio sent ahead
+        (one that falls between a live source's frames) is no gap, and a
+        source that always has audio due (a playlist across its track
+        changes, a hand-over from a live source to the playlist) never
+        makes one.
         """
         now = self._clock.seconds()
         self._measureLateness(now)
@@ -333,6 +354,7 @@ class Broadcaster(Service):
             self._anchor = now
             self._lastElapsed = 0.0
         elapsed = now - self._anchor
+        behind = elapsed > self.audioSeconds
         if elapsed < self._lastElapsed or elapsed - self.audioSeconds > self.maxCatchUp:
             # The clock went backwards, or we are so far behind (a source
             # that had nothing, a stalled reactor) that catching up would
@@ -345,6 +367,9 @@ class Broadcaster(Service):
             return
         chunk = self._collect(due)
         if chunk is None:
+            if behind:
+                # A gap: see the docstring.
+                self.recent.clear()
             return
         self.recent.append(chunk)
         for listener in list(self._listeners):

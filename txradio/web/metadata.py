@@ -212,18 +212,25 @@ class IcecastMetadataResource(_UpdateResource):
             return _iceResponse("query too long")
         mount = fields.get(b"mount", b"")
         station = self._stations.get(mount)
-        if station is None:
-            request.setResponseCode(http.NOT_FOUND)
-            return _iceResponse("Source does not exist")
         credentials = parseBasicAuth(request.getHeader(b"authorization"))
         if self._throttled(request):
             return _iceResponse("Too many failed logins: try again later")
-        asSource = credentialsMatch(credentials, station.sourceUser, station.sourcePassword)
+        # Credentials first, whether the mount exists or not, so that a
+        # 404 tells only someone who may log in that there is no such
+        # mount: the mount's source user, or on an unknown mount any
+        # mount's, or the admin.
+        sources = [station] if station is not None else list(self._stations.values())
+        asSource = False
+        for candidate in sources:
+            asSource = credentialsMatch(credentials, candidate.sourceUser, candidate.sourcePassword) or asSource
         asAdmin = credentialsMatch(credentials, self._adminUser, self._adminPassword)
         if not (asSource or asAdmin):
             self._refuse(request, http.UNAUTHORIZED, mount.decode("ascii", "replace"))
             request.setHeader(b"www-authenticate", b'Basic realm="txradio"')
             return _iceResponse("Authentication Required")
+        if station is None:
+            request.setResponseCode(http.NOT_FOUND)
+            return _iceResponse("Source does not exist")
         song = songFrom(fields)
         if fields.get(b"mode") != b"updinfo" or song is None:
             self._log.info(

@@ -7,7 +7,7 @@ everything that is not a stream.
    (L{txradio.web.events});
  - C{/MOUNT.m3u}, C{.pls}, C{.xspf}, C{/listen.pls}, C{/listen.m3u}:
    playlists: the mount's stream first, then the same programme at its
-   other bitrates, then (M3U and XSPF only) its HLS playlist;
+   other bitrates, then (XSPF only) its HLS playlist;
  - C{/status-json.xsl}: Icecast's status JSON (L{txradio.web.status});
  - C{/api/v1/…}: the JSON API (L{txradio.web.api});
  - C{/library/…}: the on-demand library (L{txradio.library.index});
@@ -60,12 +60,14 @@ _PLAYLIST_FORMATS = {
     b".xspf": (XSPF_TYPE, buildXSPF),
 }
 
-_HLS_PLAYLIST_FORMATS = (b".m3u", b".xspf")
+_HLS_PLAYLIST_FORMATS = (b".xspf",)
 """
 The playlist formats that also list a mount's HLS playlist, after its
-streams.  Not PLS: the SHOUTcast-era players and hardware radios that read
-PLS take every entry for an MP3 stream (a further entry is where they go
-when the first fails), and an HLS playlist is not one.
+streams.  Not PLS nor M3U: the SHOUTcast-era players and hardware radios
+that read PLS, and the classic players that read M3U (C{mpg123 -@}, XMMS,
+Winamp), take every entry for an MP3 stream (a further entry is where they
+go when the first fails, or what they play next) and decode an HLS
+playlist's text as MP3.  The HLS playlist has its own C{.m3u8} URL.
 """
 
 
@@ -153,7 +155,7 @@ class PlaylistResource(Resource):
         @param served: the site's stations, among which the related
             stations listed are found; by default only C{stations}.
         @param hls: the site's HLS routes, or L{None} for no HLS entry; PLS
-            files never get one.
+            and M3U files never get one.
         """
         Resource.__init__(self)
         self._stations = list(stations)
