@@ -12,8 +12,9 @@ from twisted.internet.testing import MemoryReactorClock
 from twisted.python.usage import UsageError
 from twisted.trial.unittest import SynchronousTestCase
 
+from txradio.config import HLSConfig
 from txradio.service import RadioService
-from txradio.sources.tracks import FolderTracks, ListTracks, demoTracks
+from txradio.sources.tracks import FolderTracks, demoTracks
 from txradio.stream.station import Station
 from txradio.tap import Options, makeService
 from txradio.web.hls import HLSSettings
@@ -35,10 +36,11 @@ class OptionsTests(SynchronousTestCase):
         """
         options = self.parse()
         self.assertEqual(options["listen"], ["tcp:8000"])
-        self.assertEqual(options["mount"], b"/stream")
-        self.assertEqual(options["metaint"], 16000)
-        self.assertIsInstance(options["tracks"], ListTracks)
-        self.assertEqual(options["tracks"].paths, demoTracks().paths)
+        [mount] = options["radio"].mounts
+        self.assertEqual(mount.path, "/stream")
+        self.assertEqual(mount.metaint, 16000)
+        self.assertEqual(mount.playlist, os.path.dirname(demoTracks().paths[0]))
+        self.assertEqual(FolderTracks(mount.playlist).nextPass(), demoTracks().paths)
 
     def test_musicDir(self) -> None:
         """
@@ -48,8 +50,9 @@ class OptionsTests(SynchronousTestCase):
         os.makedirs(folder)
         shutil.copyfile(demoTracks().paths[0], os.path.join(folder, "a.mp3"))
         options = self.parse("--music-dir", folder, "--shuffle")
-        self.assertIsInstance(options["tracks"], FolderTracks)
-        self.assertTrue(options["tracks"].shuffle)
+        [mount] = options["radio"].mounts
+        self.assertEqual(mount.playlist, os.path.abspath(folder))
+        self.assertTrue(mount.shuffle)
 
     def test_missingMusicDir(self) -> None:
         """
@@ -155,7 +158,7 @@ class HLSOptionsTests(SynchronousTestCase):
         """
         options = Options()
         options.parseOptions([])
-        self.assertEqual(options["hls"], HLSSettings())
+        self.assertEqual(options["radio"].hls, HLSConfig())
         hls = self.build().factory.site.resource.hls
         [mount] = hls.mounts.values()
         self.assertEqual(mount.path, "/stream")
@@ -229,7 +232,7 @@ class OperationsOptionsTests(SynchronousTestCase):
                 "--max-connections-per-address", "20",
             ]
         )
-        server = options["server"]
+        server = options["radio"].server
         self.assertEqual(server.accessLog, os.path.abspath(os.path.join(folder, "access.log")))
         self.assertEqual((server.logAddresses, server.metrics, server.lastTitle), ("hash", "public", "Bye"))
         self.assertEqual(server.maxConnectionsPerAddress, 20)
