@@ -133,6 +133,7 @@ built-in demo folder (and must hold MP3 files), and C{--listen} may be
 repeated."""
 
 _REPEATED = ("listen",)
+_DEFAULT_NAME = next(d.default for d in declared(MountConfig) if d.name == "name")
 _INHERITED = ("genre", "url", "description", "public", "metaint", "burst_size", "max_listeners", "icy_status")
 """The keys a mount added by C{--also-bitrate} takes from the command line's mount."""
 
@@ -367,7 +368,7 @@ class Options(usage.Options):
                 path=f"{parent}-{bitrate}",
                 derive_from=parent,
                 bitrate=bitrate,
-                name=f"{mount.get('name', MountConfig.name)} ({bitrate} kbps)",
+                name=f"{mount.get('name', _DEFAULT_NAME)} ({bitrate} kbps)",
             )
             prefix = f"mount[{len(mounts) + 1}]"
             origins.update({f"{prefix}.{key}": origins[f"mount[1].{key}"] for key in derived if key in _INHERITED})

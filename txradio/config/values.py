@@ -157,7 +157,7 @@ class ServerConfig:
         None,
         kind=LogPath(),
         help="Append a playlist log (time|mount|listeners|title) to this file.",
-        doc="One line per title a mount plays, `24/Nov/2026:11:00:00 +0000\\|/stream\\|3\\|Artist - Title`. "
+        doc="One line per title a mount plays, `24/Nov/2026:11:00:00 +0000|/stream|3|Artist - Title`. "
         "Reopened on `SIGUSR1`.",
         option="playlist-log",
     )
