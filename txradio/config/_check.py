@@ -28,6 +28,15 @@ CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 
 _BARE_KEY = re.compile("[A-Za-z0-9_-]+")
 
+_TYPE_NAMES = (
+    (bool, "a boolean"),
+    (int, "an integer"),
+    (float, "a float"),
+    (str, "a string"),
+    (list, "an array"),
+    (dict, "a table"),
+)
+
 
 class ConfigError(ValueError):
     """
@@ -66,19 +75,8 @@ def typeName(value: object) -> str:
     @param value: a value tomllib produced.
     @return: e.g. C{"a boolean"}.
     """
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int):
-        return "an integer"
-    if isinstance(value, float):
-        return "a float"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, dict):
-        return "a table"
-    return "a date or time"
+    # bool before int: true is not a number here.
+    return next((name for kind, name in _TYPE_NAMES if isinstance(value, kind)), "a date or time")
 
 
 def show(value: object) -> str:

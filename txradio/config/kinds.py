@@ -82,6 +82,22 @@ class Kind:
         return text
 
 
+def _number(text: str, convert: type, expected: str) -> Any:
+    """
+    Read a number from an option's text.
+
+    @param text: the text.
+    @param convert: C{int} or C{float}.
+    @param expected: what is expected, for the message.
+    @return: the number (its range is checked with the file's rules).
+    @raise ValueError: when the text is not such a number.
+    """
+    try:
+        return convert(text)
+    except ValueError:
+        raise ValueError(f"must be {expected}, not {text!r}") from None
+
+
 class Text(Kind):
     """
     A string without control characters, at most L{MAX_TEXT} long.
@@ -179,10 +195,7 @@ class Integer(Kind):
         return f"integer{units}, {self.minimum} to {self.maximum}"
 
     def fromOption(self, text: str) -> int:
-        try:
-            return int(text)
-        except ValueError:
-            raise ValueError(f"must be {self.expected()}, not {text!r}") from None
+        return _number(text, int, self.expected())
 
 
 class Seconds(Kind):
@@ -210,10 +223,7 @@ class Seconds(Kind):
         return f"number (seconds), more than 0, at most {self.maximum:g}"
 
     def fromOption(self, text: str) -> float:
-        try:
-            return float(text)
-        except ValueError:
-            raise ValueError(f"must be a number of seconds, not {text!r}") from None
+        return _number(text, float, "a number of seconds")
 
 
 class Choice(Text):
