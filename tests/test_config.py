@@ -4,11 +4,13 @@ Tests for L{txradio.config}: the TOML configuration file.
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import os
 import re
 import shutil
+import sys
 
 from hypothesis import given, settings, strategies as st
 from twisted.trial.unittest import SynchronousTestCase
@@ -19,6 +21,7 @@ from txradio.config import (
     MIN_LAG_LIMIT,
     ConfigError,
     HLSConfig,
+    HookConfig,
     MountConfig,
     PushConfig,
     RadioConfig,
@@ -1278,3 +1281,98 @@ class HLSConfigTests(_Folder, SynchronousTestCase):
         """
         self.assertConfigError("hls = true\n" + _mount(), "hls", "must be a table")
         self.assertConfigError("[[hls]]\nsegment = 6\n" + _mount(), "hls", "must be a table")
+
+
+class DeclarationTests(_Folder, SynchronousTestCase):
+    """
+    Each setting is declared once, on its value's field: the file's keys,
+    the checks and the reference come from the declarations.
+    """
+
+    def test_keysFromFields(self) -> None:
+        """
+        A table's keys are its fields' names in C{snake_case}, or the key a
+        declaration names.
+        """
+        from txradio.config._check import knownKeys, snakeCase
+
+        self.assertEqual(snakeCase("sourcePassword"), "source_password")
+        self.assertEqual(snakeCase("publicURL"), "public_url")
+        self.assertIn("max_connections_per_address", knownKeys(ServerConfig))
+        self.assertIn("on", knownKeys(HookConfig))
+        self.assertEqual(len(knownKeys(MountConfig)), len(MountConfig.__dataclass_fields__))
+
+    def test_icyStatus(self) -> None:
+        """
+        C{icy_status}, the file twin of C{--icy-status}, is a boolean, off
+        by default.
+        """
+        self.assertFalse(self.parse(_mount()).mounts[0].icyStatus)
+        self.assertTrue(self.parse(_mount("icy_status = true")).mounts[0].icyStatus)
+        self.assertConfigError(_mount("icy_status = 1"), "mount[1].icy_status", "true or false")
+
+    def test_requiredWithDefault(self) -> None:
+        """
+        A setting declared required is required in the file even though
+        its value class has a default.
+        """
+        self.assertConfigError(_mount('push = { url = "http://h:8000/x" }'), "mount[1].push.password", "is required")
+
+
+class ReferenceTests(SynchronousTestCase):
+    """
+    The reference tables of C{docs/config.md} are what the declarations
+    write.
+    """
+
+    def test_guideCurrent(self) -> None:
+        """
+        The committed guide's tables are the generated ones; run
+        C{python -m txradio.config.reference} after changing a setting.
+        """
+        from txradio.config.reference import update
+
+        with open(GUIDE, encoding="utf-8") as f:
+            guide = f.read()
+        self.assertEqual(update(guide), guide)
+
+    def test_everyKeyDocumented(self) -> None:
+        """
+        Every key of every table has a row, with the option that sets it.
+        """
+        from txradio.config._check import knownKeys
+        from txradio.config.reference import TABLES, commandLine, table
+
+        for name, cls in TABLES:
+            text = table(name, cls, commandLine())
+            for key in knownKeys(cls):
+                self.assertIn(f"| `{key}` |", text)
+        self.assertIn("`--metaint`", table("mount", MountConfig, commandLine()))
+        self.assertIn("`--format`", table("mount", MountConfig, commandLine()))
+
+    def test_markersRequired(self) -> None:
+        """
+        A guide without a table's markers is an error, not a silent skip.
+        """
+        from txradio.config.reference import update
+
+        self.assertRaises(ValueError, update, "no markers here", {})
+
+    def test_check(self) -> None:
+        """
+        C{--check} exits 1 for an out-of-date guide and leaves it alone;
+        without it the guide is rewritten.
+        """
+        from txradio.config.reference import main
+
+        with open(GUIDE, encoding="utf-8") as f:
+            guide = f.read()
+        path = self.mktemp()
+        stale = guide.replace("| `metaint` |", "| `metaint_old` |")
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(stale)
+        self.patch(sys, "stderr", io.StringIO())
+        self.assertEqual(main(["--check", path]), 1)
+        self.assertEqual(main([path]), 0)
+        with open(path, encoding="utf-8") as f:
+            self.assertEqual(f.read(), guide)

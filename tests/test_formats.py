@@ -192,7 +192,7 @@ class TapFormatTests(SynchronousTestCase):
         C{--also-bitrate 64,192} adds C{/stream-64} and C{/stream-192},
         derived from C{/stream}.
         """
-        self.patch(tap, "findEncoder", lambda name: "/usr/bin/ffmpeg")
+        self.patch(radio, "findEncoder", lambda name: "/usr/bin/ffmpeg")
         options = tap.Options()
         options.parseOptions(["--also-bitrate", "64, 192k"])
         service = tap.makeService(options, MemoryReactorClock())
@@ -219,7 +219,7 @@ class TapFormatTests(SynchronousTestCase):
         Without ffmpeg, C{--also-bitrate} is a usage error that says so,
         and a plain station starts, skipping what it cannot play.
         """
-        self.patch(tap, "findEncoder", lambda name: None)
+        self.patch(radio, "findEncoder", lambda name: None)
         error = self.assertRaises(usage.UsageError, tap.Options().parseOptions, ["--also-bitrate", "64"])
         self.assertIn("ffmpeg", str(error))
         options = tap.Options()
@@ -231,7 +231,7 @@ class TapFormatTests(SynchronousTestCase):
         """
         C{--format} sets the mount's format.
         """
-        self.patch(tap, "findEncoder", lambda name: "/usr/bin/ffmpeg")
+        self.patch(radio, "findEncoder", lambda name: "/usr/bin/ffmpeg")
         options = tap.Options()
         options.parseOptions(["--format", "48000/1/96k"])
         [station] = tap.makeService(options, MemoryReactorClock()).stations

@@ -16,7 +16,7 @@ import txradio
 
 PACKAGE = os.path.dirname(os.path.abspath(txradio.__file__))
 
-LAYERS = ("wire", "stream", "sources", "net", "library", "operations", "web")
+LAYERS = ("wire", "stream", "sources", "net", "library", "operations", "web", "config")
 """The subpackages; each says in its docstring what it holds and may import."""
 
 TOP_LEVEL = {
@@ -24,7 +24,6 @@ TOP_LEVEL = {
     "__main__",
     "_version",
     "build",
-    "config",
     "interfaces",
     "reload",
     "service",

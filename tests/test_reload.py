@@ -70,6 +70,13 @@ class PlanTests(SynchronousTestCase):
         self.assertEqual(plan.updated, (("/a", frozenset({"name", "maxListeners"})), ("/b", frozenset({"sourcePassword"}))))
         self.assertEqual(plan.rebuilt, ())
 
+    def test_icyStatusInPlace(self) -> None:
+        """
+        C{icy_status} changes in place.
+        """
+        new = BASE.replace('name = "Station A"', 'name = "Station A"\nicy_status = true')
+        self.assertEqual(planReload(config(), config(new)).updated, (("/a", frozenset({"icyStatus"})),))
+
     def test_rebuilt(self) -> None:
         """
         A changed metadata interval or a relay in place of a playlist

@@ -12,8 +12,9 @@ from twisted.internet.testing import MemoryReactorClock
 from twisted.python.usage import UsageError
 from twisted.trial.unittest import SynchronousTestCase
 
+from txradio.config import HLSConfig
 from txradio.service import RadioService
-from txradio.sources.tracks import FolderTracks, ListTracks, demoTracks
+from txradio.sources.tracks import FolderTracks, demoTracks
 from txradio.stream.station import Station
 from txradio.tap import Options, makeService
 from txradio.web.hls import HLSSettings
@@ -35,10 +36,11 @@ class OptionsTests(SynchronousTestCase):
         """
         options = self.parse()
         self.assertEqual(options["listen"], ["tcp:8000"])
-        self.assertEqual(options["mount"], b"/stream")
-        self.assertEqual(options["metaint"], 16000)
-        self.assertIsInstance(options["tracks"], ListTracks)
-        self.assertEqual(options["tracks"].paths, demoTracks().paths)
+        [mount] = options["radio"].mounts
+        self.assertEqual(mount.path, "/stream")
+        self.assertEqual(mount.metaint, 16000)
+        self.assertEqual(mount.playlist, os.path.dirname(demoTracks().paths[0]))
+        self.assertEqual(FolderTracks(mount.playlist).nextPass(), demoTracks().paths)
 
     def test_musicDir(self) -> None:
         """
@@ -48,8 +50,9 @@ class OptionsTests(SynchronousTestCase):
         os.makedirs(folder)
         shutil.copyfile(demoTracks().paths[0], os.path.join(folder, "a.mp3"))
         options = self.parse("--music-dir", folder, "--shuffle")
-        self.assertIsInstance(options["tracks"], FolderTracks)
-        self.assertTrue(options["tracks"].shuffle)
+        [mount] = options["radio"].mounts
+        self.assertEqual(mount.playlist, os.path.abspath(folder))
+        self.assertTrue(mount.shuffle)
 
     def test_missingMusicDir(self) -> None:
         """
@@ -155,7 +158,7 @@ class HLSOptionsTests(SynchronousTestCase):
         """
         options = Options()
         options.parseOptions([])
-        self.assertEqual(options["hls"], HLSSettings())
+        self.assertEqual(options["radio"].hls, HLSConfig())
         hls = self.build().factory.site.resource.hls
         [mount] = hls.mounts.values()
         self.assertEqual(mount.path, "/stream")
@@ -229,7 +232,7 @@ class OperationsOptionsTests(SynchronousTestCase):
                 "--max-connections-per-address", "20",
             ]
         )
-        server = options["server"]
+        server = options["radio"].server
         self.assertEqual(server.accessLog, os.path.abspath(os.path.join(folder, "access.log")))
         self.assertEqual((server.logAddresses, server.metrics, server.lastTitle), ("hash", "public", "Bye"))
         self.assertEqual(server.maxConnectionsPerAddress, 20)
@@ -244,3 +247,137 @@ class OperationsOptionsTests(SynchronousTestCase):
             ["--access-log", "/no/such/folder/access.log"],
         ):
             self.assertRaises(UsageError, Options().parseOptions, args)
+
+
+class FileRoadTests(SynchronousTestCase):
+    """
+    The command line is another way of writing the configuration file: it
+    gives the same L{txradio.config.RadioConfig} as the file that says the
+    same, through the same checks.
+    """
+
+    def setUp(self) -> None:
+        """
+        A music folder and an encoder that is always found.
+        """
+        from txradio import build
+
+        self.folder = os.path.abspath(self.mktemp())
+        os.makedirs(self.folder)
+        shutil.copyfile(demoTracks().paths[0], os.path.join(self.folder, "a.mp3"))
+        self.patch(build, "findEncoder", lambda name: "/usr/bin/ffmpeg")
+
+    def parse(self, *args: str) -> Options:
+        """
+        @return: the parsed options.
+        """
+        options = Options()
+        options.parseOptions(list(args))
+        return options
+
+    def fromFile(self, text: str):
+        """
+        @return: the configuration a file in the current folder holding
+            C{text} gives.
+        """
+        from txradio.config import parseConfig
+
+        return parseConfig(text, os.path.join(os.getcwd(), "radio.toml"))
+
+    def test_sameAsFile(self) -> None:
+        """
+        C{--music-dir D --metaint 8192 --also-bitrate 64 --source-password x}
+        is the file with that playlist and metaint, a live mount, its
+        SHOUTcast port and a derived mount.
+        """
+        options = self.parse(
+            "--music-dir", self.folder, "--metaint", "8192", "--also-bitrate", "64", "--source-password", "x"
+        )
+        self.assertEqual(
+            options["radio"],
+            self.fromFile(
+                '[server]\nshoutcast_source_listen = ["tcp:8001"]\n'
+                f'[[mount]]\npath = "/stream"\nplaylist = "{self.folder}"\nmetaint = 8192\n'
+                'live = true\nsource_password = "x"\n'
+                '[[mount]]\npath = "/stream-64"\nderive_from = "/stream"\nbitrate = 64\n'
+                'name = "txradio (64 kbps)"\nmetaint = 8192\n'
+            ),
+        )
+
+    def test_everySectionSameAsFile(self) -> None:
+        """
+        Server, mount, format and HLS options are the file's keys of the
+        same names.
+        """
+        log = os.path.join(self.folder, "access.log")
+        options = self.parse(
+            "--music-dir", self.folder, "--mount", "live", "--name", "N", "--genre", "G", "--public",
+            "--icy-status", "--shuffle", "--max-listeners", "5", "--burst-size", "0",
+            "--format", "48000/1/96k", "--format-policy", "skip",
+            "--listen", "tcp:9000", "--public-url", "https://radio.example", "--admin-password", "pw",
+            "--access-log", log, "--log-addresses", "hash", "--metrics", "public",
+            "--metrics-listen", "tcp:9100", "--last-title", "Bye", "--max-connections-per-address", "3",
+            "--no-library", "--no-hls", "--hls-segment", "4", "--hls-window", "10",
+        )
+        self.assertEqual(
+            options["radio"],
+            self.fromFile(
+                f'[server]\nlisten = "tcp:9000"\npublic_url = "https://radio.example"\nadmin_password = "pw"\n'
+                f'access_log = "{log}"\nlog_addresses = "hash"\nmetrics = "public"\nmetrics_listen = "tcp:9100"\n'
+                'last_title = "Bye"\nmax_connections_per_address = 3\nlibrary = false\n'
+                "[hls]\nenabled = false\nsegment = 4\nwindow = 10\n"
+                f'[[mount]]\npath = "/live"\nname = "N"\ngenre = "G"\npublic = true\nicy_status = true\n'
+                f'playlist = "{self.folder}"\nshuffle = true\nmax_listeners = 5\nburst_size = 0\n'
+                'sample_rate = 48000\nchannels = 1\nbitrate = 96\nformat_policy = "skip"\n'
+            ),
+        )
+
+    def test_optionErrorNamesOption(self) -> None:
+        """
+        A bad value is reported with the option's name and the file's
+        explanation of what is expected.
+        """
+        for args, message in (
+            (["--metaint", "0"], "--metaint must be a whole number from 1 to 1048576 bytes, not 0"),
+            (["--metaint", "x"], "--metaint must be a whole number from 1 to 1048576 bytes, not 'x'"),
+            (["--log-addresses", "blur"], "--log-addresses must be one of full, truncate, hash, not 'blur'"),
+            (["--mount", "/"], "--mount: a mount needs a name, such as /stream"),
+            (["--admin-password", ""], "--admin-password must not be empty"),
+        ):
+            error = self.assertRaises(UsageError, self.parse, *args)
+            self.assertTrue(str(error).startswith(message), str(error))
+
+    def test_icyStatus(self) -> None:
+        """
+        C{--icy-status}, and its file twin C{icy_status}, make the station
+        answer C{ICY 200 OK}.
+        """
+        [station] = makeService(self.parse("--icy-status"), MemoryReactorClock()).stations
+        self.assertTrue(station.legacyStatus)
+        [station] = makeService(self.parse(), MemoryReactorClock()).stations
+        self.assertFalse(station.legacyStatus)
+
+    def test_everyOptionDeclared(self) -> None:
+        """
+        Every option is a declared setting's or in L{txradio.tap.COMPOSITE}.
+        """
+        from txradio.tap import COMPOSITE, declaredOptions
+
+        known = {d.setting.option for _, d in declaredOptions()} | {c.option for c in COMPOSITE}
+        options = {row[0] for row in Options.optFlags + Options.optParameters} | {"listen"}
+        self.assertEqual(options, known)
+
+    def test_readmeNamesEveryOption(self) -> None:
+        """
+        README.md's Options table names every option.
+        """
+        from txradio.tap import COMPOSITE, declaredOptions
+
+        readme = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "README.md")
+        with open(readme, encoding="utf-8") as f:
+            text = f.read()
+        section = text[text.index("## Options") : text.index("## What a listener gets")]
+        rows = "\n".join(line for line in section.splitlines() if line.startswith("|"))
+        names = {d.setting.option for _, d in declaredOptions()} | {c.option for c in COMPOSITE}
+        missing = sorted(name for name in names if f"`--{name}" not in rows and f"--{name}`" not in rows)
+        self.assertEqual(missing, [])

@@ -1,31 +1,38 @@
-# -*- test-case-name: tests.test_radio -*-
+# -*- test-case-name: tests.test_build,tests.test_formats,tests.test_reload -*-
 """
 Assembling a radio from a configuration: the stations, their sources,
 fallbacks and pushes, and the service that runs them.
+
+This is the one builder: the command line (L{txradio.tap}) and the file
+both come here with a L{RadioConfig}, and a reload (L{txradio.reload})
+makes its new and rebuilt mounts with L{buildStations} and updates the
+others with L{updateStation}.  The format policy (L{resolvePolicy}), the
+refuser and the playlist (L{playlistSource}), the stream info
+(L{streamInfo}) and a station's running settings (L{configureStation}) are
+each decided here, once.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Container, Mapping, Sequence
 
 from twisted.logger import Logger
 
-from txradio.wire.audioformat import SKIP, TRANSCODE, AudioFormat, findEncoder, refuser
-from collections.abc import Mapping, Sequence
-
 from txradio.config import HookConfig, MountConfig, RadioConfig, ServerConfig
+from txradio.net.push import PushClient
 from txradio.operations.hooks import hookFromConfig
 from txradio.operations.logs import AddressPolicy
-from txradio.wire.icy import StreamInfo
-from txradio.net.push import PushClient
 from txradio.service import RadioService
 from txradio.sources.playlist import PlaylistSource
 from txradio.sources.relay import RelaySource
-from txradio.stream.switcher import MountFollower
 from txradio.sources.tracks import tracksFor
 from txradio.sources.transcode import ALWAYS, TranscodingSource
-from txradio.stream.station import Station
+from txradio.stream.station import FALLBACK_SLOT, Station
+from txradio.stream.switcher import MountFollower
 from txradio.web.hls import HLSSettings
+from txradio.wire.audioformat import SKIP, TRANSCODE, AudioFormat, findEncoder, refuser
+from txradio.wire.icy import StreamInfo
 
 _log = Logger()
 
@@ -43,8 +50,7 @@ def shoutcastEndpointFor(description: str) -> str | None:
     if parts[0] not in ("tcp", "tcp6") or len(parts) < 2:
         return None
     port = parts[1]
-    if port.startswith("port="):
-        port = port[len("port=") :]
+    port = port.removeprefix("port=")
     if not port.isdigit() or int(port) in (0, 65535):
         return None
     options = [p for p in parts[2:] if p.startswith("interface=")]
@@ -115,8 +121,7 @@ def conformer(
     @param name: the mount, for logs.
     @return: a callable wrapping a source in a L{TranscodingSource}.
     """
-    if policy is None:
-        policy = TRANSCODE if encoder is not None else SKIP
+    policy = resolvePolicy(policy, encoder)
     return lambda switcher: TranscodingSource(
         switcher,
         audioFormat,
@@ -126,6 +131,105 @@ def conformer(
         encoderAvailable=encoder is not None,
         name=name,
     )
+
+
+def resolvePolicy(policy: str | None, encoder: str | None) -> str:
+    """
+    Decide what a mount does with audio of another format: the one place
+    the default policy is chosen.
+
+    @param policy: the mount's C{format_policy}, or L{None} for the
+        default.
+    @param encoder: the encoder program's path, or L{None} when missing.
+    @return: C{policy}, or by default C{"transcode"} when the encoder
+        exists and C{"skip"} when it does not.
+    """
+    return policy or (TRANSCODE if encoder else SKIP)
+
+
+def streamInfo(mount: MountConfig) -> StreamInfo:
+    """
+    What a mount announces (its C{icy-*} headers).
+
+    @param mount: the mount.
+    @return: the stream info; a derived mount announces its bitrate.
+    """
+    return StreamInfo(
+        name=mount.name,
+        genre=mount.genre,
+        url=mount.url,
+        description=mount.description,
+        public=mount.public,
+        bitrate=mount.bitrate if mount.deriveFrom is not None else None,
+    )
+
+
+def playlistSource(mount: MountConfig, reactor, policy: str) -> PlaylistSource:
+    """
+    Make a mount's playlist programme.
+
+    @param mount: a mount with a playlist.
+    @param reactor: the clock.
+    @param policy: the mount's resolved format policy; with C{"skip"} the
+        playlist itself skips tracks of another format.
+    @return: the source.
+    """
+    refuse = refuser(mount.audioFormat) if policy == SKIP else None
+    return PlaylistSource(tracksFor(mount.playlist, mount.shuffle), clock=reactor, name=mount.path, refuse=refuse)
+
+
+def programmeFor(mount: MountConfig, server: ServerConfig, reactor, policy: str):
+    """
+    Make what a mount plays of its own.
+
+    @param mount: a mount that is not derived.
+    @param server: the server settings (the relay's timeout).
+    @param reactor: the reactor.
+    @param policy: the mount's resolved format policy.
+    @return: a L{PlaylistSource}, a L{RelaySource}, or L{None} for a
+        live-only mount.
+    """
+    if mount.playlist is not None:
+        return playlistSource(mount, reactor, policy)
+    if mount.relay is not None:
+        return RelaySource(mount.relay, reactor=reactor, name=mount.path, timeout=server.sourceTimeout)
+    return None
+
+
+def configureStation(station: Station, mount: MountConfig) -> None:
+    """
+    Give a station the settings it takes while running: at construction,
+    and again when a reload updates them in place.
+
+    @param station: the station.
+    @param mount: its settings.
+    """
+    station.info = streamInfo(mount)
+    station.maxListeners = mount.maxListeners
+    station.lagLimit = mount.lagLimit
+    station.sourcePassword = mount.sourcePassword if mount.live else None
+    station.sourceUser = mount.sourceUser
+    station.legacyStatus = mount.icyStatus
+    # The site serves no HLS for a station whose hls is false.
+    station.hls = mount.hls
+
+
+def updateStation(station: Station, mount: MountConfig, changed: frozenset[str], reactor) -> None:
+    """
+    Update a running station in place (a reload): its listeners stay
+    connected, and a new playlist plays from the next frame.
+
+    @param station: the station.
+    @param mount: its new settings.
+    @param changed: the fields of its settings that changed.
+    @param reactor: the clock.
+    """
+    configureStation(station, mount)
+    if changed & {"playlist", "shuffle"}:
+        # The policy cannot have changed (that rebuilds the mount): keep the
+        # one its conformer was given.
+        policy = station.conformer.policy if station.conformer is not None else SKIP
+        station.replaceProgramme(playlistSource(mount, reactor, policy))
 
 
 def derivedStation(parent: Station, mount: str, audioFormat: AudioFormat, reactor, encoder: str, **kwargs) -> Station:
@@ -153,6 +257,66 @@ def derivedStation(parent: Station, mount: str, audioFormat: AudioFormat, reacto
     return station
 
 
+def buildStation(
+    mount: MountConfig, server: ServerConfig, reactor, encoder: str | None, parent: Station | None = None
+) -> Station:
+    """
+    Make one mount's station: the one place a station is made from
+    settings, for a start and for a reload.
+
+    @param mount: its settings.
+    @param server: the server settings.
+    @param reactor: the reactor (clock and process spawner).
+    @param encoder: the encoder program's path, or L{None} when missing.
+    @param parent: for a derived mount, the station it re-encodes.
+    @return: the station, not yet linked to its fallback.
+    """
+    shape = {"metaint": mount.metaint, "burstSize": mount.burstSize}
+    if mount.deriveFrom is not None:
+        assert parent is not None and encoder is not None
+        station = derivedStation(parent, mount.path, mount.audioFormat, reactor, encoder, **shape)
+    else:
+        policy = resolvePolicy(mount.formatPolicy, encoder)
+        station = Station(
+            programmeFor(mount, server, reactor, policy),
+            mount=mount.path,
+            clock=reactor,
+            conform=conformer(mount.audioFormat, policy, reactor, encoder, mount.path),
+            **shape,
+        )
+    configureStation(station, mount)
+    return station
+
+
+def fallbackOf(station: Station) -> Station | None:
+    """
+    The station a station falls back to now.
+
+    @param station: a station.
+    @return: the fallback station, or L{None}.
+    """
+    follower = station.switcher.sourceAt(FALLBACK_SLOT)
+    return getattr(follower, "station", None) if follower is not None else None
+
+
+def linkFallbacks(config: RadioConfig, stations: Mapping[str, Station], only: Container[str] | None = None) -> None:
+    """
+    Point each station at the fallback its mount names, changing only
+    those that differ (a reload keeps the fallbacks that did not change).
+
+    @param config: the configuration.
+    @param stations: every mount's station, by path.
+    @param only: the paths of the stations to link, or L{None} for all.
+    """
+    for mount in config.mounts:
+        if only is not None and mount.path not in only:
+            continue
+        station = stations[mount.path]
+        target = stations[mount.fallback] if mount.fallback is not None else None
+        if fallbackOf(station) is not target:
+            station.setFallback(target)
+
+
 def buildStations(
     config: RadioConfig, reactor, encoder: str | None | bool = True, keep: Mapping[str, Station] | None = None
 ) -> list[Station]:
@@ -165,7 +329,7 @@ def buildStations(
         missing, or L{True} to look for C{ffmpeg} on C{PATH}.
     @param keep: stations already running, by mount path, to use as they
         are instead of building them (a configuration reload); their
-        fallbacks are left alone.
+        fallbacks are left alone (see L{linkFallbacks}).
     @return: the stations, in the configuration's order.
     @raise EncoderMissing: when a mount needs the encoder and it is missing.
     """
@@ -173,72 +337,15 @@ def buildStations(
         encoder = checkEncoder(config)
     elif encoder is None and any(needsEncoder(mount) for mount in config.mounts):
         raise EncoderMissing([m.path for m in config.mounts if needsEncoder(m)], "ffmpeg")
-    keep = dict(keep or {})
-    stations: dict[str, Station] = dict(keep)
-    for mount in config.mounts:
-        if mount.deriveFrom is not None or mount.path in keep:
-            continue
-        policy = mount.formatPolicy or (TRANSCODE if encoder else SKIP)
-        refuse = refuser(mount.audioFormat) if policy == SKIP else None
-        if mount.playlist is not None:
-            source = PlaylistSource(
-                tracksFor(mount.playlist, mount.shuffle), clock=reactor, name=mount.path, refuse=refuse
-            )
-        elif mount.relay is not None:
-            source = RelaySource(mount.relay, reactor=reactor, name=mount.path, timeout=config.server.sourceTimeout)
-        else:
-            source = None
-        stations[mount.path] = Station(
-            source,
-            mount=mount.path,
-            info=StreamInfo(
-                name=mount.name,
-                genre=mount.genre,
-                url=mount.url,
-                description=mount.description,
-                public=mount.public,
-            ),
-            clock=reactor,
-            metaint=mount.metaint,
-            burstSize=mount.burstSize,
-            maxListeners=mount.maxListeners,
-            lagLimit=mount.lagLimit,
-            sourcePassword=mount.sourcePassword if mount.live else None,
-            sourceUser=mount.sourceUser,
-            conform=conformer(mount.audioFormat, mount.formatPolicy, reactor, encoder, mount.path),
-        )
-    for mount in config.mounts:
-        if mount.deriveFrom is None or mount.path in keep:
-            continue
-        assert isinstance(encoder, str)
-        stations[mount.path] = derivedStation(
-            stations[mount.deriveFrom],
-            mount.path,
-            mount.audioFormat,
-            reactor,
-            encoder,
-            info=StreamInfo(
-                name=mount.name,
-                genre=mount.genre,
-                url=mount.url,
-                description=mount.description,
-                public=mount.public,
-                bitrate=mount.bitrate,
-            ),
-            metaint=mount.metaint,
-            burstSize=mount.burstSize,
-            maxListeners=mount.maxListeners,
-            lagLimit=mount.lagLimit,
-        )
+    stations: dict[str, Station] = dict(keep or {})
+    # Parents first: a derived mount follows its parent's station.
+    for mount in sorted(config.mounts, key=lambda m: m.deriveFrom is not None):
+        if mount.path not in stations:
+            parent = stations.get(mount.deriveFrom) if mount.deriveFrom is not None else None
+            stations[mount.path] = buildStation(mount, config.server, reactor, encoder or None, parent)
     stations = {mount.path: stations[mount.path] for mount in config.mounts}
-    for mount in config.mounts:
-        if mount.path in keep:
-            continue
-        if mount.fallback is not None:
-            stations[mount.path].setFallback(stations[mount.fallback])
-        if not mount.hls:
-            # The site serves no HLS for a station whose hls is false.
-            stations[mount.path].hls = False
+    # Kept stations are running: the caller relinks them when it is time.
+    linkFallbacks(config, stations, only=[path for path in stations if path not in (keep or {})])
     return list(stations.values())
 
 
@@ -252,18 +359,15 @@ def hlsSettings(config) -> HLSSettings:
     return HLSSettings(enabled=config.enabled, targetDuration=config.segment, windowSegments=config.window)
 
 
-def libraryFor(config: RadioConfig, reactor):
+def libraryFolder(config: RadioConfig) -> str | None:
     """
-    The on-demand library a configuration asks for.
+    The folder of the on-demand library a configuration asks for.
 
     @param config: a validated configuration.
-    @param reactor: the reactor.
-    @return: a L{txradio.library.index.Library} for C{server.library}, or,
-        when that is left out, for the first mount whose playlist is a
-        folder; L{None} when it is C{false} or there is no such folder.
+    @return: C{server.library}, or, when that is left out, the first
+        mount's playlist that is a folder; L{None} when it is C{false} or
+        there is no such folder.
     """
-    from txradio.library.index import Library
-
     folder = config.server.library
     if folder is False:
         return None
@@ -271,20 +375,39 @@ def libraryFor(config: RadioConfig, reactor):
         folder = next(
             (m.playlist for m in config.mounts if m.playlist is not None and os.path.isdir(m.playlist)), None
         )
+    return folder or None
+
+
+def libraryFor(config: RadioConfig, reactor):
+    """
+    The on-demand library a configuration asks for.
+
+    @param config: a validated configuration.
+    @param reactor: the reactor.
+    @return: a L{txradio.library.index.Library} for L{libraryFolder}, or
+        L{None} for none.
+    """
+    from txradio.library.index import Library
+
+    folder = libraryFolder(config)
     return Library(folder, clock=reactor) if folder else None
 
 
-def serviceFromConfig(config: RadioConfig, reactor=None) -> RadioService:
+def serviceFromConfig(config: RadioConfig, reactor=None, encoder: str | None | bool = True) -> RadioService:
     """
-    Build the whole radio a configuration describes.
+    Build the whole radio a configuration describes, whether it came from
+    a file or from the command line.
 
     @param config: a validated configuration.
     @param reactor: the reactor; the global one by default.
+    @param encoder: the encoder program's path, L{None} when it is
+        missing, or L{True} to look for C{ffmpeg} on C{PATH}.
     @return: the L{RadioService}, not yet started.
+    @raise EncoderMissing: when a mount needs the encoder and it is missing.
     """
     if reactor is None:
         from twisted.internet import reactor
-    stations = buildStations(config, reactor)
+    stations = buildStations(config, reactor, encoder)
     byPath = {station.mount.decode(): station for station in stations}
     live = [station for station in stations if station.acceptsSources]
     shoutcast = [(endpoint, live[0]) for endpoint in config.server.shoutcastSourceListen] if live else []

@@ -25,15 +25,14 @@ certificates of C{ssl:} ports are read again.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, fields
 
 from twisted.internet.defer import Deferred
 from twisted.logger import Logger
 from zope.interface import implementer
 
-from txradio.interfaces import IReloader
 from txradio.config import ConfigError, MountConfig, RadioConfig, ServerConfig, loadConfig
-from txradio.stream.station import FALLBACK_SLOT
+from txradio.interfaces import IReloader
 
 IN_PLACE = frozenset(
     {
@@ -52,6 +51,7 @@ IN_PLACE = frozenset(
         "shuffle",
         "push",
         "hls",
+        "icyStatus",
     }
 )
 """Mount settings a running mount takes without disconnecting anyone."""
@@ -220,7 +220,7 @@ class Reloader:
         try:
             new = loadConfig(self.path)
             if self.listen is not None:
-                new = replace(new, server=replace(new.server, listen=self.listen))
+                new = new.withListen(self.listen)
             plan = planReload(self.config, new)
             stopping = self._apply(new, plan)
         except ConfigError as error:
@@ -238,14 +238,16 @@ class Reloader:
 
     def _apply(self, new: RadioConfig, plan: ReloadPlan) -> Deferred:
         """
-        Apply a plan; everything that can fail (building stations, opening
-        logs) happens before anything running is changed.
+        Apply a plan with the builder's functions (L{txradio.build}): new
+        and rebuilt mounts are built as at a start, updated ones are
+        reconfigured in place.  Everything that can fail (building
+        stations, opening logs) happens before anything running is changed.
 
         @param new: the new configuration.
         @param plan: what to do.
         @return: a L{Deferred} firing once removed mounts have stopped.
         """
-        from txradio.build import buildStations, checkEncoder, configureOperations
+        from txradio.build import buildStations, checkEncoder, configureOperations, linkFallbacks, updateStation
 
         radio = self.radio
         byPath = {station.mount.decode("ascii"): station for station in radio.stations}
@@ -258,13 +260,8 @@ class Reloader:
         self._applyServer(new.server)
         configureOperations(radio, new.server, new.hooks, self._reactor)
         for path, keys in plan.updated:
-            self._update(byPath[path], new.mount(path), keys)
-        for mount in new.mounts:
-            station = newByPath[mount.path]
-            if mount.path in keep:
-                target = newByPath.get(mount.fallback) if mount.fallback else None
-                if _fallbackOf(station) is not target:
-                    station.setFallback(target)
+            updateStation(byPath[path], new.mount(path), keys, self._reactor)
+        linkFallbacks(new, newByPath, only=keep)
         for path in (*plan.removed, *plan.rebuilt):
             old = byPath[path]
             if old.derivedFrom is not None and old in old.derivedFrom.derived:
@@ -286,42 +283,6 @@ class Reloader:
             radio.setAdminPassword(server.adminPassword)
         radio.factory.headerTimeout = server.headerTimeout
         radio.factory.sourceTimeout = server.sourceTimeout
-
-    def _update(self, station, mount: MountConfig, keys: frozenset[str]) -> None:
-        """
-        Update a running mount in place.
-
-        @param station: its station.
-        @param mount: its new settings.
-        @param keys: the settings that changed.
-        """
-        if keys & {"name", "genre", "url", "description", "public"}:
-            station.info = replace(
-                station.info,
-                name=mount.name,
-                genre=mount.genre,
-                url=mount.url,
-                description=mount.description,
-                public=mount.public,
-            )
-        station.maxListeners = mount.maxListeners
-        station.lagLimit = mount.lagLimit
-        station.sourcePassword = mount.sourcePassword if mount.live else None
-        station.sourceUser = mount.sourceUser
-        station.hls = mount.hls
-        if keys & {"playlist", "shuffle"}:
-            from txradio.wire.audioformat import SKIP, TRANSCODE, refuser
-            from txradio.sources.playlist import PlaylistSource
-            from txradio.sources.tracks import tracksFor
-
-            coder = station.conformer
-            encoderAvailable = coder is not None and getattr(coder, "encoderAvailable", False)
-            policy = mount.formatPolicy or (TRANSCODE if encoderAvailable else SKIP)
-            refuse = refuser(mount.audioFormat) if policy == SKIP else None
-            source = PlaylistSource(
-                tracksFor(mount.playlist, mount.shuffle), clock=self._reactor, name=mount.path, refuse=refuse
-            )
-            station.replaceProgramme(source)
 
     def _applyHLS(self, plan: ReloadPlan, new: RadioConfig, stations: dict) -> None:
         """
@@ -378,13 +339,3 @@ def _hasMount(config: RadioConfig, path: str) -> bool:
     """
     return any(mount.path == path for mount in config.mounts)
 
-
-def _fallbackOf(station):
-    """
-    The station a station falls back to now.
-
-    @param station: a station.
-    @return: the fallback station, or L{None}.
-    """
-    follower = station.switcher.sourceAt(FALLBACK_SLOT)
-    return getattr(follower, "station", None) if follower is not None else None

@@ -1,78 +1,241 @@
-# -*- test-case-name: tests.test_tap -*-
+# -*- test-case-name: tests.test_tap,tests.test_formats -*-
 """
 The C{twistd txradio} command line: options, and the service they build.
+
+The command line is another way of writing the configuration file.  Its
+options come from the settings' declarations (L{txradio.config.values}):
+each declared C{option} is an option here, with the setting's help and
+default.  L{Options.postOptions} writes the options into a document of the
+file's shape (C{{"server": {…}, "mount": [{…}, …], "hls": {…}}}) and checks
+it with L{txradio.config.checkDocument}, so a setting means the same on
+the command line and in the file; C{options["radio"]} is the
+L{txradio.config.RadioConfig}, and L{makeService} builds it with the same
+builder as a file (L{txradio.build.serviceFromConfig}).
+
+Options that are not one setting each are listed in L{COMPOSITE}, the one
+table of how they map onto the file's keys.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import replace
+import re
+from dataclasses import dataclass
+from typing import Any
 
 from twisted.logger import Logger
 from twisted.python import usage
 
-from txradio.stream.broadcast import DEFAULT_BURST
-from txradio.operations.clock import steadyReactorTime
-from txradio.config import LOG_ADDRESSES, METRICS_MODES, ConfigError, ServerConfig, loadConfig
-from txradio.wire.icy import DEFAULT_METAINT, MAX_METAINT, StreamInfo
-from txradio.wire.audioformat import BITRATES, POLICIES, SKIP, TRANSCODE, findEncoder, parseFormat, refuser
 from txradio.build import (
     EncoderMissing,
     checkEncoder,
-    configureOperations,
-    conformer,
-    derivedStation,
+    libraryFolder,
     serviceFromConfig,
     shoutcastEndpointFor,
 )
-from txradio.reload import Reloader
-from txradio.service import DEFAULT_LISTEN, RadioService
+from txradio.config import (
+    DEFAULT_LISTEN,
+    ConfigError,
+    Declared,
+    HLSConfig,
+    MountConfig,
+    RadioConfig,
+    ServerConfig,
+    checkDocument,
+    declared,
+    loadConfig,
+)
+from txradio.operations.clock import steadyReactorTime
 from txradio.operations.signals import SignalService
-from txradio.sources.playlist import PlaylistSource
-from txradio.sources.tracks import FolderTracks, NoTracks, demoTracks
-from txradio.stream.segmenter import DEFAULT_TARGET_DURATION, DEFAULT_WINDOW, MAX_TARGET_DURATION, MAX_WINDOW, MIN_WINDOW
-from txradio.stream.station import DEFAULT_MOUNT, Station, normalizeMount
-from txradio.web.hls import HLSSettings
-from txradio.library.index import Library
+from txradio.reload import Reloader
+from txradio.service import RadioService
+from txradio.sources.tracks import NoTracks, demoTracks, tracksFor
+from txradio.stream.station import DEFAULT_MOUNT, normalizeMount
+from txradio.wire.audioformat import BITRATES, TRANSCODE, parseFormat
 
 _log = Logger()
 
+COMMAND_LINE = "<command line>"
+"""The name errors give the command line's document (never shown)."""
 
-def _positive(name: str, text: str, maximum: int | None = None, allowZero: bool = False) -> int:
+SECTIONS = (("server", ServerConfig, "server"), ("mount", MountConfig, "mount[1]"), ("hls", HLSConfig, "hls"))
+"""The file's tables the options write into: the section, its value class,
+and the key path of the table written (the command line's one mount is
+C{mount[1]})."""
+
+
+@dataclass(frozen=True)
+class Composite:
     """
-    Parse a whole-number option.
+    A command-line option that is not one declared setting.
 
-    @param name: the option, for the error message.
-    @param text: its value.
-    @param maximum: the largest value allowed.
-    @param allowZero: whether 0 is allowed.
-    @return: the number.
-    @raise usage.UsageError: when it is not a number in range.
+    @ivar option: the option, without C{--}.
+    @ivar flag: whether it takes no argument.
+    @ivar keys: the file's keys it writes, for the reference.
+    @ivar help: what it does, for C{--help}.
     """
-    try:
-        value = int(text)
-    except ValueError:
-        raise usage.UsageError(f"--{name} needs a whole number, not {text!r}") from None
-    if value < 0 or (value == 0 and not allowZero) or (maximum is not None and value > maximum):
-        limit = f" up to {maximum}" if maximum is not None else ""
-        raise usage.UsageError(f"--{name} must be a positive number{limit}, not {value}")
-    return value
+
+    option: str
+    flag: bool
+    keys: str
+    help: str
 
 
-def withListen(config, listen: tuple[str, ...]):
+COMPOSITE = (
+    Composite(
+        "format",
+        False,
+        "`mount.sample_rate`, `mount.channels`, `mount.bitrate`",
+        "The format listeners get, RATE/CHANNELS[/BITRATEk] (e.g. 44100/2/128k); tracks and live sources of "
+        "another format are transcoded or skipped. [default: 44100/2]",
+    ),
+    Composite(
+        "also-bitrate",
+        False,
+        '`[[mount]]` tables with `path = "MOUNT-B"`, `derive_from = "MOUNT"`, `bitrate = B`, '
+        '`name = "NAME (B kbps)"` and the mount\'s other stream info, `metaint`, `burst_size`, '
+        "`max_listeners` and `icy_status`",
+        "Also serve the stream re-encoded at these bitrates (kbps, comma-separated), as MOUNT-64, "
+        "MOUNT-192...; needs ffmpeg.",
+    ),
+    Composite(
+        "source-password",
+        False,
+        "`mount.live = true`, `mount.source_password`, and `server.shoutcast_source_listen` = the port after "
+        "each TCP `--listen` port",
+        "Let live source clients (Icecast PUT/SOURCE as user 'source'; SHOUTcast v1 on the port after each TCP "
+        "listener port) broadcast to the mount with this password; the playlist plays whenever none is "
+        "connected. Off by default.",
+    ),
+    Composite(
+        "max-listeners",
+        False,
+        "`mount.max_listeners`; `0` leaves it out (no limit)",
+        "The most listeners at once (0: no limit). [default: 0]",
+    ),
+    Composite("library-dir", False, "`server.library`", "The folder offered at /library/ [default: the music folder]."),
+    Composite(
+        "no-library", True, "`server.library = false`", "Do not offer the music folder as an on-demand library."
+    ),
+    Composite("no-hls", True, "`hls.enabled = false`", "Do not serve the mounts as HLS (MOUNT.m3u8)."),
+    Composite(
+        "config",
+        False,
+        "the whole file; the options above are then not used, except `--listen`, which replaces "
+        "`server.listen` (also on reload)",
+        "A TOML file describing several mounts, sources, fallbacks and relays (see docs/config.md); the station "
+        "options above are then not used.",
+    ),
+)
+"""How the options that are not one setting each map onto the file's keys.
+Besides these, C{--mount} defaults to C{/stream}, C{--music-dir} to the
+built-in demo folder (and must hold MP3 files), and C{--listen} may be
+repeated."""
+
+_REPEATED = ("listen",)
+_DEFAULT_NAME = next(d.default for d in declared(MountConfig) if d.name == "name")
+_INHERITED = ("genre", "url", "description", "public", "metaint", "burst_size", "max_listeners", "icy_status")
+"""The keys a mount added by C{--also-bitrate} takes from the command line's mount."""
+
+
+def declaredOptions() -> list[tuple[str, Declared]]:
     """
-    A configuration with other listener ports.
+    The settings that have a command-line option.
 
-    @param config: a L{txradio.config.RadioConfig}.
-    @param listen: endpoint strings.
-    @return: a copy whose C{server.listen} is C{listen}.
+    @return: C{(key path of their table, declaration)} pairs, e.g.
+        C{("mount[1]", <metaint>)}.
     """
-    return replace(config, server=replace(config.server, listen=listen))
+    return [(prefix, d) for _, cls, prefix in SECTIONS for d in declared(cls) if d.setting.option]
+
+
+def _shown(d: Declared) -> str | None:
+    """
+    @param d: a declared setting.
+    @return: its default as C{--help} shows it, or L{None} for none worth
+        showing.
+    """
+    if d.setting.option == "mount":
+        return DEFAULT_MOUNT.decode()
+    if d.setting.option == "music-dir":
+        return "the built-in demo playlist"
+    if d.setting.shown is not None:
+        return d.setting.shown.replace("`", "")
+    if d.default in (None, "", False, (), 0) or isinstance(d.default, bool):
+        return None
+    if isinstance(d.default, tuple):
+        return ", ".join(d.default)
+    return f"{d.default:g}" if isinstance(d.default, float) else str(d.default)
+
+
+def _optionTables() -> tuple[list[list[Any]], list[list[Any]]]:
+    """
+    @return: C{optFlags} and C{optParameters} for L{Options}: the declared
+        options, then the composite ones.
+    """
+    flags: list[list[Any]] = []
+    parameters: list[list[Any]] = []
+    for _, d in declaredOptions():
+        option = d.setting.option
+        if option in _REPEATED:
+            continue
+        shown = _shown(d)
+        help = d.setting.help + (f" [default: {shown}]" if shown else "")
+        if d.default is False:
+            flags.append([option, d.setting.short, help])
+        else:
+            parameters.append([option, d.setting.short, None, help])
+    for composite in COMPOSITE:
+        short = "c" if composite.option == "config" else None
+        if composite.flag:
+            flags.append([composite.option, short, composite.help])
+        else:
+            parameters.append([composite.option, short, None, composite.help])
+    return flags, parameters
+
+
+def _bitrates(text: str | None) -> list[int]:
+    """
+    Read C{--also-bitrate}.
+
+    @param text: e.g. C{"64, 192k"}, or L{None}.
+    @return: the bitrates in kbps, without repeats, in order.
+    @raise usage.UsageError: for a bitrate MP3 does not have.
+    """
+    bitrates: list[int] = []
+    for part in (text or "").split(","):
+        if not part.strip():
+            continue
+        number = part.strip().lower().removesuffix("k")
+        if not number.isdigit() or int(number) not in BITRATES:
+            raise usage.UsageError(
+                f"--also-bitrate: {part.strip()!r} is not an MP3 bitrate; use some of {', '.join(map(str, BITRATES))}"
+            )
+        if int(number) not in bitrates:
+            bitrates.append(int(number))
+    return bitrates
+
+
+def _optionError(error: ConfigError, origins: dict[str, str]) -> str:
+    """
+    Say a problem of the command line's document in terms of its options.
+
+    @param error: the problem, at a key path of the document.
+    @param origins: the option that wrote each key path.
+    @return: e.g. C{"--metaint must be a whole number from 1 to 1048576
+        bytes, not 0"}.
+    """
+    key = re.sub(r"\[\d+\]$", "", error.key or "")
+    option = origins.get(key)
+    if option is None:
+        return error.problem if error.key is None else f"{error.key}: {error.problem}"
+    separator = " " if error.problem.startswith(("must ", "is ")) else ": "
+    return f"--{option}{separator}{error.problem}"
 
 
 class Options(usage.Options):
     """
-    Options for C{twistd txradio}: one station playing a music folder.
+    Options for C{twistd txradio}: one station playing a music folder, or
+    the radio a configuration file describes.
     """
 
     synopsis = "[options]"
@@ -82,84 +245,7 @@ class Options(usage.Options):
         "speaking the ICY/SHOUTcast and Icecast dialects real players use."
     )
 
-    optFlags = [
-        ["shuffle", "s", "Play the folder in a random order (a new one each pass)."],
-        ["icy-status", None, "Answer listeners with 'ICY 200 OK' (for very old clients)."],
-        ["public", None, "Let stream directories list this station (icy-pub: 1)."],
-        ["no-library", None, "Do not offer the music folder as an on-demand library at /library/."],
-        ["no-hls", None, "Do not serve the mounts as HLS (MOUNT.m3u8)."],
-    ]
-
-    optParameters = [
-        ["music-dir", "m", None, "The folder of MP3 files to play (searched recursively)."],
-        ["mount", None, DEFAULT_MOUNT.decode(), "The path listeners tune into."],
-        ["name", None, "txradio", "The station's name (icy-name)."],
-        ["genre", None, "", "The station's genre (icy-genre)."],
-        ["url", None, "", "The station's home page (icy-url)."],
-        ["description", None, "", "A sentence about the station (icy-description)."],
-        ["metaint", None, str(DEFAULT_METAINT), "Audio bytes between ICY metadata blocks."],
-        ["burst-size", None, str(DEFAULT_BURST), "Bytes of recent audio sent to a new listener at once."],
-        ["max-listeners", None, "0", "The most listeners at once (0: no limit)."],
-        ["hls-segment", None, str(DEFAULT_TARGET_DURATION), "Seconds of audio in an HLS segment."],
-        ["hls-window", None, str(DEFAULT_WINDOW), "Segments a live HLS playlist lists."],
-        ["public-url", None, None, "The base URL clients use, for playlists behind a proxy."],
-        [
-            "source-password",
-            None,
-            None,
-            "Let live source clients (Icecast PUT/SOURCE as user 'source'; SHOUTcast v1 "
-            "on the port after each TCP listener port) broadcast to the mount with this "
-            "password; the playlist plays whenever none is connected. Off by default.",
-        ],
-        ["admin-password", None, None, "The admin password (user 'admin'); admin functions are off without one."],
-        ["library-dir", None, None, "The folder offered at /library/ [default: the music folder]."],
-        [
-            "format",
-            None,
-            "44100/2",
-            "The format listeners get, RATE/CHANNELS[/BITRATEk] (e.g. 44100/2/128k); "
-            "tracks and live sources of another format are transcoded or skipped.",
-        ],
-        [
-            "format-policy",
-            None,
-            None,
-            "What to do with audio of another format: transcode (needs ffmpeg) or skip "
-            "[default: transcode when ffmpeg is installed, else skip].",
-        ],
-        [
-            "also-bitrate",
-            None,
-            None,
-            "Also serve the stream re-encoded at these bitrates (kbps, comma-separated), "
-            "as MOUNT-64, MOUNT-192...; needs ffmpeg.",
-        ],
-        ["access-log", None, None, "Append an access log (combined format plus seconds listened) to this file."],
-        ["playlist-log", None, None, "Append a playlist log (time|mount|listeners|title) to this file."],
-        [
-            "log-addresses",
-            None,
-            "full",
-            "How listener addresses appear in logs and status: full, truncate (network only) or hash.",
-        ],
-        [
-            "metrics",
-            None,
-            "admin",
-            "How /metrics (Prometheus) is offered on the listener port: admin (needs the admin "
-            "password), public, or off.",
-        ],
-        ["metrics-listen", None, None, "Also serve /metrics alone, without a password, on this endpoint (e.g. tcp:9100:interface=127.0.0.1)."],
-        ["last-title", None, None, "A title sent to listeners as the server stops."],
-        ["max-connections-per-address", None, "0", "The most connections one address may hold (0: no limit)."],
-        [
-            "config",
-            "c",
-            None,
-            "A TOML file describing several mounts, sources, fallbacks and relays "
-            "(see docs/config.md); the station options above are then not used.",
-        ],
-    ]
+    optFlags, optParameters = _optionTables()
 
     def __init__(self) -> None:
         usage.Options.__init__(self)
@@ -177,141 +263,159 @@ class Options(usage.Options):
 
     def postOptions(self) -> None:
         """
-        Check the options and fill in defaults.
+        Turn the options into a configuration, checked as a file would be:
+        C{self["radio"]} is the L{RadioConfig}, C{self["encoder"]} the
+        encoder program (or L{None}), C{self["library"]} the library's
+        folder (or L{None}).
 
-        @raise usage.UsageError: for a missing music folder or a bad value.
+        @raise usage.UsageError: for a bad value, naming the option (or the
+            file and key), or a missing encoder that a mount needs.
         """
         if self["config"] is not None:
             try:
-                self["radio"] = loadConfig(self["config"])
+                radio = loadConfig(self["config"])
             except ConfigError as error:
                 raise usage.UsageError(str(error)) from None
             if self["listen"]:
                 # The command line's ports win over the file's (a systemd
                 # unit passes its socket whatever the file says).
-                self["radio"] = withListen(self["radio"], tuple(self["listen"]))
+                radio = radio.withListen(tuple(self["listen"]))
             try:
-                self["encoder"] = checkEncoder(self["radio"])
+                self["encoder"] = checkEncoder(radio)
             except EncoderMissing as error:
                 raise usage.UsageError(f"{self['config']}: {error}") from None
-            return
-        if not self["listen"]:
-            self["listen"] = [DEFAULT_LISTEN]
-        try:
-            self["mount"] = normalizeMount(self["mount"])
-        except ValueError as error:
-            raise usage.UsageError(f"--mount: {error}") from None
-        self["metaint"] = _positive("metaint", self["metaint"], MAX_METAINT)
-        self["burst-size"] = _positive("burst-size", self["burst-size"], 16 << 20, allowZero=True)
-        self["max-listeners"] = _positive("max-listeners", self["max-listeners"], allowZero=True)
-        self["hls"] = self._checkHLS()
-        self._checkFormat()
-        self._checkOperations()
-        if self["music-dir"] is not None:
-            folder = os.path.abspath(os.path.expanduser(self["music-dir"]))
-            tracks = FolderTracks(folder, shuffle=self["shuffle"])
-            try:
-                tracks.check()
-            except NoTracks as error:
-                raise usage.UsageError(str(error)) from None
-            self["tracks"] = tracks
         else:
-            tracks = demoTracks()
-            tracks.shuffle = self["shuffle"]
-            self["tracks"] = tracks
-        self["library"] = None
-        if not self["no-library"]:
-            if self["library-dir"] is not None:
-                library = os.path.abspath(os.path.expanduser(self["library-dir"]))
-                if not os.path.isdir(library):
-                    raise usage.UsageError(f"--library-dir: {library!r} is not a folder")
-            elif self["music-dir"] is not None:
-                library = self["tracks"].folder
-            else:
-                library = os.path.dirname(self["tracks"].paths[0])
-            self["library"] = library
+            radio = self.radioConfig()
+            self["listen"] = list(radio.server.listen)
+        self["radio"] = radio
+        self["library"] = libraryFolder(radio)
 
-
-    def _checkOperations(self) -> None:
+    def radioConfig(self) -> RadioConfig:
         """
-        Check the logging, metrics and shutdown options, and gather them as
-        the C{[server]} settings a configuration file would give.
+        Check the station options as the file road checks a file.
 
-        @raise usage.UsageError: for a bad value.
+        @return: the configuration they describe.
+        @raise usage.UsageError: for a bad value, naming the option.
         """
-        if self["log-addresses"] not in LOG_ADDRESSES:
-            raise usage.UsageError(f"--log-addresses must be one of {', '.join(LOG_ADDRESSES)}, not {self['log-addresses']!r}")
-        if self["metrics"] not in METRICS_MODES:
-            raise usage.UsageError(f"--metrics must be one of {', '.join(METRICS_MODES)}, not {self['metrics']!r}")
-        logs = {}
-        for option in ("access-log", "playlist-log"):
-            if self[option] is not None:
-                path = os.path.abspath(os.path.expanduser(self[option]))
-                if os.path.isdir(path) or not os.path.isdir(os.path.dirname(path)):
-                    raise usage.UsageError(f"--{option}: {path!r} is not a file in an existing folder")
-                logs[option] = path
-        self["server"] = ServerConfig(
-            accessLog=logs.get("access-log"),
-            playlistLog=logs.get("playlist-log"),
-            logAddresses=self["log-addresses"],
-            metrics=self["metrics"],
-            metricsListen=(self["metrics-listen"],) if self["metrics-listen"] else (),
-            lastTitle=self["last-title"],
-            maxConnectionsPerAddress=_positive(
-                "max-connections-per-address", self["max-connections-per-address"], allowZero=True
-            ),
-        )
-
-    def _checkHLS(self) -> HLSSettings:
-        """
-        Check C{--hls-segment} and C{--hls-window}.
-
-        @return: how the radio serves HLS (off with C{--no-hls}).
-        @raise usage.UsageError: for a value out of range.
-        """
-        segment = _positive("hls-segment", self["hls-segment"], MAX_TARGET_DURATION)
-        window = _positive("hls-window", self["hls-window"], MAX_WINDOW)
-        if window < MIN_WINDOW:
-            raise usage.UsageError(f"--hls-window must be at least {MIN_WINDOW} (RFC 8216), not {window}")
-        return HLSSettings(enabled=not self["no-hls"], targetDuration=segment, windowSegments=window)
-
-    def _checkFormat(self) -> None:
-        """
-        Check C{--format}, C{--format-policy} and C{--also-bitrate}, and
-        find the encoder when they need it.
-
-        @raise usage.UsageError: for a bad value, or a missing encoder when
-            one is needed.
-        """
+        document, origins = self.document()
         try:
-            self["format"] = parseFormat(self["format"])
-        except ValueError as error:
-            raise usage.UsageError(f"--format: {error}") from None
-        if self["format-policy"] is not None and self["format-policy"] not in POLICIES:
-            raise usage.UsageError(f"--format-policy must be one of {', '.join(POLICIES)}, not {self['format-policy']!r}")
-        bitrates: list[int] = []
-        for part in (self["also-bitrate"] or "").split(","):
-            if not part.strip():
-                continue
-            text = part.strip().lower().removesuffix("k")
-            if not text.isdigit() or int(text) not in BITRATES:
-                raise usage.UsageError(
-                    f"--also-bitrate: {part.strip()!r} is not an MP3 bitrate; use some of {', '.join(map(str, BITRATES))}"
-                )
-            if int(text) not in bitrates:
-                bitrates.append(int(text))
-        self["also-bitrate"] = bitrates
-        self["encoder"] = findEncoder("ffmpeg")
-        needs = []
-        if bitrates:
-            needs.append("--also-bitrate")
-        if self["format-policy"] == TRANSCODE:
-            needs.append("--format-policy transcode")
-        if needs and self["encoder"] is None:
+            radio = checkDocument(document, COMMAND_LINE, os.getcwd())
+        except ConfigError as error:
+            raise usage.UsageError(_optionError(error, origins)) from None
+        if self["music-dir"] is not None:
+            try:
+                tracksFor(radio.mounts[0].playlist).check()
+            except NoTracks as error:
+                raise usage.UsageError(f"--music-dir: {error}") from None
+        try:
+            self["encoder"] = checkEncoder(radio)
+        except EncoderMissing as error:
+            needs = ["--also-bitrate"] if self["also-bitrate"] else []
+            if self["format-policy"] == TRANSCODE:
+                needs.append("--format-policy transcode")
             raise usage.UsageError(
-                f"{' and '.join(needs)} need the encoder 'ffmpeg', which is not installed or not on PATH "
-                "(on Debian: apt install ffmpeg)"
+                f"{' and '.join(needs)} need the encoder {error.executable!r}, which is not installed or not on "
+                "PATH (on Debian: apt install ffmpeg)"
+            ) from None
+        return radio
+
+    def document(self) -> tuple[dict[str, Any], dict[str, str]]:
+        """
+        Write the options as the file would hold them.
+
+        @return: the document, and which option wrote each key path (e.g.
+            C{{"mount[1].metaint": "metaint"}}).
+        @raise usage.UsageError: for an option whose text cannot be such a
+            value (C{--metaint x}).
+        """
+        tables: dict[str, dict[str, Any]] = {
+            "server": {},
+            "mount[1]": {"path": DEFAULT_MOUNT.decode(), "playlist": os.path.dirname(demoTracks().paths[0])},
+            "hls": {},
+        }
+        origins: dict[str, str] = {}
+
+        def put(prefix: str, key: str, value: Any, option: str) -> None:
+            tables[prefix][key] = value
+            origins[f"{prefix}.{key}"] = option
+
+        for prefix, d in declaredOptions():
+            option = d.setting.option
+            value = self[option]
+            if d.default is False:
+                # A flag: usage.Options counts it (0 when absent).
+                if not value:
+                    continue
+                value = True
+            elif value is None or value == []:
+                continue
+            elif isinstance(value, str):
+                try:
+                    value = d.setting.kind.fromOption(value)
+                except ValueError as error:
+                    raise usage.UsageError(f"--{option} {error}") from None
+            put(prefix, d.key, value, option)
+        self._composite(tables, put)
+        mount = tables["mount[1]"]
+        mounts = [mount]
+        for bitrate in _bitrates(self["also-bitrate"]):
+            try:
+                parent = normalizeMount(mount["path"]).decode()
+            except ValueError:
+                break  # The first mount's path is refused first.
+            derived = {key: mount[key] for key in _INHERITED if key in mount}
+            derived.update(
+                path=f"{parent}-{bitrate}",
+                derive_from=parent,
+                bitrate=bitrate,
+                name=f"{mount.get('name', _DEFAULT_NAME)} ({bitrate} kbps)",
             )
+            prefix = f"mount[{len(mounts) + 1}]"
+            origins.update({f"{prefix}.{key}": origins[f"mount[1].{key}"] for key in derived if key in _INHERITED})
+            origins.update({f"{prefix}.{key}": "also-bitrate" for key in ("path", "derive_from", "bitrate", "name")})
+            mounts.append(derived)
+        return {"server": tables["server"], "mount": mounts, "hls": tables["hls"]}, origins
+
+    def _composite(self, tables: dict[str, dict[str, Any]], put) -> None:
+        """
+        Write the options of L{COMPOSITE} (but C{--also-bitrate}).
+
+        @param tables: the document's tables by key path.
+        @param put: C{put(prefix, key, value, option)} writes one key.
+        @raise usage.UsageError: for a bad C{--format} or
+            C{--max-listeners}.
+        """
+        if self["format"] is not None:
+            try:
+                audioFormat = parseFormat(self["format"])
+            except ValueError as error:
+                raise usage.UsageError(f"--format: {error}") from None
+            put("mount[1]", "sample_rate", audioFormat.sampleRate, "format")
+            put("mount[1]", "channels", audioFormat.channels, "format")
+            if audioFormat.bitrate is not None:
+                put("mount[1]", "bitrate", audioFormat.bitrate, "format")
+        if self["max-listeners"] is not None:
+            text = self["max-listeners"].strip()
+            if not text.isdigit():
+                raise usage.UsageError(f"--max-listeners must be a whole number, 0 for no limit, not {text!r}")
+            if int(text) != 0:
+                put("mount[1]", "max_listeners", int(text), "max-listeners")
+        if self["source-password"] is not None:
+            put("mount[1]", "live", True, "source-password")
+            put("mount[1]", "source_password", self["source-password"], "source-password")
+            shoutcast: list[str] = []
+            for description in self["listen"] or DEFAULT_LISTEN:
+                endpoint = shoutcastEndpointFor(description)
+                if endpoint is not None and endpoint not in shoutcast:
+                    shoutcast.append(endpoint)
+            if shoutcast:
+                put("server", "shoutcast_source_listen", shoutcast, "source-password")
+        if self["no-library"]:
+            put("server", "library", False, "no-library")
+        elif self["library-dir"] is not None:
+            put("server", "library", self["library-dir"], "library-dir")
+        if self["no-hls"]:
+            put("hls", "enabled", False, "no-hls")
 
 
 def makeService(options: Options, reactor=None, signals: bool = True) -> RadioService:
@@ -330,91 +434,19 @@ def makeService(options: Options, reactor=None, signals: bool = True) -> RadioSe
 
         # Only the real reactor: a step of the wall clock must not stall it.
         steadyReactorTime(reactor)
-    reloader = None
     if options["config"] is not None:
         _log.info("configuration from {path}", path=options["config"])
-        radio = serviceFromConfig(options["radio"], reactor)
+    elif options["music-dir"] is None:
+        _log.info("no --music-dir given: playing the built-in demo playlist")
+    else:
+        _log.info("playing {folder}", folder=options["radio"].mounts[0].playlist)
+    radio = serviceFromConfig(options["radio"], reactor, encoder=options["encoder"])
+    reloader = None
+    if options["config"] is not None:
+        # Ports given with --config win over the file's on reload too.
         listen = tuple(options["listen"]) if options["listen"] else None
         reloader = Reloader(radio, options["config"], options["radio"], reactor, listen=listen)
         radio.useReloader(reloader)
-    else:
-        radio = _radioFromOptions(options, reactor)
     if signals:
         SignalService(radio, reloader, reactor).setServiceParent(radio)
-    return radio
-
-
-def _radioFromOptions(options: Options, reactor) -> RadioService:
-    """
-    Build the one-station radio the command-line options describe.
-
-    @param options: parsed L{Options}.
-    @param reactor: the reactor.
-    @return: the L{RadioService}.
-    """
-    tracks = options["tracks"]
-    if options["music-dir"] is None:
-        _log.info("no --music-dir given: playing the built-in demo playlist")
-    else:
-        _log.info("playing {folder}", folder=tracks.folder)
-    mount = options["mount"]
-    audioFormat = options.get("format") or parseFormat("44100/2")
-    encoder = options.get("encoder")
-    policy = options.get("format-policy") or (TRANSCODE if encoder else SKIP)
-    refuse = refuser(audioFormat) if policy == SKIP else None
-    source = PlaylistSource(tracks, clock=reactor, name=mount.decode(), refuse=refuse)
-    info = StreamInfo(
-        name=options["name"],
-        genre=options["genre"],
-        url=options["url"],
-        description=options["description"],
-        public=options["public"],
-    )
-    station = Station(
-        source,
-        mount=mount,
-        info=info,
-        clock=reactor,
-        metaint=options["metaint"],
-        burstSize=options["burst-size"],
-        maxListeners=options["max-listeners"] or None,
-        legacyStatus=options["icy-status"],
-        sourcePassword=options["source-password"] or None,
-        conform=conformer(audioFormat, policy, reactor, encoder, mount.decode()),
-    )
-    derived = [
-        derivedStation(
-            station,
-            f"{mount.decode()}-{bitrate}",
-            audioFormat.withBitrate(bitrate),
-            reactor,
-            encoder,
-            info=replace(info, name=f"{info.name} ({bitrate} kbps)", bitrate=bitrate),
-            metaint=options["metaint"],
-            burstSize=options["burst-size"],
-            maxListeners=options["max-listeners"] or None,
-            legacyStatus=options["icy-status"],
-        )
-        for bitrate in options.get("also-bitrate") or ()
-    ]
-    shoutcast = []
-    if station.acceptsSources:
-        for description in options["listen"]:
-            endpoint = shoutcastEndpointFor(description)
-            if endpoint is not None:
-                shoutcast.append((endpoint, station))
-    server = options["server"]
-    radio = RadioService(
-        [station, *derived],
-        listen=options["listen"],
-        reactor=reactor,
-        publicURL=options["public-url"],
-        adminPassword=options["admin-password"] or None,
-        shoutcastSources=shoutcast,
-        library=Library(options["library"], clock=reactor) if options["library"] else None,
-        hls=options.get("hls"),
-        metrics=server.metrics,
-        metricsListen=server.metricsListen,
-    )
-    configureOperations(radio, server, (), reactor)
     return radio

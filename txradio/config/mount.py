@@ -1,0 +1,286 @@
+# -*- test-case-name: tests.test_config -*-
+"""
+A mount's values, each field declaring one setting: the C{[[mount]]} table
+(L{MountConfig}) and its C{push} table (L{PushConfig}).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from txradio.config._check import setting
+from txradio.config.kinds import Among, Choice, Flag, Integer, SubTable, Text, User
+from txradio.config.places import MountPath, Playlist, Upstream
+from txradio.stream.broadcast import DEFAULT_BURST
+from txradio.stream.listener import DEFAULT_LAG_LIMIT
+from txradio.wire.audioformat import BITRATES, POLICIES, SAMPLE_RATES, AudioFormat
+from txradio.wire.icy import DEFAULT_METAINT, MAX_METAINT
+
+MAX_BURST = 16 << 20
+"""The largest C{burst_size} accepted, in bytes (16 MiB)."""
+
+MIN_LAG_LIMIT = 16384
+"""The smallest C{lag_limit} accepted, in bytes."""
+
+MAX_TIMEOUT = 3600.0
+"""The longest duration a setting in seconds accepts (C{header_timeout}, a
+hook's C{timeout}…)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PushConfig:
+    """
+    Where a mount is pushed as a source client: a mount's C{push} table.
+
+    @ivar url: the upstream Icecast mount, C{http://host:port/mount} or
+        C{https://…}, without credentials.
+    @ivar user: the source user there.
+    @ivar password: the source password there; never empty.
+    """
+
+    url: str = setting(
+        kind=Upstream(needsMount=True),
+        help="The upstream mount's URL: `http://host:port/mount` or `https://…`.",
+        doc="It must name a mount, so it cannot be just `/`. It cannot include a query, a fragment or credentials.",
+    )
+    user: str = setting("source", kind=User(), help="The source user on the upstream server.")
+    password: str = setting(
+        "",
+        required=True,
+        kind=Text(allowEmpty=False, emptyHint="the upstream's source password is required"),
+        help="The source password on the upstream server.",
+    )
+
+    @property
+    def mount(self) -> str:
+        """
+        The upstream mount the URL names.
+
+        @return: its path, e.g. C{"/relay"} for
+            C{http://icecast.example:8000/relay}.
+        """
+        return urlsplit(self.url).path or "/"
+
+
+@dataclass(frozen=True, slots=True)
+class MountConfig:
+    """
+    One mount: a C{[[mount]]} table.
+
+    At most one of L{playlist} and L{relay} is set; a mount with neither is
+    live-only and has L{live} set.  A mount with L{live} set has a
+    L{sourcePassword}.
+
+    @ivar path: the mount path, normalized, e.g. C{"/stream"}.
+    @ivar name: the station's name (C{icy-name}).
+    @ivar genre: its genre (C{icy-genre}).
+    @ivar url: its home page (C{icy-url}).
+    @ivar description: a sentence about it (C{icy-description}).
+    @ivar public: whether directories may list it (C{icy-pub}).
+    @ivar playlist: the absolute path of a music folder or a C{.m3u} or
+        C{.m3u8} file to play, or L{None}.
+    @ivar shuffle: whether the playlist plays in a random order.
+    @ivar relay: the upstream URL to relay, or L{None}.
+    @ivar live: whether live source clients may broadcast to the mount.
+    @ivar sourcePassword: the password they log in with, or L{None} when
+        L{live} is not set.
+    @ivar sourceUser: the user name they log in with.
+    @ivar fallback: the path of the mount listeners hear when this one has
+        nothing to play, or L{None}.
+    @ivar maxListeners: the most listeners at once, or L{None} for no limit.
+    @ivar metaint: audio bytes between metadata blocks.
+    @ivar burstSize: bytes of recent audio a new listener receives at once.
+    @ivar lagLimit: bytes a stalled listener may fall behind before it is
+        dropped.
+    @ivar push: where the mount is also pushed as a source, or L{None}.
+    @ivar sampleRate: the sample rate listeners get, in Hz, or L{None} for
+        the default (44100, or a derived mount's parent's).
+    @ivar channels: the channels listeners get (1 or 2), or L{None} for the
+        default (2, or a derived mount's parent's).
+    @ivar bitrate: the bitrate listeners get, in kbps, or L{None} for any
+        (a derived mount always sets one).
+    @ivar formatPolicy: what happens to audio of another format:
+        C{"transcode"}, C{"skip"}, or L{None} for the default (transcode when
+        ffmpeg can be found, else skip).
+    @ivar deriveFrom: the path of the mount this one re-encodes at
+        L{bitrate}, or L{None}.
+    @ivar hls: whether the mount is also served as HLS (when L{HLSConfig}
+        has it on).
+    @ivar icyStatus: whether listeners are answered C{ICY 200 OK} instead
+        of C{HTTP/1.0 200 OK}.
+    """
+
+    path: str = setting(
+        kind=MountPath(),
+        help="The path listeners tune into.",
+        doc='`"stream"`, `"/stream"` and `"/stream/"` all mean `/stream`. Only printable ASCII, without `?`, '
+        "`#`, `%`, spaces, `.` or `..` segments, not ending in `.m3u`, `.m3u8`, `.pls` or `.xspf`. Two mounts "
+        "cannot have the same path.",
+        option="mount",
+    )
+    name: str = setting("txradio", kind=Text(), help="The station's name (icy-name).", option="name")
+    genre: str = setting("", kind=Text(), help="The station's genre (icy-genre).", option="genre")
+    url: str = setting("", kind=Text(), help="The station's home page (icy-url).", option="url")
+    description: str = setting(
+        "", kind=Text(), help="A sentence about the station (icy-description).", option="description"
+    )
+    public: bool = setting(
+        False, kind=Flag(), help="Let stream directories list the station (icy-pub: 1).", option="public"
+    )
+    playlist: str | None = setting(
+        None,
+        kind=Playlist(),
+        help="The folder of MP3 files to play (searched recursively), or an .m3u/.m3u8 playlist.",
+        doc="A relative path is read from the configuration file's folder, and `~` means your home folder. It "
+        "must exist when the configuration is loaded. On the command line it must hold MP3 files, and the "
+        "built-in demo playlist plays without it.",
+        option="music-dir",
+        short="m",
+    )
+    shuffle: bool = setting(
+        False,
+        kind=Flag(),
+        help="Play the playlist in a random order (a new one each pass).",
+        doc="Only on a mount with a `playlist`.",
+        option="shuffle",
+        short="s",
+    )
+    relay: str | None = setting(
+        None,
+        kind=Upstream(needsMount=False),
+        help="The `http://` or `https://` URL of another server's stream to relay.",
+        doc='Such as `"http://origin.example.org:8000/stream"`, from Icecast, SHOUTcast or another txradio. It '
+        "cannot include credentials or a `#fragment`.",
+    )
+    live: bool = setting(
+        False,
+        kind=Flag(),
+        help="Accept live source clients: Icecast PUT and SOURCE, or SHOUTcast v1 through shoutcast_source_listen.",
+    )
+    sourcePassword: str | None = setting(
+        None,
+        kind=Text(allowEmpty=False, emptyHint="there is no default"),
+        help="The password live source clients must give.",
+        doc="Required when `live = true`, because there is no default password; an error without it.",
+    )
+    sourceUser: str = setting(
+        "source",
+        kind=User(),
+        help="The user name live source clients must give.",
+        doc="An error without `live = true`.",
+    )
+    fallback: str | None = setting(
+        None,
+        kind=MountPath(),
+        help="Another mount of this file, heard while this one has nothing to play.",
+        doc="A live-only mount with no source connected, or a relay whose origin is down. Listeners stay "
+        "connected through every switch.",
+    )
+    maxListeners: int | None = setting(
+        None,
+        kind=Integer(1, None, "listeners"),
+        help="The most listeners at once; listeners beyond it get 503.",
+        shown="no limit",
+    )
+    metaint: int = setting(
+        DEFAULT_METAINT,
+        kind=Integer(1, MAX_METAINT, "bytes"),
+        help="Audio bytes between ICY metadata blocks.",
+        option="metaint",
+    )
+    burstSize: int = setting(
+        DEFAULT_BURST,
+        kind=Integer(0, MAX_BURST, "bytes"),
+        help="Recent audio a new listener receives at once, so that playback starts quickly.",
+        option="burst-size",
+    )
+    lagLimit: int = setting(
+        DEFAULT_LAG_LIMIT,
+        kind=Integer(MIN_LAG_LIMIT, None, "bytes"),
+        help="How far a stalled listener can fall behind before it is dropped.",
+    )
+    push: PushConfig | None = setting(  # noqa: RUF009 - a field, like the others
+        None,
+        kind=SubTable(PushConfig, 'push = { url = "http://host:8000/mount", password = "…" }'),
+        help="Also send this mount to an upstream Icecast server as its source; see push below.",
+    )
+    sampleRate: int | None = setting(
+        None,
+        kind=Among(SAMPLE_RATES, f"one of {', '.join(map(str, SAMPLE_RATES))} (Hz)", "Hz"),
+        help="The sample rate listeners get.",
+        doc='A derived mount takes its parent\'s. See "Formats" below.',
+        shown="`44100`",
+    )
+    channels: int | None = setting(
+        None,
+        kind=Among((1, 2), "1 (mono) or 2 (stereo)"),
+        help="The channels listeners get.",
+        doc="A derived mount takes its parent's.",
+        shown="`2`",
+    )
+    bitrate: int | None = setting(
+        None,
+        kind=Among(BITRATES, f"one of {', '.join(map(str, BITRATES))} (kbps)", "kbps"),
+        help="The bitrate listeners get.",
+        doc="Leave it out to pass any bitrate (VBR included) that has the right sample rate and channels. "
+        "Required on a derived mount.",
+        shown="any",
+    )
+    formatPolicy: str | None = setting(
+        None,
+        kind=Choice(POLICIES),
+        help="What to do with audio of another format: transcode (needs ffmpeg) or skip.",
+        doc='`"transcode"` re-encodes it with ffmpeg; `"skip"` skips the track (one log line) and refuses the '
+        'live source (415). Setting `"transcode"` makes ffmpeg required at startup. Not allowed on a derived '
+        "mount.",
+        option="format-policy",
+        shown='`"transcode"` with ffmpeg, else `"skip"`',
+    )
+    deriveFrom: str | None = setting(
+        None,
+        kind=MountPath(),
+        help="Another mount whose programme this one plays re-encoded at its bitrate.",
+        doc="Same titles, same track boundaries. It has no `playlist`, `relay` or `live` of its own. Needs ffmpeg.",
+    )
+    hls: bool = setting(
+        True,
+        kind=Flag(),
+        help="Also serve this mount as HLS (/MOUNT.m3u8), when [hls] has it on.",
+        doc="`false` leaves this mount ICY only, and out of its family's master playlist.",
+    )
+    icyStatus: bool = setting(
+        False,
+        kind=Flag(),
+        help="Answer listeners with 'ICY 200 OK' instead of 'HTTP/1.0 200 OK', for very old clients.",
+        option="icy-status",
+    )
+
+    @property
+    def audioFormat(self) -> AudioFormat:
+        """
+        The format the mount's listeners get, defaults filled in (a derived
+        mount's parent's sample rate and channels are filled in by
+        L{txradio.config.parseConfig}).
+
+        @return: the format.
+        """
+        return AudioFormat(self.sampleRate or 44100, self.channels or 2, self.bitrate)
+
+    @property
+    def kind(self) -> str:
+        """
+        What the mount plays of its own.
+
+        @return: C{"playlist"}, C{"relay"}, C{"derived"} for a mount that
+            re-encodes another, or C{"live"} for a live-only mount.  A mount
+            with a playlist or relay may also take live sources (L{live});
+            its kind still names the programme.
+        """
+        if self.deriveFrom is not None:
+            return "derived"
+        if self.playlist is not None:
+            return "playlist"
+        if self.relay is not None:
+            return "relay"
+        return "live"
