@@ -127,7 +127,8 @@ def xmlDocument(root: ElementTree.Element) -> bytes:
     @param root: the document element.
     @return: UTF-8 bytes with an XML declaration and a final newline.
     """
-    return ElementTree.tostring(root, encoding="utf-8", xml_declaration=True) + b"\n"
+    text = ElementTree.tostring(root, encoding="unicode")
+    return b'<?xml version="1.0" encoding="UTF-8"?>\n' + text.encode("utf-8") + b"\n"
 
 
 def iceResponse(message: str, success: bool) -> bytes:
