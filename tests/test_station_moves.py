@@ -271,6 +271,16 @@ class KillSourceTests(SynchronousTestCase):
         """
         self.assertFalse(self.station.killSource())
 
+    def test_endedSourceLetsGo(self) -> None:
+        """
+        A source whose connection ended no longer holds its hang-up (and so
+        its connection).
+        """
+        live = LiveSource()
+        live.hangUp = lambda: None
+        live.end()
+        self.assertIsNone(live.hangUp)
+
 
 class FallbackTests(SynchronousTestCase):
     """

@@ -123,6 +123,8 @@ class LiveSource:
         """
         self._connected = False
         self._framer = Framer()
+        # The connection is gone: do not keep it alive through this source.
+        self.hangUp = None
 
     def kill(self) -> None:
         """
