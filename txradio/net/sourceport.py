@@ -293,6 +293,7 @@ class SourceSession:
         """
         mount = self.station.mount.decode()
         self.live = LiveSource(name=f"live source {self._peer}", title=info.name)
+        self.live.hangUp = self._transport.loseConnection
         if not self.station.attachLive(self.live, info):
             # Another source won the mount between the check and now.
             self.live = None

@@ -13,6 +13,7 @@ time cannot make the server hold more than that.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 
 from twisted.logger import Logger
 from zope.interface import implementer
@@ -38,6 +39,8 @@ class LiveSource:
     @ivar name: a name for logs.
     @ivar firstHeader: the header of the first frame received, or L{None}
         before any (what a mount checks the source's format by).
+    @ivar hangUp: closes the connection that feeds this source (set by
+        whoever owns it), or L{None}; see L{kill}.
     """
 
     _log = Logger()
@@ -58,6 +61,7 @@ class LiveSource:
         self._queue: deque[Frame | TitleChange] = deque()
         self._queued = 0.0
         self._maxQueue = maxQueue
+        self.hangUp: Callable[[], object] | None = None
         if title is not None:
             self._queue.append(TitleChange(title))
 
@@ -119,6 +123,20 @@ class LiveSource:
         """
         self._connected = False
         self._framer = Framer()
+        # The connection is gone: do not keep it alive through this source.
+        self.hangUp = None
+
+    def kill(self) -> None:
+        """
+        End this source from the server side (an admin's C{killsource}):
+        its queued audio is dropped at once, so the mount plays its
+        programme or fallback from the next frame, and L{hangUp}, when
+        set, closes its connection.
+        """
+        hangUp, self.hangUp = self.hangUp, None
+        self.close()
+        if hangUp is not None:
+            hangUp()
 
     def pull(self, duration: float) -> list[Frame | TitleChange]:
         """

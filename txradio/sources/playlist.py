@@ -108,6 +108,7 @@ class PlaylistSource:
         self._retryAt: float | None = None
         self._reported: set[tuple[str, str]] = set()
         self._closed = False
+        self._upcoming: tuple[str, str] | None = None
 
     @property
     def onAir(self) -> bool:
@@ -172,6 +173,32 @@ class PlaylistSource:
         self._log.info("{name}: reloading the track list", name=self.name)
         self._queue.clear()
         self._retryAt = None
+
+    def upcoming(self) -> str | None:
+        """
+        The title of the track that plays next, when it is known: the one
+        already read ahead but not yet played, else the next file of this
+        pass (a new pass, perhaps shuffled, is not known before it starts).
+
+        @return: the title, or L{None} when not known.
+        """
+        for item in self._pending:
+            if type(item) is TitleChange:
+                return item.title
+        if not self._queue:
+            return None
+        path = self._queue[0]
+        cached = self._upcoming
+        if cached is not None and cached[0] == path:
+            return cached[1]
+        try:
+            title = self._titleOf(path)
+        except Exception:
+            # An unreadable file is skipped when its turn comes; until then
+            # the next title is simply not known.
+            return None
+        self._upcoming = (path, title)
+        return title
 
     def _fill(self) -> bool:
         """

@@ -13,6 +13,8 @@ else and never holds more than a bounded amount of audio.
 
 from __future__ import annotations
 
+from itertools import count
+
 from twisted.internet.interfaces import IPushProducer, IReactorTime
 from twisted.logger import Logger
 from zope.interface import implementer
@@ -29,6 +31,13 @@ Bytes of audio a paused listener may fall behind before it is dropped:
 Icecast's C{queue-size}, about 32 seconds at 128 kbps.
 """
 
+_ids = count(1)
+"""
+Where listener ids come from: one sequence for the whole process, so that
+an id stays unique when its listener moves to another mount (as Icecast's
+connection ids are).
+"""
+
 
 @implementer(IListener, IPushProducer)
 class Listener:
@@ -36,6 +45,8 @@ class Listener:
     Sends a broadcaster's chunks to one transport, with ICY metadata if the
     listener asked for it.
 
+    @ivar id: a number for this connection, unique in the process and fixed
+        while it lasts (what the admin interfaces call it by).
     @ivar peer: the listener's address, for logs and status.
     @ivar userAgent: what the listener's player calls itself.
     @ivar bytesSent: bytes given to the transport so far, metadata included.
@@ -46,6 +57,7 @@ class Listener:
     """
 
     __slots__ = (
+        "id",
         "peer",
         "userAgent",
         "bytesSent",
@@ -89,6 +101,7 @@ class Listener:
         @param peer: the listener's address, for logs.
         @param userAgent: the player's name, for logs.
         """
+        self.id = next(_ids)
         self.peer = peer
         self.userAgent = userAgent
         self.bytesSent = 0
@@ -181,6 +194,27 @@ class Listener:
         out = b"".join(pieces)
         self.bytesSent += len(out)
         return out
+
+    def moveTo(self, broadcaster: IBroadcaster) -> None:
+        """
+        Follow another broadcaster from its next chunk on, without
+        reconnecting (Icecast's C{moveclients}).
+
+        Every chunk holds whole frames, so the stream switches at a frame
+        boundary; the metadata phase and the last block sent carry over, so
+        blocks keep coming every C{metaint} bytes and the new mount's title
+        is sent in the next one.  The new broadcaster's burst is not sent:
+        the player already holds audio.  Chunks held back while paused
+        still go out first, in order.
+
+        @param broadcaster: the broadcaster to follow; nothing happens when
+            it is the current one or the listener has ended.
+        """
+        if self._done or broadcaster is self._broadcaster:
+            return
+        self._broadcaster.removeListener(self)
+        self._broadcaster = broadcaster
+        broadcaster.addListener(self)
 
     def pauseProducing(self) -> None:
         """

@@ -308,6 +308,49 @@ class Station(MultiService):
             # fallback if it has one, else silence.
             self.programme.yieldsToFallback = station is not None
 
+    @property
+    def fallback(self) -> "Station | None":
+        """
+        The station set by L{setFallback}, or L{None}.
+        """
+        follower = self.switcher.sourceAt(_FALLBACK)
+        return follower.station if isinstance(follower, MountFollower) else None
+
+    def moveListeners(self, destination: "Station") -> int:
+        """
+        Move every listener to another mount without a reconnect (Icecast's
+        C{moveclients}); see L{Listener.moveTo}.  Mounts following this one
+        (fallbacks, derived mounts) stay.
+
+        @param destination: the station they move to.
+        @return: how many moved.
+        @raise ValueError: when C{destination} is this station.
+        """
+        if destination is self:
+            raise ValueError("a mount's listeners cannot move to the same mount")
+        moving = [listener for listener in self.broadcaster.listeners if isinstance(listener, Listener)]
+        for listener in moving:
+            listener.moveTo(destination.broadcaster)
+        destination.peakListeners = max(destination.peakListeners, destination.listenerCount)
+        return len(moving)
+
+    def killSource(self) -> bool:
+        """
+        End the connected live source from the server side (Icecast's
+        C{killsource}): its queued audio is dropped, its connection closed,
+        and the mount goes back to its programme or fallback from the next
+        frame on.
+
+        @return: L{False} when no live source is connected (or it cannot be
+            ended: it has no C{kill} method).
+        """
+        live = self.liveSource
+        kill = getattr(live, "kill", None)
+        if kill is None or not getattr(live, "connected", False):
+            return False
+        kill()
+        return True
+
     def updateTitle(self, title: str) -> None:
         """
         Change the title listeners see (a metadata update).

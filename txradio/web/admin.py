@@ -60,8 +60,13 @@ def listenerId(listener: Any) -> str:
 
     @param listener: a L{txradio.stream.listener.Listener}, or another mount
         following this one (a fallback or derived mount).
-    @return: 16 hex digits, the same for as long as it is connected.
+    @return: the listener's L{id<txradio.stream.listener.Listener.id>} (the
+        one Icecast's admin commands show), or for a mount following this
+        one 16 hex digits; the same for as long as it is connected.
     """
+    number = getattr(listener, "id", None)
+    if isinstance(number, int):
+        return str(number)
     key = f"{id(listener)}:{getattr(listener, 'connectedAt', None)!r}:{listener.peer}".encode("utf-8", "replace")
     return hashlib.sha256(key).hexdigest()[:16]
 

@@ -11,8 +11,11 @@ everything that is not a stream.
  - C{/status-json.xsl}: Icecast's status JSON (L{txradio.web.status});
  - C{/api/v1/…}: the JSON API (L{txradio.web.api});
  - C{/library/…}: the on-demand library (L{txradio.library.index});
- - C{/admin/…}: the admin API (L{txradio.web.admin}), and the metadata
-   updates encoders send (L{txradio.web.metadata});
+ - C{/admin/…}: the admin API (L{txradio.web.admin}), the metadata
+   updates encoders send (L{txradio.web.metadata}) and Icecast's admin
+   commands (L{txradio.web.icecastadmin});
+ - C{/7.html}, C{/currentsong}, C{/nextsong}, C{/stats}, C{/played.html}:
+   SHOUTcast's widget endpoints (L{txradio.web.shoutcast});
  - C{/static/…}: the pages' style sheet, script and icon;
  - C{/MOUNT.m3u8}, C{/MOUNT/master.m3u8}, C{/MOUNT/hls/N.mp3}: HLS
    (L{txradio.web.hls}).
@@ -39,9 +42,11 @@ from txradio.web.api import APIRoot
 from txradio.web.browse import LibraryResource
 from txradio.web.events import EventHub, EventsResource
 from txradio.web.hls import HLSRoutes, HLSSettings, relatedStations
+from txradio.web.icecastadmin import icecastAdminPaths
 from txradio.library.index import Library
 from txradio.web.metadata import IcecastMetadataResource, ShoutcastMetadataResource
 from txradio.web.page import StaticResource, StationsPage
+from txradio.web.shoutcast import shoutcastPaths
 from txradio.web.status import IcecastStatusResource, WebContext, baseURL, renderPreflight
 
 __all__ = [
@@ -293,6 +298,11 @@ class RadioRoot(Resource):
                 )
         paths[b"/admin/metadata"] = IcecastMetadataResource(stations, adminPassword=self._adminPassword)
         paths[b"/admin.cgi"] = ShoutcastMetadataResource(stations, adminPassword=self._adminPassword)
+        # Icecast's admin commands, and SHOUTcast's widget endpoints (a
+        # mount or playlist of the same path keeps it).
+        paths.update(icecastAdminPaths(self.context, self._adminPassword))
+        for path, resource in shoutcastPaths(self.context).items():
+            paths.setdefault(path, resource)
         self._paths = paths
 
     def setStations(self, stations: Sequence[Station]) -> None:
