@@ -14,7 +14,8 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.internet.protocol import Factory, Protocol
 from twisted.logger import Logger
 
-from txradio.net import throttle
+from txradio.interfaces import ILiveSource, ILoginThrottle, IStation
+from txradio.net.throttle import LoginThrottle, hostOf
 from txradio.stream.events import SourceConnected
 from txradio.wire.auth import credentialsMatch, parseBasicAuth, passwordMatches
 from txradio.wire.icy import StreamInfo, cleanTitle
@@ -29,6 +30,18 @@ MP3_TYPES = (b"audio/mpeg", b"audio/mp3", b"audio/x-mpeg", b"audio/mpeg3", b"aud
 
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 _OK = b"HTTP/1.0 200 OK\r\n\r\n"
+
+
+def _hasLiveClient(station: IStation) -> bool:
+    """
+    Tell whether a live source client is connected to a mount now (its
+    queued audio still playing after it left does not count).
+
+    @param station: the mount.
+    @return: L{True} while one is connected.
+    """
+    live = station.liveSource
+    return ILiveSource.providedBy(live) and bool(live.connected)
 
 
 def _truthy(value: bytes | None) -> bool:
@@ -112,20 +125,28 @@ class SourceSession:
 
     _log = Logger()
 
-    def __init__(self, station, transport, clock: IReactorTime, peer: str, timeout: float = DEFAULT_SOURCE_TIMEOUT) -> None:
+    def __init__(
+        self,
+        station: IStation,
+        transport,
+        clock: IReactorTime,
+        peer: str,
+        timeout: float = DEFAULT_SOURCE_TIMEOUT,
+        logins: ILoginThrottle | None = None,
+    ) -> None:
         """
-        @param station: the L{txradio.stream.station.Station} it broadcasts to.
+        @param station: the station it broadcasts to.
         @param transport: its connection.
         @param clock: for the inactivity timeout.
         @param peer: its address, for logs.
         @param timeout: seconds of silence after which it is dropped.
+        @param logins: the radio's login throttle; one of its own (on
+            C{clock}) by default.
         """
         self.station = station
         self.live: LiveSource | None = None
-        self._transport = transport
-        self._clock = clock
-        self._peer = peer
-        self._timeout = timeout
+        self._transport, self._clock, self._peer, self._timeout = transport, clock, peer, timeout
+        self._logins = logins if logins is not None else LoginThrottle(clock)
         self._timer = None
         self._startedAt = 0.0
 
@@ -146,17 +167,17 @@ class SourceSession:
             # after the 401: not a failed login.
             self._log.info("source on {mount} from {peer} asked without credentials", mount=mount, peer=self._peer)
             return RequestError(401, "source credentials required")
-        address = throttle.hostOf(self._peer)
-        wait = throttle.LOGINS.wait(address)
+        address = hostOf(self._peer)
+        wait = self._logins.wait(address)
         if wait:
             return RequestError(429, f"too many failed logins from this address: try again in {wait:.0f} s")
         if not credentialsMatch(credentials, station.sourceUser, station.sourcePassword):
             self._log.warn(
                 "failed source login on {mount} from {peer}", mount=mount, peer=self._peer
             )
-            throttle.LOGINS.failed(address, f"source {mount}")
+            self._logins.failed(address, f"source {mount}")
             return RequestError(401, "wrong source credentials")
-        throttle.LOGINS.succeeded(address)
+        self._logins.succeeded(address)
         if head.header(b"transfer-encoding") is not None:
             return RequestError(400, "chunked source uploads are not supported; send the audio as is")
         contentType = head.header(b"content-type")
@@ -167,7 +188,7 @@ class SourceSession:
         problem = self._formatProblem(announcedFormat(head))
         if problem is not None:
             return RequestError(415, problem)
-        if station.liveSource is not None and getattr(station.liveSource, "connected", False):
+        if _hasLiveClient(station):
             return RequestError(403, f"{mount} already has a live source")
         return None
 
@@ -177,7 +198,7 @@ class SourceSession:
             source of another format must be refused (the mount skips what
             does not match, or has no encoder), else L{None}.
         """
-        conformer = getattr(self.station, "conformer", None)
+        conformer = self.station.conformer
         if conformer is None:
             return None
         if conformer.policy == "skip" or not conformer.encoderAvailable:
@@ -350,6 +371,7 @@ class ShoutcastSourceProtocol(Protocol):
         Start the timeout for the handshake.
         """
         address = self.transport.getPeer()
+        # An IAddress has no common fields: a UNIX socket's has no host.
         self._peer = f"{getattr(address, 'host', address)}:{getattr(address, 'port', '')}"
         self._timer = self.factory.clock.callLater(self.factory.timeout, self._timedOut)
 
@@ -391,8 +413,9 @@ class ShoutcastSourceProtocol(Protocol):
         """
         station = self.factory.station
         password = line.split(b":#", 1)[0].decode("utf-8", "replace")
-        address = throttle.hostOf(self.transport.getPeer())
-        if throttle.LOGINS.wait(address):
+        logins = self.factory.logins
+        address = hostOf(self.transport.getPeer())
+        if logins.wait(address):
             # Too many failures from this address lately: not even checked.
             self._close(b"invalid password\r\n")
             return
@@ -405,11 +428,11 @@ class ShoutcastSourceProtocol(Protocol):
             if password not in ("!POKE",):
                 # libshout probes a server with the password "!POKE" before
                 # it logs in for real: not a guess.
-                throttle.LOGINS.failed(address, f"SHOUTcast source {station.mount.decode()}")
+                logins.failed(address, f"SHOUTcast source {station.mount.decode()}")
             self._close(b"invalid password\r\n")
             return
-        throttle.LOGINS.succeeded(address)
-        if station.liveSource is not None and getattr(station.liveSource, "connected", False):
+        logins.succeeded(address)
+        if _hasLiveClient(station):
             self._close(b"stream in use\r\n")
             return
         self.transport.write(b"OK2\r\nicy-caps:11\r\n\r\n")
@@ -424,7 +447,9 @@ class ShoutcastSourceProtocol(Protocol):
         self._timer = None
         factory = self.factory
         head = RequestHead(b"SOURCE", b"/", b"/", b"", b"HTTP/1.0", tuple(self._headers))
-        self._session = SourceSession(factory.station, self.transport, factory.clock, self._peer, factory.timeout)
+        self._session = SourceSession(
+            factory.station, self.transport, factory.clock, self._peer, factory.timeout, factory.logins
+        )
         self._session._goLive(infoFromHeaders(head, factory.station.info), "SHOUTcast v1 source")
         self._state = "audio"
         rest, self._buffer = self._buffer, b""
@@ -477,14 +502,23 @@ class ShoutcastSourceFactory(Factory):
 
     protocol = ShoutcastSourceProtocol
 
-    def __init__(self, station, clock: IReactorTime | None = None, timeout: float = DEFAULT_SOURCE_TIMEOUT) -> None:
+    def __init__(
+        self,
+        station: IStation,
+        clock: IReactorTime | None = None,
+        timeout: float = DEFAULT_SOURCE_TIMEOUT,
+        logins: ILoginThrottle | None = None,
+    ) -> None:
         """
         @param station: the mount SHOUTcast sources broadcast to.
         @param clock: the time source; the global reactor by default.
         @param timeout: seconds of silence allowed.
+        @param logins: the radio's login throttle; one of its own (on
+            C{clock}) by default.
         """
         if clock is None:
             from twisted.internet import reactor as clock  # type: ignore[assignment]
         self.station = station
         self.clock = clock
         self.timeout = timeout
+        self.logins: ILoginThrottle = logins if logins is not None else LoginThrottle(clock)

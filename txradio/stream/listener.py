@@ -67,6 +67,8 @@ class Listener:
     )
 
     _log = Logger()
+    internal = False
+    """A listener is an audience member (see L{IListener.internal})."""
 
     def __init__(
         self,

@@ -120,6 +120,12 @@ class Segmenter(Service):
 
     _log = Logger()
     peer = "HLS segmenter"
+    # What an IListener tells about its player: a segmenter has none.
+    userAgent = ""
+    connectedAt: float | None = None
+    seconds = 0.0
+    lag = 0
+    internal = True
 
     def __init__(
         self,
@@ -192,11 +198,7 @@ class Segmenter(Service):
         Service.startService(self)
         if self.broadcaster is None:
             return
-        addObserver = getattr(self.broadcaster, "addObserver", None)
-        if addObserver is not None:
-            addObserver(self)
-        else:
-            self.broadcaster.addListener(self)
+        self.broadcaster.addObserver(self)
 
     def stopService(self) -> None:
         """
@@ -205,11 +207,7 @@ class Segmenter(Service):
         Service.stopService(self)
         if self.broadcaster is None:
             return
-        removeObserver = getattr(self.broadcaster, "removeObserver", None)
-        if removeObserver is not None:
-            removeObserver(self)
-        else:
-            self.broadcaster.removeListener(self)
+        self.broadcaster.removeObserver(self)
         self._pieces = []
         self._frames = self._samples = 0
         self._discontinuity = True

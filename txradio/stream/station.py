@@ -15,7 +15,7 @@ from zope.interface import implementer
 from txradio.stream.events import SOURCE_LEFT, EventBus, MetadataUpdated, SourceDisconnected, StationStats, TitleChanged
 from txradio.stream.broadcast import DEFAULT_BURST, DEFAULT_TICK, Broadcaster
 from txradio.wire.icy import DEFAULT_METAINT, StreamInfo, responseHead
-from txradio.interfaces import IFrameSource, IStation
+from txradio.interfaces import IEncoder, IFrameSource, ILiveSource, IStation
 from txradio.stream.listener import DEFAULT_LAG_LIMIT, Listener
 from txradio.stream.switcher import MountFollower, Switcher
 
@@ -47,6 +47,17 @@ def normalizeMount(mount: str | bytes) -> bytes:
 
 
 _LIVE, _PROGRAMME, _FALLBACK = range(3)
+
+
+def _connected(source: IFrameSource) -> bool:
+    """
+    Tell whether a live source still has its client.
+
+    @param source: the live slot's source: an L{ILiveSource}, or any
+        L{IFrameSource} (then on the air counts as connected).
+    @return: L{True} while its client is connected.
+    """
+    return bool(source.connected) if ILiveSource.providedBy(source) else bool(source.onAir)
 
 FALLBACK_SLOT = _FALLBACK
 """The switcher slot of a station's fallback (after live and programme)."""
@@ -150,9 +161,12 @@ class Station(MultiService):
         # What keeps the mount's format (None: frames play as they come),
         # the mount this one re-encodes (None: none), and the mounts that
         # re-encode this one; see txradio.build.
-        self.conformer = conform(self.switcher) if conform is not None else None
+        self.conformer: IEncoder | None = conform(self.switcher) if conform is not None else None
         self.derivedFrom: Station | None = None
         self.derived: list[Station] = []
+        # Whether the site serves this mount as HLS too (the builder and a
+        # reload turn it off per mount).
+        self.hls = True
         self.broadcaster = Broadcaster(
             self.conformer if self.conformer is not None else self.switcher,
             clock=clock,
@@ -192,7 +206,7 @@ class Station(MultiService):
         waits = [
             source.whenIdle()
             for source in (self.conformer, self.programme)
-            if source is not None and hasattr(source, "whenIdle")
+            if IEncoder.providedBy(source)
         ]
         if waits:
             from twisted.internet.defer import DeferredList, maybeDeferred
@@ -208,7 +222,9 @@ class Station(MultiService):
         """
         if self.conformer is not None:
             return self.conformer.outputFormat
-        return getattr(self.programme, "outputFormat", None) if self.derivedFrom is not None else None
+        if self.derivedFrom is not None and IEncoder.providedBy(self.programme):
+            return self.programme.outputFormat
+        return None
 
     @property
     def onAir(self) -> bool:
@@ -241,7 +257,7 @@ class Station(MultiService):
         @return: L{False} when another live source is already connected.
         """
         current = self.liveSource
-        if current is not None and current is not source and getattr(current, "connected", current.onAir):
+        if current is not None and current is not source and _connected(current):
             return False
         self.switcher.setSource(_LIVE, source)
         self.liveInfo = info
@@ -303,7 +319,7 @@ class Station(MultiService):
             previous.close()
         follower = MountFollower(station, name=self.mount.decode("ascii")) if station else None
         self.switcher.setSource(_FALLBACK, follower)
-        if hasattr(self.programme, "yieldsToFallback"):
+        if IEncoder.providedBy(self.programme):
             # A derived mount whose encoder waits to restart plays its
             # fallback if it has one, else silence.
             self.programme.yieldsToFallback = station is not None
@@ -319,7 +335,7 @@ class Station(MultiService):
         """
         self.events.emit(MetadataUpdated(self, self.clock.seconds(), title))
         live = self.liveSource
-        if live is not None and live.onAir and hasattr(live, "setTitle"):
+        if live is not None and live.onAir and ILiveSource.providedBy(live):
             live.setTitle(title)
         else:
             self.broadcaster.announce(title)
@@ -333,7 +349,7 @@ class Station(MultiService):
         listeners = self.broadcaster.listeners
         if not self.derived:
             return len(listeners)
-        return sum(1 for listener in listeners if not getattr(listener, "internal", False))
+        return sum(1 for listener in listeners if not listener.internal)
 
     def admit(self) -> bool:
         """

@@ -17,7 +17,7 @@ from collections import deque
 from twisted.logger import Logger
 from zope.interface import implementer
 
-from txradio.interfaces import IBroadcaster, IFrameSource, IListener
+from txradio.interfaces import IBroadcaster, IFrameSource, IListener, IStandby
 from txradio.wire.mp3 import Frame, ReservoirGuard, parseHeader
 from txradio.wire.programme import TitleChange, moveFrames
 
@@ -85,14 +85,13 @@ class Switcher:
             self._guard.reset()
             previous, self.current = self.current, chosen
             if previous is not None:
-                standby = getattr(previous, "standby", None)
-                if standby is not None:
-                    standby()
+                if IStandby.providedBy(previous):
+                    previous.standby()
             if chosen is not None:
                 self._log.info(
                     "{name}: switching to {source}",
                     name=self.name,
-                    source=getattr(chosen, "label", None) or getattr(chosen, "name", chosen),
+                    source=_describe(chosen),
                 )
                 if chosen.title is not None:
                     out.append(TitleChange(chosen.title))
@@ -114,7 +113,19 @@ class Switcher:
                 source.close()
 
 
-@implementer(IFrameSource, IListener)
+def _describe(source: IFrameSource) -> object:
+    """
+    Name a source for the log.
+
+    @param source: a source.
+    @return: its C{label} or C{name} where it has one (a relay, a playlist),
+        else the source itself; only for the log's text, so a guess is
+        harmless here.
+    """
+    return getattr(source, "label", None) or getattr(source, "name", source)
+
+
+@implementer(IStandby, IListener)
 class MountFollower:
     """
     Another mount's stream as a source: it listens to that mount's
@@ -124,7 +135,17 @@ class MountFollower:
     @ivar peer: how it appears among the other mount's listeners.
     @ivar bytesSent: bytes received from the other mount.
     @ivar title: the title most recently returned.
+    @ivar internal: whether it re-encodes the mount it follows (a derived
+        mount, not counted among that mount's listeners) rather than
+        playing it as a fallback (counted).
     """
+
+    # What an IListener tells about its player: a follower has none.
+    userAgent = ""
+    connectedAt: float | None = None
+    seconds = 0.0
+    lag = 0
+    internal = False
 
     def __init__(self, station, name: str = "") -> None:
         """

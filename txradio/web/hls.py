@@ -52,6 +52,7 @@ from txradio.stream.segmenter import (
     DEFAULT_WINDOW,
     Segmenter,
 )
+from txradio.interfaces import IStation
 from txradio.web.status import renderPreflight
 
 SEGMENT_CACHE_CONTROL = b"public, max-age=86400, immutable"
@@ -296,6 +297,7 @@ class HLSMount:
         @param request: a playlist or segment request.
         """
         address = request.getClientAddress()
+        # An IAddress has no common fields: a UNIX socket's has no host.
         host = getattr(address, "host", str(address))
         self.sessions.seen((host, request.getHeader(b"user-agent") or b""))
 
@@ -435,30 +437,30 @@ class SegmentResource(Resource):
         return renderPreflight(request)
 
 
-def _wantsHLS(station) -> bool:
+def _wantsHLS(station: IStation) -> bool:
     """
     Tell whether a station serves HLS (it opts out with C{hls = False}).
     """
-    return getattr(station, "hls", True) is not False
+    return bool(station.hls)
 
 
-def relatedStations(station) -> list:
+def relatedStations(station: IStation) -> list[IStation]:
     """
     The stations playing the same programme as C{station} at other
     bitrates (those a master playlist lists beside it): the mount it is
     derived from and every mount derived from that one.
 
     @param station: a station; derived mounts are found through its
-        C{derivedFrom} and C{derived} attributes (or C{variants}).
+        C{derivedFrom} and C{derived} attributes.
     @return: the family, its root first.
     """
     root = station
     seen = {id(root)}
-    while getattr(root, "derivedFrom", None) is not None and id(root.derivedFrom) not in seen:
+    while root.derivedFrom is not None and id(root.derivedFrom) not in seen:
         root = root.derivedFrom
         seen.add(id(root))
     family = [root]
-    for member in list(getattr(root, "derived", None) or ()) + list(getattr(root, "variants", None) or ()):
+    for member in root.derived:
         if all(member is not known for known in family):
             family.append(member)
     return family
