@@ -159,6 +159,7 @@ class MountFollower:
         self.bytesSent = 0
         self.title: str | None = None
         self._attached = False
+        self._closed = False
         self._lastBlock: bytes | None = None
         self._queue: deque = deque()
 
@@ -213,6 +214,8 @@ class MountFollower:
         @param duration: seconds wanted.
         @return: frames and marks.
         """
+        if self._closed:
+            return []
         if not self._attached:
             self._attached = True
             self._lastBlock = None
@@ -238,8 +241,9 @@ class MountFollower:
 
     def close(self) -> None:
         """
-        Stop following; see L{IFrameSource.close}.
+        Stop following for good; see L{IFrameSource.close}.
         """
+        self._closed = True
         self.standby()
 
 
