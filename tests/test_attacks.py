@@ -32,6 +32,9 @@ from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from tests._realpeers import RawClient, connectRaw, fetch, parseResponse, startRadio
 from txradio.wire import auth
+from zope.interface.verify import verifyObject
+
+from txradio.interfaces import ILoginThrottle
 from txradio.net import throttle
 from txradio.wire.icy import MetadataDemuxer
 from txradio.service import DEFAULT_BACKLOG, withBacklog
@@ -573,6 +576,12 @@ class ThrottleTests(SynchronousTestCase):
         self.events: list[dict] = []
         globalLogPublisher.addObserver(self.events.append)
         self.addCleanup(globalLogPublisher.removeObserver, self.events.append)
+
+    def test_interface(self):
+        """
+        L{throttle.LoginThrottle} provides L{ILoginThrottle}.
+        """
+        self.assertTrue(verifyObject(ILoginThrottle, self.throttle))
 
     def test_growingWait(self):
         """

@@ -12,6 +12,7 @@ import os
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase
+from zope.interface.verify import verifyObject
 
 from tests._contracts import FrameSourceContractMixin
 from tests._process import FakeProcessReactor
@@ -24,6 +25,7 @@ from txradio.sources.tracks import FolderTracks, M3UTracks
 from txradio.sources.transcode import TranscodingSource
 from txradio.stream.station import Station
 from txradio.stream.switcher import MountFollower, Switcher
+from txradio.interfaces import IFrameSource
 from txradio.testing import FakeFrameSource, syntheticFrame
 from txradio.wire.audioformat import TRANSCODE, AudioFormat
 
@@ -142,3 +144,9 @@ class FakeFrameSourceContractTests(FrameSourceContractMixin, SynchronousTestCase
 
     def makeSource(self) -> FakeFrameSource:
         return FakeFrameSource(["A", "B"], framesPerTrack=15)
+
+    def test_interface(self) -> None:
+        """
+        L{FakeFrameSource} provides L{IFrameSource}.
+        """
+        self.assertTrue(verifyObject(IFrameSource, self.makeSource()))
