@@ -13,6 +13,8 @@ else and never holds more than a bounded amount of audio.
 
 from __future__ import annotations
 
+from typing import Any
+
 from twisted.internet.interfaces import IPushProducer, IReactorTime
 from twisted.logger import Logger
 from zope.interface import implementer
@@ -72,7 +74,7 @@ class Listener:
 
     def __init__(
         self,
-        transport,
+        transport: Any,
         broadcaster: IBroadcaster,
         clock: IReactorTime,
         metaint: int = 0,

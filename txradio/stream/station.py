@@ -5,15 +5,19 @@ A station: one mount point with its stream info, broadcaster and limits.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
+from typing import Any, cast
 
 from twisted.application.service import IService, MultiService
+from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from zope.interface import implementer
 
 from txradio.stream.events import SOURCE_LEFT, EventBus, MetadataUpdated, SourceDisconnected, StationStats, TitleChanged
 from txradio.stream.broadcast import DEFAULT_BURST, DEFAULT_TICK, Broadcaster
+from txradio.wire.audioformat import AudioFormat
 from txradio.wire.icy import DEFAULT_METAINT, StreamInfo, responseHead
 from txradio.interfaces import IEncoder, IFrameSource, ILiveSource, IStation
 from txradio.stream.listener import DEFAULT_LAG_LIMIT, Listener
@@ -112,7 +116,7 @@ class Station(MultiService):
         legacyStatus: bool = False,
         sourcePassword: str | None = None,
         sourceUser: str = "source",
-        conform=None,
+        conform: Callable[[IFrameSource], IEncoder] | None = None,
     ) -> None:
         """
         @param source: the station's own L{IFrameSource} (its programme), or
@@ -137,11 +141,13 @@ class Station(MultiService):
         """
         MultiService.__init__(self)
         if clock is None:
-            from twisted.internet import reactor as clock  # type: ignore[assignment]
+            from twisted.internet import reactor
+
+            clock = cast(IReactorTime, reactor)
         if not 0 < metaint <= 1 << 20:
             raise ValueError(f"metaint must be between 1 and 1048576 bytes, not {metaint}")
         self.mount = normalizeMount(mount)
-        self.setName(self.mount.decode("ascii"))
+        self.setName(self.mount.decode("ascii"))  # type: ignore[no-untyped-call]  # Twisted's services are untyped
         self.info = info if info is not None else StreamInfo()
         self.clock = clock
         self.metaint = metaint
@@ -175,11 +181,11 @@ class Station(MultiService):
             name=self.mount.decode("ascii"),
         )
         self.broadcaster.onTitleChange = self._titleChanged
-        self.broadcaster.setServiceParent(self)
+        self.broadcaster.setServiceParent(self)  # type: ignore[no-untyped-call]  # Twisted's services are untyped
         if source is not None and IService.providedBy(source):
             # A programme that connects somewhere (a relay) runs with the
             # station.
-            source.setServiceParent(self)
+            source.setServiceParent(self)  # type: ignore[no-untyped-call]  # Twisted's services are untyped
 
     def _titleChanged(self, title: str) -> None:
         """
@@ -190,7 +196,7 @@ class Station(MultiService):
         """
         self.events.emit(TitleChanged(self, self.clock.seconds(), title))
 
-    def stopService(self):
+    def stopService(self) -> Deferred[None] | None:
         """
         Stop the broadcaster (disconnecting every listener) and close the
         source.
@@ -211,20 +217,24 @@ class Station(MultiService):
         if waits:
             from twisted.internet.defer import DeferredList, maybeDeferred
 
-            return DeferredList([maybeDeferred(lambda: result), *waits]).addCallback(lambda _: None)
-        return result
+            done: Deferred[None] = DeferredList([maybeDeferred(lambda: result), *waits]).addCallback(lambda _: None)
+            return done
+        stopped: Deferred[None] | None = result
+        return stopped
 
     @property
-    def audioFormat(self):
+    def audioFormat(self) -> AudioFormat | None:
         """
         The L{txradio.wire.audioformat.AudioFormat} the mount promises, or
         L{None} when it plays frames as they come.
         """
-        if self.conformer is not None:
-            return self.conformer.outputFormat
-        if self.derivedFrom is not None and IEncoder.providedBy(self.programme):
-            return self.programme.outputFormat
-        return None
+        coder = self.conformer
+        if coder is None and self.derivedFrom is not None and IEncoder.providedBy(self.programme):
+            coder = self.programme
+        if coder is None:
+            return None
+        audioFormat: AudioFormat = coder.outputFormat
+        return audioFormat
 
     @property
     def onAir(self) -> bool:
@@ -303,10 +313,10 @@ class Station(MultiService):
         self.switcher.setSource(_PROGRAMME, source)
         if old is not None and old is not source:
             if IService.providedBy(old) and old.parent is self:
-                old.disownServiceParent()
+                old.disownServiceParent()  # type: ignore[no-untyped-call]  # Twisted's services are untyped
             old.close()
         if IService.providedBy(source):
-            source.setServiceParent(self)
+            source.setServiceParent(self)  # type: ignore[no-untyped-call]  # Twisted's services are untyped
 
     def setFallback(self, station: "Station | None") -> None:
         """
@@ -379,7 +389,7 @@ class Station(MultiService):
         )
 
     def connectListener(
-        self, transport, wantsMetadata: bool, peer: str, userAgent: str
+        self, transport: Any, wantsMetadata: bool, peer: str, userAgent: str
     ) -> Listener:
         """
         Start streaming to a transport whose response head has been sent.

@@ -17,7 +17,8 @@ from collections import deque
 from twisted.logger import Logger
 from zope.interface import implementer
 
-from txradio.interfaces import IBroadcaster, IFrameSource, IListener, IStandby
+from txradio.interfaces import IBroadcaster, IFrameSource, IListener, IStandby, IStation
+from txradio.stream.broadcast import Chunk
 from txradio.wire.mp3 import Frame, ReservoirGuard, parseHeader
 from txradio.wire.programme import TitleChange, moveFrames
 
@@ -69,7 +70,7 @@ class Switcher:
         """
         return self._slots[slot]
 
-    def pull(self, duration: float) -> list:
+    def pull(self, duration: float) -> list[Frame | TitleChange]:
         """
         Pull from the first source on air; see L{IFrameSource.pull}.
 
@@ -78,7 +79,7 @@ class Switcher:
             title.
         """
         chosen = next((s for s in self._slots if s is not None and s.onAir), None)
-        out: list = []
+        out: list[Frame | TitleChange] = []
         if chosen is not self.current:
             # The new source's first frames may borrow audio data from its
             # frames before this point, which listeners never got.
@@ -147,7 +148,7 @@ class MountFollower:
     lag = 0
     internal = False
 
-    def __init__(self, station, name: str = "") -> None:
+    def __init__(self, station: IStation, name: str = "") -> None:
         """
         @param station: the L{txradio.stream.station.Station} to follow.
         @param name: a name for logs.
@@ -161,10 +162,10 @@ class MountFollower:
         self._attached = False
         self._closed = False
         self._lastBlock: bytes | None = None
-        self._queue: deque = deque()
+        self._queue: deque[Frame | TitleChange] = deque()
 
     @property
-    def station(self):
+    def station(self) -> IStation:
         """
         The station followed.
         """
@@ -177,7 +178,7 @@ class MountFollower:
         """
         return bool(self._station.onAir)
 
-    def deliver(self, chunk) -> None:
+    def deliver(self, chunk: Chunk) -> None:
         """
         Take a chunk from the followed mount and queue its frames.
 
@@ -207,7 +208,7 @@ class MountFollower:
         self._attached = False
         self._queue.clear()
 
-    def pull(self, duration: float) -> list:
+    def pull(self, duration: float) -> list[Frame | TitleChange]:
         """
         Return the followed mount's frames received so far.
 
@@ -224,7 +225,7 @@ class MountFollower:
                 # The followed mount's latest chunk covers now: play it at
                 # once rather than waiting for that mount's next tick.
                 self.deliver(burst[-1])
-        out: list = []
+        out: list[Frame | TitleChange] = []
         _, title = moveFrames(self._queue, duration, out)
         if title is not None:
             self.title = title
