@@ -53,7 +53,7 @@ from txradio.stream.segmenter import (
     Segmenter,
 )
 from txradio.interfaces import IStation
-from txradio.web.status import renderPreflight
+from txradio.web.status import PreflightMixin
 
 SEGMENT_CACHE_CONTROL = b"public, max-age=86400, immutable"
 """How long caches may keep a segment: a day (it never changes)."""
@@ -319,9 +319,11 @@ class HLSMount:
         }
 
 
-class MediaPlaylistResource(Resource):
+class _MountResource(PreflightMixin, Resource):
     """
-    C{/MOUNT.m3u8}: a mount's live media playlist.
+    A resource serving one mount's HLS (a leaf): its playlists and segments.
+
+    @ivar mount: the mount's L{HLSMount}.
     """
 
     isLeaf = True
@@ -332,6 +334,13 @@ class MediaPlaylistResource(Resource):
         """
         Resource.__init__(self)
         self.mount = mount
+
+
+class MediaPlaylistResource(_MountResource):
+    """
+    C{/MOUNT.m3u8}: a mount's live media playlist.
+    """
+
 
     def render_GET(self, request: Request) -> bytes:
         """
@@ -353,14 +362,8 @@ class MediaPlaylistResource(Resource):
         body, etag = built
         return _send(request, body, PLAYLIST_TYPE, etag, b"public, max-age=%d" % mount.maxAge)
 
-    def render_OPTIONS(self, request: Request) -> bytes:
-        """
-        Answer a CORS preflight.
-        """
-        return renderPreflight(request)
 
-
-class MasterPlaylistResource(Resource):
+class MasterPlaylistResource(_MountResource):
     """
     C{/MOUNT/master.m3u8}: the mount and its derived mounts as variants.
     """
@@ -389,26 +392,12 @@ class MasterPlaylistResource(Resource):
         etag = _entityTag(body)
         return _send(request, body, PLAYLIST_TYPE, etag, b"public, max-age=%d" % self.mount.segmenter.targetDuration)
 
-    def render_OPTIONS(self, request: Request) -> bytes:
-        """
-        Answer a CORS preflight.
-        """
-        return renderPreflight(request)
 
-
-class SegmentResource(Resource):
+class SegmentResource(_MountResource):
     """
     C{/MOUNT/hls/N.mp3}: a mount's segments, from memory.
     """
 
-    isLeaf = True
-
-    def __init__(self, mount: HLSMount) -> None:
-        """
-        @param mount: the mount's HLS.
-        """
-        Resource.__init__(self)
-        self.mount = mount
 
     def render_GET(self, request: Request) -> bytes:
         """
@@ -429,12 +418,6 @@ class SegmentResource(Resource):
         mount.segmentRequests[sequence] = mount.segmentRequests.get(sequence, 0) + 1
         mount.noteClient(request)
         return _send(request, segment.data, SEGMENT_TYPE, segment.etag, SEGMENT_CACHE_CONTROL)
-
-    def render_OPTIONS(self, request: Request) -> bytes:
-        """
-        Answer a CORS preflight.
-        """
-        return renderPreflight(request)
 
 
 def _wantsHLS(station: IStation) -> bool:

@@ -43,7 +43,7 @@ from txradio.web.hls import HLSRoutes, HLSSettings, relatedStations
 from txradio.library.index import Library
 from txradio.web.metadata import IcecastMetadataResource, ShoutcastMetadataResource
 from txradio.web.page import StaticResource, StationsPage
-from txradio.web.status import IcecastStatusResource, WebContext, baseURL, renderPreflight
+from txradio.web.status import IcecastStatusResource, PreflightMixin, WebContext, baseURL
 
 __all__ = [
     "RadioChannel",
@@ -146,7 +146,7 @@ class RadioChannel(http.HTTPChannel):
     listenerProtocol: ListenerPort | None = None
 
 
-class PlaylistResource(Resource):
+class PlaylistResource(PreflightMixin, Resource):
     """
     A playlist file (M3U, PLS or XSPF) pointing at one or more stations
     (see L{playlistEntries} for what it lists).
@@ -193,15 +193,6 @@ class PlaylistResource(Resource):
         return self._build(entries)
 
     render_HEAD = render_GET
-
-    def render_OPTIONS(self, request: Request) -> bytes:
-        """
-        Answer a CORS preflight.
-
-        @param request: the request.
-        @return: an empty body.
-        """
-        return renderPreflight(request)
 
 
 class StreamResource(Resource):

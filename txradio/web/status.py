@@ -401,7 +401,23 @@ def renderPreflight(request: Request) -> bytes:
     return b""
 
 
-class JSONResource(Resource):
+class PreflightMixin:
+    """
+    Answers CORS preflights (C{OPTIONS}) for a read-only public resource;
+    mixed in before L{Resource}.
+    """
+
+    def render_OPTIONS(self, request: Request) -> bytes:
+        """
+        Answer a CORS preflight; see L{renderPreflight}.
+
+        @param request: the request.
+        @return: an empty body.
+        """
+        return renderPreflight(request)
+
+
+class JSONResource(PreflightMixin, Resource):
     """
     A read-only public JSON document: C{GET}, C{HEAD} and CORS preflight.
 
@@ -437,15 +453,6 @@ class JSONResource(Resource):
         return renderJSON(request, value, code)
 
     render_HEAD = render_GET
-
-    def render_OPTIONS(self, request: Request) -> bytes:
-        """
-        Answer a CORS preflight.
-
-        @param request: the request.
-        @return: an empty body.
-        """
-        return renderPreflight(request)
 
 
 def requestHost(request: Request, base: str) -> str:
