@@ -341,11 +341,11 @@ class _Handshakes:
     """
 
     def __init__(self) -> None:
-        # Every input comes from one address: without this the login
-        # throttle would refuse all but the first few guesses unchecked,
-        # and the checks after it would never be reached.
-        throttle.LOGINS.freeFailures = 10**9
         self.clock = Clock()
+        # Every input comes from one address: a throttle that slowed it
+        # would refuse all but the first few guesses unchecked, and the
+        # checks after it would never be reached.
+        logins = throttle.LoginThrottle(self.clock, freeFailures=10**9)
         self.station = Station(
             FakeFrameSource(titles=["Playlist Song"], framesPerTrack=10**9),
             clock=self.clock,
@@ -354,8 +354,10 @@ class _Handshakes:
         )
         self.station.startService()
         self.clock.pump([0.5] * 4)
-        self.listeners = ListenerFactory({self.station.mount: self.station}, clock=self.clock, headerTimeout=15.0)
-        self.shoutcast = ShoutcastSourceFactory(self.station, clock=self.clock, timeout=10.0)
+        self.listeners = ListenerFactory(
+            {self.station.mount: self.station}, clock=self.clock, headerTimeout=15.0, logins=logins
+        )
+        self.shoutcast = ShoutcastSourceFactory(self.station, clock=self.clock, timeout=10.0, logins=logins)
         self.baseline = len(self.clock.getDelayedCalls())
 
     def run(self, factory, data: bytes) -> bytes:

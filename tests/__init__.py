@@ -18,10 +18,3 @@ else:
         suppress_health_check=[HealthCheck.too_slow],
     )
     settings.load_profile("txradio")
-
-# Failed logins are slowed per address by one shared throttle; many tests log
-# in wrongly from the same fake address on purpose, so the suite turns it off
-# and the tests of the throttle patch in a fresh one (tests/test_attacks.py).
-import txradio.net.throttle as _throttle  # noqa: E402
-
-_throttle.LOGINS.freeFailures = 10**9

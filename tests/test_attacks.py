@@ -32,6 +32,9 @@ from twisted.trial.unittest import SynchronousTestCase, TestCase
 
 from tests._realpeers import RawClient, connectRaw, fetch, parseResponse, startRadio
 from txradio.wire import auth
+from zope.interface.verify import verifyObject
+
+from txradio.interfaces import ILoginThrottle
 from txradio.net import throttle
 from txradio.wire.icy import MetadataDemuxer
 from txradio.service import DEFAULT_BACKLOG, withBacklog
@@ -77,8 +80,9 @@ class _RadioMixin:
     @inlineCallbacks
     def startRadio(self, stations=None, **options):
         self.stations = stations or [demoStation(sourcePassword=SOURCE_PASSWORD)]
-        self.port = yield startRadio(self, self.stations, **options)
-        self.patch(throttle, "LOGINS", throttle.LoginThrottle(clock=Clock()))
+        # The radio's login throttle, on a clock of the test's own.
+        self.logins = throttle.LoginThrottle(Clock())
+        self.port = yield startRadio(self, self.stations, logins=self.logins, **options)
 
     def get(self, request: bytes, seconds: float = 10) -> Deferred:
         return fetch(self, self.port, request, seconds).addCallback(parseResponse)
@@ -573,6 +577,12 @@ class ThrottleTests(SynchronousTestCase):
         globalLogPublisher.addObserver(self.events.append)
         self.addCleanup(globalLogPublisher.removeObserver, self.events.append)
 
+    def test_interface(self):
+        """
+        L{throttle.LoginThrottle} provides L{ILoginThrottle}.
+        """
+        self.assertTrue(verifyObject(ILoginThrottle, self.throttle))
+
     def test_growingWait(self):
         """
         Ten failures are free; then each waits 1, 2, 4 … seconds up to 60,
@@ -623,9 +633,8 @@ class ThrottleTests(SynchronousTestCase):
         A SHOUTcast v1 encoder guessing passwords is refused unchecked once
         throttled, even with the right one, until its wait is over.
         """
-        self.patch(throttle, "LOGINS", self.throttle)
         station = Station(None, clock=self.clock, sourcePassword=SOURCE_PASSWORD)
-        factory = ShoutcastSourceFactory(station, clock=self.clock)
+        factory = ShoutcastSourceFactory(station, clock=self.clock, logins=self.throttle)
 
         def attempt(password: bytes) -> bytes:
             protocol = factory.buildProtocol(None)
@@ -688,7 +697,7 @@ class ThrottledLoginTests(_RadioMixin, TestCase):
         for request in (rightAdmin, rightMetadata, rightCGI, rightSource):
             status, headers, _ = yield self.get(request)
             self.assertIn(b" 429 ", status, request[:40])
-        throttle.LOGINS.clock.advance(1)
+        self.logins.clock.advance(1)
         status, _, _ = yield self.get(rightAdmin)
         self.assertIn(b" 200 ", status)
 

@@ -28,6 +28,12 @@ class RecordingListener:
     A listener that records the chunks it is given.
     """
 
+    userAgent = ""
+    connectedAt = None
+    seconds = 0.0
+    lag = 0
+    internal = False
+
     def __init__(self) -> None:
         self.peer = "recorder"
         self.bytesSent = 0

@@ -308,3 +308,27 @@ class WebRequestLineTests(SynchronousTestCase):
         self.assertGreater(entry.bytes_sent, 100)
         self.assertEqual(entry.headers_in["User-Agent"], "curl/8")
         self.assertEqual(entry.request_duration_seconds, 0)
+
+    def test_timesFromTheRadioClock(self) -> None:
+        """
+        A web request's time in the access log is the radio's clock's, not
+        the wall clock's: the line is dated by the fake reactor.
+        """
+        from twisted.internet.testing import MemoryReactorClock
+
+        from txradio.service import RadioService
+
+        reactor = MemoryReactorClock()
+        reactor.advance(86400 * 365)  # 1971-01-01T00:00:00Z
+        radio = RadioService([Station(FakeFrameSource(), clock=reactor)], listen=[], reactor=reactor)
+        path = self.mktemp()
+        radio.logAccess(path)
+        address = IPv4Address("TCP", "192.0.2.7", 5555)
+        protocol = radio.factory.buildProtocol(address)
+        protocol.makeConnection(StringTransport(peerAddress=address))
+        protocol.dataReceived(b"GET /status-json.xsl HTTP/1.1\r\nHost: x\r\n\r\n")
+        radio.logAccess(None)
+        with open(path) as f:
+            [line] = f.read().splitlines()
+        entry = apachelogs.LogParser(COMBINED_WITH_SECONDS).parse(line)
+        self.assertEqual(entry.request_time.timestamp(), 86400 * 365)

@@ -15,7 +15,7 @@ from twisted.internet.testing import EventLoggingObserver
 from twisted.trial.unittest import SynchronousTestCase
 from zope.interface.verify import verifyObject
 
-from txradio.interfaces import IFrameSource
+from txradio.interfaces import IProgramme
 from txradio.wire.mp3 import Frame, Framer
 from txradio.wire.programme import TitleChange
 from txradio.sources.playlist import RETRY_DELAY, PlaylistSource
@@ -173,9 +173,10 @@ class PlaylistSourceTests(SynchronousTestCase):
 
     def test_interface(self) -> None:
         """
-        L{PlaylistSource} provides L{IFrameSource}.
+        L{PlaylistSource} provides L{IProgramme}: an L{IFrameSource} that can
+        skip and reload.
         """
-        self.assertTrue(verifyObject(IFrameSource, PlaylistSource(ListTracks(DEMO), clock=Clock())))
+        self.assertTrue(verifyObject(IProgramme, PlaylistSource(ListTracks(DEMO), clock=Clock())))
 
     def test_wholeTracksInOrder(self) -> None:
         """

@@ -11,7 +11,10 @@ from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase
 
 from txradio.wire.icy import MetadataDemuxer
-from txradio.net.listenerport import ListenerFactory, ListenerProtocol
+from twisted.internet.interfaces import IProtocolNegotiationFactory
+from zope.interface.verify import verifyObject
+
+from txradio.net.listenerport import TRANSITIONS, ListenerFactory, ListenerProtocol, Phase, advance
 from txradio.stream.station import Station
 from txradio.testing import FakeFrameSource
 from txradio.web.site import buildSite
@@ -314,3 +317,90 @@ class SiteHandOverTests(ProtocolTestMixin, SynchronousTestCase):
         self.assertIn(b"text/html", reply)
         self.assertIn(b"Song A", reply)
         self.assertIn(b'<audio controls="" preload="none" src="/stream">', reply)
+
+
+class PhaseTests(ProtocolTestMixin, SynchronousTestCase):
+    """
+    A listener connection is in one L{Phase} at a time, and moves only as
+    L{TRANSITIONS} allows.
+    """
+
+    def test_interface(self) -> None:
+        """
+        L{ListenerFactory} provides L{IProtocolNegotiationFactory}.
+        """
+        self.assertTrue(verifyObject(IProtocolNegotiationFactory, self.factory))
+
+    def test_advance(self) -> None:
+        """
+        L{advance} returns the new phase for an allowed move and raises
+        L{ValueError} for any other, and every phase can be lost.
+        """
+        for current in Phase:
+            self.assertIn(Phase.CLOSED, TRANSITIONS[current])
+            for new in Phase:
+                if new in TRANSITIONS[current]:
+                    self.assertIs(advance(current, new), new)
+                else:
+                    self.assertRaises(ValueError, advance, current, new)
+
+    def test_terminalPhases(self) -> None:
+        """
+        Streaming and closing lead only to closed; closed leads nowhere else.
+        """
+        self.assertEqual(TRANSITIONS[Phase.STREAMING], {Phase.CLOSED})
+        self.assertEqual(TRANSITIONS[Phase.CLOSING], {Phase.CLOSED})
+        self.assertEqual(TRANSITIONS[Phase.CLOSED], {Phase.CLOSED})
+
+    def test_headThenStreaming(self) -> None:
+        """
+        A connection reads its head, then streams once a mount is asked for,
+        and is closed when lost.
+        """
+        protocol, transport = self.connect()
+        self.assertIs(protocol.phase, Phase.HEAD)
+        protocol.dataReceived(b"GET /stream HTTP/1.0\r\n")
+        self.assertIs(protocol.phase, Phase.HEAD)
+        protocol.dataReceived(b"\r\n")
+        self.assertIs(protocol.phase, Phase.STREAMING)
+        protocol.connectionLost(None)
+        self.assertIs(protocol.phase, Phase.CLOSED)
+
+    def test_refusedIsClosing(self) -> None:
+        """
+        A refused request (a bad head, a C{HEAD}, an C{OPTIONS}) leaves the
+        connection closing, and what the client sends next is ignored.
+        """
+        for request in (b"BREW /pot HTCPCP/1.0\r\n\r\n", b"HEAD /stream HTTP/1.0\r\n\r\n", b"OPTIONS /stream HTTP/1.0\r\n\r\n"):
+            protocol, transport = self.request(request)
+            self.assertIs(protocol.phase, Phase.CLOSING, request)
+            self.assertTrue(transport.disconnecting)
+            written = transport.value()
+            protocol.dataReceived(b"GET /stream HTTP/1.0\r\n\r\n")
+            self.assertEqual(transport.value(), written)
+
+    def test_timeoutIsClosing(self) -> None:
+        """
+        A head that does not arrive in time leaves the connection closing.
+        """
+        protocol, transport = self.connect()
+        self.clock.advance(self.factory.headerTimeout)
+        self.assertIs(protocol.phase, Phase.CLOSING)
+
+    def test_siteAndBack(self) -> None:
+        """
+        A page request hands the connection to the site; a stream request
+        on the same kept-alive connection brings it back to stream.
+        """
+        protocol, transport = self.request(b"GET /status-json.xsl HTTP/1.1\r\nHost: x\r\n\r\n")
+        self.assertIs(protocol.phase, Phase.SITE)
+        protocol.dataReceived(b"GET /stream HTTP/1.1\r\nHost: x\r\n\r\n")
+        self.assertIs(protocol.phase, Phase.STREAMING)
+
+    def test_sourceSession(self) -> None:
+        """
+        A source request without credentials is refused (closing); the
+        station takes no sources here.
+        """
+        protocol, transport = self.request(b"PUT /stream HTTP/1.1\r\nContent-Type: audio/mpeg\r\n\r\n")
+        self.assertIs(protocol.phase, Phase.CLOSING)

@@ -10,7 +10,11 @@ from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase
 
 from txradio.wire.upstream import parseUpstream
-from txradio.net.push import PushClient, PushFactory, metadataRequest
+from twisted.internet.interfaces import IPushProducer
+from zope.interface.verify import verifyObject
+
+from txradio.interfaces import IListener
+from txradio.net.push import PushClient, PushFactory, PushProtocol, metadataRequest
 from txradio.stream.station import Station
 from txradio.testing import FakeFrameSource
 
@@ -46,6 +50,15 @@ class PushProtocolTests(SynchronousTestCase):
             clock=self.clock,
             endpointFactory=lambda upstream: self.endpoint,
         )
+
+    def test_interface(self) -> None:
+        """
+        L{PushProtocol} provides L{IListener} and L{IPushProducer}.
+        """
+        protocol, _ = self.connect()
+        self.assertIsInstance(protocol, PushProtocol)
+        self.assertTrue(verifyObject(IListener, protocol))
+        self.assertTrue(verifyObject(IPushProducer, protocol))
 
     def connect(self) -> tuple:
         protocol = PushFactory(self.push).buildProtocol(None)

@@ -13,7 +13,7 @@ from zope.interface.verify import verifyObject
 
 from txradio.wire.upstream import ResponseError, ResponseHeadParser, parseUpstream
 from txradio.wire.icy import encodeMetadata
-from txradio.interfaces import IFrameSource
+from txradio.interfaces import IFrameSource, IRelay
 from txradio.wire.mp3 import Frame
 from txradio.wire.programme import TitleChange
 from txradio.service import RadioService
@@ -97,8 +97,9 @@ class RelayProtocolTests(SynchronousTestCase):
 
     def test_interface(self) -> None:
         """
-        A relay is an L{IFrameSource}.
+        L{RelaySource} is an L{IRelay} (and so an L{IFrameSource}).
         """
+        self.assertTrue(verifyObject(IRelay, self.relay))
         self.assertTrue(verifyObject(IFrameSource, self.relay))
 
     def test_request(self) -> None:

@@ -19,6 +19,32 @@ from txradio.service import RadioService
 from txradio.operations.signals import SignalService
 from txradio.stream.station import Station
 from txradio.testing import FakeFrameSource
+from txradio.interfaces import IProgramme
+from zope.interface import implementer
+from zope.interface.verify import verifyClass
+
+
+@implementer(IProgramme)
+class ReloadCountingProgramme(FakeFrameSource):
+    """
+    A programme that counts how often it was told to read its tracks again.
+    """
+
+    reloaded = 0
+
+    def skip(self) -> None:
+        """
+        Nothing to skip.
+        """
+
+    def reload(self) -> None:
+        """
+        Count a reload.
+        """
+        self.reloaded += 1
+
+
+verifyClass(IProgramme, ReloadCountingProgramme)
 
 
 class RecordingReactor:
@@ -110,18 +136,15 @@ class SignalServiceTests(SynchronousTestCase):
         """
         radio = FakeRadio()
 
-        class Programme:
-            reloaded = 0
-
-            def reload(self):
-                Programme.reloaded += 1
+        programme = ReloadCountingProgramme()
 
         class FakeStation:
-            programme = Programme()
+            pass
 
+        FakeStation.programme = programme
         radio.stations = [FakeStation()]
         SignalService(radio, None, RecordingReactor()).reload()
-        self.assertEqual((radio.certificatesRead, Programme.reloaded), (1, 1))
+        self.assertEqual((radio.certificatesRead, programme.reloaded), (1, 1))
 
 
 class GracefulStopTests(SynchronousTestCase):

@@ -12,7 +12,6 @@ from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase
 
-from txradio.net import throttle
 from txradio.wire.icy import MetadataDemuxer
 from txradio.net.listenerport import ListenerFactory
 from txradio.net.sourceport import ShoutcastSourceFactory
@@ -190,8 +189,8 @@ class MountEnumerationTests(SourceTestMixin, SynchronousTestCase):
 
     def setUp(self) -> None:
         SourceTestMixin.setUp(self)
-        self.throttle = throttle.LoginThrottle(clock=Clock())
-        self.patch(throttle, "LOGINS", self.throttle)
+        # The factory's own throttle, on the test's clock.
+        self.throttle = self.factory.logins
 
     def attempt(self, mount: bytes, password: str | None) -> bytes:
         """
@@ -504,3 +503,27 @@ class MountFollowerTests(SynchronousTestCase):
         self.assertGreater(sum(item.header.duration for item in items[1:]), 0.45)
         latest = followed.broadcaster.recent.burst()[-1]
         self.assertEqual(items[1].data, latest.data[: len(items[1].data)])
+
+
+class SourceInterfaceTests(SynchronousTestCase):
+    """
+    The live source, the switcher and the mount follower provide their
+    interfaces.
+    """
+
+    def test_interface(self) -> None:
+        """
+        L{LiveSource} provides L{ILiveSource}, L{Switcher} L{IFrameSource},
+        and L{MountFollower} L{IStandby} and L{IListener}.
+        """
+        from zope.interface.verify import verifyObject
+
+        from txradio.interfaces import IFrameSource, IListener, ILiveSource, IStandby
+        from txradio.sources.live import LiveSource
+        from txradio.stream.switcher import MountFollower, Switcher
+
+        self.assertTrue(verifyObject(ILiveSource, LiveSource("live")))
+        self.assertTrue(verifyObject(IFrameSource, Switcher([None, FakeFrameSource(), None])))
+        follower = MountFollower(Station(FakeFrameSource(), mount="/followed", clock=Clock()))
+        self.assertTrue(verifyObject(IStandby, follower))
+        self.assertTrue(verifyObject(IListener, follower))

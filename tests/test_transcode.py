@@ -13,7 +13,7 @@ from tests._process import FakeProcessReactor
 from tests.test_encoder import frames, stream
 from txradio.wire.audioformat import SKIP, TRANSCODE, AudioFormat
 from txradio.sources.encoder import HANG_TIMEOUT, PRIME_FRAMES, Backoff
-from txradio.interfaces import IFrameSource
+from txradio.interfaces import IEncoder
 from txradio.wire.mp3 import Frame
 from txradio.wire.programme import TitleChange
 from txradio.sources.transcode import ALWAYS, TranscodingSource
@@ -83,9 +83,10 @@ class TranscodingSourceTests(SynchronousTestCase):
 
     def test_interface(self) -> None:
         """
-        L{TranscodingSource} provides L{IFrameSource}.
+        L{TranscodingSource} provides L{IEncoder} (and so L{IStandby} and
+        L{IFrameSource}).
         """
-        self.assertTrue(verifyObject(IFrameSource, self.source([])))
+        self.assertTrue(verifyObject(IEncoder, self.source([])))
 
     def test_passthrough(self) -> None:
         """

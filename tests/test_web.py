@@ -20,7 +20,10 @@ from txradio.stream.station import Station
 from txradio.testing import FakeFrameSource, connectInMemory
 from txradio.library.index import Library
 from txradio.web.page import STATIC_DIR, assetURL
-from txradio.web.site import buildSite
+from zope.interface.verify import verifyObject
+
+from txradio.interfaces import IRadioSite
+from txradio.web.site import RadioSite, buildSite
 
 
 class PageTestMixin:
@@ -265,6 +268,13 @@ class SiteTests(PageTestMixin, SynchronousTestCase):
     """
     The site routes every path, and runs its services with the radio.
     """
+
+    def test_interface(self) -> None:
+        """
+        L{buildSite} makes a L{RadioSite}, which provides L{IRadioSite}.
+        """
+        self.assertIsInstance(self.site, RadioSite)
+        self.assertTrue(verifyObject(IRadioSite, self.site))
 
     def test_notFound(self) -> None:
         """

@@ -16,7 +16,10 @@ from tests._web import SiteClient, _dechunk, requestBytes
 from txradio.net.listenerport import ListenerFactory
 from txradio.stream.station import Station
 from txradio.testing import FakeFrameSource, connectInMemory
-from txradio.web.events import EventHub, formatEvent
+from twisted.internet.interfaces import IPushProducer
+from zope.interface.verify import verifyObject
+
+from txradio.web.events import EventClient, EventHub, formatEvent
 from txradio.web.site import buildSite
 
 
@@ -62,6 +65,18 @@ class EventsTests(SynchronousTestCase):
         self.hub.stopService()
         self.station.stopService()
         self.assertEqual(self.clock.getDelayedCalls(), [])
+
+    def test_interface(self) -> None:
+        """
+        Each page following C{/events} is an L{EventClient}, which provides
+        L{IPushProducer}.
+        """
+        self.follow()
+        clients = list(self.hub.clients)
+        self.assertTrue(clients)
+        for client in clients:
+            self.assertIsInstance(client, EventClient)
+            self.assertTrue(verifyObject(IPushProducer, client))
 
     def follow(self):
         """

@@ -10,7 +10,23 @@ MP3.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
 from zope.interface import Attribute, Interface
+
+if TYPE_CHECKING:  # pragma: no cover - types only: no import cycle, no twisted.web
+    from twisted.internet.defer import Deferred
+
+    from txradio.wire.icy import StreamInfo
+    from txradio.wire.mp3 import Frame
+    from txradio.wire.programme import TitleChange
+
+Chunk = Any
+"""
+A L{txradio.stream.broadcast.Chunk}: the stream layer's type, above this
+module, so named here without importing it.
+"""
 
 
 class IFrameSource(Interface):
@@ -19,7 +35,8 @@ class IFrameSource(Interface):
 
     A source is pulled: the broadcaster asks for as much audio as is due on
     each tick.  Implementations: a playlist of files, a live source client, a
-    relayed upstream.
+    relayed upstream, a transcoder, another mount followed, a switcher
+    between sources.
     """
 
     title = Attribute(
@@ -34,7 +51,7 @@ class IFrameSource(Interface):
         "fallback while its own source is off the air."
     )
 
-    def pull(duration: float) -> list:
+    def pull(duration: float) -> list[Frame | TitleChange]:
         """
         Return the audio that is ready now, up to about C{duration} seconds.
 
@@ -42,7 +59,7 @@ class IFrameSource(Interface):
         frame, interleaved with L{txradio.wire.programme.TitleChange} marks that
         apply to the frames after them.  It may hold up to one frame more
         than C{duration} asks for, and fewer frames (or none) when a live
-        source has no more audio yet.
+        source has no more audio yet; it never raises for want of audio.
 
         This is called from the reactor thread on every tick: it must not
         block on the network.  Reading a local file is allowed.
@@ -59,15 +76,112 @@ class IFrameSource(Interface):
         """
 
 
+class ILiveSource(IFrameSource):
+    """
+    A source fed by a client connection (a live source client, or a
+    relayed upstream's connection), which can be told titles by the
+    operator.
+    """
+
+    connected = Attribute(
+        "Whether its client is still connected (L{bool}); frames it queued "
+        "may play on after it left, while L{IFrameSource.onAir} stays true."
+    )
+
+    def setTitle(title: str) -> None:
+        """
+        Carry a title from the audio received next on.
+
+        @param title: the new title.
+        """
+
+
+class IProgramme(IFrameSource):
+    """
+    A programme an operator can steer: a playlist, which can skip to its
+    next track and read its track list again.
+    """
+
+    def skip() -> None:
+        """
+        Play the next track from the next frame on.
+        """
+
+    def reload() -> None:
+        """
+        Read the track list again (a changed folder or M3U file); the track
+        playing now plays on.
+        """
+
+
+class IStandby(IFrameSource):
+    """
+    A source that holds resources (a process, a subscription to another
+    mount) only while it is played, and can be told it is not played now.
+    """
+
+    def standby() -> None:
+        """
+        Not played from now on: let go of what is held until L{pull} is
+        called again.
+        """
+
+
+class IEncoder(IStandby):
+    """
+    A source that re-encodes another one's audio into a fixed format (an
+    ffmpeg child process), for a mount's format policy or a derived mount.
+    """
+
+    outputFormat = Attribute("The L{txradio.wire.audioformat.AudioFormat} it produces.")
+    policy = Attribute("The mount's format policy (L{str}): C{\"transcode\"}, C{\"always\"} or C{\"skip\"}.")
+    encoderAvailable = Attribute("Whether an encoder program was found (L{bool}).")
+    encoding = Attribute("Whether an encoder process runs now (L{bool}).")
+    runs = Attribute("Encoder processes started so far (L{int}).")
+    restarts = Attribute("Encoder runs that failed and were restarted (L{int}).")
+    framesDropped = Attribute("Frames dropped because they could not be re-encoded (L{int}).")
+    yieldsToFallback = Attribute(
+        "Whether, while its encoder waits to restart, the mount plays its "
+        "fallback (L{True}) or silence (L{False}); set by the station."
+    )
+
+    def whenIdle() -> Deferred[None]:
+        """
+        @return: a L{Deferred} firing once no encoder process is left
+            running (at once when none is).
+        """
+
+
+class IRelay(IFrameSource):
+    """
+    A programme relayed from another server's stream.
+    """
+
+    upstream = Attribute("The L{txradio.wire.upstream.Upstream} relayed now (after redirects).")
+    connects = Attribute("Successful connections to the upstream so far (L{int}).")
+    failures = Attribute("Failed attempts to reach the upstream so far (L{int}).")
+
+
 class IListener(Interface):
     """
-    One connection receiving a broadcaster's stream.
+    One connection (or internal consumer) receiving a broadcaster's stream.
     """
 
     peer = Attribute("The listener's address, as a printable L{str}.")
     bytesSent = Attribute("Bytes written to this listener so far (L{int}).")
+    userAgent = Attribute("What the listener's player calls itself (L{str}); empty when none.")
+    connectedAt = Attribute(
+        "When its stream started, in its clock's seconds (L{float}), or "
+        "L{None} for a consumer that is not a connection."
+    )
+    seconds = Attribute("How long it has been connected, in seconds (L{float}).")
+    lag = Attribute("Bytes of audio it is behind, held while its connection is paused (L{int}).")
+    internal = Attribute(
+        "Whether it is part of the radio rather than an audience member (a "
+        "derived mount re-encoding this one): not counted as a listener."
+    )
 
-    def deliver(chunk) -> None:
+    def deliver(chunk: Chunk) -> None:
         """
         Send the next piece of the stream.
 
@@ -94,8 +208,16 @@ class IBroadcaster(Interface):
 
     title = Attribute("The title now playing (L{str}), or L{None}.")
     listeners = Attribute("The connected L{IListener}s (a read-only view).")
+    bitrate = Attribute("The bitrate of the last frame sent, in kbps (L{int}), or L{None} before any.")
+    bytesSent = Attribute("Audio bytes sent since start, once (not per listener) (L{int}).")
+    startedAt = Attribute("When it started, in its clock's seconds (L{float}), or L{None} before.")
+    history = Attribute(
+        "The last titles as C{(when, title)} pairs, oldest first (a "
+        "sequence), C{when} in its clock's seconds."
+    )
+    lateness = Attribute("A histogram of how late its ticks ran (C{cumulative()}, C{total}).")
 
-    def addListener(listener) -> list:
+    def addListener(listener: IListener) -> list[Chunk]:
         """
         Start sending the stream to C{listener}.
 
@@ -106,11 +228,27 @@ class IBroadcaster(Interface):
             where the burst ends.
         """
 
-    def removeListener(listener) -> None:
+    def removeListener(listener: IListener) -> None:
         """
         Stop sending to C{listener}; harmless if it is not attached.
 
         @param listener: an L{IListener} given to L{addListener}.
+        """
+
+    def addObserver(observer: IListener) -> None:
+        """
+        Send the stream to an internal consumer (an HLS segmenter) that is
+        not one of the listeners: it gets every chunk, no burst, and is not
+        counted or disconnected with them.
+
+        @param observer: the consumer.
+        """
+
+    def removeObserver(observer: IListener) -> None:
+        """
+        Stop sending to an observer; harmless if it is not attached.
+
+        @param observer: an observer given to L{addObserver}.
         """
 
     def announce(title: str) -> None:
@@ -120,7 +258,7 @@ class IBroadcaster(Interface):
         @param title: the new title.
         """
 
-    def setSource(source) -> None:
+    def setSource(source: IFrameSource) -> None:
         """
         Switch to another source at the next frame boundary.
 
@@ -134,18 +272,167 @@ class IStation(Interface):
     """
     One mount point: a path that listeners tune into, with its stream info,
     its broadcaster and its limits.
+
+    This is all that the web pages, the metrics and the network protocols
+    use of a station.
     """
 
     mount = Attribute("The mount path as L{bytes}, e.g. C{b'/stream'}.")
     info = Attribute("The L{txradio.wire.icy.StreamInfo} the station announces.")
+    currentInfo = Attribute(
+        "The L{txradio.wire.icy.StreamInfo} listeners are shown now: the "
+        "live source's while one is connected, else L{info}."
+    )
     broadcaster = Attribute("The station's L{IBroadcaster}.")
     metaint = Attribute("Audio bytes between metadata blocks (L{int}).")
+    clock = Attribute("The L{twisted.internet.interfaces.IReactorTime} it paces by.")
+    events = Attribute("The L{txradio.stream.events.EventBus} telling what happens here.")
+    stats = Attribute("The L{txradio.stream.events.StationStats} counted from its events.")
+    onAir = Attribute("Whether it has anything to play now (L{bool}).")
+    listenerCount = Attribute("Listeners connected now, internal ones not counted (L{int}).")
+    peakListeners = Attribute("The most listeners seen at once (L{int}).")
+    totalListeners = Attribute("Listeners served since start (L{int}).")
+    maxListeners = Attribute("The most listeners at once (L{int}), or L{None} for no limit.")
+    sourceUser = Attribute("The user name live source clients log in with (L{str}).")
+    sourcePassword = Attribute("Their password (L{str}), or L{None} when it takes no live sources.")
+    acceptsSources = Attribute("Whether live source clients may connect (L{bool}).")
+    liveSource = Attribute("The connected live L{IFrameSource} (an L{ILiveSource}), or L{None}.")
+    programme = Attribute(
+        "Its own L{IFrameSource} (a playlist, a relay, or a derived mount's "
+        "encoder), or L{None} for a live-only mount; check L{IProgramme}, "
+        "L{IRelay} or L{IEncoder} for what it can do."
+    )
+    conformer = Attribute("The L{IEncoder} keeping the mount's format, or L{None}.")
+    audioFormat = Attribute(
+        "The L{txradio.wire.audioformat.AudioFormat} the mount promises, or "
+        "L{None} when it plays frames as they come."
+    )
+    derivedFrom = Attribute("The L{IStation} this mount re-encodes, or L{None}.")
+    derived = Attribute("The L{IStation}s that re-encode this one (a L{list}, maybe empty).")
+    hls = Attribute("Whether the mount is also served as HLS (L{bool}).")
 
     def admit() -> bool:
         """
         Tell whether one more listener may join.
 
         @return: L{False} when the station is at its listener limit.
+        """
+
+    def responseHead(wantsMetadata: bool) -> bytes:
+        """
+        Build the response head for a new listener.
+
+        @param wantsMetadata: whether the listener sent C{Icy-MetaData: 1}.
+        @return: the status line and headers.
+        """
+
+    def connectListener(transport: Any, wantsMetadata: bool, peer: str, userAgent: str) -> IListener:
+        """
+        Start streaming to a transport whose response head has been sent.
+
+        @param transport: the listener's connection (an L{ITransport} and
+            L{IConsumer}).
+        @param wantsMetadata: whether to splice metadata blocks in.
+        @param peer: the listener's address, for logs and status.
+        @param userAgent: the player's name.
+        @return: the new, started listener.
+        """
+
+    def attachLive(source: IFrameSource, info: StreamInfo | None = None) -> bool:
+        """
+        Put a live source on the air, ahead of the programme.
+
+        @param source: the live source.
+        @param info: what the source announces, shown while it is live.
+        @return: L{False} when another live source is already connected.
+        """
+
+    def detachLive(source: IFrameSource, peer: str = "") -> None:
+        """
+        A live source's connection ended; see
+        L{txradio.stream.station.Station.detachLive}.
+
+        @param source: the live source that ended.
+        @param peer: its address, for the observers.
+        """
+
+    def updateTitle(title: str) -> None:
+        """
+        Change the title listeners see (a metadata update).
+
+        @param title: the new title.
+        """
+
+
+class ILoginThrottle(Interface):
+    """
+    Slows down password guessing per client address; see
+    L{txradio.net.throttle.LoginThrottle}.  Every password check asks
+    L{wait} first and reports the outcome.
+    """
+
+    def wait(address: str) -> float:
+        """
+        @param address: the client's IP address.
+        @return: C{0.0} when an attempt from it may be checked now, else the
+            seconds it must still wait (the attempt is refused unchecked).
+        """
+
+    def failed(address: str, what: str) -> None:
+        """
+        Count a failed login.
+
+        @param address: the client's IP address.
+        @param what: what it tried to log in to, for the log.
+        """
+
+    def succeeded(address: str) -> None:
+        """
+        Forget an address's failures after a successful login.
+
+        @param address: the client's IP address.
+        """
+
+
+class IRadioSite(Interface):
+    """
+    The built-in web site as the radio that serves it configures it.  A
+    site given to L{txradio.service.RadioService} that does not provide
+    this is served as it is.
+    """
+
+    webService = Attribute(
+        "An L{twisted.application.service.IService} holding what the site "
+        "runs (live updates, HLS segmenters, the library indexer), to run "
+        "with the radio."
+    )
+
+    def setStations(stations: Sequence[IStation]) -> None:
+        """
+        Serve another set of stations from now on.
+
+        @param stations: the stations, the default first.
+        """
+
+    def setAdminPassword(password: str | None) -> None:
+        """
+        Change the admin password.
+
+        @param password: the new password, or L{None} to turn admin off.
+        """
+
+    def setReloader(reloader: IReloader | None) -> None:
+        """
+        Let the admin API reload the configuration file.
+
+        @param reloader: the radio's L{IReloader}, or L{None}.
+        """
+
+    def hlsSessions(station: IStation) -> int | None:
+        """
+        @param station: one of the stations.
+        @return: its HLS listeners (sessions seen recently), or L{None}
+            when the site serves no HLS for it.
         """
 
 

@@ -6,7 +6,8 @@ as one Twisted service, to run under C{twistd} or inside another program.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 from twisted.application.internet import StreamServerEndpointService
 from twisted.application.service import MultiService
@@ -22,10 +23,14 @@ from txradio.operations.logs import AccessLog, AddressPolicy, LogFile, PlaylistL
 from txradio.operations.metrics import radioRegistry
 from txradio.net.listenerport import DEFAULT_HEADER_TIMEOUT, DEFAULT_SEND_BUFFER, ListenerFactory
 from txradio.net.sourceport import DEFAULT_SOURCE_TIMEOUT, ShoutcastSourceFactory
+from txradio.interfaces import ILoginThrottle, IRadioSite, IReloader
+from txradio.net.throttle import LoginThrottle
 from txradio.stream.station import Station
 from txradio.net.tls import ReloadingContextFactory, reloadableTLSEndpoint
 from txradio.web.metrics import METRICS_ADMIN, METRICS_MODES, METRICS_OFF, MetricsResource, metricsSite
 from txradio.web.site import buildSite
+
+_L = TypeVar("_L", AccessLog, PlaylistLog)
 
 DEFAULT_LISTEN = "tcp:8000"
 """Where listeners connect when nothing else is said."""
@@ -73,6 +78,9 @@ class RadioService(MultiService):
     @ivar registry: the C{prometheus_client} registry of the radio's
         figures, served at C{/metrics}.
     @ivar hooks: the event hooks (L{txradio.operations.hooks.Hook}s); see L{setHooks}.
+    @ivar logins: the radio's L{ILoginThrottle}, on its reactor's clock:
+        every password check (admin, metadata updates, C{/metrics}, source
+        clients) counts failures here.
     @ivar logFiles: the L{LogFile}s the radio writes (access and playlist
         logs), reopened by L{reopenLogs}.
     @ivar lastTitle: a title sent to every listener as the radio stops (for
@@ -86,7 +94,7 @@ class RadioService(MultiService):
     """
 
     _log = Logger()
-    reloader = None
+    reloader: IReloader | None = None
     """The L{txradio.reload.Reloader} of the radio's configuration file, or L{None}."""
     lastTitle: str | None = None
     goodbyeDelay: float = 2.0
@@ -108,6 +116,7 @@ class RadioService(MultiService):
         hls=None,
         metrics: str = METRICS_ADMIN,
         metricsListen: Sequence[str | IStreamServerEndpoint] = (),
+        logins: ILoginThrottle | None = None,
     ) -> None:
         """
         @param stations: the stations; each mount must be different.
@@ -121,7 +130,9 @@ class RadioService(MultiService):
         @param headerTimeout: seconds a client has to send its request head.
         @param sendBufferSize: kernel send buffer per listener in bytes.
         @param site: a L{twisted.web.server.Site} to serve non-stream
-            requests, replacing the built-in one.
+            requests, replacing the built-in one; the radio configures it
+            (stations, admin password, reloader) only if it provides
+            L{IRadioSite}.
         @param adminPassword: the admin password (user C{admin}), or L{None}
             to leave admin functions off.
         @param sourceTimeout: seconds a source client may send nothing.
@@ -137,6 +148,8 @@ class RadioService(MultiService):
             C{"public"} or C{"off"}.
         @param metricsListen: endpoints serving only C{/metrics}, without
             credentials (bind them where only the scraper reaches).
+        @param logins: the login throttle every password check uses; by
+            default a L{LoginThrottle} of the radio's own, on C{reactor}.
         @raise ValueError: if two stations share a mount, or for an unknown
             C{metrics} mode.
         """
@@ -159,6 +172,8 @@ class RadioService(MultiService):
         self.hooks: list = []
         self._clock = reactor
         self._addresses = AddressPolicy()
+        self.logins: ILoginThrottle = logins if logins is not None else LoginThrottle(reactor)
+        self._metrics: MetricsResource | None = None
         if site is None:
             site = buildSite(
                 self.stations,
@@ -167,16 +182,18 @@ class RadioService(MultiService):
                 adminPassword=adminPassword,
                 library=library,
                 hls=hls,
+                logins=self.logins,
             )
             if metrics != METRICS_OFF:
-                site.resource.putChild(
-                    b"metrics", MetricsResource(self.registry, adminPassword, protected=metrics == METRICS_ADMIN)
+                self._metrics = MetricsResource(
+                    self.registry, adminPassword, protected=metrics == METRICS_ADMIN, logins=self.logins
                 )
+                site.resource.putChild(b"metrics", self._metrics)
         self.site = site
-        webService = getattr(site, "webService", None)
-        if webService is not None:
+        self._radioSite: IRadioSite | None = site if IRadioSite.providedBy(site) else None
+        if self._radioSite is not None:
             # The site's live-update hub and library indexer run with the radio.
-            webService.setServiceParent(self)
+            self._radioSite.webService.setServiceParent(self)
         self.factory = ListenerFactory(
             {station.mount: station for station in self.stations},
             site=site,
@@ -184,6 +201,7 @@ class RadioService(MultiService):
             headerTimeout=headerTimeout,
             sendBufferSize=sendBufferSize,
             sourceTimeout=sourceTimeout,
+            logins=self.logins,
         )
         for station in self.stations:
             station.setServiceParent(self)
@@ -192,7 +210,9 @@ class RadioService(MultiService):
         for where in listen:
             self._listen(reactor, where, self.factory)
         for where, station in shoutcastSources:
-            self._listen(reactor, where, ShoutcastSourceFactory(station, clock=reactor, timeout=sourceTimeout))
+            self._listen(
+                reactor, where, ShoutcastSourceFactory(station, clock=reactor, timeout=sourceTimeout, logins=self.logins)
+            )
         for where in metricsListen:
             self._listen(reactor, where, metricsSite(self.registry, reactor))
 
@@ -277,21 +297,16 @@ class RadioService(MultiService):
         @return: the opened file, or L{None}.
         @raise OSError: when it cannot be opened.
         """
-        file = self._openLog(path) if path is not None else None
-        if self._accessLog is not None:
-            self._closeLog(self._accessLog)
-        self._accessLog = None
+        access = self._accessLog = self._replaceLog(self._accessLog, path, lambda file: AccessLog(file, clock=self._clock))
         if self.site is not None:
-            self.site.log = lambda request: None
-        if file is None:
-            return None
-        access = self._accessLog = AccessLog(file)
-        self.observe(access)
-        if self.site is not None:
-            self.site.log = lambda request: access.logRequest(
-                request, self._addresses.host(getattr(request.getClientAddress(), "host", "-"))
-            )
-        return file
+            if access is None:
+                self.site.log = lambda request: None
+            else:
+                # An IAddress has no common fields: a UNIX socket's has no host.
+                self.site.log = lambda request: access.logRequest(
+                    request, self._addresses.host(getattr(request.getClientAddress(), "host", "-"))
+                )
+        return access.file if access is not None else None
 
     def logPlaylist(self, path: str | None) -> LogFile | None:
         """
@@ -302,15 +317,28 @@ class RadioService(MultiService):
         @return: the opened file, or L{None}.
         @raise OSError: when it cannot be opened.
         """
+        self._playlistLog = self._replaceLog(self._playlistLog, path, PlaylistLog)
+        return self._playlistLog.file if self._playlistLog is not None else None
+
+    def _replaceLog(self, old: _L | None, path: str | None, makeLog: Callable[[LogFile], _L]) -> _L | None:
+        """
+        Stop writing one log and start writing its replacement.
+
+        @param old: the log written until now, or L{None}.
+        @param path: the new log's file, or L{None} for none.
+        @param makeLog: makes the log (an event observer) writing to a file.
+        @return: the new log, observing every station, or L{None}.
+        @raise OSError: when the file cannot be opened (the old log is
+            then kept).
+        """
         file = self._openLog(path) if path is not None else None
-        if self._playlistLog is not None:
-            self._closeLog(self._playlistLog)
-        self._playlistLog = None
+        if old is not None:
+            self._closeLog(old)
         if file is None:
             return None
-        self._playlistLog = PlaylistLog(file)
-        self.observe(self._playlistLog)
-        return file
+        log = makeLog(file)
+        self.observe(log)
+        return log
 
     def _closeLog(self, observer) -> None:
         """
@@ -405,9 +433,8 @@ class RadioService(MultiService):
         added = [station for station in stations if station not in self.stations]
         self.stations = stations
         self.factory.stations = {station.mount: station for station in stations}
-        root = getattr(self.site, "resource", None)
-        if hasattr(root, "setStations"):
-            root.setStations(stations)
+        if self._radioSite is not None:
+            self._radioSite.setStations(stations)
         stopping = []
         for station in removed:
             station.events.unsubscribe(self.events.emit)
@@ -417,7 +444,7 @@ class RadioService(MultiService):
             station.setServiceParent(self)
         return gatherResults(stopping, consumeErrors=True).addCallback(lambda _: None)
 
-    def useReloader(self, reloader) -> None:
+    def useReloader(self, reloader: IReloader) -> None:
         """
         Let the admin API reload the configuration file
         (C{POST /admin/reload-config}).
@@ -425,9 +452,8 @@ class RadioService(MultiService):
         @param reloader: a L{txradio.reload.Reloader} for this radio.
         """
         self.reloader = reloader
-        admin = getattr(getattr(self.site, "resource", None), "admin", None)
-        if admin is not None:
-            admin.reloader = reloader
+        if self._radioSite is not None:
+            self._radioSite.setReloader(reloader)
 
     def reloadCertificates(self) -> None:
         """
@@ -443,12 +469,10 @@ class RadioService(MultiService):
 
         @param password: the new password, or L{None} to turn admin off.
         """
-        root = getattr(self.site, "resource", None)
-        if hasattr(root, "setAdminPassword"):
-            root.setAdminPassword(password)
-        metrics = getattr(root, "children", {}).get(b"metrics")
-        if isinstance(metrics, MetricsResource):
-            metrics.password = password
+        if self._radioSite is not None:
+            self._radioSite.setAdminPassword(password)
+        if self._metrics is not None:
+            self._metrics.password = password
 
     def observe(self, observer) -> None:
         """
@@ -475,9 +499,7 @@ class RadioService(MultiService):
         @param station: one of the stations.
         @return: the count, or L{None} when the site serves no HLS for it.
         """
-        routes = getattr(getattr(self.site, "resource", None), "hls", None)
-        mount = getattr(routes, "mounts", {}).get(station.mount)
-        return mount.sessions.count() if mount is not None else None
+        return self._radioSite.hlsSessions(station) if self._radioSite is not None else None
 
     def whenListening(self) -> Deferred:
         """

@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Mapping
+from enum import Enum
 
-from twisted.internet.interfaces import IProtocolNegotiationFactory, IReactorTime
+from twisted.internet.interfaces import IDelayedCall, IProtocolNegotiationFactory, IReactorTime
 from twisted.internet.protocol import Factory, Protocol
+from twisted.protocols.policies import TimeoutMixin
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from zope.interface import implementer
@@ -26,8 +28,9 @@ from zope.interface import implementer
 from txradio.stream.events import CLIENT_LEFT, LIMIT_REACHED, NO_SOURCE, ListenerJoined, ListenerLeft, ListenerRefused
 from txradio.stream.listener import Listener
 from txradio.wire.request import RequestError, RequestHead, RequestHeadParser, formatErrorResponse
+from txradio.interfaces import ILoginThrottle, IStation
 from txradio.net.sourceport import DEFAULT_SOURCE_TIMEOUT, SourceSession, formatSourceRefusal, loginRefusal, sourceAccounts
-from txradio.stream.station import Station
+from txradio.net.throttle import LoginThrottle
 
 DEFAULT_HEADER_TIMEOUT = 15.0
 """Seconds a client has, from connecting, to send its whole request head."""
@@ -68,6 +71,8 @@ def _formatPeer(address: object) -> str:
     @param address: an L{IAddress} provider.
     @return: C{host:port}, C{[v6]:port}, or the address's text.
     """
+    # An IAddress has no common fields: an IPv4Address or IPv6Address has a
+    # host and port, a UNIXAddress neither.
     host = getattr(address, "host", None)
     port = getattr(address, "port", None)
     if host is None:
@@ -87,13 +92,72 @@ def _looksLikeBrowser(userAgent: str) -> bool:
     return "Mozilla" in userAgent or "Opera" in userAgent
 
 
+class Phase(Enum):
+    """
+    The phases of a connection to the listener port.  L{TRANSITIONS} says
+    which phase may follow which; L{ListenerProtocol} is in exactly one.
+    """
+
+    HEAD = "reading the request head"
+    """Reading the request head, bounded in size (the parser) and time."""
+
+    STREAMING = "streaming to a listener"
+    """The head asked for a mount: a L{Listener} streams to the connection."""
+
+    SOURCE = "receiving from a source client"
+    """A source client's C{PUT}/C{SOURCE}: a L{SourceSession} reads its audio."""
+
+    SITE = "handed to the web site"
+    """Any other request: the site's channel has the connection."""
+
+    CLOSING = "closing"
+    """An answer (an error, a C{HEAD} or C{OPTIONS} reply) is written and the
+    connection is closing: whatever else arrives is ignored."""
+
+    CLOSED = "closed"
+    """The connection is lost."""
+
+
+TRANSITIONS: Mapping[Phase, frozenset[Phase]] = {
+    # A head is answered by a stream, a source session, the site or a reply.
+    Phase.HEAD: frozenset({Phase.STREAMING, Phase.SOURCE, Phase.SITE, Phase.CLOSING, Phase.CLOSED}),
+    # The site hands a kept-alive connection back when it asks for a mount:
+    # its head is read again here.
+    Phase.SITE: frozenset({Phase.HEAD, Phase.CLOSED}),
+    # A source refused after its head (or one that left) closes.
+    Phase.SOURCE: frozenset({Phase.CLOSING, Phase.CLOSED}),
+    Phase.STREAMING: frozenset({Phase.CLOSED}),
+    Phase.CLOSING: frozenset({Phase.CLOSED}),
+    Phase.CLOSED: frozenset({Phase.CLOSED}),
+}
+"""The phases each phase may move to."""
+
+
+def advance(current: Phase, new: Phase) -> Phase:
+    """
+    Check one move between phases.
+
+    @param current: the phase a connection is in.
+    @param new: the phase it moves to.
+    @return: C{new}.
+    @raise ValueError: when L{TRANSITIONS} does not allow the move (a bug).
+    """
+    if new not in TRANSITIONS[current]:
+        raise ValueError(f"a listener connection cannot go from {current.name} to {new.name}")
+    return new
+
+
 class ListenerProtocol(Protocol):
     """
     One connection to the listener port.
 
-    Its phases: reading the request head (bounded in size and time), then
-    either streaming to a L{Listener}, answering with an error, or handing
-    the connection to the web site.
+    Its L{phase} says what it does with the bytes it receives (see
+    L{Phase}): feed them to the request parser, hand them to the source
+    session or the site's channel, or ignore them.  Each phase has its own
+    partner (the parser, the L{Listener}, the L{SourceSession} or the
+    channel), set when the phase starts and dropped when it ends.
+
+    @ivar phase: the L{Phase} it is in.
     """
 
     _log = Logger()
@@ -101,17 +165,32 @@ class ListenerProtocol(Protocol):
     factory: ListenerFactory
 
     def __init__(self) -> None:
+        self.phase = Phase.HEAD
+        self._peer = ""
+        # Phase.HEAD: the parser, the bytes read (replayed to the site) and
+        # the header timeout.
         self._parser: RequestHeadParser | None = None
         self._received: list[bytes] = []
-        self._timeout = None
+        self._timeout: IDelayedCall | None = None
+        # Phase.STREAMING: the listener, its station and request, when asked.
         self._listener: Listener | None = None
-        self._source: SourceSession | None = None
-        self._station: Station | None = None
-        self._delegate: Protocol | None = None
-        self._abandonedChannel: Protocol | None = None
+        self._station: IStation | None = None
         self._head: RequestHead | None = None
         self._requestedAt = 0.0
-        self._peer = ""
+        # Phase.SOURCE: the source session.
+        self._source: SourceSession | None = None
+        # Phase.SITE: the site's channel; and one the site handed the
+        # connection back from, which still hears of its end.
+        self._delegate: Protocol | None = None
+        self._abandonedChannel: Protocol | None = None
+
+    def _moveTo(self, phase: Phase) -> None:
+        """
+        Enter another phase.
+
+        @param phase: the next phase; see L{TRANSITIONS}.
+        """
+        self.phase = advance(self.phase, phase)
 
     def connectionMade(self) -> None:
         """
@@ -126,19 +205,29 @@ class ListenerProtocol(Protocol):
     def dataReceived(self, data: bytes) -> None:
         """
         Parse the request head; pass bytes on once the connection has been
-        handed to the web site; ignore what a listener sends.
+        handed to the web site or a source session; ignore what a listener
+        sends, and anything after an answer.
 
         @param data: bytes from the client.
         """
-        if self._delegate is not None:
+        phase = self.phase
+        if phase is Phase.SITE:
+            assert self._delegate is not None
             self._delegate.dataReceived(data)
-            return
-        if self._source is not None:
+        elif phase is Phase.SOURCE:
+            assert self._source is not None
             self._source.dataReceived(data)
-            return
+        elif phase is Phase.HEAD and self._parser is not None:
+            self._feedHead(data)
+
+    def _feedHead(self, data: bytes) -> None:
+        """
+        Read more of the request head; answer it once complete.
+
+        @param data: bytes from the client.
+        """
         parser = self._parser
-        if parser is None:
-            return
+        assert parser is not None
         self._received.append(data)
         try:
             head = parser.feed(data)
@@ -165,24 +254,27 @@ class ListenerProtocol(Protocol):
                 # with good credentials learns that there is no such mount.
                 mount = head.path.decode("utf-8", "backslashreplace")
                 accounts = sourceAccounts(self.factory.stations.values())
-                error = loginRefusal(head, self._peer, mount, accounts)
+                error = loginRefusal(head, self._peer, mount, accounts, self.factory.logins)
                 self._received = []
-                self.transport.write(formatSourceRefusal(error or RequestError(404, "there is no such mount")))
-                self.transport.loseConnection()
+                self._answer(formatSourceRefusal(error or RequestError(404, "there is no such mount")))
                 return
             self._handToSite(head)
             return
         if head.method in _SOURCE_METHODS:
             self._received = []
             session = SourceSession(
-                station, self.transport, self.factory.clock, self._peer, self.factory.sourceTimeout
+                station, self.transport, self.factory.clock, self._peer, self.factory.sourceTimeout, self.factory.logins
             )
-            if session.start(head, remainder, sourceAccounts(self.factory.stations.values())):
-                self._source = session
+            self._source = session
+            self._moveTo(Phase.SOURCE)
+            accounts = sourceAccounts(self.factory.stations.values())
+            if not session.start(head, remainder, accounts) and self.phase is Phase.SOURCE:
+                # The session wrote its refusal and is closing.
+                self._source = None
+                self._moveTo(Phase.CLOSING)
             return
         if head.method == b"OPTIONS":
-            self.transport.write(_CORS_PREFLIGHT)
-            self.transport.loseConnection()
+            self._answer(_CORS_PREFLIGHT)
             return
         if head.method not in _STREAM_METHODS:
             self._refuse(
@@ -203,11 +295,21 @@ class ListenerProtocol(Protocol):
                 station, head, LIMIT_REACHED, RequestError(503, "this station has all the listeners it can take")
             )
             return
-        self.transport.write(station.responseHead(head.wantsMetadata))
         if head.method == b"HEAD":
-            self.transport.loseConnection()
+            self._answer(station.responseHead(head.wantsMetadata))
             return
+        self._stream(station, head)
+
+    def _stream(self, station: IStation, head: RequestHead) -> None:
+        """
+        Start streaming a station to this connection.
+
+        @param station: the station asked for, which admits the listener.
+        @param head: the request.
+        """
+        self.transport.write(station.responseHead(head.wantsMetadata))
         self._limitSendBuffer()
+        self._moveTo(Phase.STREAMING)
         self._station = station
         self._head = head
         self._requestedAt = self.factory.clock.seconds()
@@ -237,8 +339,9 @@ class ListenerProtocol(Protocol):
         channel = self._delegate
         self._delegate = None
         self._abandonedChannel = channel
+        self._moveTo(Phase.HEAD)
         self.transport.unregisterProducer()
-        if channel is not None and hasattr(channel, "setTimeout"):
+        if isinstance(channel, TimeoutMixin):
             channel.setTimeout(None)
         try:
             head = self.factory.makeParser().feed(requestBytes)
@@ -254,6 +357,7 @@ class ListenerProtocol(Protocol):
 
         @param reason: why the connection closed.
         """
+        self._moveTo(Phase.CLOSED)
         self._cancelTimeout()
         self._parser = None
         self.factory.connectionClosed(self.transport)
@@ -300,10 +404,15 @@ class ListenerProtocol(Protocol):
             return
         channel = site.buildProtocol(self.transport.getPeer())
         if channel is None:
+            self._moveTo(Phase.CLOSING)
             self.transport.loseConnection()
             return
+        # The built-in site's channel (txradio.web.site.RadioChannel)
+        # declares this link, which its stream resource follows back here
+        # (L{takeOverFromSite}); another site's channel never reads it.
         channel.listenerProtocol = self  # type: ignore[attr-defined]
         self._delegate = channel
+        self._moveTo(Phase.SITE)
         received, self._received = b"".join(self._received), []
         channel.makeConnection(self.transport)
         channel.dataReceived(received)
@@ -314,8 +423,10 @@ class ListenerProtocol(Protocol):
         that a listener that stops reading is noticed by the lag limit within
         seconds and holds little memory meanwhile.
         """
-        if hasattr(self.transport, "bufferSize"):
-            self.transport.bufferSize = LISTENER_WRITE_BUFFER
+        # Twisted's socket transports (FileDescriptor) pause their producer
+        # once this many bytes are buffered; on other transports the
+        # attribute is inert.
+        self.transport.bufferSize = LISTENER_WRITE_BUFFER
         size = self.factory.sendBufferSize
         if not size:
             return
@@ -325,7 +436,7 @@ class ListenerProtocol(Protocol):
         except (AttributeError, OSError, NotImplementedError):
             pass
 
-    def _refuseListener(self, station: Station, head: RequestHead, reason: str, error: RequestError) -> None:
+    def _refuseListener(self, station: IStation, head: RequestHead, reason: str, error: RequestError) -> None:
         """
         Refuse a stream request, and tell the station's observers.
 
@@ -345,8 +456,6 @@ class ListenerProtocol(Protocol):
 
         @param error: what was wrong.
         """
-        self._parser = None
-        self._cancelTimeout()
         if error.code not in (404, 503):
             self._log.info(
                 "refused request from {peer}: {code} {message}",
@@ -354,7 +463,18 @@ class ListenerProtocol(Protocol):
                 code=error.code,
                 message=error.message,
             )
-        self.transport.write(formatErrorResponse(error))
+        self._answer(formatErrorResponse(error))
+
+    def _answer(self, response: bytes) -> None:
+        """
+        Write a whole answer and close.
+
+        @param response: the status line, headers and body.
+        """
+        self._parser = None
+        self._cancelTimeout()
+        self._moveTo(Phase.CLOSING)
+        self.transport.write(response)
         self.transport.loseConnection()
 
     def _headerTimedOut(self) -> None:
@@ -378,7 +498,7 @@ class ListenerFactory(Factory):
     """
     Builds L{ListenerProtocol}s for a set of stations.
 
-    @ivar stations: mount path to L{Station}, in the order given; the first
+    @ivar stations: mount path to L{IStation}, in the order given; the first
         is the default, also served at C{/;}, and at C{/} to players that ask
         for ICY metadata and are not browsers (as SHOUTcast servers did).
     @ivar site: the web site for every other request, or L{None}.
@@ -388,6 +508,7 @@ class ListenerFactory(Factory):
         leave the system's default.
     @ivar sourceTimeout: seconds a source client may send nothing before it
         is dropped.
+    @ivar logins: the login throttle source clients' passwords go through.
     """
 
     _log = Logger()
@@ -395,13 +516,14 @@ class ListenerFactory(Factory):
 
     def __init__(
         self,
-        stations: Mapping[bytes, Station],
+        stations: Mapping[bytes, IStation],
         site=None,
         clock: IReactorTime | None = None,
         headerTimeout: float = DEFAULT_HEADER_TIMEOUT,
         sendBufferSize: int = DEFAULT_SEND_BUFFER,
         parserLimits: Mapping[str, int] | None = None,
         sourceTimeout: float = DEFAULT_SOURCE_TIMEOUT,
+        logins: ILoginThrottle | None = None,
     ) -> None:
         """
         @param stations: mount path to station.
@@ -411,6 +533,8 @@ class ListenerFactory(Factory):
         @param sendBufferSize: kernel send buffer per listener, in bytes.
         @param parserLimits: keyword arguments for L{RequestHeadParser}.
         @param sourceTimeout: seconds a source client may send nothing.
+        @param logins: the radio's login throttle; one of its own (on
+            C{clock}) by default.
         """
         if clock is None:
             from twisted.internet import reactor as clock  # type: ignore[assignment]
@@ -420,6 +544,7 @@ class ListenerFactory(Factory):
         self.headerTimeout = headerTimeout
         self.sendBufferSize = sendBufferSize
         self.sourceTimeout = sourceTimeout
+        self.logins: ILoginThrottle = logins if logins is not None else LoginThrottle(clock)
         self._parserLimits = dict(parserLimits or {})
         self._perAddress: dict[str, int] = {}
 
@@ -463,7 +588,7 @@ class ListenerFactory(Factory):
         @param addr: the peer's address.
         @return: a L{ListenerProtocol}, or L{None} to refuse.
         """
-        host = getattr(addr, "host", None)
+        host = getattr(addr, "host", None)  # none for a UNIX socket's address
         if self.maxPerAddress and host is not None:
             if self._perAddress.get(host, 0) >= self.maxPerAddress:
                 self._log.info("refusing {host}: it has {limit} connections already", host=host, limit=self.maxPerAddress)
@@ -479,7 +604,7 @@ class ListenerFactory(Factory):
         """
         if not self._perAddress or transport is None:
             return
-        host = getattr(transport.getPeer(), "host", None)
+        host = getattr(transport.getPeer(), "host", None)  # as in buildProtocol
         count = self._perAddress.get(host, 0) if host is not None else 0
         if count > 1:
             self._perAddress[host] = count - 1
@@ -494,7 +619,7 @@ class ListenerFactory(Factory):
         """
         return RequestHeadParser(**self._parserLimits)
 
-    def stationFor(self, head: RequestHead) -> Station | None:
+    def stationFor(self, head: RequestHead) -> IStation | None:
         """
         Find the station a request asks for.
 

@@ -64,6 +64,12 @@ class PushProtocol(Protocol):
 
     _log = Logger()
     factory: PushFactory
+    # What an IListener tells about its player: a push has none.
+    userAgent = ""
+    connectedAt: float | None = None
+    seconds = 0.0
+    lag = 0
+    internal = False
 
     def __init__(self) -> None:
         self.peer = "push"

@@ -14,7 +14,8 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.internet.protocol import Factory, Protocol
 from twisted.logger import Logger
 
-from txradio.net import throttle
+from txradio.interfaces import ILiveSource, ILoginThrottle, IStation
+from txradio.net.throttle import LoginThrottle, hostOf
 from txradio.stream.events import SourceConnected
 from txradio.wire.auth import credentialsMatch, parseBasicAuth, passwordMatches
 from txradio.wire.icy import StreamInfo, cleanTitle
@@ -44,12 +45,14 @@ def sourceAccounts(stations) -> list[tuple[str, str]]:
     return [(station.sourceUser, station.sourcePassword) for station in stations if station.acceptsSources]
 
 
-def loginRefusal(head: RequestHead, peer: str, mount: str, accounts) -> RequestError | None:
+def loginRefusal(
+    head: RequestHead, peer: str, mount: str, accounts, logins: ILoginThrottle | None
+) -> RequestError | None:
     """
     Check a source request's Basic credentials, before anything is said
     about its mount: a wrong or missing login gets the same 401 whether the
     mount exists or not, and counts against the address in
-    L{throttle.LOGINS} the same way, so that mounts cannot be enumerated.
+    the login throttle the same way, so that mounts cannot be enumerated.
 
     @param head: the C{PUT}/C{SOURCE} request.
     @param peer: its address, for logs and the throttle.
@@ -57,6 +60,7 @@ def loginRefusal(head: RequestHead, peer: str, mount: str, accounts) -> RequestE
     @param accounts: the C{(user, password)} pairs that may log in: the
         mount's own when it takes sources, else every mount's (see
         L{sourceAccounts}); none means nobody may.
+    @param logins: the radio's login throttle, or L{None} for none.
     @return: a 401 or 429 error, or L{None} when the credentials are good.
     """
     credentials = parseBasicAuth(head.header(b"authorization"))
@@ -65,8 +69,8 @@ def loginRefusal(head: RequestHead, peer: str, mount: str, accounts) -> RequestE
         # after the 401: not a failed login.
         _log.info("source on {mount} from {peer} asked without credentials", mount=mount, peer=peer)
         return RequestError(401, "source credentials required")
-    address = throttle.hostOf(peer)
-    wait = throttle.LOGINS.wait(address)
+    address = hostOf(peer)
+    wait = logins.wait(address) if logins is not None else 0.0
     if wait:
         return RequestError(429, f"too many failed logins from this address: try again in {wait:.0f} s")
     matched = False
@@ -75,9 +79,11 @@ def loginRefusal(head: RequestHead, peer: str, mount: str, accounts) -> RequestE
         matched = credentialsMatch(credentials, user, password) or matched
     if not matched:
         _log.warn("failed source login on {mount} from {peer}", mount=mount, peer=peer)
-        throttle.LOGINS.failed(address, f"source {mount}")
+        if logins is not None:
+            logins.failed(address, f"source {mount}")
         return RequestError(401, "wrong source credentials")
-    throttle.LOGINS.succeeded(address)
+    if logins is not None:
+        logins.succeeded(address)
     return None
 
 
@@ -93,6 +99,18 @@ def formatSourceRefusal(error: RequestError) -> bytes:
     if error.code == 401:
         response = response.replace(b"\r\n", b'\r\nWWW-Authenticate: Basic realm="txradio"\r\n', 1)
     return response
+
+
+def _hasLiveClient(station: IStation) -> bool:
+    """
+    Tell whether a live source client is connected to a mount now (its
+    queued audio still playing after it left does not count).
+
+    @param station: the mount.
+    @return: L{True} while one is connected.
+    """
+    live = station.liveSource
+    return ILiveSource.providedBy(live) and bool(live.connected)
 
 
 def _truthy(value: bytes | None) -> bool:
@@ -176,20 +194,28 @@ class SourceSession:
 
     _log = Logger()
 
-    def __init__(self, station, transport, clock: IReactorTime, peer: str, timeout: float = DEFAULT_SOURCE_TIMEOUT) -> None:
+    def __init__(
+        self,
+        station: IStation,
+        transport,
+        clock: IReactorTime,
+        peer: str,
+        timeout: float = DEFAULT_SOURCE_TIMEOUT,
+        logins: ILoginThrottle | None = None,
+    ) -> None:
         """
-        @param station: the L{txradio.stream.station.Station} it broadcasts to.
+        @param station: the station it broadcasts to.
         @param transport: its connection.
         @param clock: for the inactivity timeout.
         @param peer: its address, for logs.
         @param timeout: seconds of silence after which it is dropped.
+        @param logins: the radio's login throttle; one of its own (on
+            C{clock}) by default.
         """
         self.station = station
         self.live: LiveSource | None = None
-        self._transport = transport
-        self._clock = clock
-        self._peer = peer
-        self._timeout = timeout
+        self._transport, self._clock, self._peer, self._timeout = transport, clock, peer, timeout
+        self._logins = logins if logins is not None else LoginThrottle(clock)
         self._timer = None
         self._startedAt = 0.0
 
@@ -210,7 +236,7 @@ class SourceSession:
         mount = station.mount.decode()
         if station.acceptsSources:
             accounts = [(station.sourceUser, station.sourcePassword)]
-        error = loginRefusal(head, self._peer, mount, accounts)
+        error = loginRefusal(head, self._peer, mount, accounts, self._logins)
         if error is not None:
             return error
         if not station.acceptsSources:
@@ -225,7 +251,7 @@ class SourceSession:
         problem = self._formatProblem(announcedFormat(head))
         if problem is not None:
             return RequestError(415, problem)
-        if station.liveSource is not None and getattr(station.liveSource, "connected", False):
+        if _hasLiveClient(station):
             return RequestError(403, f"{mount} already has a live source")
         return None
 
@@ -235,7 +261,7 @@ class SourceSession:
             source of another format must be refused (the mount skips what
             does not match, or has no encoder), else L{None}.
         """
-        conformer = getattr(self.station, "conformer", None)
+        conformer = self.station.conformer
         if conformer is None:
             return None
         if conformer.policy == "skip" or not conformer.encoderAvailable:
@@ -406,6 +432,7 @@ class ShoutcastSourceProtocol(Protocol):
         Start the timeout for the handshake.
         """
         address = self.transport.getPeer()
+        # An IAddress has no common fields: a UNIX socket's has no host.
         self._peer = f"{getattr(address, 'host', address)}:{getattr(address, 'port', '')}"
         self._timer = self.factory.clock.callLater(self.factory.timeout, self._timedOut)
 
@@ -447,8 +474,9 @@ class ShoutcastSourceProtocol(Protocol):
         """
         station = self.factory.station
         password = line.split(b":#", 1)[0].decode("utf-8", "replace")
-        address = throttle.hostOf(self.transport.getPeer())
-        if throttle.LOGINS.wait(address):
+        logins = self.factory.logins
+        address = hostOf(self.transport.getPeer())
+        if logins.wait(address):
             # Too many failures from this address lately: not even checked.
             self._close(b"invalid password\r\n")
             return
@@ -461,11 +489,11 @@ class ShoutcastSourceProtocol(Protocol):
             if password not in ("!POKE",):
                 # libshout probes a server with the password "!POKE" before
                 # it logs in for real: not a guess.
-                throttle.LOGINS.failed(address, f"SHOUTcast source {station.mount.decode()}")
+                logins.failed(address, f"SHOUTcast source {station.mount.decode()}")
             self._close(b"invalid password\r\n")
             return
-        throttle.LOGINS.succeeded(address)
-        if station.liveSource is not None and getattr(station.liveSource, "connected", False):
+        logins.succeeded(address)
+        if _hasLiveClient(station):
             self._close(b"stream in use\r\n")
             return
         self.transport.write(b"OK2\r\nicy-caps:11\r\n\r\n")
@@ -480,7 +508,9 @@ class ShoutcastSourceProtocol(Protocol):
         self._timer = None
         factory = self.factory
         head = RequestHead(b"SOURCE", b"/", b"/", b"", b"HTTP/1.0", tuple(self._headers))
-        self._session = SourceSession(factory.station, self.transport, factory.clock, self._peer, factory.timeout)
+        self._session = SourceSession(
+            factory.station, self.transport, factory.clock, self._peer, factory.timeout, factory.logins
+        )
         self._session._goLive(infoFromHeaders(head, factory.station.info), "SHOUTcast v1 source")
         self._state = "audio"
         rest, self._buffer = self._buffer, b""
@@ -533,14 +563,23 @@ class ShoutcastSourceFactory(Factory):
 
     protocol = ShoutcastSourceProtocol
 
-    def __init__(self, station, clock: IReactorTime | None = None, timeout: float = DEFAULT_SOURCE_TIMEOUT) -> None:
+    def __init__(
+        self,
+        station: IStation,
+        clock: IReactorTime | None = None,
+        timeout: float = DEFAULT_SOURCE_TIMEOUT,
+        logins: ILoginThrottle | None = None,
+    ) -> None:
         """
         @param station: the mount SHOUTcast sources broadcast to.
         @param clock: the time source; the global reactor by default.
         @param timeout: seconds of silence allowed.
+        @param logins: the radio's login throttle; one of its own (on
+            C{clock}) by default.
         """
         if clock is None:
             from twisted.internet import reactor as clock  # type: ignore[assignment]
         self.station = station
         self.clock = clock
         self.timeout = timeout
+        self.logins: ILoginThrottle = logins if logins is not None else LoginThrottle(clock)

@@ -2,9 +2,11 @@
 """
 Slow down password guessing, per client address.
 
-Every place that checks a password (the admin API, C{/admin/metadata} and
-C{/admin.cgi}, Icecast C{PUT}/C{SOURCE} sources and SHOUTcast v1 sources)
-asks L{LoginThrottle.wait} first and reports the outcome with
+Each radio has one L{LoginThrottle}, on its reactor's clock, made by
+L{txradio.service.RadioService} and handed to every place that checks a
+password (the admin API, C{/admin/metadata} and C{/admin.cgi}, C{/metrics},
+Icecast C{PUT}/C{SOURCE} sources and SHOUTcast v1 sources, which see it as
+an L{txradio.interfaces.ILoginThrottle}).  Each asks L{LoginThrottle.wait} first and reports the outcome with
 L{LoginThrottle.failed} or L{LoginThrottle.succeeded}.  The first
 L{FREE_FAILURES} failures from an address cost nothing; each further one
 makes that address wait (1 s, 2 s, 4 s, … up to L{MAX_DELAY}) before its
@@ -20,10 +22,13 @@ docs/security.md).
 
 from __future__ import annotations
 
-import time
 from collections import OrderedDict
 
+from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
+from zope.interface import implementer
+
+from txradio.interfaces import ILoginThrottle
 
 FREE_FAILURES = 10
 """Failed logins an address may make before it is slowed down."""
@@ -38,32 +43,25 @@ MAX_ADDRESSES = 10000
 """Addresses remembered at most (the oldest are forgotten first)."""
 
 
-class _MonotonicClock:
-    """
-    The default time source: monotonic seconds (wall-clock jumps do not
-    lengthen or shorten a wait).
-    """
-
-    def seconds(self) -> float:
-        return time.monotonic()
-
-
+@implementer(ILoginThrottle)
 class LoginThrottle:
     """
     Failed-login counts and waits per address.
 
-    @ivar clock: anything with C{seconds()} (an L{IReactorTime}).
+    @ivar clock: the radio's L{IReactorTime} (which
+        L{txradio.operations.clock.steadyReactorTime} makes monotonic, so a
+        step of the wall clock neither lengthens nor shortens a wait).
     """
 
     _log = Logger()
 
-    def __init__(self, clock=None, freeFailures: int = FREE_FAILURES, maxDelay: float = MAX_DELAY) -> None:
+    def __init__(self, clock: IReactorTime, freeFailures: int = FREE_FAILURES, maxDelay: float = MAX_DELAY) -> None:
         """
-        @param clock: the time source; monotonic time by default.
+        @param clock: the time source.
         @param freeFailures: see L{FREE_FAILURES}.
         @param maxDelay: see L{MAX_DELAY}.
         """
-        self.clock = clock if clock is not None else _MonotonicClock()
+        self.clock = clock
         self.freeFailures = freeFailures
         self.maxDelay = maxDelay
         # address -> (failures, time of the last failure, next attempt allowed at)
@@ -131,10 +129,6 @@ class LoginThrottle:
         return entry[0] if entry else 0
 
 
-LOGINS = LoginThrottle()
-"""The throttle every password check in txradio uses."""
-
-
 def hostOf(peer: object) -> str:
     """
     The address part of a peer, as the throttle counts it.
@@ -142,6 +136,7 @@ def hostOf(peer: object) -> str:
     @param peer: an L{IAddress} provider, or a C{"host:port"} text.
     @return: its host.
     """
+    # An IAddress has no common fields: a UNIX socket's has no host.
     host = getattr(peer, "host", None)
     if host is not None:
         return str(host)

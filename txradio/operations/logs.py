@@ -24,7 +24,9 @@ import os
 import sys
 import time
 from collections.abc import Callable
+from typing import TextIO
 
+from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger, jsonFileLogObserver
 
 from txradio.stream.events import Event, ListenerLeft, TitleChanged
@@ -218,7 +220,7 @@ class LogFile:
         self.path = path
         self.lost = 0
         self._failing: str | None = None
-        self._file = open(path, "a", encoding="utf-8", newline="\n")
+        self._file: TextIO | None = open(path, "a", encoding="utf-8", newline="\n")
 
     def write(self, line: str) -> None:
         """
@@ -246,15 +248,23 @@ class LogFile:
         Drop what a failed write left buffered, so it is not retried on
         every later write: reopen the file.
         """
-        try:
-            self._file.close()
-        except OSError:
-            pass
+        self._reopen()
+
+    def _reopen(self) -> bool:
+        """
+        Close the file (ignoring what its buffer could not write) and open
+        it again by its path.
+
+        @return: whether it could be opened; if not, the failure is logged
+            and lines are lost until it can.
+        """
+        self.close()
         try:
             self._file = open(self.path, "a", encoding="utf-8", newline="\n")
         except OSError as error:
-            self._file = None
             self._failed(f"cannot open: {error.strerror or error}")
+            return False
+        return True
 
     def _failed(self, cause: str) -> None:
         """
@@ -271,18 +281,8 @@ class LogFile:
         Close the file and open it again by its path: after logrotate moved
         it, a new file is created.
         """
-        old, self._file = self._file, None
-        if old is not None:
-            try:
-                old.close()
-            except OSError:
-                pass
-        try:
-            self._file = open(self.path, "a", encoding="utf-8", newline="\n")
-        except OSError as error:
-            self._failed(f"cannot open: {error.strerror or error}")
-            return
-        self._log.info("reopened {path}", path=self.path)
+        if self._reopen():
+            self._log.info("reopened {path}", path=self.path)
 
     def close(self) -> None:
         """
@@ -304,15 +304,22 @@ class AccessLog:
     @ivar file: the L{LogFile} written to.
     """
 
-    def __init__(self, file: LogFile, epoch: Callable[[float], float] | None = None) -> None:
+    def __init__(
+        self, file: LogFile, epoch: Callable[[float], float] | None = None, clock: IReactorTime | None = None
+    ) -> None:
         """
         @param file: where the lines go.
         @param epoch: turns the radio clock's seconds into seconds since the
             epoch; the identity by default (the reactor's clock is the wall
             clock).
+        @param clock: the radio's clock, which a web request ends by (and,
+            on the built-in site, starts by); the global reactor by default.
         """
+        if clock is None:
+            from twisted.internet import reactor as clock  # type: ignore[assignment]
         self.file = file
         self._epoch = epoch or (lambda seconds: seconds)
+        self._clock = clock
 
     def __call__(self, event: Event) -> None:
         """
@@ -344,12 +351,14 @@ class AccessLog:
         @param request: the L{twisted.web.server.Request}.
         @param host: the client's address as shown.
         """
+        # The built-in site's requests (txradio.web.site.BoundedRequest) know
+        # when their head arrived, by the same clock; another site's do not.
         started = getattr(request, "started", None)
-        now = time.time()
+        now = self._clock.seconds()
         self.file.write(
             combinedLine(
                 host,
-                started if started is not None else now,
+                self._epoch(started if started is not None else now),
                 b"%s %s %s" % (request.method, request.uri, request.clientproto),
                 request.code,
                 request.sentLength,

@@ -24,6 +24,7 @@ from prometheus_client.core import (
 )
 from prometheus_client.process_collector import ProcessCollector
 
+from txradio.interfaces import IEncoder, ILiveSource, IRelay, IStation
 from txradio.stream.events import REASON_LABELS
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
@@ -33,29 +34,30 @@ PUSH_STATES = ("connecting", "streaming", "stopped")
 """The states a push to another server can be in."""
 
 
-def encoderOf(station):
+def encoderOf(station: IStation) -> IEncoder | None:
     """
     Find what re-encodes a station's audio, if anything.
 
-    @param station: a L{txradio.stream.station.Station}.
-    @return: the L{txradio.sources.transcode.TranscodingSource} keeping its
-        format or re-encoding its parent mount, or L{None}.
+    @param station: the station.
+    @return: the encoder keeping its format or re-encoding its parent
+        mount, or L{None}.
     """
-    coder = getattr(station, "conformer", None)
-    if coder is None and getattr(station, "derivedFrom", None) is not None:
-        coder = station.programme
-    return coder if hasattr(coder, "restarts") else None
+    if station.conformer is not None:
+        return station.conformer
+    if station.derivedFrom is not None and IEncoder.providedBy(station.programme):
+        return station.programme
+    return None
 
 
-def relayOf(station):
+def relayOf(station: IStation) -> IRelay | None:
     """
     Find the relay a station plays as its programme, if any.
 
-    @param station: a L{txradio.stream.station.Station}.
-    @return: its L{txradio.sources.relay.RelaySource}, or L{None}.
+    @param station: the station.
+    @return: its relay, or L{None}.
     """
-    programme = getattr(station, "programme", None)
-    return programme if hasattr(programme, "upstream") and hasattr(programme, "connects") else None
+    programme = station.programme
+    return programme if IRelay.providedBy(programme) else None
 
 
 class RadioCollector:
@@ -144,12 +146,13 @@ class RadioCollector:
             for label in ("limit_reached", "no_source"):
                 refused.add_metric([mount, label], stats.refused.get(label, 0))
             slow.add_metric([mount], stats.disconnects.get("lag_limit", 0))
-            sent.add_metric([mount], stats.departedBytes + sum(getattr(each, "bytesSent", 0) for each in current))
+            sent.add_metric([mount], stats.departedBytes + sum(each.bytesSent for each in current))
             burst.add_metric([mount], stats.burstBytes)
             audio.add_metric([mount], station.broadcaster.bytesSent)
             onAir.add_metric([mount], 1 if station.onAir else 0)
             live = station.liveSource
-            sourceUp.add_metric([mount], 1 if live is not None and getattr(live, "connected", live.onAir) else 0)
+            up = live is not None and (live.connected if ILiveSource.providedBy(live) else live.onAir)
+            sourceUp.add_metric([mount], 1 if up else 0)
             sourceConnects.add_metric([mount], stats.sourceConnects)
             sourceDisconnects.add_metric([mount], stats.sourceDisconnects)
             tracks.add_metric([mount], stats.titleChanges)

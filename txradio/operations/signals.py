@@ -17,6 +17,8 @@ from collections.abc import Callable
 from twisted.application.service import Service
 from twisted.logger import Logger
 
+from txradio.interfaces import IProgramme
+
 
 class SignalService(Service):
     """
@@ -89,9 +91,8 @@ class SignalService(Service):
             self._log.info("SIGHUP: reading certificates and playlists again")
             self.radio.reloadCertificates()
             for station in self.radio.stations:
-                reload = getattr(station.programme, "reload", None)
-                if reload is not None:
-                    reload()
+                if IProgramme.providedBy(station.programme):
+                    station.programme.reload()
             return
         self._log.info("SIGHUP: reloading {path}", path=self.reloader.path)
         try:

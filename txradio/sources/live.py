@@ -18,7 +18,7 @@ from collections.abc import Callable
 from twisted.logger import Logger
 from zope.interface import implementer
 
-from txradio.interfaces import IFrameSource
+from txradio.interfaces import IFrameSource, ILiveSource
 from txradio.wire.mp3 import Frame, Framer
 from txradio.wire.programme import TitleChange, moveFrames
 
@@ -26,7 +26,7 @@ DEFAULT_MAX_QUEUE = 8.0
 """Seconds of audio a live source may hold before its oldest is dropped."""
 
 
-@implementer(IFrameSource)
+@implementer(ILiveSource)
 class LiveSource:
     """
     Frames from a connection, queued until the broadcaster pulls them.

@@ -20,7 +20,7 @@ from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from zope.interface import implementer
 
-from txradio.interfaces import IFrameSource
+from txradio.interfaces import IFrameSource, IProgramme
 from txradio.wire.mp3 import Frame, FrameHeader, Framer
 from txradio.wire.programme import TitleChange
 from txradio.sources.tags import readTitle
@@ -53,7 +53,7 @@ ATTEMPTS_PER_PULL = 32
 """Files tried at most in one pull, so a run of bad files never blocks long."""
 
 
-@implementer(IFrameSource)
+@implementer(IProgramme)
 class PlaylistSource:
     """
     Plays the files of a track list in order, looping forever.

@@ -22,7 +22,7 @@ from zope.interface import implementer
 from txradio._version import __version__
 from txradio.wire.upstream import ResponseError, ResponseHeadParser, Upstream, parseUpstream
 from txradio.wire.icy import MAX_METAINT, MetadataDemuxer
-from txradio.interfaces import IFrameSource
+from txradio.interfaces import IFrameSource, IRelay
 from txradio.sources.live import LiveSource
 
 MAX_REDIRECTS = 5
@@ -189,7 +189,7 @@ class RelayFactory(Factory):
         self.relay = relay
 
 
-@implementer(IFrameSource)
+@implementer(IRelay)
 class RelaySource(Service):
     """
     Another server's stream as a programme, kept connected with backoff.

@@ -38,7 +38,7 @@ from txradio.sources.encoder import (
     Backoff,
     EncoderProcess,
 )
-from txradio.interfaces import IFrameSource
+from txradio.interfaces import IEncoder, IFrameSource, IStandby
 from txradio.wire.mp3 import Frame, silentFrame
 from txradio.wire.programme import TitleChange, moveFrames
 
@@ -105,7 +105,7 @@ class _Segment:
         return self.process.pending + sum(frame.header.duration for frame in self.backlog)
 
 
-@implementer(IFrameSource)
+@implementer(IEncoder)
 class TranscodingSource:
     """
     Frames of one format from a source of any format.
@@ -318,9 +318,8 @@ class TranscodingSource:
         by too.
         """
         self._abandon()
-        standby = getattr(self.inner, "standby", None)
-        if standby is not None:
-            standby()
+        if IStandby.providedBy(self.inner):
+            self.inner.standby()
 
     def close(self) -> None:
         """

@@ -11,9 +11,11 @@ nothing, variable bitrate files pace correctly and no drift accumulates.
 
 from __future__ import annotations
 
+from typing import cast
+
 import bisect
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from math import floor
 
@@ -221,7 +223,9 @@ class Broadcaster(Service):
         @param name: a name for the log, e.g. the mount.
         """
         if clock is None:
-            from twisted.internet import reactor as clock  # type: ignore[assignment]
+            from twisted.internet import reactor
+
+            clock = cast(IReactorTime, reactor)
         self.source = source
         self.name = name
         self._clock = clock
@@ -249,7 +253,7 @@ class Broadcaster(Service):
         self._loop.clock = clock
 
     @property
-    def listeners(self) -> Iterable[IListener]:
+    def listeners(self) -> Collection[IListener]:
         """
         The attached listeners, in the order they joined.
         """

@@ -82,7 +82,8 @@ class Event:
         """
         The mount path of the event's station, e.g. C{"/stream"}.
         """
-        return self.station.mount.decode("ascii")
+        mount: bytes = self.station.mount
+        return mount.decode("ascii")
 
     def describe(self) -> dict[str, Any]:
         """
@@ -424,11 +425,11 @@ class StationStats:
         @param event: what happened.
         """
         kind = type(event)
-        if kind is ListenerLeft:
+        if isinstance(event, ListenerLeft):
             label = reasonLabel(event.reason)
             self.disconnects[label] = self.disconnects.get(label, 0) + 1
             self.departedBytes += event.listener.bytesSent
-        elif kind is ListenerRefused:
+        elif isinstance(event, ListenerRefused):
             label = reasonLabel(event.reason)
             self.refused[label] = self.refused.get(label, 0) + 1
         elif kind is TitleChanged:

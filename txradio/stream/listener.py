@@ -14,6 +14,7 @@ else and never holds more than a bounded amount of audio.
 from __future__ import annotations
 
 from itertools import count
+from typing import Any
 
 from twisted.internet.interfaces import IPushProducer, IReactorTime
 from twisted.logger import Logger
@@ -79,10 +80,12 @@ class Listener:
     )
 
     _log = Logger()
+    internal = False
+    """A listener is an audience member (see L{IListener.internal})."""
 
     def __init__(
         self,
-        transport,
+        transport: Any,
         broadcaster: IBroadcaster,
         clock: IReactorTime,
         metaint: int = 0,

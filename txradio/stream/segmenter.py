@@ -38,6 +38,8 @@ older playlist, through a cache, may still ask for it, up to a hard count.
 
 from __future__ import annotations
 
+from typing import cast
+
 import hashlib
 from collections import deque
 
@@ -48,7 +50,8 @@ from zope.interface import implementer
 
 from txradio.wire.hls import PTS_CLOCK, PTS_WRAP, Segment, packTimestamp
 from txradio.wire.icy import parseMetadata
-from txradio.interfaces import IListener
+from txradio.interfaces import IBroadcaster, IListener
+from txradio.stream.broadcast import Chunk
 from txradio.wire.mp3 import parseHeader
 
 DEFAULT_TARGET_DURATION = 6
@@ -120,10 +123,16 @@ class Segmenter(Service):
 
     _log = Logger()
     peer = "HLS segmenter"
+    # What an IListener tells about its player: a segmenter has none.
+    userAgent = ""
+    connectedAt: float | None = None
+    seconds = 0.0
+    lag = 0
+    internal = True
 
     def __init__(
         self,
-        broadcaster=None,
+        broadcaster: IBroadcaster | None = None,
         clock: IReactorTime | None = None,
         targetDuration: int = DEFAULT_TARGET_DURATION,
         windowSegments: int = DEFAULT_WINDOW,
@@ -145,7 +154,9 @@ class Segmenter(Service):
         @raise ValueError: for a target duration below 1 or a window below 3.
         """
         if clock is None:
-            from twisted.internet import reactor as clock  # type: ignore[assignment]
+            from twisted.internet import reactor
+
+            clock = cast(IReactorTime, reactor)
         if int(targetDuration) != targetDuration or targetDuration < 1:
             raise ValueError(f"the target duration must be a whole number of seconds, at least 1, not {targetDuration}")
         if windowSegments < MIN_WINDOW:
@@ -167,7 +178,7 @@ class Segmenter(Service):
         self._droppedDiscontinuities = 0
         self._nextSequence: int | None = None
         # The run: a stretch of one format with continuous timestamps.
-        self._format: tuple | None = None
+        self._format: tuple[object, ...] | None = None
         self._rate = 0
         self._runBase = 0
         self._runSamples = 0
@@ -192,11 +203,7 @@ class Segmenter(Service):
         Service.startService(self)
         if self.broadcaster is None:
             return
-        addObserver = getattr(self.broadcaster, "addObserver", None)
-        if addObserver is not None:
-            addObserver(self)
-        else:
-            self.broadcaster.addListener(self)
+        self.broadcaster.addObserver(self)
 
     def stopService(self) -> None:
         """
@@ -205,18 +212,14 @@ class Segmenter(Service):
         Service.stopService(self)
         if self.broadcaster is None:
             return
-        removeObserver = getattr(self.broadcaster, "removeObserver", None)
-        if removeObserver is not None:
-            removeObserver(self)
-        else:
-            self.broadcaster.removeListener(self)
+        self.broadcaster.removeObserver(self)
         self._pieces = []
         self._frames = self._samples = 0
         self._discontinuity = True
 
     # IListener.
 
-    def deliver(self, chunk) -> None:
+    def deliver(self, chunk: Chunk) -> None:
         """
         Take the broadcaster's next chunk; see L{IListener.deliver}.
 
@@ -253,7 +256,7 @@ class Segmenter(Service):
             return self._runBase
         return self._runBase + self._runSamples * PTS_CLOCK // self._rate
 
-    def _deliver(self, chunk) -> None:
+    def _deliver(self, chunk: Chunk) -> None:
         """
         Split a chunk's frames into segments.
 
@@ -331,7 +334,7 @@ class Segmenter(Service):
             self.framesSeen += 1
         self._takePiece(data, pieceStart, len(data))
 
-    def _newRun(self, base: int, kind: tuple, rate: int) -> None:
+    def _newRun(self, base: int, kind: tuple[object, ...], rate: int) -> None:
         """
         Start a stretch of one format from a position.
 
@@ -451,7 +454,7 @@ class Segmenter(Service):
                 return found
         return None
 
-    def bandwidth(self) -> tuple[int, int] | None:
+    def bandwidth(self) -> tuple[object, ...] | None:
         """
         Measure the stream as a master playlist announces it.
 

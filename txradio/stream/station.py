@@ -5,17 +5,21 @@ A station: one mount point with its stream info, broadcaster and limits.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
+from typing import Any, cast
 
 from twisted.application.service import IService, MultiService
+from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from zope.interface import implementer
 
 from txradio.stream.events import SOURCE_LEFT, EventBus, MetadataUpdated, SourceDisconnected, StationStats, TitleChanged
 from txradio.stream.broadcast import DEFAULT_BURST, DEFAULT_TICK, Broadcaster
+from txradio.wire.audioformat import AudioFormat
 from txradio.wire.icy import DEFAULT_METAINT, StreamInfo, responseHead
-from txradio.interfaces import IFrameSource, IStation
+from txradio.interfaces import IEncoder, IFrameSource, ILiveSource, IStation
 from txradio.stream.listener import DEFAULT_LAG_LIMIT, Listener
 from txradio.stream.switcher import MountFollower, Switcher
 
@@ -47,6 +51,17 @@ def normalizeMount(mount: str | bytes) -> bytes:
 
 
 _LIVE, _PROGRAMME, _FALLBACK = range(3)
+
+
+def _connected(source: IFrameSource) -> bool:
+    """
+    Tell whether a live source still has its client.
+
+    @param source: the live slot's source: an L{ILiveSource}, or any
+        L{IFrameSource} (then on the air counts as connected).
+    @return: L{True} while its client is connected.
+    """
+    return bool(source.connected) if ILiveSource.providedBy(source) else bool(source.onAir)
 
 FALLBACK_SLOT = _FALLBACK
 """The switcher slot of a station's fallback (after live and programme)."""
@@ -101,7 +116,7 @@ class Station(MultiService):
         legacyStatus: bool = False,
         sourcePassword: str | None = None,
         sourceUser: str = "source",
-        conform=None,
+        conform: Callable[[IFrameSource], IEncoder] | None = None,
     ) -> None:
         """
         @param source: the station's own L{IFrameSource} (its programme), or
@@ -126,11 +141,13 @@ class Station(MultiService):
         """
         MultiService.__init__(self)
         if clock is None:
-            from twisted.internet import reactor as clock  # type: ignore[assignment]
+            from twisted.internet import reactor
+
+            clock = cast(IReactorTime, reactor)
         if not 0 < metaint <= 1 << 20:
             raise ValueError(f"metaint must be between 1 and 1048576 bytes, not {metaint}")
         self.mount = normalizeMount(mount)
-        self.setName(self.mount.decode("ascii"))
+        self.setName(self.mount.decode("ascii"))  # type: ignore[no-untyped-call]  # Twisted's services are untyped
         self.info = info if info is not None else StreamInfo()
         self.clock = clock
         self.metaint = metaint
@@ -150,9 +167,12 @@ class Station(MultiService):
         # What keeps the mount's format (None: frames play as they come),
         # the mount this one re-encodes (None: none), and the mounts that
         # re-encode this one; see txradio.build.
-        self.conformer = conform(self.switcher) if conform is not None else None
+        self.conformer: IEncoder | None = conform(self.switcher) if conform is not None else None
         self.derivedFrom: Station | None = None
         self.derived: list[Station] = []
+        # Whether the site serves this mount as HLS too (the builder and a
+        # reload turn it off per mount).
+        self.hls = True
         self.broadcaster = Broadcaster(
             self.conformer if self.conformer is not None else self.switcher,
             clock=clock,
@@ -161,11 +181,11 @@ class Station(MultiService):
             name=self.mount.decode("ascii"),
         )
         self.broadcaster.onTitleChange = self._titleChanged
-        self.broadcaster.setServiceParent(self)
+        self.broadcaster.setServiceParent(self)  # type: ignore[no-untyped-call]  # Twisted's services are untyped
         if source is not None and IService.providedBy(source):
             # A programme that connects somewhere (a relay) runs with the
             # station.
-            source.setServiceParent(self)
+            source.setServiceParent(self)  # type: ignore[no-untyped-call]  # Twisted's services are untyped
 
     def _titleChanged(self, title: str) -> None:
         """
@@ -176,7 +196,7 @@ class Station(MultiService):
         """
         self.events.emit(TitleChanged(self, self.clock.seconds(), title))
 
-    def stopService(self):
+    def stopService(self) -> Deferred[None] | None:
         """
         Stop the broadcaster (disconnecting every listener) and close the
         source.
@@ -192,23 +212,29 @@ class Station(MultiService):
         waits = [
             source.whenIdle()
             for source in (self.conformer, self.programme)
-            if source is not None and hasattr(source, "whenIdle")
+            if IEncoder.providedBy(source)
         ]
         if waits:
             from twisted.internet.defer import DeferredList, maybeDeferred
 
-            return DeferredList([maybeDeferred(lambda: result), *waits]).addCallback(lambda _: None)
-        return result
+            done: Deferred[None] = DeferredList([maybeDeferred(lambda: result), *waits]).addCallback(lambda _: None)
+            return done
+        stopped: Deferred[None] | None = result
+        return stopped
 
     @property
-    def audioFormat(self):
+    def audioFormat(self) -> AudioFormat | None:
         """
         The L{txradio.wire.audioformat.AudioFormat} the mount promises, or
         L{None} when it plays frames as they come.
         """
-        if self.conformer is not None:
-            return self.conformer.outputFormat
-        return getattr(self.programme, "outputFormat", None) if self.derivedFrom is not None else None
+        coder = self.conformer
+        if coder is None and self.derivedFrom is not None and IEncoder.providedBy(self.programme):
+            coder = self.programme
+        if coder is None:
+            return None
+        audioFormat: AudioFormat = coder.outputFormat
+        return audioFormat
 
     @property
     def onAir(self) -> bool:
@@ -241,7 +267,7 @@ class Station(MultiService):
         @return: L{False} when another live source is already connected.
         """
         current = self.liveSource
-        if current is not None and current is not source and getattr(current, "connected", current.onAir):
+        if current is not None and current is not source and _connected(current):
             return False
         self.switcher.setSource(_LIVE, source)
         self.liveInfo = info
@@ -287,10 +313,10 @@ class Station(MultiService):
         self.switcher.setSource(_PROGRAMME, source)
         if old is not None and old is not source:
             if IService.providedBy(old) and old.parent is self:
-                old.disownServiceParent()
+                old.disownServiceParent()  # type: ignore[no-untyped-call]  # Twisted's services are untyped
             old.close()
         if IService.providedBy(source):
-            source.setServiceParent(self)
+            source.setServiceParent(self)  # type: ignore[no-untyped-call]  # Twisted's services are untyped
 
     def setFallback(self, station: "Station | None") -> None:
         """
@@ -303,7 +329,7 @@ class Station(MultiService):
             previous.close()
         follower = MountFollower(station, name=self.mount.decode("ascii")) if station else None
         self.switcher.setSource(_FALLBACK, follower)
-        if hasattr(self.programme, "yieldsToFallback"):
+        if IEncoder.providedBy(self.programme):
             # A derived mount whose encoder waits to restart plays its
             # fallback if it has one, else silence.
             self.programme.yieldsToFallback = station is not None
@@ -362,7 +388,7 @@ class Station(MultiService):
         """
         self.events.emit(MetadataUpdated(self, self.clock.seconds(), title))
         live = self.liveSource
-        if live is not None and live.onAir and hasattr(live, "setTitle"):
+        if live is not None and live.onAir and ILiveSource.providedBy(live):
             live.setTitle(title)
         else:
             self.broadcaster.announce(title)
@@ -376,7 +402,7 @@ class Station(MultiService):
         listeners = self.broadcaster.listeners
         if not self.derived:
             return len(listeners)
-        return sum(1 for listener in listeners if not getattr(listener, "internal", False))
+        return sum(1 for listener in listeners if not listener.internal)
 
     def admit(self) -> bool:
         """
@@ -406,7 +432,7 @@ class Station(MultiService):
         )
 
     def connectListener(
-        self, transport, wantsMetadata: bool, peer: str, userAgent: str
+        self, transport: Any, wantsMetadata: bool, peer: str, userAgent: str
     ) -> Listener:
         """
         Start streaming to a transport whose response head has been sent.

@@ -17,7 +17,8 @@ from collections import deque
 from twisted.logger import Logger
 from zope.interface import implementer
 
-from txradio.interfaces import IBroadcaster, IFrameSource, IListener
+from txradio.interfaces import IBroadcaster, IFrameSource, IListener, IStandby, IStation
+from txradio.stream.broadcast import Chunk
 from txradio.wire.mp3 import Frame, ReservoirGuard, parseHeader
 from txradio.wire.programme import TitleChange, moveFrames
 
@@ -69,7 +70,7 @@ class Switcher:
         """
         return self._slots[slot]
 
-    def pull(self, duration: float) -> list:
+    def pull(self, duration: float) -> list[Frame | TitleChange]:
         """
         Pull from the first source on air; see L{IFrameSource.pull}.
 
@@ -78,21 +79,20 @@ class Switcher:
             title.
         """
         chosen = next((s for s in self._slots if s is not None and s.onAir), None)
-        out: list = []
+        out: list[Frame | TitleChange] = []
         if chosen is not self.current:
             # The new source's first frames may borrow audio data from its
             # frames before this point, which listeners never got.
             self._guard.reset()
             previous, self.current = self.current, chosen
             if previous is not None:
-                standby = getattr(previous, "standby", None)
-                if standby is not None:
-                    standby()
+                if IStandby.providedBy(previous):
+                    previous.standby()
             if chosen is not None:
                 self._log.info(
                     "{name}: switching to {source}",
                     name=self.name,
-                    source=getattr(chosen, "label", None) or getattr(chosen, "name", chosen),
+                    source=_describe(chosen),
                 )
                 if chosen.title is not None:
                     out.append(TitleChange(chosen.title))
@@ -114,7 +114,19 @@ class Switcher:
                 source.close()
 
 
-@implementer(IFrameSource, IListener)
+def _describe(source: IFrameSource) -> object:
+    """
+    Name a source for the log.
+
+    @param source: a source.
+    @return: its C{label} or C{name} where it has one (a relay, a playlist),
+        else the source itself; only for the log's text, so a guess is
+        harmless here.
+    """
+    return getattr(source, "label", None) or getattr(source, "name", source)
+
+
+@implementer(IStandby, IListener)
 class MountFollower:
     """
     Another mount's stream as a source: it listens to that mount's
@@ -124,9 +136,19 @@ class MountFollower:
     @ivar peer: how it appears among the other mount's listeners.
     @ivar bytesSent: bytes received from the other mount.
     @ivar title: the title most recently returned.
+    @ivar internal: whether it re-encodes the mount it follows (a derived
+        mount, not counted among that mount's listeners) rather than
+        playing it as a fallback (counted).
     """
 
-    def __init__(self, station, name: str = "") -> None:
+    # What an IListener tells about its player: a follower has none.
+    userAgent = ""
+    connectedAt: float | None = None
+    seconds = 0.0
+    lag = 0
+    internal = False
+
+    def __init__(self, station: IStation, name: str = "") -> None:
         """
         @param station: the L{txradio.stream.station.Station} to follow.
         @param name: a name for logs.
@@ -138,11 +160,12 @@ class MountFollower:
         self.bytesSent = 0
         self.title: str | None = None
         self._attached = False
+        self._closed = False
         self._lastBlock: bytes | None = None
-        self._queue: deque = deque()
+        self._queue: deque[Frame | TitleChange] = deque()
 
     @property
-    def station(self):
+    def station(self) -> IStation:
         """
         The station followed.
         """
@@ -155,7 +178,7 @@ class MountFollower:
         """
         return bool(self._station.onAir)
 
-    def deliver(self, chunk) -> None:
+    def deliver(self, chunk: Chunk) -> None:
         """
         Take a chunk from the followed mount and queue its frames.
 
@@ -185,13 +208,15 @@ class MountFollower:
         self._attached = False
         self._queue.clear()
 
-    def pull(self, duration: float) -> list:
+    def pull(self, duration: float) -> list[Frame | TitleChange]:
         """
         Return the followed mount's frames received so far.
 
         @param duration: seconds wanted.
         @return: frames and marks.
         """
+        if self._closed:
+            return []
         if not self._attached:
             self._attached = True
             self._lastBlock = None
@@ -200,7 +225,7 @@ class MountFollower:
                 # The followed mount's latest chunk covers now: play it at
                 # once rather than waiting for that mount's next tick.
                 self.deliver(burst[-1])
-        out: list = []
+        out: list[Frame | TitleChange] = []
         _, title = moveFrames(self._queue, duration, out)
         if title is not None:
             self.title = title
@@ -217,8 +242,9 @@ class MountFollower:
 
     def close(self) -> None:
         """
-        Stop following; see L{IFrameSource.close}.
+        Stop following for good; see L{IFrameSource.close}.
         """
+        self._closed = True
         self.standby()
 
 

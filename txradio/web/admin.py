@@ -38,11 +38,10 @@ from twisted.web import http
 from twisted.web.resource import Resource
 from twisted.web.server import Request
 
-from txradio.net import throttle
+from txradio.interfaces import IListener, ILoginThrottle, IProgramme, IReloader, IStation
 from txradio.stream.events import KICKED
 from txradio.wire.auth import credentialsMatch, parseBasicAuth
 from txradio.wire.icy import cleanTitle
-from txradio.stream.station import Station
 from txradio.web.status import WebContext, displayTitle, encodeJSON, isLive, summary
 
 MAX_BODY = 16384
@@ -54,42 +53,44 @@ ADMIN_USER = "admin"
 _log = Logger()
 
 
-def listenerId(listener: Any) -> str:
+def listenerId(listener: IListener) -> str:
     """
     An opaque, stable identifier for a connected listener.
 
-    @param listener: a L{txradio.stream.listener.Listener}, or another mount
-        following this one (a fallback or derived mount).
+    @param listener: a listener, or another mount following this one (a
+        fallback or derived mount), or a push.
     @return: the listener's L{id<txradio.stream.listener.Listener.id>} (the
         one Icecast's admin commands show), or for a mount following this
         one 16 hex digits; the same for as long as it is connected.
     """
+    # Only listeners of the listener port have a number; followers and
+    # pushes are named by a hash.
     number = getattr(listener, "id", None)
     if isinstance(number, int):
         return str(number)
-    key = f"{id(listener)}:{getattr(listener, 'connectedAt', None)!r}:{listener.peer}".encode("utf-8", "replace")
+    key = f"{id(listener)}:{listener.connectedAt!r}:{listener.peer}".encode("utf-8", "replace")
     return hashlib.sha256(key).hexdigest()[:16]
 
 
-def listenerInfo(listener: Any) -> dict[str, Any]:
+def listenerInfo(listener: IListener) -> dict[str, Any]:
     """
     What the admin sees of a listener.
 
-    @param listener: a L{txradio.stream.listener.Listener}, or another mount
-        following this one (which has no player or connection time).
+    @param listener: a listener, or another mount following this one (which
+        has no player, connection time or lag).
     @return: a JSON-ready dictionary.
     """
     return {
         "id": listenerId(listener),
         "peer": listener.peer,
-        "userAgent": getattr(listener, "userAgent", ""),
-        "seconds": round(getattr(listener, "seconds", 0.0), 1),
+        "userAgent": listener.userAgent,
+        "seconds": round(listener.seconds, 1),
         "bytesSent": listener.bytesSent,
-        "lag": getattr(listener, "lag", 0),
+        "lag": listener.lag,
     }
 
 
-def mountInfo(station: Station) -> dict[str, Any]:
+def mountInfo(station: IStation) -> dict[str, Any]:
     """
     What the admin sees of a mount.
 
@@ -101,8 +102,8 @@ def mountInfo(station: Station) -> dict[str, Any]:
     info.update(
         {
             "live": isLive(station),
-            "canSkip": hasattr(programme, "skip"),
-            "canReload": hasattr(programme, "reload"),
+            "canSkip": IProgramme.providedBy(programme),
+            "canReload": IProgramme.providedBy(programme),
             "totalListeners": station.totalListeners,
             "maxListeners": station.maxListeners,
             "listenerList": [listenerInfo(listener) for listener in list(station.broadcaster.listeners)],
@@ -111,7 +112,9 @@ def mountInfo(station: Station) -> dict[str, Any]:
     return info
 
 
-def adminRefusal(request: Request, user: str, password: str | None, what: str) -> tuple[int, str] | None:
+def adminRefusal(
+    request: Request, user: str, password: str | None, what: str, logins: ILoginThrottle | None
+) -> tuple[int, str] | None:
     """
     Check a request's admin credentials, slowing down failed logins per
     address and logging them.
@@ -120,24 +123,27 @@ def adminRefusal(request: Request, user: str, password: str | None, what: str) -
     @param user: the admin's user name.
     @param password: the admin password, or L{None} when admin is off.
     @param what: what is protected, for the log, e.g. C{"admin"}.
+    @param logins: the radio's login throttle, or L{None} for none.
     @return: L{None} when the credentials are right, else the status code
         and message to refuse with (the headers it needs are set).
     """
     if not password:
         return http.NOT_FOUND, f"{what} is off: no admin password is set"
     credentials = parseBasicAuth(request.getHeader(b"authorization"))
-    host = _host(request)
-    wait = throttle.LOGINS.wait(host) if credentials is not None else 0.0
+    host = clientHost(request)
+    wait = logins.wait(host) if credentials is not None and logins is not None else 0.0
     if wait:
         request.setHeader(b"retry-after", b"%d" % (int(wait) + 1,))
         return 429, "too many failed logins: try again later"
     if not credentialsMatch(credentials, user, password):
         if credentials is not None:
             _log.warn(f"failed {what} login from {{peer}} as {{user!r}}", peer=host, user=credentials[0][:64])
-            throttle.LOGINS.failed(host, what)
+            if logins is not None:
+                logins.failed(host, what)
         request.setHeader(b"www-authenticate", b'Basic realm="txradio admin", charset="UTF-8"')
         return http.UNAUTHORIZED, "admin credentials required"
-    throttle.LOGINS.succeeded(host)
+    if logins is not None:
+        logins.succeeded(host)
     return None
 
 
@@ -167,17 +173,25 @@ class AdminResource(Resource):
     isLeaf = True
     _log = Logger()
 
-    def __init__(self, context: WebContext, password: str | None, user: str = ADMIN_USER) -> None:
+    def __init__(
+        self,
+        context: WebContext,
+        password: str | None,
+        user: str = ADMIN_USER,
+        logins: ILoginThrottle | None = None,
+    ) -> None:
         """
         @param context: the site's shared state.
         @param password: the admin password, or L{None} (admin off).
         @param user: the admin's user name.
+        @param logins: the radio's login throttle, or L{None} for none.
         """
         Resource.__init__(self)
         self.context = context
         self.password = password
         self.user = user
-        self.reloader = None
+        self.logins = logins
+        self.reloader: IReloader | None = None
 
     def render(self, request: Request) -> bytes:
         """
@@ -188,7 +202,7 @@ class AdminResource(Resource):
         """
         request.setHeader(b"cache-control", b"no-store")
         request.setHeader(b"x-content-type-options", b"nosniff")
-        refusal = adminRefusal(request, self.user, self.password, "admin")
+        refusal = adminRefusal(request, self.user, self.password, "admin", self.logins)
         if refusal is not None:
             code, message = refusal
             return self._reply(request, code, {"error": message})
@@ -294,7 +308,7 @@ class AdminResource(Resource):
                 fields.setdefault(key, values[0])
         return fields
 
-    def _station(self, fields: dict[str, Any]) -> Station:
+    def _station(self, fields: dict[str, Any]) -> IStation:
         """
         Find the mount an action names (the default mount when none is).
 
@@ -310,7 +324,7 @@ class AdminResource(Resource):
             raise AdminError(http.NOT_FOUND, "no such mount")
         return station
 
-    def _kick(self, request: Request, station: Station, fields: dict[str, Any]) -> dict[str, Any]:
+    def _kick(self, request: Request, station: IStation, fields: dict[str, Any]) -> dict[str, Any]:
         """
         Disconnect a listener.
 
@@ -325,7 +339,7 @@ class AdminResource(Resource):
             if listenerId(listener) == wanted:
                 self._log.info(
                     "admin {peer} kicked listener {listener} from {mount}",
-                    peer=_host(request),
+                    peer=clientHost(request),
                     listener=listener.peer,
                     mount=station.mount.decode(),
                 )
@@ -333,7 +347,7 @@ class AdminResource(Resource):
                 return {"kicked": wanted, "mount": station.mount.decode()}
         raise AdminError(http.NOT_FOUND, "no such listener on this mount")
 
-    def _programme(self, station: Station, method: str) -> Any:
+    def _programme(self, station: IStation, method: str) -> IProgramme:
         """
         Find the playlist an action applies to.
 
@@ -343,11 +357,11 @@ class AdminResource(Resource):
         @raise AdminError: 409 when the mount has no playlist.
         """
         programme = station.programme
-        if programme is None or not hasattr(programme, method):
+        if not IProgramme.providedBy(programme):
             raise AdminError(http.CONFLICT, f"{station.mount.decode()} has no playlist to {method}")
         return programme
 
-    def _skip(self, request: Request, station: Station, fields: dict[str, Any]) -> dict[str, Any]:
+    def _skip(self, request: Request, station: IStation, fields: dict[str, Any]) -> dict[str, Any]:
         """
         Skip to the playlist's next track.
 
@@ -361,7 +375,7 @@ class AdminResource(Resource):
         if isLive(station):
             raise AdminError(http.CONFLICT, "a live source is on the air; its audio cannot be skipped")
         previous = displayTitle(station.broadcaster.title)
-        self._log.info("admin {peer} skipped a track on {mount}", peer=_host(request), mount=station.mount.decode())
+        self._log.info("admin {peer} skipped a track on {mount}", peer=clientHost(request), mount=station.mount.decode())
         programme.skip()
         return {"skipped": previous, "mount": station.mount.decode()}
 
@@ -377,7 +391,7 @@ class AdminResource(Resource):
         reloader = self.reloader
         if reloader is None:
             raise AdminError(http.CONFLICT, "this radio runs without a configuration file")
-        self._log.info("admin {peer} reloads the configuration", peer=_host(request))
+        self._log.info("admin {peer} reloads the configuration", peer=clientHost(request))
         try:
             plan = reloader.reload()
         except ValueError as error:
@@ -394,7 +408,7 @@ class AdminResource(Resource):
             "summary": plan.describe(),
         }
 
-    def _reload(self, request: Request, station: Station, fields: dict[str, Any]) -> dict[str, Any]:
+    def _reload(self, request: Request, station: IStation, fields: dict[str, Any]) -> dict[str, Any]:
         """
         Read the playlist again.
 
@@ -406,12 +420,12 @@ class AdminResource(Resource):
         """
         programme = self._programme(station, "reload")
         self._log.info(
-            "admin {peer} reloaded the playlist of {mount}", peer=_host(request), mount=station.mount.decode()
+            "admin {peer} reloaded the playlist of {mount}", peer=clientHost(request), mount=station.mount.decode()
         )
         programme.reload()
         return {"reloaded": True, "mount": station.mount.decode()}
 
-    def _title(self, request: Request, station: Station, fields: dict[str, Any]) -> dict[str, Any]:
+    def _title(self, request: Request, station: IStation, fields: dict[str, Any]) -> dict[str, Any]:
         """
         Change the title listeners see.
 
@@ -427,7 +441,7 @@ class AdminResource(Resource):
         title = cleanTitle(title)
         self._log.info(
             "admin {peer} set the title of {mount}: {title}",
-            peer=_host(request),
+            peer=clientHost(request),
             mount=station.mount.decode(),
             title=title,
         )
@@ -435,11 +449,12 @@ class AdminResource(Resource):
         return {"title": title, "mount": station.mount.decode()}
 
 
-def _host(request: Request) -> str:
+def clientHost(request: Request) -> str:
     """
-    The client's address, for the log.
+    The client's address, for the log and the login throttle.
 
     @param request: the request.
-    @return: its host.
+    @return: its host, or C{"?"} for a client without one.
     """
+    # An IAddress has no common field: a UNIX socket's has no host.
     return getattr(request.getClientAddress(), "host", "?")

@@ -20,12 +20,12 @@ from txradio._version import __version__
 from txradio.web.status import (
     SERVER_ID,
     JSONResource,
+    PreflightMixin,
     WebContext,
     baseURL,
     isoTime,
     mountStatus,
     renderJSON,
-    renderPreflight,
     titleHistory,
 )
 
@@ -123,7 +123,7 @@ class MountsResource(JSONResource):
         return _notFound("no such mount")
 
 
-class LibrarySearchResource(Resource):
+class LibrarySearchResource(PreflightMixin, Resource):
     """
     C{/api/v1/library/search?q=…}: search the library; C{/api/v1/library}:
     the state of its index.
@@ -140,15 +140,6 @@ class LibrarySearchResource(Resource):
         Resource.__init__(self)
         self.context = context
         self.library = library
-
-    def render_OPTIONS(self, request: Request) -> bytes:
-        """
-        Answer a CORS preflight.
-
-        @param request: the request.
-        @return: an empty body.
-        """
-        return renderPreflight(request)
 
     def render_GET(self, request: Request) -> bytes | int:
         """
@@ -218,7 +209,7 @@ class LibrarySearchResource(Resource):
     render_HEAD = render_GET
 
 
-class APIVersion1(Resource):
+class APIVersion1(PreflightMixin, Resource):
     """
     C{/api/v1/}: the API's index and its resources.
     """
@@ -266,15 +257,6 @@ class APIVersion1(Resource):
         return renderJSON(request, {"version": 1, "endpoints": endpoints})
 
     render_HEAD = render_GET
-
-    def render_OPTIONS(self, request: Request) -> bytes:
-        """
-        Answer a CORS preflight.
-
-        @param request: the request.
-        @return: an empty body.
-        """
-        return renderPreflight(request)
 
 
 class _JSONNotFound(JSONResource):

@@ -118,7 +118,9 @@ class EventClient:
         )
         self.dropped = True
         self._finish()
-        transport = getattr(self.request.channel, "transport", None)
+        # The channel is gone once the request has finished.
+        channel = self.request.channel
+        transport = channel.transport if channel is not None else None
         if transport is not None:
             transport.abortConnection()
 
@@ -163,6 +165,7 @@ def _peer(request: Request) -> str:
     @return: C{host:port} or a description.
     """
     address = request.getClientAddress()
+    # An IAddress has no common fields: a UNIX socket's has no host or port.
     host = getattr(address, "host", None)
     return f"{host}:{getattr(address, 'port', '')}" if host else str(address)
 

@@ -52,7 +52,8 @@ from txradio.stream.segmenter import (
     DEFAULT_WINDOW,
     Segmenter,
 )
-from txradio.web.status import renderPreflight
+from txradio.interfaces import IStation
+from txradio.web.status import PreflightMixin
 
 SEGMENT_CACHE_CONTROL = b"public, max-age=86400, immutable"
 """How long caches may keep a segment: a day (it never changes)."""
@@ -296,6 +297,7 @@ class HLSMount:
         @param request: a playlist or segment request.
         """
         address = request.getClientAddress()
+        # An IAddress has no common fields: a UNIX socket's has no host.
         host = getattr(address, "host", str(address))
         self.sessions.seen((host, request.getHeader(b"user-agent") or b""))
 
@@ -317,9 +319,11 @@ class HLSMount:
         }
 
 
-class MediaPlaylistResource(Resource):
+class _MountResource(PreflightMixin, Resource):
     """
-    C{/MOUNT.m3u8}: a mount's live media playlist.
+    A resource serving one mount's HLS (a leaf): its playlists and segments.
+
+    @ivar mount: the mount's L{HLSMount}.
     """
 
     isLeaf = True
@@ -330,6 +334,13 @@ class MediaPlaylistResource(Resource):
         """
         Resource.__init__(self)
         self.mount = mount
+
+
+class MediaPlaylistResource(_MountResource):
+    """
+    C{/MOUNT.m3u8}: a mount's live media playlist.
+    """
+
 
     def render_GET(self, request: Request) -> bytes:
         """
@@ -351,14 +362,8 @@ class MediaPlaylistResource(Resource):
         body, etag = built
         return _send(request, body, PLAYLIST_TYPE, etag, b"public, max-age=%d" % mount.maxAge)
 
-    def render_OPTIONS(self, request: Request) -> bytes:
-        """
-        Answer a CORS preflight.
-        """
-        return renderPreflight(request)
 
-
-class MasterPlaylistResource(Resource):
+class MasterPlaylistResource(_MountResource):
     """
     C{/MOUNT/master.m3u8}: the mount and its derived mounts as variants.
     """
@@ -387,26 +392,12 @@ class MasterPlaylistResource(Resource):
         etag = _entityTag(body)
         return _send(request, body, PLAYLIST_TYPE, etag, b"public, max-age=%d" % self.mount.segmenter.targetDuration)
 
-    def render_OPTIONS(self, request: Request) -> bytes:
-        """
-        Answer a CORS preflight.
-        """
-        return renderPreflight(request)
 
-
-class SegmentResource(Resource):
+class SegmentResource(_MountResource):
     """
     C{/MOUNT/hls/N.mp3}: a mount's segments, from memory.
     """
 
-    isLeaf = True
-
-    def __init__(self, mount: HLSMount) -> None:
-        """
-        @param mount: the mount's HLS.
-        """
-        Resource.__init__(self)
-        self.mount = mount
 
     def render_GET(self, request: Request) -> bytes:
         """
@@ -428,37 +419,31 @@ class SegmentResource(Resource):
         mount.noteClient(request)
         return _send(request, segment.data, SEGMENT_TYPE, segment.etag, SEGMENT_CACHE_CONTROL)
 
-    def render_OPTIONS(self, request: Request) -> bytes:
-        """
-        Answer a CORS preflight.
-        """
-        return renderPreflight(request)
 
-
-def _wantsHLS(station) -> bool:
+def _wantsHLS(station: IStation) -> bool:
     """
     Tell whether a station serves HLS (it opts out with C{hls = False}).
     """
-    return getattr(station, "hls", True) is not False
+    return bool(station.hls)
 
 
-def relatedStations(station) -> list:
+def relatedStations(station: IStation) -> list[IStation]:
     """
     The stations playing the same programme as C{station} at other
     bitrates (those a master playlist lists beside it): the mount it is
     derived from and every mount derived from that one.
 
     @param station: a station; derived mounts are found through its
-        C{derivedFrom} and C{derived} attributes (or C{variants}).
+        C{derivedFrom} and C{derived} attributes.
     @return: the family, its root first.
     """
     root = station
     seen = {id(root)}
-    while getattr(root, "derivedFrom", None) is not None and id(root.derivedFrom) not in seen:
+    while root.derivedFrom is not None and id(root.derivedFrom) not in seen:
         root = root.derivedFrom
         seen.add(id(root))
     family = [root]
-    for member in list(getattr(root, "derived", None) or ()) + list(getattr(root, "variants", None) or ()):
+    for member in root.derived:
         if all(member is not known for known in family):
             family.append(member)
     return family

@@ -48,6 +48,7 @@ from twisted.web import http
 from twisted.web.resource import Resource
 from twisted.web.server import Request
 
+from txradio.interfaces import ILoginThrottle
 from txradio.operations.logs import hostOf
 from txradio.stream.events import KICKED
 from txradio.stream.listener import Listener
@@ -321,12 +322,20 @@ class IcecastAdminResource(Resource):
     isLeaf = True
     _log = Logger()
 
-    def __init__(self, context: WebContext, command: str, password: str | None, user: str = ADMIN_USER) -> None:
+    def __init__(
+        self,
+        context: WebContext,
+        command: str,
+        password: str | None,
+        user: str = ADMIN_USER,
+        logins: ILoginThrottle | None = None,
+    ) -> None:
         """
         @param context: the site's shared state.
         @param command: one of L{COMMANDS}.
         @param password: the admin password, or L{None} (admin off).
         @param user: the admin's user name.
+        @param logins: the radio's login throttle, or L{None} for none.
         @raise KeyError: for an unknown command.
         """
         Resource.__init__(self)
@@ -335,6 +344,7 @@ class IcecastAdminResource(Resource):
         self.command = command
         self.password = password
         self.user = user
+        self.logins = logins
 
     def render_GET(self, request: Request) -> bytes:
         """
@@ -347,7 +357,7 @@ class IcecastAdminResource(Resource):
         request.setHeader(b"content-type", XML_TYPE)
         request.setHeader(b"cache-control", b"no-store")
         request.setHeader(b"x-content-type-options", b"nosniff")
-        refusal = adminRefusal(request, self.user, self.password, "admin")
+        refusal = adminRefusal(request, self.user, self.password, "admin", self.logins)
         if refusal is not None:
             code, message = refusal
             if code == http.UNAUTHORIZED:
@@ -534,15 +544,21 @@ COMMANDS: dict[str, Callable[[IcecastAdminResource, Request, dict[str, str]], by
 """Each command's name and what does it."""
 
 
-def icecastAdminPaths(context: WebContext, password: str | None) -> dict[bytes, Resource]:
+def icecastAdminPaths(
+    context: WebContext, password: str | None, logins: ILoginThrottle | None = None
+) -> dict[bytes, Resource]:
     """
     The routes of Icecast's admin commands, for the site's root.
 
     @param context: the site's shared state.
     @param password: the admin password, or L{None} (admin off).
+    @param logins: the radio's login throttle, or L{None} for none.
     @return: C{/admin/COMMAND} paths to their resources.
     """
-    return {b"/admin/" + name.encode("ascii"): IcecastAdminResource(context, name, password) for name in COMMANDS}
+    return {
+        b"/admin/" + name.encode("ascii"): IcecastAdminResource(context, name, password, logins=logins)
+        for name in COMMANDS
+    }
 
 
 def _query(request: Request) -> dict[str, str]:

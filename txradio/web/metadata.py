@@ -24,7 +24,8 @@ from twisted.web import http
 from twisted.web.resource import Resource
 from twisted.web.server import Request
 
-from txradio.net import throttle
+from txradio.interfaces import ILoginThrottle, IStation
+from txradio.web.admin import clientHost
 from txradio.wire.auth import credentialsMatch, parseBasicAuth, passwordMatches
 from txradio.wire.icy import cleanTitle
 
@@ -126,13 +127,21 @@ class _UpdateResource(Resource):
     isLeaf = True
     _log = Logger()
 
-    def __init__(self, stations: Sequence, adminUser: str = "admin", adminPassword: str | None = None) -> None:
+    def __init__(
+        self,
+        stations: Sequence[IStation],
+        adminUser: str = "admin",
+        adminPassword: str | None = None,
+        logins: ILoginThrottle | None = None,
+    ) -> None:
         """
         @param stations: the stations, the default first.
         @param adminUser: the admin's user name.
         @param adminPassword: the admin's password, or L{None} (admin off).
+        @param logins: the radio's login throttle, or L{None} for none.
         """
         Resource.__init__(self)
+        self._logins = logins
         self._stations = {station.mount: station for station in stations}
         self._default = stations[0] if stations else None
         self._adminUser = adminUser
@@ -152,7 +161,7 @@ class _UpdateResource(Resource):
             request.setResponseCode(http.REQUEST_URI_TOO_LONG)
             return None
 
-    def _update(self, station, title: str, peer: str) -> None:
+    def _update(self, station: IStation, title: str, peer: str) -> None:
         """
         Apply a title update and log it.
 
@@ -173,10 +182,10 @@ class _UpdateResource(Resource):
         @param code: the status to answer.
         @param mount: the mount it was for.
         """
-        self._log.warn(
-            "failed metadata login for {mount} from {peer}", mount=mount, peer=request.getClientAddress().host
-        )
-        throttle.LOGINS.failed(throttle.hostOf(request.getClientAddress()), f"metadata {mount}")
+        host = clientHost(request)
+        self._log.warn("failed metadata login for {mount} from {peer}", mount=mount, peer=host)
+        if self._logins is not None:
+            self._logins.failed(host, f"metadata {mount}")
         request.setResponseCode(code)
 
     def _throttled(self, request: Request) -> bool:
@@ -187,7 +196,7 @@ class _UpdateResource(Resource):
         @param request: the request.
         @return: L{True} when the request must be refused unchecked.
         """
-        wait = throttle.LOGINS.wait(throttle.hostOf(request.getClientAddress()))
+        wait = self._logins.wait(clientHost(request)) if self._logins is not None else 0.0
         if wait:
             request.setResponseCode(429)
             request.setHeader(b"retry-after", b"%d" % (int(wait) + 1,))
@@ -238,7 +247,7 @@ class IcecastMetadataResource(_UpdateResource):
             )
             request.setResponseCode(http.BAD_REQUEST)
             return _iceResponse("Missing parameter: mode=updinfo and song (or title) are required")
-        self._update(station, decodeSong(song, fields.get(b"charset")), request.getClientAddress().host)
+        self._update(station, decodeSong(song, fields.get(b"charset")), clientHost(request))
         return _ICECAST_OK
 
 
@@ -274,5 +283,5 @@ class ShoutcastMetadataResource(_UpdateResource):
         if fields.get(b"mode") != b"updinfo" or b"song" not in fields:
             request.setResponseCode(http.BAD_REQUEST)
             return b"mode=updinfo and song are required\n"
-        self._update(station, decodeSong(fields[b"song"], fields.get(b"charset")), request.getClientAddress().host)
+        self._update(station, decodeSong(fields[b"song"], fields.get(b"charset")), clientHost(request))
         return b"OK\n"

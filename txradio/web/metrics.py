@@ -14,6 +14,7 @@ from twisted.web.resource import Resource
 from twisted.web.server import Request, Site
 
 from txradio.operations.metrics import CONTENT_TYPE, exposition
+from txradio.interfaces import ILoginThrottle
 from txradio.web.admin import ADMIN_USER, adminRefusal
 
 METRICS_ADMIN = "admin"
@@ -40,18 +41,26 @@ class MetricsResource(Resource):
 
     isLeaf = True
 
-    def __init__(self, registry, password: str | None = None, protected: bool = True) -> None:
+    def __init__(
+        self,
+        registry,
+        password: str | None = None,
+        protected: bool = True,
+        logins: ILoginThrottle | None = None,
+    ) -> None:
         """
         @param registry: a registry such as
             L{txradio.operations.metrics.radioRegistry} builds.
         @param password: the admin password.
         @param protected: whether to ask for the admin's credentials (the
             page is then off while no admin password is set).
+        @param logins: the radio's login throttle, or L{None} for none.
         """
         Resource.__init__(self)
         self.registry = registry
         self.password = password
         self.protected = protected
+        self.logins = logins
 
     def render_GET(self, request: Request) -> bytes:
         """
@@ -62,7 +71,7 @@ class MetricsResource(Resource):
         """
         request.setHeader(b"cache-control", b"no-store")
         if self.protected:
-            refusal = adminRefusal(request, ADMIN_USER, self.password, "metrics")
+            refusal = adminRefusal(request, ADMIN_USER, self.password, "metrics", self.logins)
             if refusal is not None:
                 code, message = refusal
                 request.setResponseCode(code)

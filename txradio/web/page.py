@@ -25,7 +25,7 @@ from twisted.web.resource import NoResource, Resource
 from twisted.web.server import Request
 from twisted.web.template import Tag, flattenString, tags
 
-from txradio.stream.station import Station
+from txradio.interfaces import IStation
 from txradio.web.status import WebContext, displayTitle, isLive, stationBitrate
 
 STATIC_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static")
@@ -167,7 +167,7 @@ def _fact(label: str, value: Any, field: str) -> Tag:
     return tags.div(tags.dt(label), tags.dd(str(value), **{"data-field": field}))
 
 
-def _derivedFacts(station: Station) -> list[Tag]:
+def _derivedFacts(station: IStation) -> list[Tag]:
     """
     The mounts that re-encode a station at other bitrates, or the one it
     re-encodes.
@@ -176,7 +176,7 @@ def _derivedFacts(station: Station) -> list[Tag]:
     @return: C{<div>}s of a C{<dt>} and a C{<dd>}, possibly none.
     """
     facts = []
-    derived = getattr(station, "derived", ())
+    derived = station.derived
     if derived:
         links = []
         for child in derived:
@@ -186,7 +186,7 @@ def _derivedFacts(station: Station) -> list[Tag]:
                 links.append(" · ")
             links.append(tags.a(f"{bitrate} kbps" if bitrate else path, href=f"#{_anchor(path)}"))
         facts.append(tags.div(tags.dt("Other bitrates"), tags.dd(*links, **{"data-field": "derived"})))
-    parent = getattr(station, "derivedFrom", None)
+    parent = station.derivedFrom
     if parent is not None:
         path = parent.mount.decode("ascii")
         facts.append(
@@ -195,7 +195,7 @@ def _derivedFacts(station: Station) -> list[Tag]:
     return facts
 
 
-def stationSection(station: Station, hls: Any = None) -> Tag:
+def stationSection(station: IStation, hls: Any = None) -> Tag:
     """
     Render one station.
 
@@ -209,7 +209,7 @@ def stationSection(station: Station, hls: Any = None) -> Tag:
     info = station.currentInfo
     anchor = _anchor(mount)
     title = displayTitle(station.broadcaster.title)
-    history = [displayTitle(t) for _, t in reversed(getattr(station.broadcaster, "history", ()))]
+    history = [displayTitle(t) for _, t in reversed(station.broadcaster.history)]
     history = [t for t in history if t][1 : HISTORY_SHOWN + 1]
     onAir = bool(station.onAir)
     state = "Live" if isLive(station) else ("On air" if onAir else "Off air")
@@ -276,7 +276,7 @@ class StationsPage(Resource):
 
     isLeaf = True
 
-    def __init__(self, stations: Sequence[Station] | WebContext) -> None:
+    def __init__(self, stations: Sequence[IStation] | WebContext) -> None:
         """
         @param stations: the site's shared state, or just the stations.
         """

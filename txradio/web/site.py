@@ -26,17 +26,18 @@ L{txradio.net.listenerport}.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
+from typing import Protocol
 
 from twisted.application.service import MultiService
 from twisted.internet.interfaces import IReactorTime
+from zope.interface import implementer
 from twisted.web import http
 from twisted.web.resource import NoResource, Resource
 from twisted.web.server import NOT_DONE_YET, Request, Site
 
 from txradio.wire.playlists import M3U_TYPE, PLS_TYPE, XSPF_TYPE, buildM3U, buildPLS, buildXSPF
-from txradio.stream.station import Station
+from txradio.interfaces import ILoginThrottle, IRadioSite, IReloader, IStation
 from txradio.web.admin import AdminResource
 from txradio.web.api import APIRoot
 from txradio.web.browse import LibraryResource
@@ -47,11 +48,12 @@ from txradio.library.index import Library
 from txradio.web.metadata import IcecastMetadataResource, ShoutcastMetadataResource
 from txradio.web.page import StaticResource, StationsPage
 from txradio.web.shoutcast import shoutcastPaths
-from txradio.web.status import IcecastStatusResource, WebContext, baseURL, renderPreflight
+from txradio.web.status import IcecastStatusResource, PreflightMixin, WebContext, baseURL
 
 __all__ = [
     "RadioChannel",
     "RadioRoot",
+    "RadioSite",
     "PlaylistResource",
     "StreamResource",
     "baseURL",
@@ -77,9 +79,9 @@ playlist's text as MP3.  The HLS playlist has its own C{.m3u8} URL.
 
 
 def playlistEntries(
-    stations: Sequence[Station],
+    stations: Sequence[IStation],
     base: str,
-    served: Sequence[Station] | None = None,
+    served: Sequence[IStation] | None = None,
     hls: HLSRoutes | None = None,
 ) -> list[tuple[str, str]]:
     """
@@ -124,6 +126,20 @@ def playlistEntries(
     return entries
 
 
+class ListenerPort(Protocol):
+    """
+    What the site's stream resource needs of the listener protocol that
+    handed it a connection (L{txradio.net.listenerport.ListenerProtocol}).
+    """
+
+    def takeOverFromSite(self, requestBytes: bytes) -> None:
+        """
+        Take the connection back to stream to it.
+
+        @param requestBytes: the request head, re-serialized.
+        """
+
+
 class RadioChannel(http.HTTPChannel):
     """
     The site's HTTP channel, with a link back to the listener protocol that
@@ -134,10 +150,10 @@ class RadioChannel(http.HTTPChannel):
         the site.
     """
 
-    listenerProtocol = None
+    listenerProtocol: ListenerPort | None = None
 
 
-class PlaylistResource(Resource):
+class PlaylistResource(PreflightMixin, Resource):
     """
     A playlist file (M3U, PLS or XSPF) pointing at one or more stations
     (see L{playlistEntries} for what it lists).
@@ -147,10 +163,10 @@ class PlaylistResource(Resource):
 
     def __init__(
         self,
-        stations: Sequence[Station],
+        stations: Sequence[IStation],
         extension: bytes,
         publicURL: str | None,
-        served: Sequence[Station] | None = None,
+        served: Sequence[IStation] | None = None,
         hls: HLSRoutes | None = None,
     ) -> None:
         """
@@ -185,15 +201,6 @@ class PlaylistResource(Resource):
 
     render_HEAD = render_GET
 
-    def render_OPTIONS(self, request: Request) -> bytes:
-        """
-        Answer a CORS preflight.
-
-        @param request: the request.
-        @return: an empty body.
-        """
-        return renderPreflight(request)
-
 
 class StreamResource(Resource):
     """
@@ -212,7 +219,8 @@ class StreamResource(Resource):
         @return: C{NOT_DONE_YET}, or an error page when the connection did
             not come through a listener protocol.
         """
-        owner = getattr(request.channel, "listenerProtocol", None)
+        channel = request.channel
+        owner = channel.listenerProtocol if isinstance(channel, RadioChannel) else None
         if owner is None:
             request.setResponseCode(http.NOT_FOUND)
             return b"streams are served on the listener port\n"
@@ -237,12 +245,13 @@ class RadioRoot(Resource):
 
     def __init__(
         self,
-        stations: Sequence[Station],
+        stations: Sequence[IStation],
         publicURL: str | None = None,
         adminPassword: str | None = None,
         clock: IReactorTime | None = None,
         library: Library | None = None,
         hls: HLSSettings | None = None,
+        logins: ILoginThrottle | None = None,
     ) -> None:
         """
         @param stations: the stations, the default first.
@@ -253,6 +262,8 @@ class RadioRoot(Resource):
         @param library: the on-demand library, or L{None} for none.
         @param hls: how to serve HLS (L{HLSSettings}); on with the defaults
             when L{None}.
+        @param logins: the radio's login throttle for the admin API and the
+            metadata updates, or L{None} for none.
         """
         Resource.__init__(self)
         if clock is None:
@@ -262,6 +273,7 @@ class RadioRoot(Resource):
         self.library = library
         self._publicURL = publicURL
         self._adminPassword = adminPassword
+        self.logins = logins
         self._paths: dict[bytes, Resource] = {}
         self.hls = HLSRoutes(stations, clock, hls)
         self.context.hls = self.hls.mounts
@@ -269,7 +281,7 @@ class RadioRoot(Resource):
         self.putChild(b"status-json.xsl", IcecastStatusResource(self.context))
         self.putChild(b"api", APIRoot(self.context, library))
         self.putChild(b"events", EventsResource(self.events))
-        self.admin = AdminResource(self.context, adminPassword)
+        self.admin = AdminResource(self.context, adminPassword, logins=logins)
         self.putChild(b"admin", self.admin)
         self.putChild(b"static", StaticResource())
         if library is not None:
@@ -296,16 +308,16 @@ class RadioRoot(Resource):
                 paths.setdefault(
                     b"/listen" + extension, PlaylistResource(stations[:1], extension, publicURL, stations, self.hls)
                 )
-        paths[b"/admin/metadata"] = IcecastMetadataResource(stations, adminPassword=self._adminPassword)
-        paths[b"/admin.cgi"] = ShoutcastMetadataResource(stations, adminPassword=self._adminPassword)
+        paths[b"/admin/metadata"] = IcecastMetadataResource(stations, adminPassword=self._adminPassword, logins=self.logins)
+        paths[b"/admin.cgi"] = ShoutcastMetadataResource(stations, adminPassword=self._adminPassword, logins=self.logins)
         # Icecast's admin commands, and SHOUTcast's widget endpoints (a
         # mount or playlist of the same path keeps it).
-        paths.update(icecastAdminPaths(self.context, self._adminPassword))
+        paths.update(icecastAdminPaths(self.context, self._adminPassword, self.logins))
         for path, resource in shoutcastPaths(self.context).items():
             paths.setdefault(path, resource)
         self._paths = paths
 
-    def setStations(self, stations: Sequence[Station]) -> None:
+    def setStations(self, stations: Sequence[IStation]) -> None:
         """
         Serve another set of stations from now on (after a configuration
         reload): the pages, playlists and HLS of removed mounts go, those of
@@ -379,7 +391,7 @@ class BoundedRequest(Request):
     larger one (announced or chunked) is answered C{413} and the connection
     closed, without storing it.
 
-    @ivar started: when its head had arrived, in seconds since the epoch
+    @ivar started: when its head had arrived, in the site's clock's seconds
         (the access log's request time and duration).
     """
 
@@ -388,7 +400,7 @@ class BoundedRequest(Request):
     started: float | None = None
 
     def gotLength(self, length: int | None) -> None:
-        self.started = time.time()
+        self.started = self.channel.site.reactor.seconds()
         if length is not None and length > MAX_REQUEST_BODY:
             self._refuseBody()
             return
@@ -423,13 +435,14 @@ class BoundedRequest(Request):
 
 
 def buildSite(
-    stations: Sequence[Station],
+    stations: Sequence[IStation],
     clock: IReactorTime | None = None,
     publicURL: str | None = None,
     adminPassword: str | None = None,
     library: Library | None = None,
     hls: HLSSettings | None = None,
-) -> Site:
+    logins: ILoginThrottle | None = None,
+) -> RadioSite:
     """
     Build the web site served beside the streams.
 
@@ -447,20 +460,85 @@ def buildSite(
     @param library: the on-demand library, or L{None} for none.
     @param hls: how to serve HLS (L{HLSSettings}); on with the defaults
         when L{None}.
+    @param logins: the login throttle for the admin API and the metadata
+        updates, or L{None} for none (a L{txradio.service.RadioService}
+        passes its own).
     @return: the site.
     """
-    root = RadioRoot(stations, publicURL, adminPassword, clock=clock, library=library, hls=hls)
-    site = Site(root, reactor=clock)
-    site.requestFactory = BoundedRequest
-    webService = MultiService()
-    root.events.setServiceParent(webService)
-    root.hls.service.setServiceParent(webService)
-    if library is not None and library.parent is None:
-        library.setServiceParent(webService)
-    site.webService = webService  # type: ignore[attr-defined]
+    root = RadioRoot(stations, publicURL, adminPassword, clock=clock, library=library, hls=hls, logins=logins)
+    return RadioSite(root, clock)
+
+
+@implementer(IRadioSite)
+class RadioSite(Site):
+    """
+    The built-in site: a L{RadioRoot} served with bounded request bodies,
+    on plain HTTP/1.1 channels, with no access log of its own (listener
+    joins and leaves are logged instead; see
+    L{txradio.service.RadioService.logAccess}).
+
+    @ivar webService: a service holding what the site runs (the live
+        updates' hub, the HLS segmenters, the library's indexer).
+    """
+
+    requestFactory = BoundedRequest
     # Plain HTTP/1.1 channels (no HTTP/2 negotiation): a stream needs the
     # connection to itself, which HTTP/2 multiplexing cannot give.
-    site.protocol = RadioChannel
-    site.displayTracebacks = False
-    site.log = lambda request: None  # listener joins and leaves are logged instead
-    return site
+    protocol = RadioChannel
+    displayTracebacks = False
+
+    def __init__(self, root: RadioRoot, clock: IReactorTime | None = None) -> None:
+        """
+        @param root: the site's root.
+        @param clock: the reactor (for timeouts and request times); the
+            global one by default.
+        """
+        Site.__init__(self, root, reactor=clock)
+        self.root = root
+        self.webService = MultiService()
+        root.events.setServiceParent(self.webService)
+        root.hls.service.setServiceParent(self.webService)
+        if root.library is not None and root.library.parent is None:
+            root.library.setServiceParent(self.webService)
+
+    def log(self, request: Request) -> None:
+        """
+        Write no access log line: listener joins and leaves are logged
+        instead, and a radio's access log replaces this method.
+
+        @param request: the finished request.
+        """
+
+    def setStations(self, stations: Sequence[IStation]) -> None:
+        """
+        Serve another set of stations; see L{IRadioSite.setStations}.
+
+        @param stations: the stations, the default first.
+        """
+        self.root.setStations(stations)
+
+    def setAdminPassword(self, password: str | None) -> None:
+        """
+        Change the admin password; see L{IRadioSite.setAdminPassword}.
+
+        @param password: the new password, or L{None} to turn admin off.
+        """
+        self.root.setAdminPassword(password)
+
+    def setReloader(self, reloader: IReloader | None) -> None:
+        """
+        Let the admin API reload the configuration file.
+
+        @param reloader: the radio's reloader, or L{None}.
+        """
+        self.root.admin.reloader = reloader
+
+    def hlsSessions(self, station: IStation) -> int | None:
+        """
+        Count a station's HLS listeners; see L{IRadioSite.hlsSessions}.
+
+        @param station: one of the stations.
+        @return: the count, or L{None} when no HLS is served for it.
+        """
+        mount = self.root.hls.mounts.get(station.mount)
+        return mount.sessions.count() if mount is not None else None

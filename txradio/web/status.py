@@ -26,7 +26,7 @@ from twisted.web.server import Request
 from txradio._version import __version__
 from txradio.wire.icy import cleanTitle
 from txradio.wire.request import isValidHost
-from txradio.stream.station import Station
+from txradio.interfaces import IEncoder, IStation
 
 SERVER_ID = f"txradio {__version__}"
 """What C{server_id} and the C{Server} header call this server."""
@@ -53,18 +53,18 @@ class WebContext:
         that serve HLS.
     """
 
-    stations: list[Station]
+    stations: list[IStation]
     clock: IReactorTime
     publicURL: str | None = None
     startedAt: float = 0.0
     libraryEnabled: bool = False
-    byMount: dict[bytes, Station] = field(init=False)
+    byMount: dict[bytes, IStation] = field(init=False)
     hls: dict[bytes, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.byMount = {station.mount: station for station in self.stations}
 
-    def station(self, mount: str | bytes) -> Station | None:
+    def station(self, mount: str | bytes) -> IStation | None:
         """
         Find a station by its mount.
 
@@ -140,7 +140,7 @@ def displayTitle(title: str | None) -> str | None:
     return cleanTitle(title) or None
 
 
-def stationBitrate(station: Station) -> int | None:
+def stationBitrate(station: IStation) -> int | None:
     """
     The bitrate to show for a station: the announced one, else the one
     measured from its audio.
@@ -151,7 +151,7 @@ def stationBitrate(station: Station) -> int | None:
     return station.currentInfo.bitrate or station.broadcaster.bitrate
 
 
-def isLive(station: Station) -> bool:
+def isLive(station: IStation) -> bool:
     """
     Tell whether a live source client is on the air on a station.
 
@@ -162,7 +162,7 @@ def isLive(station: Station) -> bool:
     return live is not None and bool(live.onAir)
 
 
-def summary(station: Station, hls: Any = None) -> dict[str, Any]:
+def summary(station: IStation, hls: Any = None) -> dict[str, Any]:
     """
     The few facts that change while a station plays; what the live page
     shows and C{/events} pushes.
@@ -187,7 +187,7 @@ def summary(station: Station, hls: Any = None) -> dict[str, Any]:
     }
 
 
-def mountStatus(station: Station, base: str, now: float, hls: Any = None) -> dict[str, Any]:
+def mountStatus(station: IStation, base: str, now: float, hls: Any = None) -> dict[str, Any]:
     """
     Everything the API tells about one mount.
 
@@ -229,7 +229,7 @@ def mountStatus(station: Station, base: str, now: float, hls: Any = None) -> dic
     }
 
 
-def formatStatus(station: Station, base: str) -> dict[str, Any]:
+def formatStatus(station: IStation, base: str) -> dict[str, Any]:
     """
     What a mount promises about its format, which mounts re-encode it, and
     its encoder's state.
@@ -243,10 +243,10 @@ def formatStatus(station: Station, base: str) -> dict[str, Any]:
         encodes, else its policy, whether an encoder runs now, runs started,
         restarts and frames dropped).
     """
-    audioFormat = getattr(station, "audioFormat", None)
-    parent = getattr(station, "derivedFrom", None)
-    coder = getattr(station, "conformer", None)
-    if coder is None and parent is not None:
+    audioFormat = station.audioFormat
+    parent = station.derivedFrom
+    coder = station.conformer
+    if coder is None and parent is not None and IEncoder.providedBy(station.programme):
         coder = station.programme
     encoder = None
     if coder is not None:
@@ -266,20 +266,20 @@ def formatStatus(station: Station, base: str) -> dict[str, Any]:
                 "bitrate": child.audioFormat.bitrate if child.audioFormat is not None else None,
                 "streamURL": base + child.mount.decode("ascii"),
             }
-            for child in getattr(station, "derived", ())
+            for child in station.derived
         ],
         "encoder": encoder,
     }
 
 
-def titleHistory(station: Station) -> list[dict[str, Any]]:
+def titleHistory(station: IStation) -> list[dict[str, Any]]:
     """
     The titles a station played recently, the most recent first.
 
     @param station: the station.
     @return: C{{"title": …, "startedAt": …}} dictionaries.
     """
-    history = getattr(station.broadcaster, "history", ())
+    history = station.broadcaster.history
     return [
         {"title": displayTitle(title), "startedAt": isoTime(when)}
         for when, title in reversed(history)
@@ -287,7 +287,7 @@ def titleHistory(station: Station) -> list[dict[str, Any]]:
     ]
 
 
-def icecastSource(station: Station, base: str) -> dict[str, Any]:
+def icecastSource(station: IStation, base: str) -> dict[str, Any]:
     """
     One entry of C{icestats.source}, with the keys Icecast 2.4 uses.
 
@@ -401,7 +401,23 @@ def renderPreflight(request: Request) -> bytes:
     return b""
 
 
-class JSONResource(Resource):
+class PreflightMixin:
+    """
+    Answers CORS preflights (C{OPTIONS}) for a read-only public resource;
+    mixed in before L{Resource}.
+    """
+
+    def render_OPTIONS(self, request: Request) -> bytes:
+        """
+        Answer a CORS preflight; see L{renderPreflight}.
+
+        @param request: the request.
+        @return: an empty body.
+        """
+        return renderPreflight(request)
+
+
+class JSONResource(PreflightMixin, Resource):
     """
     A read-only public JSON document: C{GET}, C{HEAD} and CORS preflight.
 
@@ -438,15 +454,6 @@ class JSONResource(Resource):
 
     render_HEAD = render_GET
 
-    def render_OPTIONS(self, request: Request) -> bytes:
-        """
-        Answer a CORS preflight.
-
-        @param request: the request.
-        @return: an empty body.
-        """
-        return renderPreflight(request)
-
 
 def requestHost(request: Request, base: str) -> str:
     """
@@ -475,7 +482,7 @@ class IcecastStatusResource(JSONResource):
         return http.OK, icestats(self.context, base, requestHost(request, base))
 
 
-def stationsSummary(stations: Sequence[Station]) -> list[dict[str, Any]]:
+def stationsSummary(stations: Sequence[IStation]) -> list[dict[str, Any]]:
     """
     The L{summary} of every station.
 
