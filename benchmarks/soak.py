@@ -41,7 +41,7 @@ metadata block, and a source client (C{SOURCE} with the right password and
 a second of audio, then gone; at most one a batch).  It prints the server's
 RSS and descriptors at the start, after warm-up (the first fifth), every
 tenth and at the end, and checks from the server's status JSON that no
-listener and no source is left.  (C{python -m tests.test_soak N} runs the
+listener and no source is left.  (C{python -m integration.test_soak N} runs the
 same mix in one process, where it can also count timers and Python
 objects.)
 

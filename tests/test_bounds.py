@@ -17,7 +17,7 @@ from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
-from tests._realpeers import fetch, parseResponse, startRadio
+from integration._realpeers import fetch, parseResponse, startRadio
 from txradio.wire.upstream import MAX_RESPONSE_HEAD, MAX_RESPONSE_HEADERS, ResponseError, ResponseHeadParser
 from txradio.net.listenerport import LISTENER_WRITE_BUFFER, ListenerFactory
 from txradio.wire.request import RequestError, RequestHeadParser

@@ -19,7 +19,7 @@ from twisted.web.resource import Resource
 from twisted.web.server import Site
 
 from tests._process import FakeProcessReactor
-from tests._realpeers import withTimeout
+from integration._realpeers import withTimeout
 from txradio.stream.events import ListenerJoined, ListenerLeft, MetadataUpdated, SourceConnected, TitleChanged
 from txradio.config import parseConfig
 from txradio.operations.hooks import CommandAction, Hook, HookFailed, PostAction, hookFromConfig

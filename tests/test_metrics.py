@@ -16,7 +16,7 @@ from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
 from twisted.internet.testing import MemoryReactorClock, StringTransport
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
-from tests._realpeers import RawClient, startRadio, withTimeout
+from integration._realpeers import RawClient, startRadio, withTimeout
 from txradio.stream.events import KICKED
 from txradio.operations.metrics import exposition
 from txradio.service import RadioService

@@ -367,7 +367,7 @@ class BrowserTests(TestCase):
             shutil.copy(path, os.path.join(self.music, "txradio demo", os.path.basename(path)))
         shutil.copy(tracks.paths[2], os.path.join(self.music, "More music", "Chimes again.mp3"))
         shutil.copy(tracks.paths[0], os.path.join(self.music, "Arpeggio.mp3"))
-        # The ICY player: tests/test_hls_browser.py plays HLS.
+        # The ICY player: integration/test_hls_browser.py plays HLS.
         self.radio = RadioService(
             [self.station],
             listen=["tcp:0:interface=127.0.0.1"],

@@ -7,7 +7,7 @@ memory has not grown.
 
 The full run is the same code for longer:
 
-    python -m tests.test_soak 100000
+    python -m integration.test_soak 100000
 
 prints resident memory and open descriptors at the start, after warm-up and
 at the end.
@@ -29,7 +29,7 @@ from twisted.trial.unittest import TestCase
 
 from twisted.internet.endpoints import TCP4ClientEndpoint, connectProtocol
 
-from tests._realpeers import RawClient, startRadio
+from integration._realpeers import RawClient, startRadio
 from txradio.sources.playlist import PlaylistSource
 from txradio.sources.tracks import demoTracks
 from txradio.stream.station import Station

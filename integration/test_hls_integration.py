@@ -27,7 +27,7 @@ from twisted.web.client import Agent, HTTPConnectionPool, readBody
 from twisted.web.server import Site
 from twisted.web.static import File
 
-from tests._realpeers import CHECKOUT, connectRaw, requireProgram, run, spawn, withTimeout
+from integration._realpeers import CHECKOUT, connectRaw, requireProgram, run, spawn, withTimeout
 from txradio.wire.hls import PTS_CLOCK, Segment, mediaPlaylist, packTimestamp
 from txradio.wire.mp3 import Framer
 from txradio.wire.programme import TitleChange

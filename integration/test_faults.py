@@ -42,7 +42,7 @@ from twisted.trial.unittest import TestCase
 from zope.interface import implementer
 from zope.interface.verify import verifyClass
 
-from tests._realpeers import (
+from integration._realpeers import (
     CHECKOUT,
     RawClient,
     Timeout,
@@ -54,7 +54,7 @@ from tests._realpeers import (
     spawn,
     withTimeout,
 )
-from tests.test_live_integration import (
+from integration.test_live_integration import (
     LIVE_HZ,
     PASSWORD,
     PLAYLIST_HZ,

@@ -7,9 +7,9 @@ Real sockets on 127.0.0.1 against an in-process L{RadioService} playing the
 built-in demo tracks (no ffmpeg needed); every wait is bounded.  Where the
 property is about time alone (the login throttle) a L{Clock} is used
 instead.  Some attacks are covered elsewhere and only named here: a
-listener that stops reading (C{tests.test_integration}
+listener that stops reading (C{integration.test_integration}
 C{test_stalledDroppedOthersPlayOn}), long URLs, many headers and garbage
-(C{tests.test_integration.HTTPErrorTests}), and traversal in the library
+(C{integration.test_integration.HTTPErrorTests}), and traversal in the library
 (C{tests.test_library.PathTests}, 30+ vectors).
 """
 
@@ -30,7 +30,7 @@ from twisted.internet.testing import StringTransport
 from twisted.logger import globalLogPublisher
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
-from tests._realpeers import RawClient, connectRaw, fetch, parseResponse, startRadio
+from integration._realpeers import RawClient, connectRaw, fetch, parseResponse, startRadio
 from txradio.wire import auth
 from txradio.net import throttle
 from txradio.wire.icy import MetadataDemuxer

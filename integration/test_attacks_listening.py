@@ -20,9 +20,9 @@ from twisted.internet.defer import Deferred, gatherResults, inlineCallbacks
 from twisted.internet.task import deferLater
 from twisted.trial.unittest import TestCase
 
-from tests._realpeers import ChildProcess, RawClient, connectRaw, fetch, requireProgram, startRadio
-from tests.test_attacks import STREAM, demoStation
-from tests.test_faults import complaints, recordFigure
+from integration._realpeers import ChildProcess, RawClient, connectRaw, fetch, requireProgram, startRadio
+from integration.test_attacks import STREAM, demoStation
+from integration.test_faults import complaints, recordFigure
 
 PCM_RATE = 8000
 """Samples a second mpg123 decodes to (mono, 16 bit)."""
@@ -96,7 +96,7 @@ def play(testCase, port: int, timeout: float = 55) -> DecodingPlayer:
 
 class PlayingThroughAttacksTests(TestCase):
     """
-    mpg123 plays on through the attacks of L{tests.test_attacks}.
+    mpg123 plays on through the attacks of L{integration.test_attacks}.
     """
 
     timeout = 60

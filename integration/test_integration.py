@@ -23,7 +23,7 @@ from twisted.internet.task import deferLater
 from twisted.logger import Logger, globalLogPublisher
 from twisted.trial.unittest import TestCase
 
-from tests._realpeers import (
+from integration._realpeers import (
     CHECKOUT,
     ChildProcess,
     adoptSocket,

@@ -50,7 +50,7 @@ from twisted.internet.ssl import Certificate, optionsForClientTLS
 from twisted.internet.task import deferLater
 from twisted.trial.unittest import TestCase
 
-from tests._realpeers import (
+from integration._realpeers import (
     CHECKOUT,
     ChildProcess,
     RawClient,
