@@ -26,6 +26,7 @@ from twisted.internet.defer import Deferred, gatherResults, inlineCallbacks
 from twisted.internet.task import Clock, deferLater
 from twisted.trial.unittest import TestCase
 
+from integration._figures import recordFigure
 from integration._realpeers import RawClient, connectRaw, fetch, parseResponse, startRadio
 from txradio.net import throttle
 from txradio.wire.icy import MetadataDemuxer
@@ -138,9 +139,15 @@ class SlowlorisTests(_RadioMixin, TestCase):
         closed = yield gatherResults([client.waitForClose(headerTimeout + 10) for _, client in attackers])
         for (started, client), data in zip(attackers, closed):
             self.assertTrue(data.startswith(b"HTTP/1.0 408 "), data[:40])
-        # Everyone was closed by its own deadline, not one long after.
+        # Everyone was closed by its own deadline, not one long after.  A
+        # correctness bound, not a speed: a forgotten deadline would leave a
+        # connection open for the waits' 12 s; 5 s past a 2 s timeout is a
+        # wide margin for a loaded machine.
         latest = max(started for started, _ in attackers)
-        self.assertLess(reactor.seconds() - latest, headerTimeout + 5)
+        closedAfter = reactor.seconds() - latest
+        recordFigure("slowloris, in process", attackers=200, headerTimeout=headerTimeout,
+                     lastClosedAfter=round(closedAfter, 3))  # fmt: skip
+        self.assertLess(closedAfter, headerTimeout + 5)
         self.assertIsNone(player.lost)
         self.assertGreater(len(player.data), before + 16000)
 
@@ -165,7 +172,8 @@ class FloodTests(_RadioMixin, TestCase):
         """
         2,000 connections past the limit all get 503 at once; the listener
         inside the limit plays on; memory grows by less than 64 MB; and once
-        a place is free a new listener gets its head within a second.
+        a place is free a new listener gets its head (how soon is a recorded
+        figure).
         """
         yield self.startRadio([demoStation(maxListeners=1)])
         player = yield connectRaw(self, self.port, STREAM)
@@ -178,13 +186,20 @@ class FloodTests(_RadioMixin, TestCase):
                 self.assertTrue(reply.startswith(b"HTTP/1.0 503 "), reply[:40])
                 refused += 1
         self.assertEqual(refused, 2000)
-        self.assertLess(rss() - startMemory, 64 << 20)
+        grown = rss() - startMemory
+        # A correctness bound, not a speed: refused connections must leave
+        # nothing behind.  2,000 of them at even 4 KiB each would be 8 MB;
+        # 64 MB is a wide margin for the allocator's own behaviour.
+        self.assertLess(grown, 64 << 20)
         self.assertIsNone(player.lost)
         self.assertEqual(self.stations[0].listenerCount, 1)
         yield player.close()
         yield deferLater(reactor, 0.1, lambda: None)
+        asked = reactor.seconds()
         newcomer = yield connectRaw(self, self.port, STREAM)
-        length = yield newcomer.waitForHead(1)
+        length = yield newcomer.waitForHead(10)
+        recordFigure("flood past max-listeners, in process", refused=refused, rssGrowthBytes=grown,
+                     newcomerHead=round(reactor.seconds() - asked, 3))  # fmt: skip
         self.assertTrue(newcomer.data.startswith(b"HTTP/1.0 200 "))
         self.assertGreater(length, 0)
 
