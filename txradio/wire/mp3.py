@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 from enum import Enum
 from functools import lru_cache
+from typing import final
 
 
 class MPEGVersion(Enum):
@@ -176,6 +177,7 @@ def parseHeader(data: bytes, offset: int = 0) -> FrameHeader:
     return _decode(word & 0x001FFEC0)
 
 
+@final
 @dataclass(frozen=True, slots=True)
 class Frame:
     """
