@@ -404,7 +404,7 @@ class IcecastServer(Server):
                 break
             except OSError:
                 if self.proc.poll() is not None:
-                    raise RuntimeError(f"icecast exited; see {logdir}")
+                    raise RuntimeError(f"icecast exited; see {logdir}") from None
                 time.sleep(0.1)
         self.feedLog = open(os.path.join(logdir, "ffmpeg.log"), "wb")
         self.helpers.append(
@@ -594,7 +594,7 @@ def table(results: list[dict], withIcecast: bool) -> str:
     rows = []
     for n, meta, stalled in configs:
         row = [str(n), "on" if meta else "off", f"{stalled:.0%}" if stalled else "-"]
-        for title, key, spec, ratio in COLUMNS:
+        for _title, key, spec, ratio in COLUMNS:
             values = [keyed.get((n, meta, stalled, s)) for s in servers]
             row += [cell(v, key, spec) for v in values]
             if ratio and withIcecast and len(values) == 2:

@@ -24,8 +24,8 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from txradio.wire.mp3 import Framer  # noqa: E402
 from txradio.sources.tracks import demoTracks  # noqa: E402
+from txradio.wire.mp3 import Framer  # noqa: E402
 
 
 def id3Title(title: str) -> bytes:

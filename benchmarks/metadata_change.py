@@ -17,9 +17,10 @@ import argparse
 import statistics
 import time
 
-from twisted.internet.task import Clock
-from zope.interface import implementer
 from twisted.internet.interfaces import IConsumer
+from twisted.internet.task import Clock
+
+from zope.interface import implementer
 
 from txradio.stream.station import Station
 from txradio.testing import FakeFrameSource

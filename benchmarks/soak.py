@@ -41,7 +41,7 @@ metadata block, and a source client (C{SOURCE} with the right password and
 a second of audio, then gone; at most one a batch).  It prints the server's
 RSS and descriptors at the start, after warm-up (the first fifth), every
 tenth and at the end, and checks from the server's status JSON that no
-listener and no source is left.  (C{python -m tests.test_soak N} runs the
+listener and no source is left.  (C{python -m integration.test_soak N} runs the
 same mix in one process, where it can also count timers and Python
 objects.)
 
@@ -245,7 +245,7 @@ async def waitForStream(port: int, seconds: float) -> None:
             writer.close()
             if data.startswith(b"HTTP/1.0 200"):
                 return
-        except (OSError, asyncio.TimeoutError) as error:
+        except (TimeoutError, OSError) as error:
             last = error
         await asyncio.sleep(0.25)
     raise RuntimeError(f"txradio did not start streaming on port {port} within {seconds} s ({last})")
@@ -485,7 +485,7 @@ async def postUpdate(port: int, number: int, totals: Totals) -> bool:
         writer.write(request)
         reply = await asyncio.wait_for(reader.read(4096), 5)
         writer.close()
-    except (OSError, asyncio.TimeoutError):
+    except (TimeoutError, OSError):
         return False
     return reply.startswith((b"HTTP/1.0 200", b"HTTP/1.1 200")) and b"<return>1</return>" in reply
 
@@ -567,7 +567,7 @@ async def soak(opts) -> dict:
                 _, listener = await asyncio.wait_for(
                     loop.create_connection(lambda i=index: SoakListener(totals, i), "127.0.0.1", server.port), 10
                 )
-            except (OSError, asyncio.TimeoutError) as error:
+            except (TimeoutError, OSError) as error:
                 totals.headFailures += 1
                 log(f"listener {index} could not connect: {error!r}")
                 continue

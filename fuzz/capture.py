@@ -26,7 +26,7 @@ def main() -> None:
     for n in range(count):
         try:
             conn, _ = server.accept()
-        except socket.timeout:
+        except TimeoutError:
             break
         conn.settimeout(1.0)
         data = b""
@@ -40,7 +40,7 @@ def main() -> None:
                 if not answered and b"\n\n" in data.replace(b"\r\n", b"\n"):
                     answered = True
                     conn.sendall(b"HTTP/1.0 200 OK\r\nContent-Type: audio/mpeg\r\n\r\n")
-        except (socket.timeout, OSError):
+        except (TimeoutError, OSError):
             pass
         conn.close()
         with open(os.path.join(outdir, f"{n}.bin"), "wb") as f:

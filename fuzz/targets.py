@@ -24,21 +24,33 @@ from twisted.internet.address import IPv4Address
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 
-from txradio.wire import mp3
-
-from txradio.net import throttle
-from txradio.wire.auth import parseBasicAuth
 from txradio.config import ConfigError, parseConfig
-from txradio.wire.upstream import MAX_RESPONSE_HEAD, MAX_RESPONSE_HEADERS, ResponseError, ResponseHeadParser, parseUpstream
-from txradio.wire.icy import MAX_BLOCK_PAYLOAD, MAX_TITLE_LENGTH, MetadataDemuxer, cleanTitle, encodeMetadata, parseMetadata
-from txradio.wire.playlists import buildM3U, buildPLS, buildXSPF
+from txradio.net import throttle
 from txradio.net.listenerport import ListenerFactory
-from txradio.wire.request import RequestError, RequestHeadParser, isValidHost, pathSegments
 from txradio.net.sourceport import ShoutcastSourceFactory
 from txradio.sources.tracks import parseM3U
 from txradio.stream.station import Station
 from txradio.testing import FakeFrameSource
 from txradio.web.metadata import MAX_QUERY, decodeSong, parseQuery
+from txradio.wire import mp3
+from txradio.wire.auth import parseBasicAuth
+from txradio.wire.icy import (
+    MAX_BLOCK_PAYLOAD,
+    MAX_TITLE_LENGTH,
+    MetadataDemuxer,
+    cleanTitle,
+    encodeMetadata,
+    parseMetadata,
+)
+from txradio.wire.playlists import buildM3U, buildPLS, buildXSPF
+from txradio.wire.request import RequestError, RequestHeadParser, isValidHost, pathSegments
+from txradio.wire.upstream import (
+    MAX_RESPONSE_HEAD,
+    MAX_RESPONSE_HEADERS,
+    ResponseError,
+    ResponseHeadParser,
+    parseUpstream,
+)
 
 SOURCE_PASSWORD = "hackme"
 """The source password of the fuzzed station (the real captures use it)."""
@@ -133,7 +145,7 @@ def fuzzRequest(data: bytes) -> None:
     assert len(agent) <= 200 and not any(ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 for c in agent)
     length = head.contentLength
     assert length is None or 0 <= length < 2**63
-    head.wantsMetadata
+    assert isinstance(head.wantsMetadata, bool)
     parseBasicAuth(head.header(b"authorization"))
 
 

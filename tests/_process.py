@@ -11,6 +11,7 @@ from twisted.internet.error import ProcessDone, ProcessExitedAlready, ProcessTer
 from twisted.internet.interfaces import IProcessTransport, IReactorProcess
 from twisted.internet.task import Clock
 from twisted.python.failure import Failure
+
 from zope.interface import implementer
 from zope.interface.verify import verifyClass
 

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from twisted.internet.address import IPv4Address
 from twisted.internet.task import Clock
-from twisted.internet.testing import StringTransport
+from twisted.internet.testing import EventLoggingObserver, StringTransport
 from twisted.logger import globalLogPublisher
-from twisted.internet.testing import EventLoggingObserver
 from twisted.trial.unittest import SynchronousTestCase
 
+from txradio.net.listenerport import ListenerFactory
+from txradio.stream.broadcast import Broadcaster
 from txradio.stream.events import (
     CLIENT_LEFT,
     KICKED,
@@ -27,8 +28,6 @@ from txradio.stream.events import (
     TitleChanged,
     reasonLabel,
 )
-from txradio.stream.broadcast import Broadcaster
-from txradio.net.listenerport import ListenerFactory
 from txradio.stream.station import Station
 from txradio.testing import FakeFrameSource
 

@@ -12,24 +12,20 @@ throttle's table in C{tests.test_attacks}.)
 from __future__ import annotations
 
 from twisted.internet.address import IPv4Address
-from twisted.internet.defer import inlineCallbacks
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
-from twisted.trial.unittest import SynchronousTestCase, TestCase
+from twisted.trial.unittest import SynchronousTestCase
 
-from tests._realpeers import fetch, parseResponse, startRadio
-from txradio.wire.upstream import MAX_RESPONSE_HEAD, MAX_RESPONSE_HEADERS, ResponseError, ResponseHeadParser
+from txradio.library.index import MAX_QUERY as MAX_SEARCH
+from txradio.library.index import MAX_TERMS, searchTerms
 from txradio.net.listenerport import LISTENER_WRITE_BUFFER, ListenerFactory
-from txradio.wire.request import RequestError, RequestHeadParser
 from txradio.net.sourceport import MAX_SHOUTCAST_HEADERS, MAX_SHOUTCAST_LINE, ShoutcastSourceFactory
 from txradio.sources.live import DEFAULT_MAX_QUEUE, LiveSource
-from txradio.sources.playlist import PlaylistSource
-from txradio.sources.tracks import demoTracks
 from txradio.stream.station import Station
 from txradio.testing import FakeFrameSource, syntheticFrame
-from txradio.library.index import MAX_QUERY as MAX_SEARCH, MAX_TERMS, searchTerms
 from txradio.web.metadata import MAX_QUERY, parseQuery
-from txradio.web.site import MAX_REQUEST_BODY
+from txradio.wire.request import RequestError, RequestHeadParser
+from txradio.wire.upstream import MAX_RESPONSE_HEAD, MAX_RESPONSE_HEADERS, ResponseError, ResponseHeadParser
 
 
 class PureBoundsTests(SynchronousTestCase):
@@ -132,57 +128,3 @@ class PureBoundsTests(SynchronousTestCase):
         self.assertEqual(self.shoutcast(b"x" * (MAX_SHOUTCAST_LINE + 1)), b"line too long\r\n")
         out = self.shoutcast(b"pw\r\n" + b"icy-x: y\r\n" * (MAX_SHOUTCAST_HEADERS + 1))
         self.assertTrue(out.endswith(b"too many header lines\r\n"), out)
-
-
-class RequestBodyTests(TestCase):
-    """
-    The web site takes request bodies of at most L{MAX_REQUEST_BODY} bytes.
-    """
-
-    timeout = 30
-
-    @inlineCallbacks
-    def setUp(self):
-        station = Station(PlaylistSource(demoTracks(), name="/stream"), mount="/stream")
-        self.port = yield startRadio(self, [station], adminPassword="admin-pw")
-
-    @inlineCallbacks
-    def test_announcedBody(self):
-        """
-        A body announced larger than the bound is refused with 413 at once,
-        before any of it is read.
-        """
-        reply = yield fetch(
-            self,
-            self.port,
-            b"POST /admin/mounts HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n" % (10 * MAX_REQUEST_BODY,),
-        )
-        status, _, _ = parseResponse(reply)
-        self.assertIn(b" 413 ", status)
-
-    @inlineCallbacks
-    def test_chunkedBody(self):
-        """
-        A chunked body that grows past the bound is refused with 413.
-        """
-        chunk = b"%x\r\n%s\r\n" % (8192, b"a" * 8192)
-        reply = yield fetch(
-            self,
-            self.port,
-            b"POST /admin/mounts HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
-            + chunk * (MAX_REQUEST_BODY // 8192 + 2),
-        )
-        status, _, _ = parseResponse(reply)
-        self.assertIn(b" 413 ", status)
-
-    @inlineCallbacks
-    def test_smallBody(self):
-        """
-        A body within the bound still reaches the resource (here: 401, as
-        no credentials were sent).
-        """
-        reply = yield fetch(
-            self, self.port, b"POST /admin/mounts HTTP/1.0\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"
-        )
-        status, _, _ = parseResponse(reply)
-        self.assertIn(b" 401 ", status)

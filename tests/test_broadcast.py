@@ -6,13 +6,14 @@ from __future__ import annotations
 
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
+
 from zope.interface import implementer
 from zope.interface.verify import verifyClass, verifyObject
 
-from txradio.stream.broadcast import Broadcaster, Chunk, RecentAudio
-from txradio.wire.icy import encodeMetadata
 from txradio.interfaces import IBroadcaster, IFrameSource, IListener
+from txradio.stream.broadcast import Broadcaster, Chunk, RecentAudio
 from txradio.testing import FakeFrameSource, syntheticFrame
+from txradio.wire.icy import encodeMetadata
 
 OLD_SHOW = syntheticFrame(marker=60)
 NEW_SHOW = syntheticFrame(marker=140)

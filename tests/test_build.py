@@ -10,9 +10,9 @@ from twisted.application.internet import StreamServerEndpointService
 from twisted.internet.testing import MemoryReactorClock
 from twisted.trial.unittest import SynchronousTestCase
 
+from txradio.build import serviceFromConfig, shoutcastEndpointFor
 from txradio.config import parseConfig
 from txradio.net.push import PushClient
-from txradio.build import serviceFromConfig, shoutcastEndpointFor
 from txradio.sources.playlist import PlaylistSource
 from txradio.sources.relay import RelaySource
 from txradio.sources.tracks import demoTracks

@@ -12,11 +12,13 @@ import os
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase
+
 from zope.interface.verify import verifyObject
 
 from tests._contracts import FrameSourceContractMixin
 from tests._process import FakeProcessReactor
 from tests._web import DEMO
+from txradio.interfaces import IFrameSource
 from txradio.sources.encoder import Backoff
 from txradio.sources.live import LiveSource
 from txradio.sources.playlist import PlaylistSource
@@ -25,7 +27,6 @@ from txradio.sources.tracks import FolderTracks, M3UTracks
 from txradio.sources.transcode import TranscodingSource
 from txradio.stream.station import Station
 from txradio.stream.switcher import MountFollower, Switcher
-from txradio.interfaces import IFrameSource
 from txradio.testing import FakeFrameSource, syntheticFrame
 from txradio.wire.audioformat import TRANSCODE, AudioFormat
 

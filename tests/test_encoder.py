@@ -10,8 +10,8 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from tests._process import FakeProcessReactor
 from tests.test_audioformat import headerBytes
-from txradio.wire.audioformat import AudioFormat
 from txradio.sources.encoder import HANG_TIMEOUT, Backoff, EncoderProcess, encoderArguments
+from txradio.wire.audioformat import AudioFormat
 from txradio.wire.mp3 import Frame, parseHeader
 
 

@@ -15,16 +15,16 @@ from twisted.trial.unittest import SynchronousTestCase
 from tests._process import FakeProcessReactor
 from tests.test_config import _Folder, _mount
 from tests.test_encoder import stream
-from txradio import tap
 from txradio import build as radio
-from txradio.wire.audioformat import SKIP, TRANSCODE, AudioFormat
+from txradio import tap
 from txradio.build import EncoderMissing, buildStations, checkEncoder, conformer
-from txradio.wire.request import RequestHead
 from txradio.net.sourceport import SourceSession, announcedFormat
 from txradio.sources.transcode import ALWAYS, TranscodingSource
 from txradio.stream.station import Station
 from txradio.testing import FakeFrameSource
 from txradio.web.status import mountStatus
+from txradio.wire.audioformat import SKIP, TRANSCODE, AudioFormat
+from txradio.wire.request import RequestHead
 
 
 class ConfigFormatTests(_Folder, SynchronousTestCase):
@@ -372,9 +372,9 @@ class PlaylistRefuseTests(SynchronousTestCase):
         from twisted.internet.task import Clock
         from twisted.logger import capturedLogs
 
+        from txradio.sources.playlist import PlaylistSource
         from txradio.wire.mp3 import Frame
         from txradio.wire.programme import TitleChange
-        from txradio.sources.playlist import PlaylistSource
 
         folder = os.path.abspath(self.mktemp())
         os.makedirs(folder)

@@ -12,20 +12,21 @@ import tempfile
 from urllib.parse import quote_from_bytes
 from xml.etree import ElementTree
 
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 from twisted.web.test.requesthelper import DummyRequest
 
-from txradio.wire.auth import parseBasicAuth
-from txradio.wire.upstream import ResponseHeadParser, parseUpstream
-from txradio.wire.mp3 import Framer
-from txradio.wire.icy import MetadataDemuxer, cleanTitle, encodeMetadata, parseMetadata
-from txradio.wire.playlists import buildM3U, buildPLS, buildXSPF
-from txradio.wire.request import isValidHost
 from txradio.sources.tracks import parseM3U
 from txradio.testing import syntheticFrame
 from txradio.web.browse import serveSong
 from txradio.web.metadata import decodeSong, parseQuery
+from txradio.wire.auth import parseBasicAuth
+from txradio.wire.icy import MetadataDemuxer, cleanTitle, encodeMetadata, parseMetadata
+from txradio.wire.mp3 import Framer
+from txradio.wire.playlists import buildM3U, buildPLS, buildXSPF
+from txradio.wire.request import isValidHost
+from txradio.wire.upstream import ResponseHeadParser, parseUpstream
 
 
 class _Song:
@@ -245,7 +246,7 @@ class PropertyTests(SynchronousTestCase):
         """
         value = b"Basic " + base64.b64encode(f"{user.replace(':', '')}:{password}".encode("utf-8", "surrogatepass"))
         try:
-            f"{user}{password}".encode("utf-8")
+            f"{user}{password}".encode()
         except UnicodeEncodeError:
             return
         self.assertEqual(parseBasicAuth(value), (user.replace(":", ""), password))

@@ -7,22 +7,15 @@ POSTed to, and that a slow hook never delays the audio.
 from __future__ import annotations
 
 import json
-import os
-import sys
 
-from twisted.internet import reactor
-from twisted.internet.defer import Deferred, inlineCallbacks, succeed
-from twisted.internet.endpoints import TCP4ServerEndpoint
+from twisted.internet.defer import Deferred, succeed
 from twisted.internet.task import Clock
-from twisted.trial.unittest import SynchronousTestCase, TestCase
-from twisted.web.resource import Resource
-from twisted.web.server import Site
+from twisted.trial.unittest import SynchronousTestCase
 
 from tests._process import FakeProcessReactor
-from tests._realpeers import withTimeout
-from txradio.stream.events import ListenerJoined, ListenerLeft, MetadataUpdated, SourceConnected, TitleChanged
 from txradio.config import parseConfig
-from txradio.operations.hooks import CommandAction, Hook, HookFailed, PostAction, hookFromConfig
+from txradio.operations.hooks import CommandAction, Hook, HookFailed, hookFromConfig
+from txradio.stream.events import ListenerJoined, ListenerLeft, MetadataUpdated, SourceConnected, TitleChanged
 from txradio.stream.station import Station
 from txradio.testing import FakeFrameSource, connectInMemory
 
@@ -145,7 +138,7 @@ class HookTests(SynchronousTestCase):
         self.addCleanup(self.station.stopService)
         self.hook(events=("listener-threshold",), thresholds=(2,))
         listeners = []
-        for n in range(3):
+        for _n in range(3):
             listener, _ = connectInMemory(self.station)
             listeners.append(listener)
             self.station.events.emit(ListenerJoined(self.station, 0.0, listener, None, "p"))
@@ -226,55 +219,6 @@ class CommandActionTests(SynchronousTestCase):
         """
         action = CommandAction(["no-such-program-here"], FakeProcessReactor())
         self.assertRaises(HookFailed, action, {"event": "x"}, 10)
-
-
-class RealHookTests(TestCase):
-    """
-    Hooks with a real program and a real HTTP server.
-    """
-
-    timeout = 30
-
-    @inlineCallbacks
-    def test_realProgram(self):
-        """
-        A real program receives the event's JSON on its standard input.
-        """
-        out = os.path.abspath(self.mktemp())
-        script = "import sys, os; open(sys.argv[1], 'w').write(os.environ['TXRADIO_MOUNT'] + sys.stdin.read())"
-        action = CommandAction([sys.executable, "-c", script, out], reactor)
-        yield withTimeout(action({"event": "title-changed", "mount": "/stream", "title": "A ' B"}, 20), 25, "the hook")
-        with open(out) as f:
-            text = f.read()
-        self.assertTrue(text.startswith("/stream{"))
-        self.assertEqual(json.loads(text[len("/stream") :])["title"], "A ' B")
-
-    @inlineCallbacks
-    def test_realPost(self):
-        """
-        A real HTTP server receives the event as a JSON C{POST}; an error
-        answer fails the attempt.
-        """
-        received = []
-
-        class Receiver(Resource):
-            isLeaf = True
-            code = 204
-
-            def render_POST(self, request):
-                received.append((request.getHeader(b"content-type"), json.loads(request.content.read())))
-                request.setResponseCode(Receiver.code)
-                return b""
-
-        port = yield TCP4ServerEndpoint(reactor, 0, interface="127.0.0.1").listen(Site(Receiver()))
-        self.addCleanup(port.stopListening)
-        url = f"http://127.0.0.1:{port.getHost().port}/hook"
-        action = PostAction(url, reactor)
-        yield withTimeout(action({"event": "source-connected", "mount": "/live"}, 10), 15, "the POST")
-        self.assertEqual(received, [(b"application/json", {"event": "source-connected", "mount": "/live"})])
-        Receiver.code = 500
-        attempt = action({"event": "x", "mount": "/live"}, 10)
-        yield self.assertFailure(withTimeout(attempt, 15, "the POST"), HookFailed)
 
 
 class ConfigTests(SynchronousTestCase):

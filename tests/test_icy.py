@@ -4,7 +4,8 @@ Tests for L{txradio.wire.icy}: metadata blocks, titles and the response head.
 
 from __future__ import annotations
 
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
 from txradio.wire.icy import (

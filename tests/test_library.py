@@ -15,8 +15,6 @@ from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 
 from tests._web import DEMO, HeldJobs, MusicFolder, SiteClient, requestBytes, runNow
-from txradio.stream.station import Station
-from txradio.testing import FakeFrameSource
 from txradio.library.index import (
     Library,
     PathRefused,
@@ -28,6 +26,8 @@ from txradio.library.index import (
     readTrackTags,
     searchTerms,
 )
+from txradio.stream.station import Station
+from txradio.testing import FakeFrameSource
 from txradio.web.site import buildSite
 
 SECRET = b"outside the music folder"

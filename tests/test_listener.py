@@ -8,13 +8,14 @@ from twisted.internet.interfaces import IPushProducer
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase
+
 from zope.interface.verify import verifyObject
 
-from txradio.wire.icy import MetadataDemuxer
 from txradio.interfaces import IListener
-from txradio.wire.mp3 import Framer
 from txradio.stream.station import Station
 from txradio.testing import FakeFrameSource, connectInMemory, syntheticFrame
+from txradio.wire.icy import MetadataDemuxer
+from txradio.wire.mp3 import Framer
 
 FRAME_BYTES = len(syntheticFrame().data)
 

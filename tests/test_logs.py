@@ -16,6 +16,7 @@ from twisted.internet.testing import EventLoggingObserver, StringTransport
 from twisted.logger import Logger, globalLogPublisher
 from twisted.trial.unittest import SynchronousTestCase
 
+from txradio.net.listenerport import ListenerFactory
 from txradio.operations.logs import (
     AccessLog,
     AddressPolicy,
@@ -28,7 +29,6 @@ from txradio.operations.logs import (
     jsonToStdout,
     playlistLine,
 )
-from txradio.net.listenerport import ListenerFactory
 from txradio.stream.station import Station
 from txradio.testing import FakeFrameSource
 

@@ -67,3 +67,22 @@ class CheckConfigTests(SynchronousTestCase):
         path = self.write("not toml [")
         error = self.assertRaises(SystemExit, main, ["check-config", path])
         self.assertEqual(error.code, 1)
+
+
+class VersionTests(SynchronousTestCase):
+    """
+    C{txradio --version} prints txradio's version, not Twisted's.
+    """
+
+    def test_version(self) -> None:
+        """
+        It prints C{txradio} and the package's version and exits 0.
+        """
+        from txradio._version import __version__
+
+        out = io.StringIO()
+        self.patch(sys, "stdout", out)
+        with self.assertRaises(SystemExit) as caught:
+            main(["--version"])
+        self.assertEqual(caught.exception.code, 0)
+        self.assertEqual(out.getvalue(), f"txradio {__version__}\n")

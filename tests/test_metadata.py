@@ -8,9 +8,8 @@ import base64
 
 from twisted.internet.address import IPv4Address
 from twisted.internet.task import Clock
-from twisted.internet.testing import StringTransport
+from twisted.internet.testing import EventLoggingObserver, StringTransport
 from twisted.logger import globalLogPublisher
-from twisted.internet.testing import EventLoggingObserver
 from twisted.trial.unittest import SynchronousTestCase
 
 from txradio.net.listenerport import ListenerFactory

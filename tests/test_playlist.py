@@ -10,17 +10,18 @@ import random
 import shutil
 
 from twisted.internet.task import Clock
-from twisted.logger import globalLogPublisher
 from twisted.internet.testing import EventLoggingObserver
+from twisted.logger import globalLogPublisher
 from twisted.trial.unittest import SynchronousTestCase
+
 from zope.interface.verify import verifyObject
 
 from txradio.interfaces import IProgramme
-from txradio.wire.mp3 import Frame, Framer
-from txradio.wire.programme import TitleChange
 from txradio.sources.playlist import RETRY_DELAY, PlaylistSource
 from txradio.sources.tags import readTitle, titleFromName
 from txradio.sources.tracks import FolderTracks, ListTracks, NoTracks, demoTracks, scanFolder
+from txradio.wire.mp3 import Frame, Framer
+from txradio.wire.programme import TitleChange
 
 DEMO = demoTracks().paths
 

@@ -5,18 +5,18 @@ Tests for L{txradio.net.push}: feeding an upstream Icecast as its source.
 from __future__ import annotations
 
 from twisted.internet.defer import succeed
+from twisted.internet.interfaces import IPushProducer
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase
 
-from txradio.wire.upstream import parseUpstream
-from twisted.internet.interfaces import IPushProducer
 from zope.interface.verify import verifyObject
 
 from txradio.interfaces import IListener
 from txradio.net.push import PushClient, PushFactory, PushProtocol, metadataRequest
 from txradio.stream.station import Station
 from txradio.testing import FakeFrameSource
+from txradio.wire.upstream import parseUpstream
 
 
 class RecordingEndpoint:

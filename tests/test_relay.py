@@ -5,21 +5,19 @@ another server's stream.
 
 from __future__ import annotations
 
-from twisted.internet import defer, reactor, task
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
-from twisted.trial.unittest import SynchronousTestCase, TestCase
+from twisted.trial.unittest import SynchronousTestCase
+
 from zope.interface.verify import verifyObject
 
-from txradio.wire.upstream import ResponseError, ResponseHeadParser, parseUpstream
-from txradio.wire.icy import encodeMetadata
 from txradio.interfaces import IFrameSource, IRelay
+from txradio.sources.relay import RelayFactory, RelaySource
+from txradio.testing import syntheticFrame
+from txradio.wire.icy import encodeMetadata
 from txradio.wire.mp3 import Frame
 from txradio.wire.programme import TitleChange
-from txradio.service import RadioService
-from txradio.sources.relay import RelayFactory, RelaySource
-from txradio.stream.station import Station
-from txradio.testing import FakeFrameSource, syntheticFrame
+from txradio.wire.upstream import ResponseError, ResponseHeadParser, parseUpstream
 
 FRAME = syntheticFrame()
 
@@ -186,35 +184,3 @@ class RelayProtocolTests(SynchronousTestCase):
         self.relay.running = False
         for call in self.clock.getDelayedCalls():
             call.cancel()
-
-
-class RelayIntegrationTests(TestCase):
-    """
-    A relay mount relays another txradio over real TCP on 127.0.0.1.
-    """
-
-    timeout = 30
-
-    @defer.inlineCallbacks
-    def test_relayAnotherTxradio(self) -> None:
-        """
-        Titles and audio from an origin reach the relay mount.
-        """
-        origin = Station(FakeFrameSource(["Origin Song"], 100000), mount="/stream", metaint=2000)
-        originService = RadioService([origin], listen=["tcp:0:interface=127.0.0.1"])
-        originService.startService()
-        self.addCleanup(originService.stopService)
-        [port] = yield originService.whenListening()
-        url = f"http://127.0.0.1:{port.getHost().port}/stream"
-        relay = RelaySource(url, name="/edge")
-        edge = Station(relay, mount="/edge")
-        edgeService = RadioService([edge], listen=["tcp:0:interface=127.0.0.1"])
-        edgeService.startService()
-        self.addCleanup(edgeService.stopService)
-        for _ in range(100):
-            if edge.broadcaster.title == "Origin Song" and edge.broadcaster.framesSent > 20:
-                break
-            yield task.deferLater(reactor, 0.1, lambda: None)
-        self.assertEqual(edge.broadcaster.title, "Origin Song")
-        self.assertGreater(edge.broadcaster.framesSent, 20)
-        self.assertEqual(relay.connects, 1)

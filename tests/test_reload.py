@@ -13,11 +13,12 @@ import os
 from twisted.internet.address import IPv4Address
 from twisted.internet.testing import MemoryReactorClock, StringTransport
 from twisted.trial.unittest import SynchronousTestCase
+
 from zope.interface.verify import verifyObject
 
 import txradio
-from txradio.config import ConfigError, parseConfig
 from txradio.build import serviceFromConfig
+from txradio.config import ConfigError, parseConfig
 from txradio.interfaces import IReloader
 from txradio.reload import Reloader, planReload
 

@@ -8,8 +8,8 @@ import re
 from http import HTTPStatus
 from urllib.parse import quote_from_bytes
 
-from hypothesis import given, settings, strategies as st
-
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from twisted.trial.unittest import SynchronousTestCase
 
 from txradio.wire.request import (

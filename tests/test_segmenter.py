@@ -10,16 +10,17 @@ from twisted.internet.task import Clock
 from twisted.internet.testing import EventLoggingObserver
 from twisted.logger import globalLogPublisher
 from twisted.trial.unittest import SynchronousTestCase
+
 from zope.interface.verify import verifyObject
 
-from txradio.stream.broadcast import Broadcaster, Chunk
-from txradio.wire.hls import PTS_CLOCK, Segment
-from txradio.wire.icy import encodeMetadata
 from txradio.interfaces import IListener
-from txradio.wire.mp3 import parseHeader
+from txradio.stream.broadcast import Broadcaster, Chunk
 from txradio.stream.segmenter import Segmenter
 from txradio.stream.station import Station
 from txradio.testing import FakeFrameSource, syntheticFrame
+from txradio.wire.hls import PTS_CLOCK, Segment
+from txradio.wire.icy import encodeMetadata
+from txradio.wire.mp3 import parseHeader
 
 HZ48 = b"\xff\xfb\x94\x64"
 """MPEG-1 Layer III, 128 kbps, 48000 Hz, joint stereo."""

@@ -14,14 +14,15 @@ from twisted.internet.defer import Deferred
 from twisted.internet.testing import MemoryReactorClock, StringTransport
 from twisted.trial.unittest import SynchronousTestCase
 
-from txradio.wire.icy import MetadataDemuxer
-from txradio.service import RadioService
-from txradio.operations.signals import SignalService
-from txradio.stream.station import Station
-from txradio.testing import FakeFrameSource
-from txradio.interfaces import IProgramme
 from zope.interface import implementer
 from zope.interface.verify import verifyClass
+
+from txradio.interfaces import IProgramme
+from txradio.operations.signals import SignalService
+from txradio.service import RadioService
+from txradio.stream.station import Station
+from txradio.testing import FakeFrameSource
+from txradio.wire.icy import MetadataDemuxer
 
 
 @implementer(IProgramme)
@@ -42,6 +43,12 @@ class ReloadCountingProgramme(FakeFrameSource):
         Count a reload.
         """
         self.reloaded += 1
+
+    def upcoming(self) -> str | None:
+        """
+        Nothing known to come next.
+        """
+        return None
 
 
 verifyClass(IProgramme, ReloadCountingProgramme)

@@ -12,11 +12,11 @@ from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
 from twisted.trial.unittest import SynchronousTestCase
 
-from txradio.wire.icy import MetadataDemuxer
 from txradio.net.listenerport import ListenerFactory
 from txradio.net.sourceport import ShoutcastSourceFactory
 from txradio.stream.station import Station
 from txradio.testing import FakeFrameSource, syntheticFrame
+from txradio.wire.icy import MetadataDemuxer
 
 LIVE_FRAME = syntheticFrame(marker=0)
 
@@ -488,9 +488,9 @@ class MountFollowerTests(SynchronousTestCase):
         """
         from twisted.internet.task import Clock
 
-        from txradio.wire.programme import TitleChange
         from txradio.stream.switcher import MountFollower
         from txradio.testing import FakeFrameSource
+        from txradio.wire.programme import TitleChange
 
         clock = Clock()
         followed = Station(FakeFrameSource(titles=["Fallback Song"], framesPerTrack=10_000), mount="/f", clock=clock)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
+
 from zope.interface.verify import verifyObject
 
 from txradio.interfaces import IStation

@@ -29,7 +29,7 @@ def writeCertificate(keyPath: str, certPath: str, name: str) -> int:
 
     key = ec.generate_private_key(ec.SECP256R1())
     subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     serial = x509.random_serial_number()
     certificate = (
         x509.CertificateBuilder()

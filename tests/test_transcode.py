@@ -7,18 +7,19 @@ process reactor standing in for ffmpeg.
 from __future__ import annotations
 
 from twisted.trial.unittest import SynchronousTestCase
+
 from zope.interface.verify import verifyObject
 
 from tests._process import FakeProcessReactor
 from tests.test_encoder import frames, stream
-from txradio.wire.audioformat import SKIP, TRANSCODE, AudioFormat
-from txradio.sources.encoder import HANG_TIMEOUT, PRIME_FRAMES, Backoff
 from txradio.interfaces import IEncoder
-from txradio.wire.mp3 import Frame
-from txradio.wire.programme import TitleChange
+from txradio.sources.encoder import HANG_TIMEOUT, PRIME_FRAMES, Backoff
 from txradio.sources.transcode import ALWAYS, TranscodingSource
 from txradio.stream.station import Station
 from txradio.testing import connectInMemory
+from txradio.wire.audioformat import SKIP, TRANSCODE, AudioFormat
+from txradio.wire.mp3 import Frame
+from txradio.wire.programme import TitleChange
 
 FRAME = 1152 / 44100
 
@@ -310,7 +311,7 @@ class DerivedMountTests(SynchronousTestCase):
         before = len(self.transport.value())
         self.assertGreater(before, 1000)
         delays = []
-        for expected in (1.0, 2.0, 4.0):
+        for _expected in (1.0, 2.0, 4.0):
             self.reactor.spawned[-1].exit(signal=11)
             self.assertTrue(self.source.backingOff)
             self.assertTrue(self.station.onAir)

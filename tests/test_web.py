@@ -13,17 +13,17 @@ from twisted.internet.task import Clock
 from twisted.internet.testing import MemoryReactorClock
 from twisted.trial.unittest import SynchronousTestCase
 
+from zope.interface.verify import verifyObject
+
 from tests._web import DEMO, SiteClient, runNow
-from txradio.wire.icy import StreamInfo
+from txradio.interfaces import IRadioSite
+from txradio.library.index import Library
 from txradio.service import RadioService
 from txradio.stream.station import Station
 from txradio.testing import FakeFrameSource, connectInMemory
-from txradio.library.index import Library
 from txradio.web.page import STATIC_DIR, assetURL
-from zope.interface.verify import verifyObject
-
-from txradio.interfaces import IRadioSite
 from txradio.web.site import RadioSite, buildSite
+from txradio.wire.icy import StreamInfo
 
 
 class PageTestMixin:

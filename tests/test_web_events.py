@@ -8,17 +8,17 @@ from __future__ import annotations
 import json
 
 from twisted.internet.error import ConnectionDone
+from twisted.internet.interfaces import IPushProducer
 from twisted.internet.task import Clock
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
+
+from zope.interface.verify import verifyObject
 
 from tests._web import SiteClient, _dechunk, requestBytes
 from txradio.net.listenerport import ListenerFactory
 from txradio.stream.station import Station
 from txradio.testing import FakeFrameSource, connectInMemory
-from twisted.internet.interfaces import IPushProducer
-from zope.interface.verify import verifyObject
-
 from txradio.web.events import EventClient, EventHub, formatEvent
 from txradio.web.site import buildSite
 

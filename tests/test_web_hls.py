@@ -13,15 +13,15 @@ from twisted.internet.testing import MemoryReactorClock
 from twisted.trial.unittest import SynchronousTestCase
 
 from tests._web import SiteClient
-from txradio.config import parseConfig
-from txradio.wire.icy import StreamInfo
 from txradio.build import serviceFromConfig
+from txradio.config import parseConfig
 from txradio.sources.tracks import demoTracks
 from txradio.stream.station import Station
 from txradio.testing import FakeFrameSource
 from txradio.web.hls import HLSSettings, SessionCounter
 from txradio.web.page import HLS_SCRIPT, assetURL
 from txradio.web.site import buildSite
+from txradio.wire.icy import StreamInfo
 
 
 def uris(text: str) -> list[str]:

@@ -13,11 +13,11 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from tests._web import SiteClient
 from txradio.stream.broadcast import TITLE_HISTORY
-from txradio.wire.icy import StreamInfo
 from txradio.stream.station import Station
 from txradio.testing import FakeFrameSource, connectInMemory
 from txradio.web.site import buildSite
 from txradio.web.status import isoTime
+from txradio.wire.icy import StreamInfo
 
 ICECAST_KEYS = {
     "audio_info",

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import socket
 
+from twisted.internet.error import ConnectionLost
 from twisted.internet.protocol import Protocol
 from twisted.internet.tcp import Connection
 from twisted.internet.testing import MemoryReactor, StringTransport
@@ -94,8 +95,10 @@ class WriterTests(SynchronousTestCase):
 
     def test_closedPeer(self) -> None:
         """
-        A peer that has gone away makes the write fall back to Twisted,
-        which finds the error itself; nothing is raised here.
+        A peer that has gone away makes the write fall back to Twisted:
+        nothing is raised here, every byte is handed to Twisted's buffer in
+        order, and Twisted's own write then finds the error and reports the
+        connection lost.
         """
         connection, peer = connectedPair()
         self.addCleanup(connection.socket.close)
@@ -103,3 +106,7 @@ class WriterTests(SynchronousTestCase):
         write = writerFor(connection)
         write(b"x" * 10)
         write(b"y" * 10)
+        buffered = b"".join(connection._tempDataBuffer) + connection.dataBuffer[connection.offset :]
+        self.assertEqual(buffered, b"x" * 10 + b"y" * 10)
+        self.assertEqual(connection._tempDataLen, 20)
+        self.assertIsInstance(connection.doWrite(), ConnectionLost)

@@ -1,6 +1,7 @@
 """
 The C{txradio} command (and C{python -m txradio}).
 
+ - C{txradio --version}: print txradio's version.
  - C{txradio check-config FILE}: validate a configuration file without
    starting anything; prints the mounts and exits 0, or prints the error
    and exits 1.
@@ -49,6 +50,12 @@ def main(argv: list[str] | None = None) -> None:
     @param argv: the arguments; C{sys.argv[1:]} by default.
     """
     args = sys.argv[1:] if argv is None else argv
+    if args[:1] == ["--version"]:
+        # Before twistd, whose own --version prints Twisted's.
+        from txradio._version import __version__
+
+        print(f"txradio {__version__}")
+        raise SystemExit(0)
     if args[:1] == ["check-config"]:
         if len(args) != 2:
             print("usage: txradio check-config FILE", file=sys.stderr)

@@ -375,7 +375,7 @@ def libraryFolder(config: RadioConfig) -> str | None:
         folder = next(
             (m.playlist for m in config.mounts if m.playlist is not None and os.path.isdir(m.playlist)), None
         )
-    return folder or None
+    return folder if isinstance(folder, str) and folder else None
 
 
 def libraryFor(config: RadioConfig, reactor):

@@ -95,6 +95,12 @@ class ILiveSource(IFrameSource):
         @param title: the new title.
         """
 
+    def kill() -> None:
+        """
+        End the source from the server side: drop its queued audio and close
+        the connection that feeds it.  Harmless once it has ended.
+        """
+
 
 class IProgramme(IFrameSource):
     """
@@ -111,6 +117,13 @@ class IProgramme(IFrameSource):
         """
         Read the track list again (a changed folder or M3U file); the track
         playing now plays on.
+        """
+
+    def upcoming() -> str | None:
+        """
+        Say what plays next, without reading ahead more than a file's tags.
+
+        @return: the next track's title, or L{None} when it is not known.
         """
 
 
@@ -310,6 +323,7 @@ class IStation(Interface):
     derivedFrom = Attribute("The L{IStation} this mount re-encodes, or L{None}.")
     derived = Attribute("The L{IStation}s that re-encode this one (a L{list}, maybe empty).")
     hls = Attribute("Whether the mount is also served as HLS (L{bool}).")
+    fallback = Attribute("The L{IStation} played when this one has nothing, or L{None}.")
 
     def admit() -> bool:
         """
@@ -361,6 +375,31 @@ class IStation(Interface):
         Change the title listeners see (a metadata update).
 
         @param title: the new title.
+        """
+
+    def setFallback(station: IStation | None) -> None:
+        """
+        Play another mount's stream whenever this one has nothing else.
+
+        @param station: the fallback mount, or L{None} for none.
+        """
+
+    def moveListeners(destination: IStation) -> int:
+        """
+        Move every listener to another mount at a frame boundary, without a
+        reconnect (Icecast's C{moveclients}); mounts following this one stay.
+
+        @param destination: the mount they move to.
+        @return: how many moved.
+        @raise ValueError: when C{destination} is this mount.
+        """
+
+    def killSource() -> bool:
+        """
+        End the connected live source from the server side (Icecast's
+        C{killsource}); the mount goes back to its programme or fallback.
+
+        @return: L{False} when no live source is connected.
         """
 
 

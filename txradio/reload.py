@@ -29,6 +29,7 @@ from dataclasses import dataclass, fields
 
 from twisted.internet.defer import Deferred
 from twisted.logger import Logger
+
 from zope.interface import implementer
 
 from txradio.config import ConfigError, MountConfig, RadioConfig, ServerConfig, loadConfig

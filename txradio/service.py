@@ -12,21 +12,21 @@ from typing import TypeVar
 from twisted.application.internet import StreamServerEndpointService
 from twisted.application.service import MultiService
 from twisted.internet.defer import Deferred, gatherResults, maybeDeferred
+from twisted.internet.endpoints import serverFromString
+from twisted.internet.interfaces import IStreamServerEndpoint
 from twisted.internet.task import deferLater
 from twisted.logger import Logger
 from twisted.python.failure import Failure
-from twisted.internet.endpoints import serverFromString
-from twisted.internet.interfaces import IStreamServerEndpoint
 
-from txradio.stream.events import EventBus
-from txradio.operations.logs import AccessLog, AddressPolicy, LogFile, PlaylistLog
-from txradio.operations.metrics import radioRegistry
+from txradio.interfaces import ILoginThrottle, IRadioSite, IReloader
 from txradio.net.listenerport import DEFAULT_HEADER_TIMEOUT, DEFAULT_SEND_BUFFER, ListenerFactory
 from txradio.net.sourceport import DEFAULT_SOURCE_TIMEOUT, ShoutcastSourceFactory
-from txradio.interfaces import ILoginThrottle, IRadioSite, IReloader
 from txradio.net.throttle import LoginThrottle
-from txradio.stream.station import Station
 from txradio.net.tls import ReloadingContextFactory, reloadableTLSEndpoint
+from txradio.operations.logs import AccessLog, AddressPolicy, LogFile, PlaylistLog
+from txradio.operations.metrics import radioRegistry
+from txradio.stream.events import EventBus
+from txradio.stream.station import Station
 from txradio.web.metrics import METRICS_ADMIN, METRICS_MODES, METRICS_OFF, MetricsResource, metricsSite
 from txradio.web.site import buildSite
 

@@ -341,6 +341,7 @@ class Options(usage.Options):
 
         for prefix, d in declaredOptions():
             option = d.setting.option
+            assert option is not None  # declaredOptions() keeps only these
             value = self[option]
             if d.default is False:
                 # A flag: usage.Options counts it (0 when absent).

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from twisted.internet.testing import StringTransport
+
 from zope.interface import implementer
 
 from txradio.interfaces import IFrameSource

@@ -14,11 +14,11 @@ from twisted.internet.defer import Deferred
 from twisted.internet.task import react
 from twisted.logger import globalLogBeginner, textFileLogObserver
 
-from txradio.wire.icy import StreamInfo
 from txradio.service import RadioService
 from txradio.sources.playlist import PlaylistSource
 from txradio.sources.tracks import FolderTracks, demoTracks
 from txradio.stream.station import Station
+from txradio.wire.icy import StreamInfo
 
 
 def buildRadio(reactor, musicDir: str | None, listen: str = "tcp:8000:interface=127.0.0.1") -> RadioService:

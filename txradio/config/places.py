@@ -142,6 +142,7 @@ class PublicURL(Text):
             parts = None
         if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
             table.fail(key, f"must be an http:// or https:// URL with a host, not {show(url)}")
+        assert parts is not None  # table.fail raised otherwise
         if parts.query or parts.fragment or parts.username is not None:
             table.fail(key, f"must be a base URL without credentials, query or fragment, not {show(url)}")
         if any(ord(c) < 0x21 or ord(c) > 0x7E for c in url):
@@ -221,7 +222,7 @@ class MountPaths(Strings):
             return tuple(normalizeMount(path).decode("ascii") for path in paths)
         except ValueError as error:
             table.fail(key, str(error))
-            raise AssertionError("unreachable")  # pragma: no cover
+            raise AssertionError("unreachable") from error  # pragma: no cover
 
     def describe(self) -> str:
         return "array of mount paths"

@@ -129,7 +129,7 @@ def update(text: str, options: Mapping[str, list[str]] | None = None) -> str:
         if not pattern.search(text):
             raise ValueError(f"the guide has no {begin} … {end} markers")
         replacement = f"{begin}\n{table(name, cls, options)}\n{end}"
-        text = pattern.sub(lambda match, replacement=replacement: replacement, text)
+        text = pattern.sub(lambda match: replacement, text)  # noqa: B023 - used at once
     return text
 
 

@@ -51,9 +51,9 @@ from twisted.internet.interfaces import IReactorThreads, IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from txradio.wire.icy import cleanTitle
 from txradio.sources.tags import titleFromName
 from txradio.sources.tracks import naturalKey
+from txradio.wire.icy import cleanTitle
 
 AUDIO_TYPES = {
     b".mp3": "audio/mpeg",

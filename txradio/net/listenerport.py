@@ -20,17 +20,24 @@ from enum import Enum
 
 from twisted.internet.interfaces import IDelayedCall, IProtocolNegotiationFactory, IReactorTime
 from twisted.internet.protocol import Factory, Protocol
-from twisted.protocols.policies import TimeoutMixin
 from twisted.logger import Logger
+from twisted.protocols.policies import TimeoutMixin
 from twisted.python.failure import Failure
+
 from zope.interface import implementer
 
+from txradio.interfaces import ILoginThrottle, IStation
+from txradio.net.sourceport import (
+    DEFAULT_SOURCE_TIMEOUT,
+    SourceSession,
+    formatSourceRefusal,
+    loginRefusal,
+    sourceAccounts,
+)
+from txradio.net.throttle import LoginThrottle
 from txradio.stream.events import CLIENT_LEFT, LIMIT_REACHED, NO_SOURCE, ListenerJoined, ListenerLeft, ListenerRefused
 from txradio.stream.listener import Listener
 from txradio.wire.request import RequestError, RequestHead, RequestHeadParser, formatErrorResponse
-from txradio.interfaces import ILoginThrottle, IStation
-from txradio.net.sourceport import DEFAULT_SOURCE_TIMEOUT, SourceSession, formatSourceRefusal, loginRefusal, sourceAccounts
-from txradio.net.throttle import LoginThrottle
 
 DEFAULT_HEADER_TIMEOUT = 15.0
 """Seconds a client has, from connecting, to send its whole request head."""

@@ -17,13 +17,14 @@ from twisted.application.service import Service
 from twisted.internet.interfaces import IPushProducer, IReactorTime
 from twisted.internet.protocol import Factory, Protocol
 from twisted.logger import Logger
+
 from zope.interface import implementer
 
 from txradio._version import __version__
-from txradio.sources.relay import endpointFor
-from txradio.wire.upstream import ResponseError, ResponseHeadParser, Upstream, parseUpstream
-from txradio.wire.icy import headerValue, parseMetadata
 from txradio.interfaces import IListener
+from txradio.sources.relay import endpointFor
+from txradio.wire.icy import headerValue, parseMetadata
+from txradio.wire.upstream import ResponseError, ResponseHeadParser, Upstream, parseUpstream
 
 MAX_PUSH_BACKLOG = 524288
 """Bytes of audio the push may fall behind before it reconnects."""
@@ -41,7 +42,7 @@ def metadataRequest(upstream: Upstream, user: str, password: str, title: str) ->
     """
     mount = upstream.path.split(b"?")[0].decode("ascii")
     query = f"mount={quote(mount, safe='/')}&mode=updinfo&charset=UTF-8&song={quote(title, safe='')}"
-    credentials = base64.b64encode(f"{user}:{password}".encode("utf-8"))
+    credentials = base64.b64encode(f"{user}:{password}".encode())
     return (
         f"GET /admin/metadata?{query} HTTP/1.0\r\n".encode("ascii")
         + b"Host: " + upstream.hostHeader + b"\r\n"
@@ -87,7 +88,7 @@ class PushProtocol(Protocol):
         push = self.factory.push
         upstream = push.upstream
         info = push.station.info
-        credentials = base64.b64encode(f"{push.user}:{push.password}".encode("utf-8"))
+        credentials = base64.b64encode(f"{push.user}:{push.password}".encode())
         lines = [
             b"PUT " + upstream.path + b" HTTP/1.1",
             b"Host: " + upstream.hostHeader,

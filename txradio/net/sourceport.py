@@ -16,11 +16,11 @@ from twisted.logger import Logger
 
 from txradio.interfaces import ILiveSource, ILoginThrottle, IStation
 from txradio.net.throttle import LoginThrottle, hostOf
+from txradio.sources.live import LiveSource
 from txradio.stream.events import SourceConnected
 from txradio.wire.auth import credentialsMatch, parseBasicAuth, passwordMatches
 from txradio.wire.icy import StreamInfo, cleanTitle
 from txradio.wire.request import RequestError, RequestHead, formatErrorResponse
-from txradio.sources.live import LiveSource
 
 DEFAULT_SOURCE_TIMEOUT = 10.0
 """Seconds a source may send nothing before it is dropped (Icecast's default)."""

@@ -26,6 +26,7 @@ from collections import OrderedDict
 
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
+
 from zope.interface import implementer
 
 from txradio.interfaces import ILoginThrottle

@@ -319,7 +319,7 @@ class AccessLog:
             from twisted.internet import reactor as clock  # type: ignore[assignment]
         self.file = file
         self._epoch = epoch or (lambda seconds: seconds)
-        self._clock = clock
+        self._clock: IReactorTime = clock
 
     def __call__(self, event: Event) -> None:
         """

@@ -16,9 +16,10 @@ from collections import deque
 from collections.abc import Callable
 
 from twisted.logger import Logger
+
 from zope.interface import implementer
 
-from txradio.interfaces import IFrameSource, ILiveSource
+from txradio.interfaces import ILiveSource
 from txradio.wire.mp3 import Frame, Framer
 from txradio.wire.programme import TitleChange, moveFrames
 

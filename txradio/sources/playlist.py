@@ -18,13 +18,14 @@ from typing import IO, Protocol
 
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
+
 from zope.interface import implementer
 
-from txradio.interfaces import IFrameSource, IProgramme
-from txradio.wire.mp3 import Frame, FrameHeader, Framer
-from txradio.wire.programme import TitleChange
+from txradio.interfaces import IProgramme
 from txradio.sources.tags import readTitle
 from txradio.sources.tracks import NoTracks
+from txradio.wire.mp3 import Frame, FrameHeader, Framer
+from txradio.wire.programme import TitleChange
 
 
 class Tracks(Protocol):

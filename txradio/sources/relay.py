@@ -17,13 +17,14 @@ from twisted.application.service import Service
 from twisted.internet.interfaces import IReactorTime
 from twisted.internet.protocol import Factory, Protocol
 from twisted.logger import Logger
+
 from zope.interface import implementer
 
 from txradio._version import __version__
-from txradio.wire.upstream import ResponseError, ResponseHeadParser, Upstream, parseUpstream
-from txradio.wire.icy import MAX_METAINT, MetadataDemuxer
-from txradio.interfaces import IFrameSource, IRelay
+from txradio.interfaces import IRelay
 from txradio.sources.live import LiveSource
+from txradio.wire.icy import MAX_METAINT, MetadataDemuxer
+from txradio.wire.upstream import ResponseError, ResponseHeadParser, Upstream, parseUpstream
 
 MAX_REDIRECTS = 5
 """Redirects followed before an upstream is considered broken."""

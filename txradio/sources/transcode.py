@@ -28,9 +28,10 @@ from twisted.internet.error import ProcessDone
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
+
 from zope.interface import implementer
 
-from txradio.wire.audioformat import DEFAULT_ENCODE_BITRATE, PASS, SKIP, TRANSCODE, AudioFormat, decide
+from txradio.interfaces import IEncoder, IFrameSource, IStandby
 from txradio.sources.encoder import (
     DEFAULT_EXECUTABLE,
     HANG_TIMEOUT,
@@ -38,7 +39,7 @@ from txradio.sources.encoder import (
     Backoff,
     EncoderProcess,
 )
-from txradio.interfaces import IEncoder, IFrameSource, IStandby
+from txradio.wire.audioformat import DEFAULT_ENCODE_BITRATE, PASS, SKIP, TRANSCODE, AudioFormat, decide
 from txradio.wire.mp3 import Frame, silentFrame
 from txradio.wire.programme import TitleChange, moveFrames
 

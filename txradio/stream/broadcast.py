@@ -11,23 +11,23 @@ nothing, variable bitrate files pace correctly and no drift accumulates.
 
 from __future__ import annotations
 
-from typing import cast
-
 import bisect
 from collections import deque
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from math import floor
+from typing import cast
 
 from twisted.application.service import Service
 from twisted.internet.interfaces import IReactorTime
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
+
 from zope.interface import implementer
 
+from txradio.interfaces import IBroadcaster, IFrameSource, IListener
 from txradio.stream.events import STATION_STOPPED, Histogram
 from txradio.wire.icy import encodeMetadata
-from txradio.interfaces import IBroadcaster, IFrameSource, IListener
 from txradio.wire.mp3 import Frame
 from txradio.wire.programme import TitleChange
 

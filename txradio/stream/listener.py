@@ -18,13 +18,14 @@ from typing import Any
 
 from twisted.internet.interfaces import IPushProducer, IReactorTime
 from twisted.logger import Logger
+
 from zope.interface import implementer
 
-from txradio.stream._writer import writerFor
-from txradio.stream.events import LAG_LIMIT
-from txradio.stream.broadcast import Chunk
-from txradio.wire.icy import EMPTY_BLOCK
 from txradio.interfaces import IBroadcaster, IListener
+from txradio.stream._writer import writerFor
+from txradio.stream.broadcast import Chunk
+from txradio.stream.events import LAG_LIMIT
+from txradio.wire.icy import EMPTY_BLOCK
 
 DEFAULT_LAG_LIMIT = 524288
 """

@@ -38,20 +38,20 @@ older playlist, through a cache, may still ask for it, up to a hard count.
 
 from __future__ import annotations
 
-from typing import cast
-
 import hashlib
 from collections import deque
+from typing import cast
 
 from twisted.application.service import Service
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
+
 from zope.interface import implementer
 
-from txradio.wire.hls import PTS_CLOCK, PTS_WRAP, Segment, packTimestamp
-from txradio.wire.icy import parseMetadata
 from txradio.interfaces import IBroadcaster, IListener
 from txradio.stream.broadcast import Chunk
+from txradio.wire.hls import PTS_CLOCK, PTS_WRAP, Segment, packTimestamp
+from txradio.wire.icy import parseMetadata
 from txradio.wire.mp3 import parseHeader
 
 DEFAULT_TARGET_DURATION = 6
@@ -454,7 +454,7 @@ class Segmenter(Service):
                 return found
         return None
 
-    def bandwidth(self) -> tuple[object, ...] | None:
+    def bandwidth(self) -> tuple[int, int] | None:
         """
         Measure the stream as a master playlist announces it.
 

@@ -13,15 +13,16 @@ from twisted.application.service import IService, MultiService
 from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
 from twisted.logger import Logger
+
 from zope.interface import implementer
 
-from txradio.stream.events import SOURCE_LEFT, EventBus, MetadataUpdated, SourceDisconnected, StationStats, TitleChanged
-from txradio.stream.broadcast import DEFAULT_BURST, DEFAULT_TICK, Broadcaster
-from txradio.wire.audioformat import AudioFormat
-from txradio.wire.icy import DEFAULT_METAINT, StreamInfo, responseHead
 from txradio.interfaces import IEncoder, IFrameSource, ILiveSource, IStation
+from txradio.stream.broadcast import DEFAULT_BURST, DEFAULT_TICK, Broadcaster
+from txradio.stream.events import SOURCE_LEFT, EventBus, MetadataUpdated, SourceDisconnected, StationStats, TitleChanged
 from txradio.stream.listener import DEFAULT_LAG_LIMIT, Listener
 from txradio.stream.switcher import MountFollower, Switcher
+from txradio.wire.audioformat import AudioFormat
+from txradio.wire.icy import DEFAULT_METAINT, StreamInfo, responseHead
 
 DEFAULT_MOUNT = b"/stream"
 
@@ -318,7 +319,7 @@ class Station(MultiService):
         if IService.providedBy(source):
             source.setServiceParent(self)  # type: ignore[no-untyped-call]  # Twisted's services are untyped
 
-    def setFallback(self, station: "Station | None") -> None:
+    def setFallback(self, station: IStation | None) -> None:
         """
         Play another mount's stream whenever this one has nothing else.
 
@@ -335,14 +336,14 @@ class Station(MultiService):
             self.programme.yieldsToFallback = station is not None
 
     @property
-    def fallback(self) -> "Station | None":
+    def fallback(self) -> IStation | None:
         """
         The station set by L{setFallback}, or L{None}.
         """
         follower = self.switcher.sourceAt(_FALLBACK)
         return follower.station if isinstance(follower, MountFollower) else None
 
-    def moveListeners(self, destination: "Station") -> int:
+    def moveListeners(self, destination: IStation) -> int:
         """
         Move every listener to another mount without a reconnect (Icecast's
         C{moveclients}); see L{Listener.moveTo}.  Mounts following this one
@@ -367,14 +368,12 @@ class Station(MultiService):
         and the mount goes back to its programme or fallback from the next
         frame on.
 
-        @return: L{False} when no live source is connected (or it cannot be
-            ended: it has no C{kill} method).
+        @return: L{False} when no live source is connected.
         """
         live = self.liveSource
-        kill = getattr(live, "kill", None)
-        if kill is None or not getattr(live, "connected", False):
+        if not ILiveSource.providedBy(live) or not live.connected:
             return False
-        kill()
+        live.kill()
         return True
 
     def updateTitle(self, title: str) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections import deque
 
 from twisted.logger import Logger
+
 from zope.interface import implementer
 
 from txradio.interfaces import IBroadcaster, IFrameSource, IListener, IStandby, IStation

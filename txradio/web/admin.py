@@ -40,9 +40,9 @@ from twisted.web.server import Request
 
 from txradio.interfaces import IListener, ILoginThrottle, IProgramme, IReloader, IStation
 from txradio.stream.events import KICKED
+from txradio.web.status import WebContext, displayTitle, encodeJSON, isLive, summary
 from txradio.wire.auth import credentialsMatch, parseBasicAuth
 from txradio.wire.icy import cleanTitle
-from txradio.web.status import WebContext, displayTitle, encodeJSON, isLive, summary
 
 MAX_BODY = 16384
 """The largest request body an admin action accepts, in bytes."""

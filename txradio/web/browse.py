@@ -25,7 +25,6 @@ from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Request
 from twisted.web.template import Tag, tags
 
-from txradio.wire.icy import cleanTitle
 from txradio.library.index import (
     AUDIO_TYPES,
     MAX_FOLDER_ENTRIES,
@@ -47,6 +46,7 @@ from txradio.library.index import (
 )
 from txradio.web.page import layout, renderHTML
 from txradio.web.status import allowCORS, baseURL
+from txradio.wire.icy import cleanTitle
 
 MAX_RANGES = 16
 """

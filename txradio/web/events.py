@@ -20,13 +20,14 @@ from __future__ import annotations
 from typing import Any
 
 from twisted.application.service import Service
-from twisted.internet.interfaces import IPushProducer, IReactorTime
+from twisted.internet.interfaces import IPushProducer, IReactorTime, ITCPTransport
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web import http
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Request
+
 from zope.interface import implementer
 
 from txradio.web.status import WebContext, allowCORS, encodeJSON, summary
@@ -121,8 +122,10 @@ class EventClient:
         # The channel is gone once the request has finished.
         channel = self.request.channel
         transport = channel.transport if channel is not None else None
-        if transport is not None:
+        if ITCPTransport.providedBy(transport):
             transport.abortConnection()
+        elif transport is not None:
+            transport.loseConnection()
 
     def pauseProducing(self) -> None:
         """

@@ -39,6 +39,14 @@ from twisted.web import http
 from twisted.web.resource import Resource
 from twisted.web.server import Request
 
+from txradio.interfaces import IStation
+from txradio.stream.segmenter import (
+    DEFAULT_GAP_THRESHOLD,
+    DEFAULT_TARGET_DURATION,
+    DEFAULT_WINDOW,
+    Segmenter,
+)
+from txradio.web.status import PreflightMixin
 from txradio.wire.hls import (
     PLAYLIST_TYPE,
     SEGMENT_TYPE,
@@ -46,14 +54,6 @@ from txradio.wire.hls import (
     masterPlaylist,
     mediaPlaylist,
 )
-from txradio.stream.segmenter import (
-    DEFAULT_GAP_THRESHOLD,
-    DEFAULT_TARGET_DURATION,
-    DEFAULT_WINDOW,
-    Segmenter,
-)
-from txradio.interfaces import IStation
-from txradio.web.status import PreflightMixin
 
 SEGMENT_CACHE_CONTROL = b"public, max-age=86400, immutable"
 """How long caches may keep a segment: a day (it never changes)."""

@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from urllib.parse import parse_qs, urlsplit
 from xml.etree import ElementTree
 
@@ -48,11 +48,10 @@ from twisted.web import http
 from twisted.web.resource import Resource
 from twisted.web.server import Request
 
-from txradio.interfaces import ILoginThrottle
+from txradio.interfaces import ILoginThrottle, IStation
 from txradio.operations.logs import hostOf
 from txradio.stream.events import KICKED
 from txradio.stream.listener import Listener
-from txradio.stream.station import Station
 from txradio.web.admin import ADMIN_USER, adminRefusal
 from txradio.web.status import (
     SERVER_ID,
@@ -146,7 +145,7 @@ def iceResponse(message: str, success: bool) -> bytes:
     return xmlDocument(root)
 
 
-def listeners(station: Station) -> list[Listener]:
+def listeners(station: IStation) -> list[Listener]:
     """
     A station's listeners as the admin sees them: players, not the mounts
     that follow this one (fallbacks, derived mounts).
@@ -157,7 +156,7 @@ def listeners(station: Station) -> list[Listener]:
     return [listener for listener in station.broadcaster.listeners if isinstance(listener, Listener)]
 
 
-def _connectedSeconds(station: Station, now: float) -> int:
+def _connectedSeconds(station: IStation, now: float) -> int:
     """
     How long a mount has been on the air, as Icecast's C{Connected}.
 
@@ -169,7 +168,7 @@ def _connectedSeconds(station: Station, now: float) -> int:
     return max(0, int(now - started)) if started is not None else 0
 
 
-def _sourceElement(parent: ElementTree.Element, station: Station) -> ElementTree.Element:
+def _sourceElement(parent: ElementTree.Element, station: IStation) -> ElementTree.Element:
     """
     Add a C{<source mount="…">} element.
 
@@ -245,7 +244,7 @@ def _rfc1123(seconds: float) -> str:
     @param seconds: seconds since the epoch.
     @return: e.g. C{"Wed, 01 May 2024 12:00:00 +0000"}.
     """
-    return datetime.fromtimestamp(seconds, timezone.utc).strftime("%a, %d %b %Y %H:%M:%S +0000")
+    return datetime.fromtimestamp(seconds, UTC).strftime("%a, %d %b %Y %H:%M:%S +0000")
 
 
 def listMounts(context: WebContext, now: float) -> ElementTree.Element:
@@ -267,7 +266,7 @@ def listMounts(context: WebContext, now: float) -> ElementTree.Element:
     return root
 
 
-def listClients(station: Station, now: float) -> ElementTree.Element:
+def listClients(station: IStation, now: float) -> ElementTree.Element:
     """
     Build C{/admin/listclients}.
 
@@ -373,7 +372,7 @@ class IcecastAdminResource(Resource):
             return iceResponse(error.message, False)
         return body
 
-    def _station(self, fields: dict[str, str], name: str = "mount") -> Station:
+    def _station(self, fields: dict[str, str], name: str = "mount") -> IStation:
         """
         Find the mount a parameter names.
 

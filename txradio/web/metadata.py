@@ -50,7 +50,7 @@ def _iceResponse(message: str) -> bytes:
     return (
         f'<?xml version="1.0"?>\n<iceresponse><message>{escape(message)}</message>'
         "<return>0</return></iceresponse>\n"
-    ).encode("utf-8")
+    ).encode()
 
 
 def parseQuery(query: bytes) -> dict[bytes, bytes]:

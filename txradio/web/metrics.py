@@ -13,8 +13,8 @@ from __future__ import annotations
 from twisted.web.resource import Resource
 from twisted.web.server import Request, Site
 
-from txradio.operations.metrics import CONTENT_TYPE, exposition
 from txradio.interfaces import ILoginThrottle
+from txradio.operations.metrics import CONTENT_TYPE, exposition
 from txradio.web.admin import ADMIN_USER, adminRefusal
 
 METRICS_ADMIN = "admin"

@@ -1,4 +1,4 @@
-# -*- test-case-name: tests.test_web,tests.test_browser -*-
+# -*- test-case-name: tests.test_web,integration.test_browser -*-
 """
 The station page at C{/}, the page layout the library shares with it, and
 the few static files (style sheet, script, icon) they use.

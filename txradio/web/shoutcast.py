@@ -42,8 +42,8 @@ from twisted.web import http
 from twisted.web.resource import Resource
 from twisted.web.server import Request
 
+from txradio.interfaces import IProgramme, IStation
 from txradio.operations.logs import hostOf
-from txradio.stream.station import Station
 from txradio.web.icecastadmin import listeners, xmlDocument, xmlText
 from txradio.web.status import (
     SERVER_ID,
@@ -72,7 +72,7 @@ MAX_QUERY = 1024
 """The longest query string these endpoints read, in bytes."""
 
 
-def uniqueListeners(station: Station) -> int:
+def uniqueListeners(station: IStation) -> int:
     """
     Count the distinct addresses among a station's listeners.
 
@@ -82,7 +82,7 @@ def uniqueListeners(station: Station) -> int:
     return len({hostOf(listener.peer) for listener in listeners(station)})
 
 
-def nextTitle(station: Station) -> str | None:
+def nextTitle(station: IStation) -> str | None:
     """
     The title the station plays next, when it is known.
 
@@ -92,14 +92,14 @@ def nextTitle(station: Station) -> str | None:
     """
     if isLive(station):
         return None
-    upcoming = getattr(station.programme, "upcoming", None)
-    if upcoming is None:
+    programme = station.programme
+    if not IProgramme.providedBy(programme):
         return None
-    title = upcoming()
+    title = programme.upcoming()
     return displayTitle(title) if title is not None else None
 
 
-def sevenFields(station: Station) -> list[str]:
+def sevenFields(station: IStation) -> list[str]:
     """
     The fields of C{/7.html}, in order.
 
@@ -118,7 +118,7 @@ def sevenFields(station: Station) -> list[str]:
     ]
 
 
-def shoutcastStats(station: Station, now: float) -> dict[str, Any]:
+def shoutcastStats(station: IStation, now: float) -> dict[str, Any]:
     """
     The fields of C{/stats}, with DNAS's upper-case names.
 
@@ -154,7 +154,7 @@ def shoutcastStats(station: Station, now: float) -> dict[str, Any]:
     return fields
 
 
-def playedList(station: Station) -> list[dict[str, Any]]:
+def playedList(station: IStation) -> list[dict[str, Any]]:
     """
     The titles a station played recently, most recent first, as DNAS 2's
     C{played.html?type=json} lists them.
@@ -221,7 +221,7 @@ class DNASResource(Resource):
         """
         return renderPreflight(request)
 
-    def _station(self, sid: str) -> Station | None:
+    def _station(self, sid: str) -> IStation | None:
         """
         Find the mount a stream id names.
 
@@ -234,7 +234,7 @@ class DNASResource(Resource):
         index = int(sid) - 1
         return stations[index] if 0 <= index < len(stations) else None
 
-    def _seven(self, request: Request, station: Station, fields: dict[str, str]) -> bytes:
+    def _seven(self, request: Request, station: IStation, fields: dict[str, str]) -> bytes:
         """
         C{/7.html}.
 
@@ -250,7 +250,7 @@ class DNASResource(Resource):
         html.append(body)
         return ElementTree.tostring(html, encoding="unicode", method="html").encode("utf-8")
 
-    def _currentSong(self, request: Request, station: Station, fields: dict[str, str]) -> bytes:
+    def _currentSong(self, request: Request, station: IStation, fields: dict[str, str]) -> bytes:
         """
         C{/currentsong}.
 
@@ -262,7 +262,7 @@ class DNASResource(Resource):
         request.setHeader(b"content-type", b"text/plain; charset=utf-8")
         return (displayTitle(station.broadcaster.title) or "").encode("utf-8")
 
-    def _nextSong(self, request: Request, station: Station, fields: dict[str, str]) -> bytes:
+    def _nextSong(self, request: Request, station: IStation, fields: dict[str, str]) -> bytes:
         """
         C{/nextsong}.
 
@@ -274,7 +274,7 @@ class DNASResource(Resource):
         request.setHeader(b"content-type", b"text/plain; charset=utf-8")
         return (nextTitle(station) or "").encode("utf-8")
 
-    def _stats(self, request: Request, station: Station, fields: dict[str, str]) -> bytes:
+    def _stats(self, request: Request, station: IStation, fields: dict[str, str]) -> bytes:
         """
         C{/stats}, in XML or (C{json=1}) JSON.
 
@@ -293,7 +293,7 @@ class DNASResource(Resource):
             ElementTree.SubElement(root, key).text = xmlText(value)
         return xmlDocument(root)
 
-    def _played(self, request: Request, station: Station, fields: dict[str, str]) -> bytes:
+    def _played(self, request: Request, station: IStation, fields: dict[str, str]) -> bytes:
         """
         C{/played.html}, in HTML or (C{type=json}) JSON.
 
@@ -322,7 +322,7 @@ class DNASResource(Resource):
         return b"<!DOCTYPE html>\n" + ElementTree.tostring(html, encoding="unicode", method="html").encode("utf-8")
 
 
-ENDPOINTS: dict[str, Callable[[DNASResource, Request, Station, dict[str, str]], bytes]] = {
+ENDPOINTS: dict[str, Callable[[DNASResource, Request, IStation, dict[str, str]], bytes]] = {
     "7.html": DNASResource._seven,
     "currentsong": DNASResource._currentSong,
     "nextsong": DNASResource._nextSong,

@@ -31,24 +31,25 @@ from typing import Protocol
 
 from twisted.application.service import MultiService
 from twisted.internet.interfaces import IReactorTime
-from zope.interface import implementer
 from twisted.web import http
 from twisted.web.resource import NoResource, Resource
 from twisted.web.server import NOT_DONE_YET, Request, Site
 
-from txradio.wire.playlists import M3U_TYPE, PLS_TYPE, XSPF_TYPE, buildM3U, buildPLS, buildXSPF
+from zope.interface import implementer
+
 from txradio.interfaces import ILoginThrottle, IRadioSite, IReloader, IStation
+from txradio.library.index import Library
 from txradio.web.admin import AdminResource
 from txradio.web.api import APIRoot
 from txradio.web.browse import LibraryResource
 from txradio.web.events import EventHub, EventsResource
 from txradio.web.hls import HLSRoutes, HLSSettings, relatedStations
 from txradio.web.icecastadmin import icecastAdminPaths
-from txradio.library.index import Library
 from txradio.web.metadata import IcecastMetadataResource, ShoutcastMetadataResource
 from txradio.web.page import StaticResource, StationsPage
 from txradio.web.shoutcast import shoutcastPaths
 from txradio.web.status import IcecastStatusResource, PreflightMixin, WebContext, baseURL
+from txradio.wire.playlists import M3U_TYPE, PLS_TYPE, XSPF_TYPE, buildM3U, buildPLS, buildXSPF
 
 __all__ = [
     "RadioChannel",
@@ -400,7 +401,8 @@ class BoundedRequest(Request):
     started: float | None = None
 
     def gotLength(self, length: int | None) -> None:
-        self.started = self.channel.site.reactor.seconds()
+        # Site.buildProtocol gives every channel its site.
+        self.started = self.channel.site.reactor.seconds()  # type: ignore[attr-defined]
         if length is not None and length > MAX_REQUEST_BODY:
             self._refuseBody()
             return
@@ -501,7 +503,7 @@ class RadioSite(Site):
         if root.library is not None and root.library.parent is None:
             root.library.setServiceParent(self.webService)
 
-    def log(self, request: Request) -> None:
+    def log(self, request: http.Request) -> None:
         """
         Write no access log line: listener joins and leaves are logged
         instead, and a radio's access log replaces this method.

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -24,9 +24,9 @@ from twisted.web.resource import Resource
 from twisted.web.server import Request
 
 from txradio._version import __version__
+from txradio.interfaces import IEncoder, IStation
 from txradio.wire.icy import cleanTitle
 from txradio.wire.request import isValidHost
-from txradio.interfaces import IEncoder, IStation
 
 SERVER_ID = f"txradio {__version__}"
 """What C{server_id} and the C{Server} header call this server."""
@@ -111,7 +111,7 @@ def isoTime(seconds: float | None, icecast: bool = False) -> str | None:
     """
     if seconds is None:
         return None
-    moment = datetime.fromtimestamp(seconds, timezone.utc)
+    moment = datetime.fromtimestamp(seconds, UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S+0000" if icecast else "%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -124,7 +124,7 @@ def _httpTime(seconds: float | None) -> str | None:
     """
     if seconds is None:
         return None
-    return datetime.fromtimestamp(seconds, timezone.utc).strftime("%a, %d %b %Y %H:%M:%S +0000")
+    return datetime.fromtimestamp(seconds, UTC).strftime("%a, %d %b %Y %H:%M:%S +0000")
 
 
 def displayTitle(title: str | None) -> str | None:

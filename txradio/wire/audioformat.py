@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from txradio.wire.mp3 import FrameHeader
@@ -189,7 +190,7 @@ def decide(header: FrameHeader, mountFormat: AudioFormat | None, policy: str, en
     return SKIP
 
 
-def refuser(mountFormat: AudioFormat):
+def refuser(mountFormat: AudioFormat) -> Callable[[FrameHeader], str | None]:
     """
     Make a playlist's C{refuse} hook for a mount that skips audio of
     another format.

@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 from enum import Enum
 from functools import lru_cache
+from typing import final
 
 
 class MPEGVersion(Enum):
@@ -176,6 +177,7 @@ def parseHeader(data: bytes, offset: int = 0) -> FrameHeader:
     return _decode(word & 0x001FFEC0)
 
 
+@final
 @dataclass(frozen=True, slots=True)
 class Frame:
     """
@@ -469,7 +471,7 @@ def silentFrame(sampleRate: int, channels: int, bitrate: int) -> Frame:
     @return: the frame.
     @raise ValueError: for a sample rate MP3 cannot carry.
     """
-    for bits, version in ((3, MPEGVersion.MPEG1), (2, MPEGVersion.MPEG2), (0, MPEGVersion.MPEG25)):
+    for bits, version in ((3, MPEGVersion.MPEG1), (2, MPEGVersion.MPEG2), (0, MPEGVersion.MPEG25)):  # noqa: B007 - used after the loop
         if sampleRate in _SAMPLE_RATES[version]:
             break
     else:

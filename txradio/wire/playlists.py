@@ -69,4 +69,4 @@ def buildXSPF(entries: list[tuple[str, str]]) -> bytes:
         f"{tracks}"
         "  </trackList>\n"
         "</playlist>\n"
-    ).encode("utf-8")
+    ).encode()

@@ -10,6 +10,10 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from txradio.wire.mp3 import Frame
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,7 +28,9 @@ class TitleChange:
     title: str
 
 
-def moveFrames(queue: deque, duration: float, out: list) -> tuple[float, str | None]:
+def moveFrames(
+    queue: deque[Frame | TitleChange], duration: float, out: list[Frame | TitleChange]
+) -> tuple[float, str | None]:
     """
     Move frames and marks from the front of a queue to a list until about
     C{duration} seconds of frames have moved (one frame more at most), as a

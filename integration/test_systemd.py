@@ -37,7 +37,7 @@ from twisted.internet.defer import inlineCallbacks
 from twisted.scripts.twistd import ServerOptions
 from twisted.trial.unittest import SkipTest, SynchronousTestCase, TestCase
 
-from tests._realpeers import (
+from integration._realpeers import (
     CHECKOUT,
     ChildProcess,
     childSignal,
@@ -230,7 +230,7 @@ def hearStream(testCase, port: int, client=None):
 
     @param testCase: the running test.
     @param port: the radio's port on 127.0.0.1.
-    @param client: a connected L{tests._realpeers.RawClient} that has sent
+    @param client: a connected L{integration._realpeers.RawClient} that has sent
         L{ICY_REQUEST}, or L{None} to connect one.
     @return: a L{Deferred} firing with C{(client, title)}.
     """

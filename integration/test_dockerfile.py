@@ -21,8 +21,8 @@ from twisted.internet.defer import inlineCallbacks
 from twisted.scripts.twistd import ServerOptions
 from twisted.trial.unittest import SynchronousTestCase, TestCase
 
-from tests._realpeers import CHECKOUT, childSignal, run, spawn, withTimeout
-from tests.test_systemd import TWISTD, childEnvironment, freePort
+from integration._realpeers import CHECKOUT, childSignal, run, spawn, withTimeout
+from integration.test_systemd import TWISTD, childEnvironment, freePort
 
 DOCKERFILE = os.path.join(CHECKOUT, "Dockerfile")
 """The container recipe."""

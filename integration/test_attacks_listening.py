@@ -1,14 +1,15 @@
 """
 Attacks while a real player listens: mpg123 decodes the stream during a
 slowloris attack and during a flood past C{max-listeners}, and must go on
-decoding, in real time and without a complaint, on its one connection.
+decoding, without a complaint, on its one connection.
 
 The radio runs in this process (L{RadioService} on a free loopback port,
 the built-in demo tracks); mpg123 decodes to 8 kHz mono PCM on its standard
 output, which is counted (16,000 bytes a second of audio), not kept.  The
 figures (seconds decoded during the attack against the attack's length,
-mpg123's complaints) are logged as C{attack figure: …} and appended as JSON
-lines to C{$TXRADIO_FAULT_FIGURES} when it is set.  Every wait is bounded.
+mpg123's complaints, whether it kept real time) are recorded by
+L{integration._figures.recordFigure}, not asserted.  Every wait is
+bounded.
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ from twisted.internet.defer import Deferred, gatherResults, inlineCallbacks
 from twisted.internet.task import deferLater
 from twisted.trial.unittest import TestCase
 
-from tests._realpeers import ChildProcess, RawClient, connectRaw, fetch, requireProgram, startRadio
-from tests.test_attacks import STREAM, demoStation
-from tests.test_faults import complaints, recordFigure
+from integration._figures import recordFigure
+from integration._realpeers import ChildProcess, RawClient, connectRaw, fetch, requireProgram, startRadio
+from integration.test_attacks import STREAM, demoStation
+from integration.test_faults import complaints
 
 PCM_RATE = 8000
 """Samples a second mpg123 decodes to (mono, 16 bit)."""
@@ -96,7 +98,7 @@ def play(testCase, port: int, timeout: float = 55) -> DecodingPlayer:
 
 class PlayingThroughAttacksTests(TestCase):
     """
-    mpg123 plays on through the attacks of L{tests.test_attacks}.
+    mpg123 plays on through the attacks of L{integration.test_attacks}.
     """
 
     timeout = 60
@@ -141,13 +143,16 @@ class PlayingThroughAttacksTests(TestCase):
             decodedDuringAttack=round(during, 2),
             decodedInAll=round(player.seconds, 2),
             mpg123Complaints=said,
+            # Real time, give or take a tick of one second: the aim, recorded
+            # rather than asserted (a loaded CI machine slows mpg123 too).
+            keptRealTime=during > elapsed - 1.5,
             **more,
         )
         recordFigure(name, **figures)
         self.assertTrue(player.running, player.describe())
         self.assertEqual(said, [], player.describe())
-        # Real time, give or take a tick of one second.
-        self.assertGreater(during, elapsed - 1.5, figures)
+        # It went on decoding through the attack.
+        self.assertGreater(during, 0, figures)
         # mpg123 never left: it is still the station's listener.
         self.assertEqual((self.station.listenerCount, self.station.totalListeners), (1, 1 + otherListeners))
         return figures
@@ -157,8 +162,9 @@ class PlayingThroughAttacksTests(TestCase):
         """
         300 connections opened at 100 a second trickle a header byte every
         half second until the (short, configured) header timeout closes
-        them; mpg123 decodes in real time throughout, without a complaint,
-        and a newcomer is answered at once.
+        them; mpg123 decodes throughout, without a complaint, and a newcomer
+        is answered (how fast, and whether mpg123 kept real time, are
+        recorded figures).
         """
         headerTimeout = 2.0
         port, player = yield self.startPlaying(headerTimeout=headerTimeout)
@@ -204,8 +210,8 @@ class PlayingThroughAttacksTests(TestCase):
     def test_flood(self):
         """
         2,000 connections past C{max-listeners} (mpg123 holds the one
-        place), 200 at a time, all get 503; mpg123 decodes in real time
-        throughout, without a complaint.
+        place), 200 at a time, all get 503; mpg123 decodes throughout,
+        without a complaint (whether in real time is a recorded figure).
         """
         port, player = yield self.startPlaying(maxListeners=1)
         began, before = time.monotonic(), player.seconds

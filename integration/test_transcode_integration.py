@@ -15,11 +15,11 @@ from twisted.internet.defer import DeferredList, inlineCallbacks
 from twisted.internet.task import deferLater
 from twisted.trial.unittest import TestCase
 
-from tests._realpeers import LOCAL_ENDPOINT, connectRaw, requireProgram, run
+from integration._realpeers import LOCAL_ENDPOINT, connectRaw, requireProgram, run
+from txradio.tap import Options, makeService
 from txradio.wire.audioformat import ENCODER_DELAY_SAMPLES
 from txradio.wire.icy import parseMetadata
 from txradio.wire.mp3 import Framer
-from txradio.tap import Options, makeService
 
 TRACKS = [
     # (file, title, sample rate, channels, frequency)
@@ -207,7 +207,7 @@ class LiveTranscodeTests(TestCase):
             "-content_type", "audio/mpeg", "-ice_name", "Live Mono",
             "-f", "mp3", f"icecast://source:hackme@127.0.0.1:{port}/stream",
         ]  # fmt: skip
-        from tests._realpeers import spawn
+        from integration._realpeers import spawn
 
         spawn(self, args, 30)
         station = service.stations[0]

@@ -21,8 +21,17 @@ from twisted.internet.task import deferLater
 from twisted.logger import Logger
 from twisted.trial.unittest import TestCase
 
-from tests._realpeers import Timeout, fetch, makeTracks, parseResponse, requireProgram, spawn, startRadio, withTimeout
-from tests.test_integration import FRAMES_PER_SECOND, PLAYER_TROUBLE, THREE_TRACKS
+from integration._realpeers import (
+    Timeout,
+    fetch,
+    makeTracks,
+    parseResponse,
+    requireProgram,
+    spawn,
+    startRadio,
+    withTimeout,
+)
+from integration.test_integration import FRAMES_PER_SECOND, PLAYER_TROUBLE, THREE_TRACKS
 from txradio.sources.playlist import PlaylistSource
 from txradio.sources.tracks import FolderTracks
 from txradio.stream.station import Station
@@ -178,7 +187,7 @@ class AdminIntegrationTests(TestCase):
 
         child = self.player(30)
         yield self.waitFor(lambda: self.stream.listenerCount == 1, 15, "the player to join")
-        for attempt in range(5):
+        for _attempt in range(5):
             _, before = yield self.get("/status-json.xsl")
             _, seven = yield self.get("/7.html?sid=1")
             _, current = yield self.get("/currentsong?sid=1")

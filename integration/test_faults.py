@@ -13,10 +13,10 @@ it (an expected failure until the switch silences those frames), and the
 live-source tests check that silencing them is all it takes for ffmpeg, at
 its most pedantic, to decode the capture without a complaint.
 
-The figures are logged (C{fault figure: …} in C{_trial_temp/test.log}) and,
-when C{TXRADIO_FAULT_FIGURES} names a file, appended to it as JSON lines;
-the assertions on time are generous (a shared CI machine), the recorded
-figures are what docs/security.md quotes.
+The times (fallback latency, gaps, restarts, answers) are recorded as
+figures by L{integration._figures.recordFigure}, not asserted: the tests
+assert what must hold at any speed (no disconnect, whole frames, clean
+decoding), and docs/security.md quotes the recorded figures.
 
 Every wait is on an event (bytes on a socket, output of a child, a process's
 end) bounded by a timeout; a test is skipped when a program it needs is
@@ -25,7 +25,6 @@ missing.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import signal
@@ -39,10 +38,12 @@ from twisted.internet.defer import gatherResults, inlineCallbacks
 from twisted.internet.task import Clock
 from twisted.logger import Logger
 from twisted.trial.unittest import TestCase
+
 from zope.interface import implementer
 from zope.interface.verify import verifyClass
 
-from tests._realpeers import (
+from integration._figures import recordFigure
+from integration._realpeers import (
     CHECKOUT,
     RawClient,
     Timeout,
@@ -54,7 +55,7 @@ from tests._realpeers import (
     spawn,
     withTimeout,
 )
-from tests.test_live_integration import (
+from integration.test_live_integration import (
     LIVE_HZ,
     PASSWORD,
     PLAYLIST_HZ,
@@ -64,13 +65,13 @@ from tests.test_live_integration import (
     pollUntil,
     startService,
 )
-from txradio.wire.audioformat import AudioFormat
-from txradio.interfaces import IFrameSource
-from txradio.wire.mp3 import Framer, parseHeader
 from txradio.build import derivedStation
+from txradio.interfaces import IFrameSource
 from txradio.sources.live import LiveSource
 from txradio.stream.station import Station
 from txradio.testing import connectInMemory
+from txradio.wire.audioformat import AudioFormat
+from txradio.wire.mp3 import Framer, parseHeader
 
 _log = Logger()
 
@@ -83,21 +84,6 @@ header says whether it came from the live source."""
 
 MPG123_COMPLAINTS = re.compile(r"(?i)error|illegal|warning|can't|cannot|resync|big_values|part2_3|bad|junk|skipping")
 """What mpg123 says about a stream it could not decode cleanly."""
-
-
-def recordFigure(name: str, **values) -> None:
-    """
-    Log a measured figure, and append it to C{$TXRADIO_FAULT_FIGURES} when
-    that names a file.
-
-    @param name: what was measured.
-    @param values: the figures.
-    """
-    _log.info("fault figure: {name} {values}", name=name, values=values)
-    path = os.environ.get("TXRADIO_FAULT_FIGURES")
-    if path:
-        with open(path, "a", encoding="utf-8") as f:
-            f.write(json.dumps(dict(values, name=name)) + "\n")
 
 
 class TimedClient(RawClient):
@@ -361,6 +347,18 @@ class LiveSourceKilledTests(TestCase):
         yield raw.waitFor(lambda: LIVE_KBPS in bitrates(), 10, "live frames on the raw listener")
         liveSource = station.liveSource
         sourceFramer = liveSource._framer
+        if cutting:
+            # Kill between two of ffmpeg's 32 KiB writes (about 2 s apart),
+            # once the radio holds the start of a frame: a write ends on a
+            # frame boundary about once in 400, and one may be in flight.
+            seen = [-1]
+
+            def midFrame():
+                settled = liveSource.bytesReceived == seen[0]
+                seen[0] = liveSource.bytesReceived
+                return settled and partialFrame(sourceFramer._buffer) > 0
+
+            yield pollUntil(midFrame, 15, "the source to have sent the start of a frame", 0.05)
         received = len(raw.data)
         killed = time.monotonic()
         source.kill("KILL")
@@ -407,7 +405,6 @@ class LiveSourceKilledTests(TestCase):
             ffmpegPedanticComplaints=len(pedantic.splitlines()),
         )
         recordFigure(name, **figures)
-        self.assertLess(latency, 5.0)
         self.assertEqual((framer.skippedBytes, framer.infoFrames), (0, 0))
         self.assertIsNone(raw.lost)
         self.assertTrue(player.running, player.describe())
@@ -423,8 +420,8 @@ class LiveSourceKilledTests(TestCase):
     def test_fallbackMount(self):
         """
         On a live-only mount with a fallback mount, the listeners get the
-        fallback's audio within a few seconds of the SIGKILL (the figure is
-        recorded; the aim is 1 s), none is disconnected, every byte they got
+        fallback's audio after the SIGKILL (how soon is a recorded figure;
+        the aim is 1 s), none is disconnected, every byte they got
         is in whole frames, and mpg123 and ffmpeg decode it without a
         complaint.
         """
@@ -446,8 +443,11 @@ class LiveSourceKilledTests(TestCase):
         the fallback's, without a disconnect or a decoder complaint.
         """
         figures = yield self.killSource("live source SIGKILL mid-frame", withFallbackMount=True, cutting=True)
-        # A 32 KiB write ends on a frame boundary about once in 400.
-        self.assertGreaterEqual(figures["partialFrameAtKill"], 0)
+        # The kill did cut a frame (killSource waited for that), and the
+        # listeners got none of it: killSource checked that every byte they
+        # got is in whole frames.
+        self.assertGreater(figures["partialFrameAtKill"], 0, figures)
+        self.assertEqual(figures["partialFrameBytes"], 0, figures)
 
 
 class EncoderKilledTests(TestCase):
@@ -513,7 +513,6 @@ class EncoderKilledTests(TestCase):
             ffmpegPedanticComplaints=len(pedantic.splitlines()),
         )
         self.assertEqual(transcoder.restarts, 1)
-        self.assertLess(gap, 10.0)
         self.assertEqual((framer.skippedBytes, framer.infoFrames), (0, 0))
         self.assertEqual({frame.header.bitrate for _, frame in frames}, {64})
         self.assertIsNone(raw.lost)
@@ -655,11 +654,12 @@ class FullDiskTests(TestCase):
         return folder
 
     @inlineCallbacks
-    def playWithLog(self, args: list[str], logPath: str):
+    def playWithLog(self, name: str, args: list[str], logPath: str):
         """
         Run the radio with its log on a full disk, play it with mpg123 while
         hundreds of requests (each logged) come and go, and stop it.
 
+        @param name: the figures' name.
         @param args: the runner's command line, without C{--listen}.
         @param logPath: where it logs.
         @return: a L{Deferred} firing with the figures.
@@ -710,10 +710,14 @@ class FullDiskTests(TestCase):
             radioSignal=child.signal,
             radioOutput=child.output[-500:],
         )
+        recordFigure(name, **figures)
         self.assertEqual(player.exitCode, 0, player.describe())
         self.assertEqual(figures["mpg123Complaints"], [], player.describe())
-        self.assertLess(answered, 1.0)
         self.assertTrue(full)
+        # A correctness bound, not a speed: log events that cannot be
+        # written must not pile up in memory.  Two hundred requests' worth
+        # is a few hundred KiB at most; 20 MiB leaves a wide margin for the
+        # interpreter's own growth on a loaded machine.
         self.assertLess(grown, 20 * 1024)
         self.assertTrue(child.exitCode == 0 or child.signal == signal.SIGTERM, child.describe())
         self.assertNotIn("Traceback", child.output, child.describe())
@@ -729,8 +733,9 @@ class FullDiskTests(TestCase):
         folder = self.fullDisk(4096)
         log = os.path.join(folder, "txradio.log")
         twistd = [sys.executable, "-c", "import sys; sys.argv[0] = 'twistd'; from twisted.scripts.twistd import run; run()"]
-        figures = yield self.playWithLog([*twistd, "-n", "--pidfile=", "--logfile", log, "txradio"], log)
-        recordFigure("server log on a full disk (twistd)", **figures)
+        figures = yield self.playWithLog(
+            "server log on a full disk (twistd)", [*twistd, "-n", "--pidfile=", "--logfile", log, "txradio"], log
+        )
         self.assertTrue(0 < figures["logBytes"] <= 4096, figures)
 
     @inlineCallbacks
@@ -741,7 +746,7 @@ class FullDiskTests(TestCase):
         """
         if not os.path.exists("/dev/full"):
             self.skipTest("no /dev/full")
-        figures = yield self.playWithLog(
+        yield self.playWithLog(
+            "server log on /dev/full (twist)",
             [sys.executable, "-m", "twisted", "--log-file=/dev/full", "--log-format=text", "txradio"], "/dev/full"
         )
-        recordFigure("server log on /dev/full (twist)", **figures)

@@ -50,7 +50,8 @@ from twisted.internet.ssl import Certificate, optionsForClientTLS
 from twisted.internet.task import deferLater
 from twisted.trial.unittest import TestCase
 
-from tests._realpeers import (
+from integration._figures import recordFigure
+from integration._realpeers import (
     CHECKOUT,
     ChildProcess,
     RawClient,
@@ -152,7 +153,7 @@ def makeCertificate(commonName: str, serial: int) -> tuple[bytes, bytes]:
     """
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, commonName)])
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     certificate = (
         x509.CertificateBuilder()
         .subject_name(name)
@@ -387,6 +388,8 @@ class ReloadTests(RealRadioTestCase):
 
         yield withTimeout(player.whenEnded(), 30, "mpg123 to decode its frames")
         self.assertEqual(player.exitCode, 0, player.describe())
+        # mpg123 was still playing, paced in real time, seconds after the
+        # reload: a lower bound, which a slow machine only makes easier.
         self.assertGreaterEqual(reactor.seconds() - reloaded, 4, player.describe())
         self.assertIn("Decoding of stream finished", player.output)
         trouble = [word for word in PLAYER_TROUBLE if word in player.output.lower()]
@@ -524,7 +527,11 @@ class StopTests(RealRadioTestCase):
         yield withTimeout(plain.whenClosed(), self.stopTimeout + 5, "the plain listener to be disconnected")
         yield withTimeout(server.whenEnded(), self.stopTimeout + 5, "the server to exit")
         elapsed = reactor.seconds() - signalled
-        self.assertLess(elapsed, self.stopTimeout + 1.5, server.describe())
+        recordFigure("stop on SIGTERM", stopTimeout=self.stopTimeout, stoppedAfter=round(elapsed, 3))
+        # The stop bound is a correctness property (stop_timeout is the
+        # documented longest stop); the process's own exit after it gets a
+        # margin of 5 s on a loaded machine.
+        self.assertLess(elapsed, self.stopTimeout + 5, server.describe())
         self.assertEqual(streamTitles(icy.data)[-1], LAST_TITLE)
         cleanly = server.exitCode == 0 or server.signal == childSignal("TERM")
         self.assertTrue(cleanly, server.describe())

@@ -41,7 +41,7 @@ from twisted.internet.task import LoopingCall, deferLater
 from twisted.logger import formatEvent, globalLogPublisher
 from twisted.trial.unittest import TestCase
 
-from tests._realpeers import (
+from integration._realpeers import (
     LOCAL_ENDPOINT,
     ChildProcess,
     Timeout,

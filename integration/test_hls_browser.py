@@ -1,6 +1,6 @@
 """
 The station page's HLS player in headless Chromium (driven over the DevTools
-pipe by L{tests.test_browser.Browser}): it plays the mount's HLS playlist
+pipe by L{integration.test_browser.Browser}): it plays the mount's HLS playlist
 with the shipped hls.js where the browser has no HLS of its own (or where
 its own fails, as Chromium's does on MP3 packed audio), shows the title it
 hears in the segments' timed metadata while the server's live updates go on,
@@ -21,13 +21,13 @@ from twisted.internet.defer import inlineCallbacks
 from twisted.internet.task import deferLater
 from twisted.trial.unittest import SkipTest, TestCase
 
-from tests.test_browser import DESKTOP, Browser, findChromium
-from txradio.wire.icy import StreamInfo
+from integration.test_browser import DESKTOP, Browser, findChromium
 from txradio.service import RadioService
 from txradio.sources.playlist import PlaylistSource
 from txradio.sources.tracks import demoTracks
 from txradio.stream.station import Station
 from txradio.web.hls import HLSSettings
+from txradio.wire.icy import StreamInfo
 
 NO_NATIVE_HLS = """
 (() => {

@@ -90,7 +90,7 @@ class WheelTests(SynchronousTestCase):
             import setuptools  # noqa: F401
             import wheel  # noqa: F401
         except ImportError:
-            raise SkipTest("building the wheel without isolation needs setuptools and wheel installed")
+            raise SkipTest("building the wheel without isolation needs setuptools and wheel installed") from None
         self.work = os.path.abspath(self.mktemp())
         self.outside = os.path.join(self.work, "elsewhere")
         os.makedirs(self.outside)
@@ -120,14 +120,16 @@ class WheelTests(SynchronousTestCase):
 
     def test_contents(self) -> None:
         """
-        The wheel holds the plugin module, every txradio module, the demo
-        tracks and the pages' static files (hls.js included), and no
-        C{twisted/__init__.py}, C{twisted/plugins/__init__.py}, plugin cache
-        or compiled file.
+        The wheel holds the plugin module, every txradio module, the
+        C{py.typed} marker (PEP 561: the package's annotations are for its
+        users' type checkers), the demo tracks and the pages' static files
+        (hls.js included), and no C{twisted/__init__.py},
+        C{twisted/plugins/__init__.py}, plugin cache or compiled file.
         """
         with zipfile.ZipFile(self.buildWheel()) as archive:
             names = set(archive.namelist())
         self.assertIn(PLUGIN, names)
+        self.assertIn("txradio/py.typed", names)
         demo = sorted(os.path.basename(path) for path in glob.glob(os.path.join(CHECKOUT, "txradio", "demo", "*.mp3")))
         self.assertTrue(demo, "the checkout has no demo tracks")
         for name in demo:

@@ -29,13 +29,13 @@ from twisted.internet.task import deferLater
 from twisted.python.failure import Failure
 from twisted.trial.unittest import SkipTest, TestCase
 
-from txradio.wire.icy import StreamInfo
+from txradio.library.index import Library
 from txradio.service import RadioService
 from txradio.sources.playlist import PlaylistSource
 from txradio.sources.tracks import demoTracks
 from txradio.stream.station import Station
 from txradio.web.hls import HLSSettings
-from txradio.library.index import Library
+from txradio.wire.icy import StreamInfo
 
 CHROMIUM_FLAGS = [
     "--headless",
@@ -101,7 +101,7 @@ class Browser(ProcessProtocol):
         self.profile = tempfile.mkdtemp(prefix="txradio-chromium-")
 
     @classmethod
-    def launch(cls, program: str) -> "Browser":
+    def launch(cls, program: str) -> Browser:
         """
         Start Chromium.
 
@@ -367,7 +367,7 @@ class BrowserTests(TestCase):
             shutil.copy(path, os.path.join(self.music, "txradio demo", os.path.basename(path)))
         shutil.copy(tracks.paths[2], os.path.join(self.music, "More music", "Chimes again.mp3"))
         shutil.copy(tracks.paths[0], os.path.join(self.music, "Arpeggio.mp3"))
-        # The ICY player: tests/test_hls_browser.py plays HLS.
+        # The ICY player: integration/test_hls_browser.py plays HLS.
         self.radio = RadioService(
             [self.station],
             listen=["tcp:0:interface=127.0.0.1"],
