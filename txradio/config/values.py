@@ -29,6 +29,7 @@ from txradio.config.kinds import (
 )
 from txradio.config.mount import MAX_TIMEOUT, MountConfig
 from txradio.config.places import HookURL, Library, LogPath, MountPaths, PublicURL
+from txradio.config.secrets import Secret
 from txradio.net.listenerport import DEFAULT_HEADER_TIMEOUT
 from txradio.net.sourceport import DEFAULT_SOURCE_TIMEOUT
 from txradio.stream.segmenter import (
@@ -39,6 +40,7 @@ from txradio.stream.segmenter import (
     MIN_WINDOW,
 )
 from txradio.stream.station import normalizeMount
+from txradio.wire.passwordhash import PasswordHash
 
 DEFAULT_LISTEN = ("tcp:8000",)
 """Where the server listens when C{[server]} has no C{listen}."""
@@ -71,8 +73,8 @@ class ServerConfig:
         clients) on, e.g. C{("tcp:8000",)}; never empty.
     @ivar publicURL: the base URL clients reach the server by (behind a
         proxy), or L{None} to use the request's C{Host}.
-    @ivar adminPassword: the password of the C{admin} user, or L{None} to
-        turn the admin functions off.
+    @ivar adminPassword: the password of the C{admin} user (or its
+        L{PasswordHash}), or L{None} to turn the admin functions off.
     @ivar shoutcastSourceListen: endpoint strings where SHOUTcast v1 source
         clients connect; empty for none.
     @ivar headerTimeout: seconds a client has to send its request head.
@@ -114,10 +116,12 @@ class ServerConfig:
         "header.",
         option="public-url",
     )
-    adminPassword: str | None = setting(
+    adminPassword: str | PasswordHash | None = setting(
         None,
-        kind=Text(allowEmpty=False, emptyHint="leave it out to turn the admin functions off"),
+        kind=Secret(hashable=True, emptyHint="leave it out to turn the admin functions off"),
         help="The password of user 'admin', for the admin pages and metadata updates; admin is off without one.",
+        doc='Instead of the password itself, `{ file = "/run/secrets/admin" }` (its first line), '
+        '`{ env = "NAME" }` or `{ hash = "scrypt$…" }` (from `txradio hash-password`); see "Secrets" below.',
         option="admin-password",
     )
     shoutcastSourceListen: tuple[str, ...] = setting(
