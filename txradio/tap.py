@@ -148,7 +148,7 @@ Besides these, C{--mount} defaults to C{/stream}, C{--music-dir} to the
 built-in demo folder (and must hold MP3 files), and C{--listen} may be
 repeated."""
 
-_REPEATED = ("listen",)
+_REPEATED = ("listen", "yp-url")
 _DEFAULT_NAME = next(d.default for d in declared(MountConfig) if d.name == "name")
 _INHERITED = ("genre", "url", "description", "public", "metaint", "burst_size", "max_listeners", "icy_status")
 """The keys a mount added by C{--also-bitrate} takes from the command line's mount."""
@@ -270,6 +270,7 @@ class Options(usage.Options):
     def __init__(self) -> None:
         usage.Options.__init__(self)
         self["listen"] = []
+        self["yp-url"] = []
 
     def opt_listen(self, description: str) -> None:
         """
@@ -280,6 +281,14 @@ class Options(usage.Options):
         self["listen"].append(description)
 
     opt_l = opt_listen
+
+    def opt_yp_url(self, url: str) -> None:
+        """
+        List the mount in this stream directory (Icecast's YP protocol, e.g.
+        http://dir.xiph.org/cgi-bin/yp-cgi) when it is --public. Repeat for
+        several.
+        """
+        self["yp-url"].append(url)
 
     def postOptions(self) -> None:
         """

@@ -28,7 +28,7 @@ from txradio.config.kinds import (
     Words,
 )
 from txradio.config.mount import MAX_TIMEOUT, MountConfig
-from txradio.config.places import HookURL, Library, LogPath, MountPaths, PublicURL
+from txradio.config.places import DirectoryURLs, HookURL, Library, LogPath, MountPaths, PublicURL
 from txradio.config.secrets import Secret
 from txradio.net.listenerport import DEFAULT_HEADER_TIMEOUT
 from txradio.net.sourceport import DEFAULT_SOURCE_TIMEOUT
@@ -59,6 +59,11 @@ HOOK_EVENTS = (
 
 LOG_ADDRESSES = ("full", "truncate", "hash")
 """How listener addresses may be shown: as they are, their network, or a keyed hash."""
+
+DEFAULT_YP_TIMEOUT = 15.0
+"""Seconds one request to a YP directory may take, by default (the same as
+L{txradio.net.yp.DEFAULT_TIMEOUT}, not imported: that module loads
+twisted.web, which the configuration must not)."""
 
 METRICS_MODES = ("admin", "public", "off")
 """How C{/metrics} may be served on the listener ports."""
@@ -95,6 +100,9 @@ class ServerConfig:
     @ivar stopTimeout: the most seconds stopping may take.
     @ivar maxConnectionsPerAddress: the most connections one address may
         hold, or 0 for no limit.
+    @ivar ypURLs: the YP directories that list the mounts with C{public =
+        true}; empty for none.
+    @ivar ypTimeout: seconds one request to a directory may take.
     """
 
     listen: tuple[str, ...] = setting(
@@ -210,6 +218,21 @@ class ServerConfig:
         doc="Further ones are closed at once. No limit is the default because many listeners can share one "
         "address behind a NAT.",
         option="max-connections-per-address",
+    )
+    ypURLs: tuple[str, ...] = setting(
+        (),
+        kind=DirectoryURLs(),
+        help="Stream directories (Icecast's YP protocol) that list the mounts with `public = true`.",
+        doc='Such as `["http://dir.xiph.org/cgi-bin/yp-cgi"]`. Each public mount is added when the server starts, '
+        "touched with its title and listener count as often as the directory asks (30 s to 1 h), and removed when "
+        "it stops. Set `public_url`, or the listing names this host's name and first TCP port. Off by default.",
+        option="yp-url",
+        shown="none",
+    )
+    ypTimeout: float = setting(
+        DEFAULT_YP_TIMEOUT,
+        kind=Seconds(MAX_TIMEOUT),
+        help="How long one request to a stream directory may take.",
     )
 
 

@@ -162,7 +162,14 @@ class YPClient(Service):
     stopTimeout = 5.0
 
     def __init__(
-        self, url: str, station, listenURL: str, reactor: IReactorTime, agent=None, timeout: float = DEFAULT_TIMEOUT
+        self,
+        url: str,
+        station,
+        listenURL: str,
+        reactor: IReactorTime,
+        agent=None,
+        timeout: float = DEFAULT_TIMEOUT,
+        bitrate: int | None = None,
     ) -> None:
         """
         @param url: the directory's URL.
@@ -173,8 +180,11 @@ class YPClient(Service):
         @param agent: an L{twisted.web.iweb.IAgent}, or L{None} for an
             L{Agent} on C{reactor} (tests pass a fake).
         @param timeout: seconds one request may take.
+        @param bitrate: the bitrate announced (C{b}), in kbps, or L{None}
+            for the station info's.
         """
         self.url = url
+        self.bitrate = bitrate
         self.station = station
         self.listenURL = listenURL
         self.timeout = timeout
@@ -205,7 +215,7 @@ class YPClient(Service):
             ("listenurl", self.listenURL),
             ("type", "audio/mpeg"),
             ("stype", ""),
-            ("b", str(info.bitrate) if info.bitrate else ""),
+            ("b", str(self.bitrate or info.bitrate or "")),
         ]
 
     def touchFields(self) -> list[tuple[str, str]]:
