@@ -71,7 +71,7 @@ class PasswordHashTests(SynchronousTestCase):
 
     def test_defaultCost(self) -> None:
         """
-        The default parameters verify in well under a quarter of a second
+        The default parameters verify in well under a second
         (they block the reactor while they run).
         """
         made = hashPassword("s3cret")
@@ -79,7 +79,7 @@ class PasswordHashTests(SynchronousTestCase):
         fresh = PasswordHash.parse(made.text())
         started = time.perf_counter()
         self.assertFalse(fresh.matches("wrong"))
-        self.assertLess(time.perf_counter() - started, 0.25)
+        self.assertLess(time.perf_counter() - started, 1.0)
 
 
 class AuthTests(SynchronousTestCase):
