@@ -364,7 +364,8 @@ class FileRoadTests(SynchronousTestCase):
         from txradio.tap import COMPOSITE, declaredOptions
 
         known = {d.setting.option for _, d in declaredOptions()} | {c.option for c in COMPOSITE}
-        options = {row[0] for row in Options.optFlags + Options.optParameters} | {"listen"}
+        # The repeatable options are methods (opt_listen, opt_yp_url).
+        options = {row[0] for row in Options.optFlags + Options.optParameters} | {"listen", "yp-url"}
         self.assertEqual(options, known)
 
     def test_readmeNamesEveryOption(self) -> None:

@@ -15,12 +15,14 @@ each decided here, once.
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Container, Mapping, Sequence
 
 from twisted.logger import Logger
 
 from txradio.config import HookConfig, MountConfig, RadioConfig, ServerConfig
 from txradio.net.push import PushClient
+from txradio.net.yp import YPClient, listenURLFor
 from txradio.operations.hooks import hookFromConfig
 from txradio.operations.logs import AddressPolicy
 from txradio.service import RadioService
@@ -435,7 +437,47 @@ def serviceFromConfig(config: RadioConfig, reactor=None, encoder: str | None | b
                 user=mount.push.user,
                 reactor=reactor,
             ).setServiceParent(service)
+    for client in directoryClients(config, byPath, reactor):
+        client.setServiceParent(service)
     return service
+
+
+def directoryClients(config: RadioConfig, stations: Mapping[str, Station], reactor, only=None) -> list[YPClient]:
+    """
+    The YP directory listings a configuration asks for: one L{YPClient}
+    per C{server.yp_urls} entry and mount with C{public = true}.
+
+    @param config: a validated configuration.
+    @param stations: every mount's station, by path.
+    @param reactor: the reactor.
+    @param only: the C{(directory URL, mount path)} pairs to make, or
+        L{None} for all (a reload makes only the new ones).
+    @return: the clients, not yet started.
+    """
+    server = config.server
+    public = [mount for mount in config.mounts if mount.public]
+    if not server.ypURLs or not public:
+        return []
+    hostname = None
+    if server.publicURL is None:
+        hostname = socket.getfqdn()
+        _log.warn(
+            "no public_url: stream directories are told listeners tune in at {url}",
+            url=listenURLFor(None, server.listen, public[0].path, hostname),
+        )
+    return [
+        YPClient(
+            url,
+            stations[mount.path],
+            listenURLFor(server.publicURL, server.listen, mount.path, hostname or ""),
+            reactor,
+            timeout=server.ypTimeout,
+            bitrate=mount.bitrate,
+        )
+        for url in server.ypURLs
+        for mount in public
+        if only is None or (url, mount.path) in only
+    ]
 
 
 def configureOperations(service: RadioService, server: ServerConfig, hooks: Sequence[HookConfig], reactor) -> None:

@@ -206,6 +206,11 @@ class Reloader:
         self._pushes: dict[str, object] = {
             push.station.mount.decode("ascii"): push for push in radio.pushClients()
         }
+        from txradio.net.yp import YPClient
+
+        self._directories: dict[tuple[str, str], object] = {
+            (child.url, child.station.mount.decode("ascii")): child for child in radio if isinstance(child, YPClient)
+        }
 
     def reload(self) -> ReloadPlan:
         """
@@ -270,6 +275,7 @@ class Reloader:
         stopped = radio.setStations(stations)
         self._applyHLS(plan, new, newByPath)
         self._applyPushes(new, newByPath, plan)
+        self._applyDirectories(new, newByPath, plan)
         radio.reloadCertificates()
         return stopped
 
@@ -330,6 +336,48 @@ class Reloader:
             )
             push.setServiceParent(self.radio)
             self._pushes[path] = push
+
+
+    def _applyDirectories(self, new: RadioConfig, stations: dict, plan: ReloadPlan) -> None:
+        """
+        Start or stop YP directory listings: for directories added to or
+        removed from C{server.yp_urls}, mounts made public or private, and
+        listings whose mount was rebuilt or whose announced info changed
+        (the old listing is removed, a new one added).
+
+        @param new: the new configuration.
+        @param stations: the stations by path.
+        @param plan: the plan.
+        """
+        from txradio.build import directoryClients
+
+        replaced = set(plan.rebuilt) | set(plan.removed)
+        wanted = {(url, mount.path) for url in new.server.ypURLs for mount in new.mounts if mount.public}
+        for pair, client in list(self._directories.items()):
+            url, path = pair
+            if pair not in wanted or path in replaced or _listing(self.config, path) != _listing(new, path):
+                del self._directories[pair]
+                client.disownServiceParent()
+        missing = wanted - set(self._directories)
+        for client in directoryClients(new, stations, self._reactor, only=missing):
+            client.setServiceParent(self.radio)
+            self._directories[(client.url, client.station.mount.decode("ascii"))] = client
+
+
+def _listing(config: RadioConfig, path: str) -> tuple | None:
+    """
+    What a directory listing of a mount announces.
+
+    @param config: a configuration.
+    @param path: a mount path.
+    @return: the settings the listing is made from, or L{None} when the
+        configuration has no such mount.
+    """
+    if not _hasMount(config, path):
+        return None
+    mount, server = config.mount(path), config.server
+    return (mount.name, mount.genre, mount.url, mount.description, mount.bitrate, server.publicURL, server.listen,
+            server.ypTimeout)
 
 
 def _hasMount(config: RadioConfig, path: str) -> bool:

@@ -108,6 +108,22 @@ COMPOSITE = (
         "connected. Off by default.",
     ),
     Composite(
+        "source-password-file",
+        False,
+        "`mount.source_password` = `{ file = … }`, as `--source-password` does otherwise; without either, "
+        "`TXRADIO_SOURCE_PASSWORD` = `{ env = … }` when that variable is set",
+        "Like --source-password, with the password read from the first line of this file (not shown by ps). "
+        "Without either option, the TXRADIO_SOURCE_PASSWORD environment variable is used when set.",
+    ),
+    Composite(
+        "admin-password-file",
+        False,
+        "`server.admin_password` = `{ file = … }`; without it and `--admin-password`, "
+        "`TXRADIO_ADMIN_PASSWORD` = `{ env = … }` when that variable is set",
+        "The admin password, read from the first line of this file (not shown by ps). Without either admin "
+        "password option, the TXRADIO_ADMIN_PASSWORD environment variable is used when set.",
+    ),
+    Composite(
         "max-listeners",
         False,
         "`mount.max_listeners`; `0` leaves it out (no limit)",
@@ -132,7 +148,7 @@ Besides these, C{--mount} defaults to C{/stream}, C{--music-dir} to the
 built-in demo folder (and must hold MP3 files), and C{--listen} may be
 repeated."""
 
-_REPEATED = ("listen",)
+_REPEATED = ("listen", "yp-url")
 _DEFAULT_NAME = next(d.default for d in declared(MountConfig) if d.name == "name")
 _INHERITED = ("genre", "url", "description", "public", "metaint", "burst_size", "max_listeners", "icy_status")
 """The keys a mount added by C{--also-bitrate} takes from the command line's mount."""
@@ -226,6 +242,10 @@ def _optionError(error: ConfigError, origins: dict[str, str]) -> str:
     """
     key = re.sub(r"\[\d+\]$", "", error.key or "")
     option = origins.get(key)
+    while option is None and "." in key:
+        # A key inside a table an option wrote (admin_password.file).
+        key = key.rsplit(".", 1)[0]
+        option = origins.get(key)
     if option is None:
         return error.problem if error.key is None else f"{error.key}: {error.problem}"
     separator = " " if error.problem.startswith(("must ", "is ")) else ": "
@@ -250,6 +270,7 @@ class Options(usage.Options):
     def __init__(self) -> None:
         usage.Options.__init__(self)
         self["listen"] = []
+        self["yp-url"] = []
 
     def opt_listen(self, description: str) -> None:
         """
@@ -260,6 +281,14 @@ class Options(usage.Options):
         self["listen"].append(description)
 
     opt_l = opt_listen
+
+    def opt_yp_url(self, url: str) -> None:
+        """
+        List the mount in this stream directory (Icecast's YP protocol, e.g.
+        http://dir.xiph.org/cgi-bin/yp-cgi) when it is --public. Repeat for
+        several.
+        """
+        self["yp-url"].append(url)
 
     def postOptions(self) -> None:
         """
@@ -401,22 +430,57 @@ class Options(usage.Options):
                 raise usage.UsageError(f"--max-listeners must be a whole number, 0 for no limit, not {text!r}")
             if int(text) != 0:
                 put("mount[1]", "max_listeners", int(text), "max-listeners")
-        if self["source-password"] is not None:
-            put("mount[1]", "live", True, "source-password")
-            put("mount[1]", "source_password", self["source-password"], "source-password")
+        self._secrets(put)
+        sourcePassword = tables["mount[1]"].get("source_password")
+        if sourcePassword is not None:
+            option = "source-password-file" if self["source-password-file"] is not None else "source-password"
+            put("mount[1]", "live", True, option)
             shoutcast: list[str] = []
             for description in self["listen"] or DEFAULT_LISTEN:
                 endpoint = shoutcastEndpointFor(description)
                 if endpoint is not None and endpoint not in shoutcast:
                     shoutcast.append(endpoint)
             if shoutcast:
-                put("server", "shoutcast_source_listen", shoutcast, "source-password")
+                put("server", "shoutcast_source_listen", shoutcast, option)
         if self["no-library"]:
             put("server", "library", False, "no-library")
         elif self["library-dir"] is not None:
             put("server", "library", self["library-dir"], "library-dir")
         if self["no-hls"]:
             put("hls", "enabled", False, "no-hls")
+
+
+    def _secrets(self, put) -> None:
+        """
+        Write the passwords given by file or by environment variable (see
+        L{SECRET_OPTIONS}); C{--admin-password} was written as a declared
+        option, C{--source-password} is written here.
+
+        @param put: C{put(prefix, key, value, option)} writes one key.
+        @raise usage.UsageError: when a password is given both literally and
+            by file.
+        """
+        for prefix, key, literal, fileOption, variable in SECRET_OPTIONS:
+            if self[literal] is not None and self[fileOption] is not None:
+                raise usage.UsageError(f"give one of --{literal} and --{fileOption}, not both")
+            if self[fileOption] is not None:
+                value, option = {"file": self[fileOption]}, fileOption
+            elif self[literal] is not None:
+                value, option = self[literal], literal
+            elif os.environ.get(variable):
+                value, option = {"env": variable}, f"{literal} (from {variable})"
+            else:
+                continue
+            put(prefix, key, value, option)
+
+
+SECRET_OPTIONS = (
+    ("server", "admin_password", "admin-password", "admin-password-file", "TXRADIO_ADMIN_PASSWORD"),
+    ("mount[1]", "source_password", "source-password", "source-password-file", "TXRADIO_SOURCE_PASSWORD"),
+)
+"""The passwords the command line takes literally, from a file or from the
+environment: the table and key they set, the literal option, the file
+option, and the environment variable read when neither is given."""
 
 
 def makeService(options: Options, reactor=None, signals: bool = True) -> RadioService:

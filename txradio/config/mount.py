@@ -12,10 +12,12 @@ from urllib.parse import urlsplit
 from txradio.config._check import setting
 from txradio.config.kinds import Among, Choice, Flag, Integer, SubTable, Text, User
 from txradio.config.places import MountPath, Playlist, Upstream
+from txradio.config.secrets import Secret
 from txradio.stream.broadcast import DEFAULT_BURST
 from txradio.stream.listener import DEFAULT_LAG_LIMIT
 from txradio.wire.audioformat import BITRATES, POLICIES, SAMPLE_RATES, AudioFormat
 from txradio.wire.icy import DEFAULT_METAINT, MAX_METAINT
+from txradio.wire.passwordhash import PasswordHash
 
 MAX_BURST = 16 << 20
 """The largest C{burst_size} accepted, in bytes (16 MiB)."""
@@ -48,8 +50,9 @@ class PushConfig:
     password: str = setting(
         "",
         required=True,
-        kind=Text(allowEmpty=False, emptyHint="the upstream's source password is required"),
+        kind=Secret(hashable=False, emptyHint="the upstream's source password is required"),
         help="The source password on the upstream server.",
+        doc='Or `{ file = "…" }` or `{ env = "NAME" }`; not a hash, since it is sent upstream.',
     )
 
     @property
@@ -83,8 +86,8 @@ class MountConfig:
     @ivar shuffle: whether the playlist plays in a random order.
     @ivar relay: the upstream URL to relay, or L{None}.
     @ivar live: whether live source clients may broadcast to the mount.
-    @ivar sourcePassword: the password they log in with, or L{None} when
-        L{live} is not set.
+    @ivar sourcePassword: the password they log in with (or its
+        L{PasswordHash}), or L{None} when L{live} is not set.
     @ivar sourceUser: the user name they log in with.
     @ivar fallback: the path of the mount listeners hear when this one has
         nothing to play, or L{None}.
@@ -158,11 +161,12 @@ class MountConfig:
         kind=Flag(),
         help="Accept live source clients: Icecast PUT and SOURCE, or SHOUTcast v1 through shoutcast_source_listen.",
     )
-    sourcePassword: str | None = setting(
+    sourcePassword: str | PasswordHash | None = setting(
         None,
-        kind=Text(allowEmpty=False, emptyHint="there is no default"),
+        kind=Secret(hashable=True, emptyHint="there is no default"),
         help="The password live source clients must give.",
-        doc="Required when `live = true`, because there is no default password; an error without it.",
+        doc="Required when `live = true`, because there is no default password; an error without it. Or "
+        '`{ file = "…" }`, `{ env = "NAME" }` or `{ hash = "scrypt$…" }`; see "Secrets" below.',
     )
     sourceUser: str = setting(
         "source",

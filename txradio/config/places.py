@@ -226,3 +226,35 @@ class MountPaths(Strings):
 
     def describe(self) -> str:
         return "array of mount paths"
+
+
+class DirectoryURLs(Strings):
+    """
+    YP directories: an array of C{http(s)} URLs with a host, without
+    credentials or a fragment, none twice.
+    """
+
+    def value(self, table: Table, key: str, value: Any) -> tuple[str, ...]:
+        if isinstance(value, str):
+            value = [value]
+        urls = Strings.value(self, table, key, value)
+        for index, url in enumerate(urls, 1):
+            where = table.itemIndex(key, index)
+            try:
+                parts = urlsplit(url)
+                parts.port  # noqa: B018 - reading it checks the port
+            except ValueError:
+                parts = None
+            if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+                table.fail(key, f"must be an http:// or https:// URL with a host, not {show(url)}", where)
+            if parts.username is not None or parts.fragment or any(ord(c) < 0x21 or ord(c) > 0x7E for c in url):
+                table.fail(key, f"must be an ASCII URL without credentials or a fragment, not {show(url)}", where)
+            if url in urls[: index - 1]:
+                table.fail(key, f"{show(url)} is listed twice", where)
+        return urls
+
+    def describe(self) -> str:
+        return "array of `http://` or `https://` URLs"
+
+    def fromOption(self, text: str) -> list[str]:
+        return [text]

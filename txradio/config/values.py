@@ -28,7 +28,8 @@ from txradio.config.kinds import (
     Words,
 )
 from txradio.config.mount import MAX_TIMEOUT, MountConfig
-from txradio.config.places import HookURL, Library, LogPath, MountPaths, PublicURL
+from txradio.config.places import DirectoryURLs, HookURL, Library, LogPath, MountPaths, PublicURL
+from txradio.config.secrets import Secret
 from txradio.net.listenerport import DEFAULT_HEADER_TIMEOUT
 from txradio.net.sourceport import DEFAULT_SOURCE_TIMEOUT
 from txradio.stream.segmenter import (
@@ -39,6 +40,7 @@ from txradio.stream.segmenter import (
     MIN_WINDOW,
 )
 from txradio.stream.station import normalizeMount
+from txradio.wire.passwordhash import PasswordHash
 
 DEFAULT_LISTEN = ("tcp:8000",)
 """Where the server listens when C{[server]} has no C{listen}."""
@@ -58,6 +60,11 @@ HOOK_EVENTS = (
 LOG_ADDRESSES = ("full", "truncate", "hash")
 """How listener addresses may be shown: as they are, their network, or a keyed hash."""
 
+DEFAULT_YP_TIMEOUT = 15.0
+"""Seconds one request to a YP directory may take, by default (the same as
+L{txradio.net.yp.DEFAULT_TIMEOUT}, not imported: that module loads
+twisted.web, which the configuration must not)."""
+
 METRICS_MODES = ("admin", "public", "off")
 """How C{/metrics} may be served on the listener ports."""
 
@@ -71,8 +78,8 @@ class ServerConfig:
         clients) on, e.g. C{("tcp:8000",)}; never empty.
     @ivar publicURL: the base URL clients reach the server by (behind a
         proxy), or L{None} to use the request's C{Host}.
-    @ivar adminPassword: the password of the C{admin} user, or L{None} to
-        turn the admin functions off.
+    @ivar adminPassword: the password of the C{admin} user (or its
+        L{PasswordHash}), or L{None} to turn the admin functions off.
     @ivar shoutcastSourceListen: endpoint strings where SHOUTcast v1 source
         clients connect; empty for none.
     @ivar headerTimeout: seconds a client has to send its request head.
@@ -93,6 +100,9 @@ class ServerConfig:
     @ivar stopTimeout: the most seconds stopping may take.
     @ivar maxConnectionsPerAddress: the most connections one address may
         hold, or 0 for no limit.
+    @ivar ypURLs: the YP directories that list the mounts with C{public =
+        true}; empty for none.
+    @ivar ypTimeout: seconds one request to a directory may take.
     """
 
     listen: tuple[str, ...] = setting(
@@ -114,10 +124,12 @@ class ServerConfig:
         "header.",
         option="public-url",
     )
-    adminPassword: str | None = setting(
+    adminPassword: str | PasswordHash | None = setting(
         None,
-        kind=Text(allowEmpty=False, emptyHint="leave it out to turn the admin functions off"),
+        kind=Secret(hashable=True, emptyHint="leave it out to turn the admin functions off"),
         help="The password of user 'admin', for the admin pages and metadata updates; admin is off without one.",
+        doc='Instead of the password itself, `{ file = "/run/secrets/admin" }` (its first line), '
+        '`{ env = "NAME" }` or `{ hash = "scrypt$…" }` (from `txradio hash-password`); see "Secrets" below.',
         option="admin-password",
     )
     shoutcastSourceListen: tuple[str, ...] = setting(
@@ -206,6 +218,21 @@ class ServerConfig:
         doc="Further ones are closed at once. No limit is the default because many listeners can share one "
         "address behind a NAT.",
         option="max-connections-per-address",
+    )
+    ypURLs: tuple[str, ...] = setting(
+        (),
+        kind=DirectoryURLs(),
+        help="Stream directories (Icecast's YP protocol) that list the mounts with `public = true`.",
+        doc='Such as `["http://dir.xiph.org/cgi-bin/yp-cgi"]`. Each public mount is added when the server starts, '
+        "touched with its title and listener count as often as the directory asks (30 s to 1 h), and removed when "
+        "it stops. Set `public_url`, or the listing names this host's name and first TCP port. Off by default.",
+        option="yp-url",
+        shown="none",
+    )
+    ypTimeout: float = setting(
+        DEFAULT_YP_TIMEOUT,
+        kind=Seconds(MAX_TIMEOUT),
+        help="How long one request to a stream directory may take.",
     )
 
 

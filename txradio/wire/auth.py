@@ -1,13 +1,16 @@
 # -*- test-case-name: tests.test_fuzz_regressions,tests.test_source,tests.test_metadata -*-
 """
 Credentials: HTTP Basic authorization headers and constant-time password
-checks.  Pure functions.
+checks.  Pure functions, and L{PasswordHash}, a password the server can
+verify without storing it.
 """
 
 from __future__ import annotations
 
 import binascii
 import hmac
+
+from txradio.wire.passwordhash import PasswordHash
 
 
 def parseBasicAuth(value: bytes | None) -> tuple[str, str] | None:
@@ -37,22 +40,27 @@ def parseBasicAuth(value: bytes | None) -> tuple[str, str] | None:
         return user.decode("latin-1"), password.decode("latin-1")
 
 
-def passwordMatches(given: str, expected: str | None) -> bool:
+def passwordMatches(given: str, expected: str | PasswordHash | None) -> bool:
     """
-    Compare a password in constant time.
+    Compare a password in constant time: the one place a configured secret,
+    plain or hashed, is checked.
 
     @param given: what the client sent.
-    @param expected: the configured password; L{None} or empty means no
-        password is configured, and nothing matches.
-    @return: L{True} when they are equal.
+    @param expected: the configured password, or its L{PasswordHash};
+        L{None} or empty means no password is configured, and nothing
+        matches.
+    @return: L{True} when they are equal (for a hash: when C{given} hashes
+        to it).
     """
+    if isinstance(expected, PasswordHash):
+        return expected.matches(given)
     if not expected:
         return False
     return hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))
 
 
 def credentialsMatch(
-    credentials: tuple[str, str] | None, user: str, password: str | None
+    credentials: tuple[str, str] | None, user: str, password: str | PasswordHash | None
 ) -> bool:
     """
     Check parsed Basic credentials against a configured user and password.
@@ -62,7 +70,8 @@ def credentialsMatch(
 
     @param credentials: from L{parseBasicAuth}.
     @param user: the expected user name.
-    @param password: the expected password (L{None}: nothing matches).
+    @param password: the expected password or its hash (L{None}: nothing
+        matches).
     @return: L{True} when both match.
     """
     if credentials is None:
