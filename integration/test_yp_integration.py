@@ -20,7 +20,7 @@ from txradio.build import serviceFromConfig
 from txradio.config import parseConfig
 from txradio.net.yp import YPClient
 
-from tests._realpeers import Timeout, connectRaw
+from integration._realpeers import Timeout, connectRaw
 
 DEMO = os.path.join(os.path.dirname(os.path.abspath(txradio.__file__)), "demo")
 
