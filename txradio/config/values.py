@@ -27,7 +27,7 @@ from txradio.config.kinds import (
     Text,
     Words,
 )
-from txradio.config.mount import MAX_TIMEOUT, MountConfig
+from txradio.config.mount import MAX_LISTENER_DURATION, MAX_TIMEOUT, MountConfig
 from txradio.config.places import HookURL, Library, LogPath, MountPaths, PublicURL
 from txradio.net.listenerport import DEFAULT_HEADER_TIMEOUT
 from txradio.net.sourceport import DEFAULT_SOURCE_TIMEOUT
@@ -59,6 +59,10 @@ LOG_ADDRESSES = ("full", "truncate", "hash")
 """How listener addresses may be shown: as they are, their network, or a keyed hash."""
 
 METRICS_MODES = ("admin", "public", "off")
+
+MAX_EVENT_CLIENTS = 10000
+"""The largest C{max_event_clients} accepted: each page holds a connection
+and up to 64 KiB of buffered events."""
 """How C{/metrics} may be served on the listener ports."""
 
 
@@ -93,6 +97,9 @@ class ServerConfig:
     @ivar stopTimeout: the most seconds stopping may take.
     @ivar maxConnectionsPerAddress: the most connections one address may
         hold, or 0 for no limit.
+    @ivar maxListenerDuration: seconds a listener may stay on a mount that
+        does not set its own limit, or 0 for no limit.
+    @ivar maxEventClients: the most pages following C{/events} at once.
     """
 
     listen: tuple[str, ...] = setting(
@@ -206,6 +213,20 @@ class ServerConfig:
         doc="Further ones are closed at once. No limit is the default because many listeners can share one "
         "address behind a NAT.",
         option="max-connections-per-address",
+    )
+    maxListenerDuration: int = setting(
+        0,
+        kind=Integer(0, MAX_LISTENER_DURATION, "seconds"),
+        help="Seconds a listener may stay before it is disconnected, for mounts that set none (0: no limit).",
+        doc="Icecast's `<max-listener-duration>`. Each mount can set its own `max_listener_duration`. The "
+        "listener leaves with the reason `duration_limit` (metrics, hooks).",
+    )
+    maxEventClients: int = setting(
+        256,
+        kind=Integer(1, MAX_EVENT_CLIENTS, "pages"),
+        help="The most pages following live updates (/events) at once.",
+        doc="A page over the limit is told to try again in 20 to 40 seconds, and its browser does (see "
+        "docs/web.md). A reload applies it to pages that connect after it.",
     )
 
 
