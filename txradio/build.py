@@ -326,8 +326,12 @@ def configureIntro(station: Station, mount: MountConfig, reactor, encoder: str |
     checkIntro(mount, encoder or None)
     station.intro = None
     station.introKey = key
-    _log.info("{mount}: converting the intro {path} to {format} with ffmpeg", mount=mount.path, path=mount.intro,
-              format=mount.audioFormat.describe())
+    _log.info(
+        "{mount}: converting the intro {path} to {audioFormat} with ffmpeg",
+        mount=mount.path,
+        path=mount.intro,
+        audioFormat=mount.audioFormat.describe(),
+    )
 
     def converted(frames) -> None:
         if station.introKey != key:
