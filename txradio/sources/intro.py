@@ -17,7 +17,6 @@ from collections.abc import Sequence
 from twisted.internet.defer import Deferred
 from twisted.internet.error import ProcessDone
 from twisted.internet.protocol import ProcessProtocol
-from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from txradio.wire.audioformat import AudioFormat
@@ -196,5 +195,3 @@ def convertIntro(
     converter.timer = reactor.callLater(timeout, tooSlow)
     return done
 
-
-_log = Logger()
