@@ -194,15 +194,44 @@ class EventsTests(SynchronousTestCase):
 
     def test_maxClients(self) -> None:
         """
-        Past the limit of clients, C{/events} answers 503.
+        Past the limit of clients, C{/events} answers a 200 event stream
+        holding only a C{retry:} field of 20 to 40 seconds and a C{busy}
+        event, and ends it: a browser's EventSource reconnects after that
+        delay (after a 503 it would give up for good).
         """
         self.hub.maxClients = 2
+        self.hub._random = lambda: 0.5
         self.follow()
         self.follow()
         response = self.client.request("/events")
-        self.assertEqual(response.status, 503)
+        self.assertEqual(response.status, 200)
+        self.assertEqual(response.header("content-type"), "text/event-stream; charset=utf-8")
         self.assertEqual(response.header("retry-after"), "30")
+        self.assertTrue(response.body.startswith(b"retry: 30000\n\n"), response.body)
+        self.assertEqual(readEvents(b"\r\n\r\n" + response.body), [("busy", {"retry": 30000})])
         self.assertEqual(len(self.hub.clients), 2)
+
+    def test_busyRetrySpread(self) -> None:
+        """
+        The retry delay of refused pages is spread over L{BUSY_RETRY}, so
+        that they do not all come back at once.
+        """
+        for value, expected in ((0.0, 20000), (0.999999, 39999)):
+            self.hub._random = lambda value=value: value
+            self.assertTrue(self.hub.busyAnswer().startswith(b"retry: %d\n\n" % (expected,)))
+
+    def test_maxClientsFromConfig(self) -> None:
+        """
+        C{[server] max_event_clients} sets the hub's limit, at start and on
+        a reload (L{txradio.build.configureOperations}).
+        """
+        from txradio.build import configureOperations
+        from txradio.config import ServerConfig
+        from txradio.service import RadioService
+
+        radio = RadioService([self.station], site=self.site, reactor=self.clock)
+        configureOperations(radio, ServerConfig(maxEventClients=3), (), self.clock)
+        self.assertEqual(self.hub.maxClients, 3)
 
     def test_slowClientDropped(self) -> None:
         """

@@ -26,10 +26,12 @@ from txradio.net.yp import YPClient, listenURLFor
 from txradio.operations.hooks import hookFromConfig
 from txradio.operations.logs import AddressPolicy
 from txradio.service import RadioService
+from txradio.sources.intro import IntroError, convertIntro, fitsFormat, readIntro
 from txradio.sources.playlist import PlaylistSource
 from txradio.sources.relay import RelaySource
 from txradio.sources.tracks import tracksFor
 from txradio.sources.transcode import ALWAYS, TranscodingSource
+from txradio.stream.intro import introChunk
 from txradio.stream.station import FALLBACK_SLOT, Station
 from txradio.stream.switcher import MountFollower
 from txradio.web.hls import HLSSettings
@@ -198,13 +200,29 @@ def programmeFor(mount: MountConfig, server: ServerConfig, reactor, policy: str)
     return None
 
 
-def configureStation(station: Station, mount: MountConfig) -> None:
+def listenerDuration(mount: MountConfig, server: ServerConfig | None) -> float:
+    """
+    The longest a mount's listeners may stay: the one place the server's
+    default meets the mount's own.
+
+    @param mount: the mount.
+    @param server: the server settings, or L{None} for the defaults.
+    @return: seconds, or 0 for no limit.
+    """
+    if mount.maxListenerDuration is not None:
+        return float(mount.maxListenerDuration)
+    return float(server.maxListenerDuration) if server is not None else 0.0
+
+
+def configureStation(station: Station, mount: MountConfig, server: ServerConfig | None = None) -> None:
     """
     Give a station the settings it takes while running: at construction,
     and again when a reload updates them in place.
 
     @param station: the station.
     @param mount: its settings.
+    @param server: the server settings (the default listener duration),
+        or L{None} for the defaults.
     """
     station.info = streamInfo(mount)
     station.maxListeners = mount.maxListeners
@@ -214,9 +232,124 @@ def configureStation(station: Station, mount: MountConfig) -> None:
     station.legacyStatus = mount.icyStatus
     # The site serves no HLS for a station whose hls is false.
     station.hls = mount.hls
+    station.maxListenerDuration = listenerDuration(mount, server)
 
 
-def updateStation(station: Station, mount: MountConfig, changed: frozenset[str], reactor) -> None:
+def _introKey(mount: MountConfig) -> tuple | None:
+    """
+    What an intro's chunk depends on: the file (its path, size and
+    modification time), the mount's format and the title it carries.
+
+    @param mount: a mount.
+    @return: the key, or L{None} for no intro (or a file gone since the
+        configuration was read, which L{readIntro} then reports).
+    """
+    if mount.intro is None:
+        return None
+    try:
+        info = os.stat(mount.intro)
+    except OSError:
+        return (mount.intro, None, None, mount.audioFormat, mount.name)
+    return (mount.intro, info.st_size, info.st_mtime_ns, mount.audioFormat, mount.name)
+
+
+def checkIntro(mount: MountConfig, encoder: str | None) -> bool:
+    """
+    Check that a mount's intro can be played: read it, and tell whether it
+    must be converted.
+
+    @param mount: a mount with an intro.
+    @param encoder: the encoder program's path, or L{None} when missing.
+    @return: L{True} when it must be converted (in the background).
+    @raise IntroError: when it cannot be read, or must be converted and
+        there is no encoder.
+    """
+    assert mount.intro is not None
+    frames = readIntro(mount.intro)
+    if fitsFormat(frames, mount.audioFormat):
+        return False
+    if encoder is None:
+        raise IntroError(
+            f"mount {mount.path}: intro {mount.intro!r} is not {mount.audioFormat.describe()}, and ffmpeg, which "
+            "would convert it, is not installed or not on PATH (on Debian: apt install ffmpeg); convert it "
+            "beforehand or install ffmpeg"
+        )
+    return True
+
+
+def checkIntros(config: RadioConfig, encoder: str | None) -> None:
+    """
+    Check every mount's intro (see L{checkIntro}), for a clear error at
+    startup.
+
+    @param config: a validated configuration.
+    @param encoder: the encoder program's path, or L{None} when missing.
+    @raise IntroError: for the first intro that cannot be played.
+    """
+    for mount in config.mounts:
+        if mount.intro is not None:
+            checkIntro(mount, encoder)
+
+
+def configureIntro(station: Station, mount: MountConfig, reactor, encoder: str | None | bool = True) -> None:
+    """
+    Give a station its mount's intro: at construction, and at each reload
+    (the file is read again when its size or time changed).
+
+    An intro in the mount's format is set at once.  One in another format
+    is converted by ffmpeg in a child process; the mount plays no intro
+    until the conversion is done.
+
+    @param station: the station.
+    @param mount: its settings.
+    @param reactor: the reactor (process spawner and clock).
+    @param encoder: the encoder program's path, L{None} when it is
+        missing, or L{True} to look for it on C{PATH}.
+    @raise IntroError: when the intro cannot be read, or must be converted
+        and there is no encoder.
+    """
+    key = _introKey(mount)
+    if key == station.introKey:
+        return
+    if key is None:
+        station.intro = None
+        station.introKey = None
+        return
+    if encoder is True:
+        from txradio.wire.audioformat import findEncoder
+
+        encoder = findEncoder("ffmpeg")
+    assert mount.intro is not None
+    frames = readIntro(mount.intro)
+    if fitsFormat(frames, mount.audioFormat):
+        station.intro = introChunk(frames, mount.name)
+        station.introKey = key
+        return
+    checkIntro(mount, encoder or None)
+    station.intro = None
+    station.introKey = key
+    _log.info(
+        "{mount}: converting the intro {path} to {audioFormat} with ffmpeg",
+        mount=mount.path,
+        path=mount.intro,
+        audioFormat=mount.audioFormat.describe(),
+    )
+
+    def converted(frames) -> None:
+        if station.introKey != key:
+            return  # a reload changed the intro meanwhile
+        station.intro = introChunk(frames, mount.name)
+        _log.info("{mount}: the intro is ready", mount=mount.path)
+
+    def failed(failure) -> None:
+        _log.error("{mount}: no intro: {error}", mount=mount.path, error=str(failure.value))
+
+    convertIntro(reactor, mount.intro, mount.audioFormat, executable=str(encoder)).addCallbacks(converted, failed)
+
+
+def updateStation(
+    station: Station, mount: MountConfig, changed: frozenset[str], reactor, server: ServerConfig | None = None
+) -> None:
     """
     Update a running station in place (a reload): its listeners stay
     connected, and a new playlist plays from the next frame.
@@ -225,8 +358,10 @@ def updateStation(station: Station, mount: MountConfig, changed: frozenset[str],
     @param mount: its new settings.
     @param changed: the fields of its settings that changed.
     @param reactor: the clock.
+    @param server: the new server settings, or L{None} for the defaults.
     """
-    configureStation(station, mount)
+    configureStation(station, mount, server)
+    configureIntro(station, mount, reactor)
     if changed & {"playlist", "shuffle"}:
         # The policy cannot have changed (that rebuilds the mount): keep the
         # one its conformer was given.
@@ -286,7 +421,8 @@ def buildStation(
             conform=conformer(mount.audioFormat, policy, reactor, encoder, mount.path),
             **shape,
         )
-    configureStation(station, mount)
+    configureStation(station, mount, server)
+    configureIntro(station, mount, reactor, encoder)
     return station
 
 
@@ -503,6 +639,11 @@ def configureOperations(service: RadioService, server: ServerConfig, hooks: Sequ
     service.lastTitle = server.lastTitle
     service.stopTimeout = server.stopTimeout
     service.factory.maxPerAddress = server.maxConnectionsPerAddress
+    # The built-in site's live-update hub takes the new limit for pages
+    # that connect from now on.
+    hub = getattr(getattr(service.site, "resource", None), "events", None)
+    if hub is not None:
+        hub.maxClients = server.maxEventClients
     hooks = tuple(hooks)
     if hooks != getattr(service, "hookConfigs", None):
         service.setHooks([hookFromConfig(hook, reactor) for hook in hooks])

@@ -53,6 +53,8 @@ IN_PLACE = frozenset(
         "push",
         "hls",
         "icyStatus",
+        "maxListenerDuration",
+        "intro",
     }
 )
 """Mount settings a running mount takes without disconnecting anyone."""
@@ -253,7 +255,15 @@ class Reloader:
         @param plan: what to do.
         @return: a L{Deferred} firing once removed mounts have stopped.
         """
-        from txradio.build import buildStations, checkEncoder, configureOperations, linkFallbacks, updateStation
+        from txradio.build import (
+            buildStations,
+            checkEncoder,
+            configureIntro,
+            configureOperations,
+            linkFallbacks,
+            listenerDuration,
+            updateStation,
+        )
 
         radio = self.radio
         byPath = {station.mount.decode("ascii"): station for station in radio.stations}
@@ -266,7 +276,12 @@ class Reloader:
         self._applyServer(new.server)
         configureOperations(radio, new.server, new.hooks, self._reactor)
         for path, keys in plan.updated:
-            updateStation(byPath[path], new.mount(path), keys, self._reactor)
+            updateStation(byPath[path], new.mount(path), keys, self._reactor, new.server)
+        for path in plan.unchanged:
+            # The server's default listener duration may have changed, and
+            # an intro file changed on disk is read again.
+            byPath[path].maxListenerDuration = listenerDuration(new.mount(path), new.server)
+            configureIntro(byPath[path], new.mount(path), self._reactor)
         linkFallbacks(new, newByPath, only=keep)
         for path in (*plan.removed, *plan.rebuilt):
             old = byPath[path]

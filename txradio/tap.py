@@ -28,7 +28,9 @@ from twisted.python import usage
 
 from txradio.build import (
     EncoderMissing,
+    IntroError,
     checkEncoder,
+    checkIntros,
     libraryFolder,
     serviceFromConfig,
     shoutcastEndpointFor,
@@ -311,7 +313,8 @@ class Options(usage.Options):
                 radio = radio.withListen(tuple(self["listen"]))
             try:
                 self["encoder"] = checkEncoder(radio)
-            except EncoderMissing as error:
+                checkIntros(radio, self["encoder"])
+            except (EncoderMissing, IntroError) as error:
                 raise usage.UsageError(f"{self['config']}: {error}") from None
         else:
             radio = self.radioConfig()

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 from txradio.config._check import setting
 from txradio.config.kinds import Among, Choice, Flag, Integer, SubTable, Text, User
-from txradio.config.places import MountPath, Playlist, Upstream
+from txradio.config.places import IntroFile, MountPath, Playlist, Upstream
 from txradio.config.secrets import Secret
 from txradio.stream.broadcast import DEFAULT_BURST
 from txradio.stream.listener import DEFAULT_LAG_LIMIT
@@ -24,6 +24,9 @@ MAX_BURST = 16 << 20
 
 MIN_LAG_LIMIT = 16384
 """The smallest C{lag_limit} accepted, in bytes."""
+
+MAX_LISTENER_DURATION = 7 * 24 * 3600
+"""The longest C{max_listener_duration} accepted, in seconds (a week)."""
 
 MAX_TIMEOUT = 3600.0
 """The longest duration a setting in seconds accepts (C{header_timeout}, a
@@ -112,6 +115,11 @@ class MountConfig:
         has it on).
     @ivar icyStatus: whether listeners are answered C{ICY 200 OK} instead
         of C{HTTP/1.0 200 OK}.
+    @ivar maxListenerDuration: seconds a listener may stay, 0 for no limit,
+        or L{None} for the server's
+        (L{txradio.config.ServerConfig.maxListenerDuration}).
+    @ivar intro: the absolute path of an audio file each new listener
+        hears before the stream, or L{None}.
     """
 
     path: str = setting(
@@ -258,6 +266,24 @@ class MountConfig:
         kind=Flag(),
         help="Answer listeners with 'ICY 200 OK' instead of 'HTTP/1.0 200 OK', for very old clients.",
         option="icy-status",
+    )
+    maxListenerDuration: int | None = setting(
+        None,
+        kind=Integer(0, MAX_LISTENER_DURATION, "seconds"),
+        help="Seconds a listener may stay before it is disconnected (Icecast's max-listener-duration); 0: no limit.",
+        doc="Overrides `[server] max_listener_duration` for this mount. Counted from the listener's first byte, "
+        "intro included. A reload applies a new value to listeners who join after it.",
+        shown="`[server] max_listener_duration`",
+    )
+    intro: str | None = setting(
+        None,
+        kind=IntroFile(),
+        help="An audio file each new listener hears before joining the stream (Icecast's intro).",
+        doc="Read when the server starts and on each reload. In the mount's format it plays as it is; in "
+        "another (an MP3 at another sample rate, a WAV…) ffmpeg converts it once in the background, and "
+        "without ffmpeg the configuration is refused. At most 1 MiB and 60 s of it is sent. HLS listeners get "
+        'no intro. See "Intros" below.',
+        shown="none",
     )
 
     @property

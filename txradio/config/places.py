@@ -84,6 +84,32 @@ class Playlist(Text):
         return "string (folder or .m3u/.m3u8 file)"
 
 
+class IntroFile(Text):
+    """
+    A readable file that exists now (an intro's audio); the value is its
+    absolute path.  Its format is looked at when the mount is built.
+    """
+
+    def __init__(self) -> None:
+        Text.__init__(self, allowEmpty=False, emptyHint="leave it out for no intro")
+
+    def value(self, table: Table, key: str, value: Any) -> str:
+        path = _resolve(table, Text.value(self, table, key, value))
+        try:
+            isFile = os.path.isfile(path)
+            readable = isFile and os.access(path, os.R_OK)
+        except ValueError:
+            isFile = readable = False
+        if not isFile:
+            table.fail(key, f"{path!r} is not a file; give an audio file such as intro.mp3")
+        if not readable:
+            table.fail(key, f"intro file {path!r} cannot be read")
+        return path
+
+    def describe(self) -> str:
+        return "string (file)"
+
+
 class Library(Kind):
     """
     A folder that exists, or C{false}.

@@ -27,7 +27,7 @@ from txradio.config.kinds import (
     Text,
     Words,
 )
-from txradio.config.mount import MAX_TIMEOUT, MountConfig
+from txradio.config.mount import MAX_LISTENER_DURATION, MAX_TIMEOUT, MountConfig
 from txradio.config.places import DirectoryURLs, HookURL, Library, LogPath, MountPaths, PublicURL
 from txradio.config.secrets import Secret
 from txradio.net.listenerport import DEFAULT_HEADER_TIMEOUT
@@ -68,6 +68,10 @@ twisted.web, which the configuration must not)."""
 METRICS_MODES = ("admin", "public", "off")
 """How C{/metrics} may be served on the listener ports."""
 
+MAX_EVENT_CLIENTS = 10000
+"""The largest C{max_event_clients} accepted: each page holds a connection
+and up to 64 KiB of buffered events."""
+
 
 @dataclass(frozen=True, slots=True)
 class ServerConfig:
@@ -103,6 +107,9 @@ class ServerConfig:
     @ivar ypURLs: the YP directories that list the mounts with C{public =
         true}; empty for none.
     @ivar ypTimeout: seconds one request to a directory may take.
+    @ivar maxListenerDuration: seconds a listener may stay on a mount that
+        does not set its own limit, or 0 for no limit.
+    @ivar maxEventClients: the most pages following C{/events} at once.
     """
 
     listen: tuple[str, ...] = setting(
@@ -233,6 +240,20 @@ class ServerConfig:
         DEFAULT_YP_TIMEOUT,
         kind=Seconds(MAX_TIMEOUT),
         help="How long one request to a stream directory may take.",
+    )
+    maxListenerDuration: int = setting(
+        0,
+        kind=Integer(0, MAX_LISTENER_DURATION, "seconds"),
+        help="Seconds a listener may stay before it is disconnected, for mounts that set none (0: no limit).",
+        doc="Icecast's `<max-listener-duration>`. Each mount can set its own `max_listener_duration`. The "
+        "listener leaves with the reason `duration_limit` (metrics, hooks).",
+    )
+    maxEventClients: int = setting(
+        256,
+        kind=Integer(1, MAX_EVENT_CLIENTS, "pages"),
+        help="The most pages following live updates (/events) at once.",
+        doc="A page over the limit is told to try again in 20 to 40 seconds, and its browser does (see "
+        "docs/web.md). A reload applies it to pages that connect after it.",
     )
 
 

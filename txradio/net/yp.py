@@ -36,6 +36,7 @@ from twisted.logger import Logger
 from twisted.web.client import Agent
 from twisted.web.http_headers import Headers
 from twisted.web.iweb import IBodyProducer
+
 from zope.interface import implementer
 
 from txradio._version import __version__

@@ -41,6 +41,9 @@ LIMIT_REACHED = "limit reached"
 NO_SOURCE = "no source"
 """The reason a listener is refused when the mount has nothing on the air."""
 
+DURATION_LIMIT = "duration limit"
+"""The reason given when a listener reached its mount's C{max_listener_duration}."""
+
 REASON_LABELS = {
     CLIENT_LEFT: "client_left",
     LAG_LIMIT: "lag_limit",
@@ -49,6 +52,7 @@ REASON_LABELS = {
     SOURCE_LEFT: "source_left",
     LIMIT_REACHED: "limit_reached",
     NO_SOURCE: "no_source",
+    DURATION_LIMIT: "duration_limit",
 }
 """Short, stable names for the reasons, as metric labels and hook fields."""
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 from itertools import count
 from typing import Any
 
-from twisted.internet.interfaces import IPushProducer, IReactorTime
+from twisted.internet.interfaces import IDelayedCall, IPushProducer, IReactorTime
 from twisted.logger import Logger
 
 from zope.interface import implementer
@@ -24,7 +24,8 @@ from zope.interface import implementer
 from txradio.interfaces import IBroadcaster, IListener
 from txradio.stream._writer import writerFor
 from txradio.stream.broadcast import Chunk
-from txradio.stream.events import LAG_LIMIT
+from txradio.stream.events import DURATION_LIMIT, LAG_LIMIT
+from txradio.stream.intro import afterIntro
 from txradio.wire.icy import EMPTY_BLOCK
 
 DEFAULT_LAG_LIMIT = 524288
@@ -77,6 +78,7 @@ class Listener:
         "_lagLimit",
         "_clock",
         "_done",
+        "_timeLimit",
         "__provides__",
     )
 
@@ -123,16 +125,54 @@ class Listener:
         self._lagLimit = lagLimit
         self._clock = clock
         self._done = False
+        self._timeLimit: IDelayedCall | None = None
 
-    def start(self) -> None:
+    def start(self, intro: Chunk | None = None) -> int:
         """
         Register as the transport's producer, join the broadcaster and send
-        the burst.
+        the intro, if any, then the burst.
+
+        The intro is written as it is (one shared object, no copy without
+        metadata), counted in the metadata phase like any audio; the
+        burst's first frames are then made safe to follow it (see
+        L{afterIntro}).  With no recent audio to join (an empty burst) the
+        intro is left out: the next tick's frames could not be joined to it
+        cleanly.
+
+        @param intro: the mount's intro chunk, or L{None}.
+        @return: the bytes written for the intro (0 without one).
         """
         self._transport.registerProducer(self, True)
         burst = self._broadcaster.addListener(self)
+        sent = 0
+        if intro is not None and burst:
+            self._write(self._splice(intro))
+            sent = self.bytesSent
+            burst = afterIntro(burst)
         if burst:
             self._send(burst)
+        return sent
+
+    def limitDuration(self, seconds: float) -> None:
+        """
+        Disconnect this listener after C{seconds} (a mount's
+        C{max_listener_duration}), with the reason L{DURATION_LIMIT}: one
+        delayed call on the clock, cancelled when the listener leaves.
+
+        @param seconds: how long it may listen from now, more than 0.
+        """
+        if self._done:
+            return
+        if self._timeLimit is not None and self._timeLimit.active():
+            self._timeLimit.cancel()
+        self._timeLimit = self._clock.callLater(seconds, self._timeIsUp)
+
+    def _timeIsUp(self) -> None:
+        """
+        The listener's time is up: drop it.
+        """
+        self._timeLimit = None
+        self.disconnect(DURATION_LIMIT)
 
     @property
     def seconds(self) -> float:
@@ -269,4 +309,7 @@ class Listener:
             return
         self._done = True
         self._queue = []
+        timeLimit, self._timeLimit = self._timeLimit, None
+        if timeLimit is not None and timeLimit.active():
+            timeLimit.cancel()
         self._broadcaster.removeListener(self)

@@ -17,7 +17,7 @@ from twisted.logger import Logger
 from zope.interface import implementer
 
 from txradio.interfaces import IEncoder, IFrameSource, ILiveSource, IStation
-from txradio.stream.broadcast import DEFAULT_BURST, DEFAULT_TICK, Broadcaster
+from txradio.stream.broadcast import DEFAULT_BURST, DEFAULT_TICK, Broadcaster, Chunk
 from txradio.stream.events import SOURCE_LEFT, EventBus, MetadataUpdated, SourceDisconnected, StationStats, TitleChanged
 from txradio.stream.listener import DEFAULT_LAG_LIMIT, Listener
 from txradio.stream.switcher import MountFollower, Switcher
@@ -99,6 +99,11 @@ class Station(MultiService):
     @ivar events: the L{EventBus} telling what happens here (listeners,
         titles, sources), for logs, hooks and metrics.
     @ivar stats: the L{StationStats} counted from those events.
+    @ivar maxListenerDuration: seconds a listener may stay before it is
+        disconnected (Icecast's C{max-listener-duration}), or 0 for no
+        limit; it applies to listeners who join after it is set.
+    @ivar intro: the chunk each new listener is sent before its burst
+        (see L{txradio.stream.intro}), or L{None}.
     """
 
     _log = Logger()
@@ -157,6 +162,11 @@ class Station(MultiService):
         self.legacyStatus = legacyStatus
         self.peakListeners = 0
         self.totalListeners = 0
+        self.maxListenerDuration = 0.0
+        self.intro: Chunk | None = None
+        # What the builder made the intro from (txradio.build), so that a
+        # reload reads the file again only when it changed.
+        self.introKey: object = None
         self.events = EventBus()
         self.stats = StationStats()
         self.events.subscribe(self.stats)
@@ -451,9 +461,12 @@ class Station(MultiService):
             peer=peer,
             userAgent=userAgent,
         )
-        listener.start()
-        # Before the first tick, all a listener has been sent is its burst.
-        self.stats.burstBytes += listener.bytesSent
+        introBytes = listener.start(self.intro)
+        if self.maxListenerDuration > 0:
+            listener.limitDuration(self.maxListenerDuration)
+        # Before the first tick, all a listener has been sent is its intro
+        # and its burst.
+        self.stats.burstBytes += listener.bytesSent - introBytes
         self.totalListeners += 1
         self.peakListeners = max(self.peakListeners, self.listenerCount)
         return listener

@@ -12,11 +12,19 @@ one chunk of audio.  With no client connected nothing runs at all.
 Each client is an L{IPushProducer} registered with its request: while the
 connection's buffer is full the events wait in a small per-client buffer,
 and a client whose buffer overflows is dropped (its browser reconnects and
-gets a fresh snapshot).  The number of clients is bounded.
+gets a fresh snapshot).  The number of clients is bounded
+(C{[server] max_event_clients}): a page over the limit is answered with a
+C{200} event stream that holds only a C{retry:} field (20 to 40 seconds,
+spread at random so that refused pages do not come back together) and a
+C{busy} event, then closed.  A browser's C{EventSource} reconnects after
+that delay; a C{503} would instead fail it for good (the HTML standard's
+"fail the connection": no reconnection after a status other than 200).
 """
 
 from __future__ import annotations
 
+import random
+from collections.abc import Callable
 from typing import Any
 
 from twisted.application.service import Service
@@ -24,7 +32,6 @@ from twisted.internet.interfaces import IPushProducer, IReactorTime, ITCPTranspo
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 from twisted.python.failure import Failure
-from twisted.web import http
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Request
 
@@ -47,6 +54,10 @@ browsers keep the connection open and dead ones are noticed."""
 
 RETRY = 3000
 """Milliseconds a browser waits before reconnecting (the C{retry} field)."""
+
+BUSY_RETRY = (20000, 40000)
+"""The range, in milliseconds, of the C{retry} field a page over the limit
+is sent: it reconnects after a delay drawn from it."""
 
 
 def formatEvent(name: str, value: Any) -> bytes:
@@ -195,6 +206,7 @@ class EventHub(Service):
         bufferLimit: int = BUFFER_LIMIT,
         interval: float = INTERVAL,
         keepAlive: float = KEEPALIVE,
+        random: Callable[[], float] = random.random,
     ) -> None:
         """
         @param context: the site's shared state (the stations).
@@ -203,8 +215,11 @@ class EventHub(Service):
         @param bufferLimit: bytes a paused client may hold.
         @param interval: seconds between comparisons.
         @param keepAlive: seconds of silence before a comment is sent.
+        @param random: a source of numbers in [0, 1), which spreads the
+            retries of refused pages (see L{busyAnswer}).
         """
         self.setName("events")
+        self._random = random
         self.context = context
         self.clock = clock
         self.maxClients = maxClients
@@ -248,6 +263,17 @@ class EventHub(Service):
             self._quietSince = self.clock.seconds()
             self._loop.start(self.interval, now=False)
         return client
+
+    def busyAnswer(self) -> bytes:
+        """
+        The event stream a page over the limit gets: a C{retry:} field in
+        L{BUSY_RETRY}, and a C{busy} event telling the page so.
+
+        @return: the whole body.
+        """
+        low, high = BUSY_RETRY
+        retry = low + int(self._random() * (high - low))
+        return b"retry: %d\n\n" % (retry,) + formatEvent("busy", {"retry": retry})
 
     def removeClient(self, client: EventClient) -> None:
         """
@@ -308,16 +334,19 @@ class EventsResource(Resource):
         Keep the request open and follow the stations.
 
         @param request: the request.
-        @return: C{NOT_DONE_YET}, or a 503 page when too many pages follow.
+        @return: C{NOT_DONE_YET}; or, when too many pages follow, a short
+            event stream telling the browser when to try again
+            (L{EventHub.busyAnswer}), which then ends.
         """
         allowCORS(request)
         request.setHeader(b"cache-control", b"no-cache")
-        if len(self.hub.clients) >= self.hub.maxClients:
-            request.setResponseCode(http.SERVICE_UNAVAILABLE)
-            request.setHeader(b"retry-after", b"30")
-            request.setHeader(b"content-type", b"text/plain; charset=utf-8")
-            return b"too many pages are following this radio; try again later\n"
         request.setHeader(b"content-type", b"text/event-stream; charset=utf-8")
+        if len(self.hub.clients) >= self.hub.maxClients:
+            # A 200 that ends, not a 503: EventSource reconnects after the
+            # retry field's delay, and never after an error status.
+            request.setHeader(b"retry-after", b"30")
+            request.setHeader(b"connection", b"close")
+            return self.hub.busyAnswer()
         # Tell buffering proxies (nginx) to pass events on at once.
         request.setHeader(b"x-accel-buffering", b"no")
         client = self.hub.addClient(request)

@@ -402,13 +402,31 @@
       if (on) { indicator.setAttribute("data-on", ""); } else { indicator.removeAttribute("data-on"); }
       label.textContent = text;
     }
-    var source = new EventSource("/events");
-    source.addEventListener("open", function () { mark(true, "on"); });
-    source.addEventListener("error", function () { mark(false, "reconnecting…"); });
-    source.addEventListener("mount", function (event) {
-      try { updateStation(JSON.parse(event.data)); } catch (e) { /* a malformed event is ignored */ }
-    });
-    window.txradioEvents = source;
+    // A server with too many pages open answers a short stream with a
+    // retry field and a "busy" event, then ends it: EventSource reconnects
+    // by itself after that delay.  A stream that fails for good (an error
+    // status from a proxy) is opened again here, backing off to 5 minutes.
+    var delay = 5000;
+    function open() {
+      var source = new EventSource("/events");
+      source.addEventListener("open", function () { mark(true, "on"); });
+      source.addEventListener("error", function () {
+        if (source.readyState === 2) {
+          mark(false, "paused, retrying…");
+          setTimeout(open, delay + Math.random() * delay);
+          delay = Math.min(delay * 2, 300000);
+        } else {
+          mark(false, "reconnecting…");
+        }
+      });
+      source.addEventListener("busy", function () { mark(false, "busy, retrying…"); });
+      source.addEventListener("mount", function (event) {
+        delay = 5000;
+        try { updateStation(JSON.parse(event.data)); } catch (e) { /* a malformed event is ignored */ }
+      });
+      window.txradioEvents = source;
+    }
+    open();
   }
 
   function stationPage() {
