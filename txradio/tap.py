@@ -101,11 +101,19 @@ COMPOSITE = (
     Composite(
         "source-password",
         False,
-        "`mount.live = true`, `mount.source_password`, and `server.shoutcast_source_listen` = the port after "
-        "each TCP `--listen` port",
+        "`mount.live = true`, `mount.source_password`, `server.source_password` (so that sources may also "
+        "make mounts of their own, as with Icecast's `<source-password>`), and `server.shoutcast_source_listen` "
+        "= the port after each TCP `--listen` port",
         "Let live source clients (Icecast PUT/SOURCE as user 'source'; SHOUTcast v1 on the port after each TCP "
-        "listener port) broadcast to the mount with this password; the playlist plays whenever none is "
-        "connected. Off by default.",
+        "listener port) broadcast to the mount with this password, or to any other mount name, which exists "
+        "while they are connected (see --no-dynamic-mounts); the playlist plays whenever none is connected. "
+        "Off by default.",
+    ),
+    Composite(
+        "no-dynamic-mounts",
+        True,
+        "`server.dynamic_mounts = false`",
+        "With --source-password, let sources broadcast only to the mount, not make mounts of their own.",
     ),
     Composite(
         "max-listeners",
@@ -403,6 +411,7 @@ class Options(usage.Options):
         if self["source-password"] is not None:
             put("mount[1]", "live", True, "source-password")
             put("mount[1]", "source_password", self["source-password"], "source-password")
+            put("server", "source_password", self["source-password"], "source-password")
             shoutcast: list[str] = []
             for description in self["listen"] or DEFAULT_LISTEN:
                 endpoint = shoutcastEndpointFor(description)
@@ -410,6 +419,8 @@ class Options(usage.Options):
                     shoutcast.append(endpoint)
             if shoutcast:
                 put("server", "shoutcast_source_listen", shoutcast, "source-password")
+        if self["no-dynamic-mounts"]:
+            put("server", "dynamic_mounts", False, "no-dynamic-mounts")
         if self["no-library"]:
             put("server", "library", False, "no-library")
         elif self["library-dir"] is not None:

@@ -18,6 +18,7 @@ from txradio.interfaces import ILiveSource, ILoginThrottle, IStation
 from txradio.net.throttle import LoginThrottle, hostOf
 from txradio.stream.events import SourceConnected
 from txradio.wire.auth import credentialsMatch, parseBasicAuth, passwordMatches
+from txradio.wire.chunked import ChunkedDecoder, ChunkedError
 from txradio.wire.icy import StreamInfo, cleanTitle
 from txradio.wire.request import RequestError, RequestHead, formatErrorResponse
 from txradio.sources.live import LiveSource
@@ -218,6 +219,9 @@ class SourceSession:
         self._logins = logins if logins is not None else LoginThrottle(clock)
         self._timer = None
         self._startedAt = 0.0
+        # Set for a chunked upload (Icecast 2.5 accepts them): the audio is
+        # what the decoder makes of the bytes.
+        self._chunked: ChunkedDecoder | None = None
 
     def refusal(self, head: RequestHead, accounts=()) -> RequestError | None:
         """
@@ -241,8 +245,9 @@ class SourceSession:
             return error
         if not station.acceptsSources:
             return RequestError(403, f"{mount} does not take live sources")
-        if head.header(b"transfer-encoding") is not None:
-            return RequestError(400, "chunked source uploads are not supported; send the audio as is")
+        coding = head.header(b"transfer-encoding")
+        if coding is not None and coding.strip().lower() != b"chunked":
+            return RequestError(501, "a source's Transfer-Encoding may only be chunked")
         contentType = head.header(b"content-type")
         if contentType is None:
             return RequestError(400, "a source must say its Content-Type (audio/mpeg)")
@@ -303,6 +308,8 @@ class SourceSession:
             self._refuse(error)
             return False
         expect = (head.header(b"expect") or b"").lower()
+        if head.header(b"transfer-encoding") is not None:
+            self._chunked = ChunkedDecoder()
         self._transport.write(_CONTINUE if b"100-continue" in expect else _OK)
         info = infoFromHeaders(head, self.station.info)
         self._goLive(info, head.userAgent)
@@ -340,6 +347,10 @@ class SourceSession:
         """
         if self.live is None:
             return
+        if self._chunked is not None:
+            data = self._unchunk(data)
+            if self.live is None:
+                return
         checked = self.live.firstHeader is not None
         self.live.feed(data)
         if not checked and self.live.firstHeader is not None:
@@ -359,6 +370,34 @@ class SourceSession:
                 return
         if self._timer is not None and self._timer.active():
             self._timer.reset(self._timeout)
+
+    def _unchunk(self, data: bytes) -> bytes:
+        """
+        Take the chunked framing off a chunked upload's bytes.  A malformed
+        framing ends the source (its audio so far still plays, then the
+        mount falls back); the last chunk ends it too, as the end of a body.
+
+        @param data: bytes as received.
+        @return: the audio they hold.
+        """
+        assert self._chunked is not None
+        try:
+            audio = self._chunked.feed(data)
+        except ChunkedError as error:
+            self._log.warn(
+                "dropping source {peer} on {mount}: bad chunked framing ({problem})",
+                peer=self._peer,
+                mount=self.station.mount.decode(),
+                problem=str(error),
+            )
+            self._transport.loseConnection()
+            return b""
+        if self._chunked.done:
+            self._log.info(
+                "source {peer} on {mount} sent its last chunk", peer=self._peer, mount=self.station.mount.decode()
+            )
+            self._transport.loseConnection()
+        return audio
 
     def connectionLost(self) -> None:
         """
