@@ -34,6 +34,7 @@ from txradio.testing import FakeFrameSource
 from txradio.web.metadata import MAX_QUERY, decodeSong, parseQuery
 from txradio.wire import mp3
 from txradio.wire.auth import parseBasicAuth
+from txradio.wire.chunked import MAX_SIZE_LINE, MAX_TRAILER, ChunkedDecoder, ChunkedError
 from txradio.wire.icy import (
     MAX_BLOCK_PAYLOAD,
     MAX_TITLE_LENGTH,
@@ -499,6 +500,33 @@ def fuzzRange(data: bytes) -> None:
         assert written == content[first : last + 1]
 
 
+def fuzzChunked(data: bytes) -> None:
+    """
+    The chunked decoder of source uploads: only L{ChunkedError} is raised;
+    fed in pieces it decodes what it decodes fed at once (up to the point a
+    malformed stream fails); its partial line stays within its bounds.
+    """
+    whole = ChunkedDecoder()
+    try:
+        expected, failed = whole.feed(data[1:]), False
+    except ChunkedError:
+        expected, failed = None, True
+    pieces = ChunkedDecoder()
+    out = []
+    try:
+        for chunk in _chunks(data):
+            out.append(pieces.feed(chunk))
+            assert len(pieces._line) <= max(MAX_SIZE_LINE + 2, MAX_TRAILER), len(pieces._line)
+    except ChunkedError:
+        assert failed, "split input failed where whole input did not"
+        assert expected is None
+        return
+    assert not failed, "whole input failed where split input did not"
+    assert b"".join(out) == expected
+    assert pieces.done == whole.done
+    assert pieces.remainder == whole.remainder
+
+
 TARGETS: dict[str, Callable[[bytes], None]] = {
     "request": fuzzRequest,
     "range": fuzzRange,
@@ -513,5 +541,6 @@ TARGETS: dict[str, Callable[[bytes], None]] = {
     "m3u": fuzzM3U,
     "source": fuzzIcecastSource,
     "shoutcast": fuzzShoutcastSource,
+    "chunked": fuzzChunked,
 }
 """Every target by name; C{fuzz/corpus/<name>/} holds its seeds."""

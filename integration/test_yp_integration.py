@@ -16,11 +16,10 @@ from twisted.web.resource import Resource
 from twisted.web.server import Site
 
 import txradio
+from integration._realpeers import Timeout, connectRaw
 from txradio.build import serviceFromConfig
 from txradio.config import parseConfig
 from txradio.net.yp import YPClient
-
-from integration._realpeers import Timeout, connectRaw
 
 DEMO = os.path.join(os.path.dirname(os.path.abspath(txradio.__file__)), "demo")
 

@@ -24,6 +24,7 @@ TOP_LEVEL = {
     "__main__",
     "_version",
     "build",
+    "dynamic",
     "interfaces",
     "reload",
     "service",

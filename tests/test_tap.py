@@ -296,7 +296,7 @@ class FileRoadTests(SynchronousTestCase):
         self.assertEqual(
             options["radio"],
             self.fromFile(
-                '[server]\nshoutcast_source_listen = ["tcp:8001"]\n'
+                '[server]\nshoutcast_source_listen = ["tcp:8001"]\nsource_password = "x"\n'
                 f'[[mount]]\npath = "/stream"\nplaylist = "{self.folder}"\nmetaint = 8192\n'
                 'live = true\nsource_password = "x"\n'
                 '[[mount]]\npath = "/stream-64"\nderive_from = "/stream"\nbitrate = 64\n'

@@ -8,13 +8,13 @@ from urllib.parse import parse_qsl
 
 from twisted.internet.defer import Deferred
 from twisted.internet.task import Clock
-from twisted.logger import globalLogPublisher
 from twisted.internet.testing import EventLoggingObserver
+from twisted.logger import globalLogPublisher
 from twisted.trial.unittest import SynchronousTestCase
 from twisted.web.http_headers import Headers
-from twisted.web.iweb import IAgent
+from twisted.web.iweb import IAgent, IBodyProducer
+
 from zope.interface import implementer
-from twisted.web.iweb import IBodyProducer
 from zope.interface.verify import verifyClass, verifyObject
 
 from txradio.net.yp import FormBody, YPClient, listenURLFor

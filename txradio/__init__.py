@@ -17,8 +17,8 @@ below it (checked by import-linter, see C{pyproject.toml}):
    protocols; the on-demand library's model; logs, metrics and hooks;
  - L{txradio.web}: twisted.web resources;
  - at the top, the composition root: L{txradio.config},
-   L{txradio.build}, L{txradio.reload}, L{txradio.service} and
-   L{txradio.tap}, which nothing below imports.
+   L{txradio.build}, L{txradio.dynamic}, L{txradio.reload},
+   L{txradio.service} and L{txradio.tap}, which nothing below imports.
 
 The names in C{__all__} are the public API for embedding a radio in another
 Twisted program (see C{docs/embedding.md}).  They are loaded on first use

@@ -545,6 +545,8 @@ def serviceFromConfig(config: RadioConfig, reactor=None, encoder: str | None | b
     """
     if reactor is None:
         from twisted.internet import reactor
+    if encoder is True:
+        encoder = checkEncoder(config)
     stations = buildStations(config, reactor, encoder)
     byPath = {station.mount.decode(): station for station in stations}
     live = [station for station in stations if station.acceptsSources]
@@ -564,6 +566,9 @@ def serviceFromConfig(config: RadioConfig, reactor=None, encoder: str | None | b
         metricsListen=config.server.metricsListen,
     )
     configureOperations(service, config.server, config.hooks, reactor)
+    from txradio.dynamic import configureDynamicMounts  # It builds with this module.
+
+    configureDynamicMounts(service, config, reactor, encoder)
     for mount in config.mounts:
         if mount.push is not None:
             PushClient(

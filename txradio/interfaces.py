@@ -20,6 +20,7 @@ if TYPE_CHECKING:  # pragma: no cover - types only: no import cycle, no twisted.
 
     from txradio.wire.icy import StreamInfo
     from txradio.wire.mp3 import Frame
+    from txradio.wire.passwordhash import PasswordHash
     from txradio.wire.programme import TitleChange
 
 Chunk = Any
@@ -403,6 +404,46 @@ class IStation(Interface):
         """
 
 
+class IMountMaker(Interface):
+    """
+    Makes mounts for source clients that broadcast to a mount that is not
+    configured (Icecast's dynamic mounts, allowed by its global source
+    password); see L{txradio.dynamic.DynamicMounts}.  The listener port asks
+    it only after the source's credentials matched one of L{accounts}.
+    """
+
+    def accounts() -> Sequence[tuple[str, str | PasswordHash]]:
+        """
+        @return: the C{(user, password)} pairs that may make a mount; none
+            when dynamic mounts are off.
+        """
+
+    def make(path: bytes, head: Any) -> IStation:
+        """
+        Make a mount, registered with the radio (its stream, playlists,
+        status and HLS appear), for a source about to go live on it.
+
+        @param path: the path the source asked for.
+        @param head: its L{txradio.wire.request.RequestHead}; its C{ice-*}
+            headers fill the mount's stream info.
+        @return: the new station, with no source yet.
+        @raise txradio.wire.request.RequestError: when the name is refused
+            (malformed, too long, or a path the site or another mount
+            owns: 403 or 409) or there are as many dynamic mounts as
+            allowed (403).
+        """
+
+    def release(station: IStation) -> None:
+        """
+        The source of a mount made by L{make} left (or was refused): its
+        listeners move to the template's fallback mount, or have been
+        disconnected, and the mount goes.  Calling it for a mount that is
+        already gone does nothing.
+
+        @param station: the station L{make} returned.
+        """
+
+
 class ILoginThrottle(Interface):
     """
     Slows down password guessing per client address; see
@@ -472,6 +513,15 @@ class IRadioSite(Interface):
         @param station: one of the stations.
         @return: its HLS listeners (sessions seen recently), or L{None}
             when the site serves no HLS for it.
+        """
+
+    def reservedPath(path: bytes) -> str | None:
+        """
+        Tell whether a mount at a path would hide something the site serves
+        (its own pages, or another mount's playlists and HLS).
+
+        @param path: a normalized mount path, e.g. C{b"/admin"}.
+        @return: why it may not be a mount, or L{None} when it may.
         """
 
 

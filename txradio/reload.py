@@ -288,6 +288,12 @@ class Reloader:
             if old.derivedFrom is not None and old in old.derivedFrom.derived:
                 old.derivedFrom.derived.remove(old)
         stopped = radio.setStations(stations)
+        from txradio.dynamic import configureDynamicMounts
+        from txradio.wire.audioformat import findEncoder
+
+        # Mounts sources make from now on follow the new file; those alive
+        # stay as they were made.
+        configureDynamicMounts(radio, new, self._reactor, encoder or findEncoder("ffmpeg"))
         self._applyHLS(plan, new, newByPath)
         self._applyPushes(new, newByPath, plan)
         self._applyDirectories(new, newByPath, plan)

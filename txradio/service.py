@@ -69,7 +69,10 @@ class RadioService(MultiService):
     Stop it (C{stopService}) and the ports close first, then every station
     stops its clock and disconnects its listeners.
 
-    @ivar stations: the stations, the default first.
+    @ivar stations: the stations, the default first: the configured ones,
+        then the dynamic mounts.
+    @ivar dynamicStations: the dynamic mounts, made by source clients (see
+        L{txradio.dynamic}) and served until their source leaves.
     @ivar factory: the L{ListenerFactory} every port uses.
     @ivar certificates: the reloadable certificates of the C{ssl:} ports;
         see L{reloadCertificates}.
@@ -162,6 +165,8 @@ class RadioService(MultiService):
         if metrics not in METRICS_MODES:
             raise ValueError(f"metrics must be one of {', '.join(METRICS_MODES)}, not {metrics!r}")
         self.stations = list(stations)
+        self._configured = list(stations)
+        self.dynamicStations: list[Station] = []
         self.events = EventBus()
         for station in self.stations:
             station.events.subscribe(self.events.emit)
@@ -416,28 +421,79 @@ class RadioService(MultiService):
 
     def setStations(self, stations: Sequence[Station]) -> Deferred:
         """
-        Change the radio's stations while it runs (a configuration
-        reload): stations no longer listed stop (their listeners are
-        disconnected), new ones start, and those in both carry on
-        untouched.
+        Change the radio's configured stations while it runs (a
+        configuration reload): stations no longer listed stop (their
+        listeners are disconnected), new ones start, and those in both carry
+        on untouched.  Dynamic mounts (L{dynamicStations}) stay, but one
+        whose path a configured mount now takes ends: its source is dropped
+        and the configured mount wins.
 
-        @param stations: the stations from now on, the default first.
+        @param stations: the configured stations from now on, the default
+            first.
         @return: a L{Deferred} firing once the removed stations stopped.
         @raise ValueError: if two stations share a mount.
         """
-        stations = list(stations)
+        configured = list(stations)
+        taken = {station.mount for station in configured}
+        evicted = [station for station in self.dynamicStations if station.mount in taken]
+        for station in evicted:
+            self._log.warn("configured mount {mount} replaces the dynamic mount of that name", mount=station.mount.decode())
+            station.killSource()
+        dynamic = [station for station in self.dynamicStations if station.mount not in taken]
+        stopped = self._applyStations(configured, dynamic)
+        return stopped
+
+    def addMount(self, station: Station) -> None:
+        """
+        Add a dynamic mount (one a source client made): it is served as a
+        configured one is, until L{removeMount}.
+
+        @param station: a station, not yet running.
+        @raise ValueError: if a station already has its mount.
+        """
+        self._applyStations(self._configured, [*self.dynamicStations, station])
+
+    def removeMount(self, station: Station) -> Deferred:
+        """
+        Remove a dynamic mount: its routes, HLS and figures go and it stops
+        (disconnecting the listeners it still has).
+
+        @param station: one of L{dynamicStations}; another does nothing.
+        @return: a L{Deferred} firing once it stopped.
+        """
+        if station not in self.dynamicStations:
+            from twisted.internet.defer import succeed
+
+            return succeed(None)
+        return self._applyStations(self._configured, [s for s in self.dynamicStations if s is not station])
+
+    def _applyStations(self, configured: list[Station], dynamic: list[Station]) -> Deferred:
+        """
+        Serve a set of stations from now on: the one path by which stations
+        are added and removed, for a reload (L{setStations}) and for dynamic
+        mounts (L{addMount}, L{removeMount}).
+
+        @param configured: the configured stations, the default first.
+        @param dynamic: the dynamic mounts, after them.
+        @return: a L{Deferred} firing once the removed stations stopped.
+        @raise ValueError: if two stations share a mount.
+        """
+        stations = configured + dynamic
         mounts = [station.mount for station in stations]
         if len(set(mounts)) != len(mounts):
             raise ValueError("two stations have the same mount: " + ", ".join(m.decode() for m in mounts))
         removed = [station for station in self.stations if station not in stations]
         added = [station for station in stations if station not in self.stations]
         self.stations = stations
+        self._configured = configured
+        self.dynamicStations = dynamic
         self.factory.stations = {station.mount: station for station in stations}
         if self._radioSite is not None:
             self._radioSite.setStations(stations)
         stopping = []
         for station in removed:
-            station.events.unsubscribe(self.events.emit)
+            # Its events stay relayed: the listeners it disconnects leave
+            # after it is gone, and the radio's logs and hooks hear of it.
             stopping.append(maybeDeferred(station.disownServiceParent))
         for station in added:
             station.events.subscribe(self.events.emit)

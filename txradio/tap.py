@@ -103,11 +103,19 @@ COMPOSITE = (
     Composite(
         "source-password",
         False,
-        "`mount.live = true`, `mount.source_password`, and `server.shoutcast_source_listen` = the port after "
-        "each TCP `--listen` port",
+        "`mount.live = true`, `mount.source_password`, `server.source_password` (so that sources may also "
+        "make mounts of their own, as with Icecast's `<source-password>`), and `server.shoutcast_source_listen` "
+        "= the port after each TCP `--listen` port",
         "Let live source clients (Icecast PUT/SOURCE as user 'source'; SHOUTcast v1 on the port after each TCP "
-        "listener port) broadcast to the mount with this password; the playlist plays whenever none is "
-        "connected. Off by default.",
+        "listener port) broadcast to the mount with this password, or to any other mount name, which exists "
+        "while they are connected (see --no-dynamic-mounts); the playlist plays whenever none is connected. "
+        "Off by default.",
+    ),
+    Composite(
+        "no-dynamic-mounts",
+        True,
+        "`server.dynamic_mounts = false`",
+        "With --source-password, let sources broadcast only to the mount, not make mounts of their own.",
     ),
     Composite(
         "source-password-file",
@@ -438,6 +446,9 @@ class Options(usage.Options):
         if sourcePassword is not None:
             option = "source-password-file" if self["source-password-file"] is not None else "source-password"
             put("mount[1]", "live", True, option)
+            # Icecast's one <source-password>: the mount's, and the one
+            # sources may make new mounts with.
+            put("server", "source_password", sourcePassword, option)
             shoutcast: list[str] = []
             for description in self["listen"] or DEFAULT_LISTEN:
                 endpoint = shoutcastEndpointFor(description)
@@ -445,6 +456,8 @@ class Options(usage.Options):
                     shoutcast.append(endpoint)
             if shoutcast:
                 put("server", "shoutcast_source_listen", shoutcast, option)
+        if self["no-dynamic-mounts"]:
+            put("server", "dynamic_mounts", False, "no-dynamic-mounts")
         if self["no-library"]:
             put("server", "library", False, "no-library")
         elif self["library-dir"] is not None:

@@ -45,7 +45,9 @@ from txradio.config.mount import (
     MAX_BURST,
     MAX_TIMEOUT,
     MIN_LAG_LIMIT,
+    TEMPLATE_KEYS,
     MountConfig,
+    MountTemplate,
     PushConfig,
 )
 from txradio.config.places import Playlist
@@ -73,11 +75,13 @@ __all__ = [
     "MAX_TIMEOUT",
     "METRICS_MODES",
     "MIN_LAG_LIMIT",
+    "TEMPLATE_KEYS",
     "PLAYLIST_EXTENSIONS",
     "ConfigError",
     "Declared",
     "HLSConfig",
     "HookConfig",
+    "MountTemplate",
     "MountConfig",
     "PushConfig",
     "RadioConfig",

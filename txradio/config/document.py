@@ -10,21 +10,22 @@ import os
 import tomllib
 from typing import Any
 
-from txradio.config._check import ConfigError, Table, checkTable, knownKeys, typeName
-from txradio.config.mount import MountConfig
+from txradio.config._check import ConfigError, Table, checkTable, declared, knownKeys, typeName
+from txradio.config.mount import TEMPLATE_KEYS, MountConfig, MountTemplate
 from txradio.config.rules import (
     hookRules,
     mountRules,
     mountsRules,
     radioRules,
     serverRules,
+    templateRules,
 )
 from txradio.config.values import HLSConfig, HookConfig, RadioConfig, ServerConfig
 
 MAX_FILE_SIZE = 1 << 20
 """The largest configuration file L{loadConfig} reads, in bytes."""
 
-_TOP_KEYS = ("hls", "hook", "mount", "server")
+_TOP_KEYS = ("hls", "hook", "mount", "mount_template", "server")
 
 
 def _table(file: str, data: dict[str, Any], key: str, cls: type, base: str) -> Table | None:
@@ -130,10 +131,27 @@ def _hooks(file: str, data: dict[str, Any], base: str) -> tuple[HookConfig, ...]
     return tuple(hooks)
 
 
+def _template(file: str, data: dict[str, Any], base: str) -> MountTemplate:
+    """
+    @return: the checked C{[mount_template]} table: the mount keys of
+        L{TEMPLATE_KEYS}, each checked as on a C{[[mount]]}.
+    """
+    value = data.get("mount_template")
+    if value is None:
+        return MountTemplate()
+    if not isinstance(value, dict):
+        raise ConfigError(file, f"must be a table ([mount_template]), not {typeName(value)}", "mount_template")
+    table = Table(file, "mount_template", value, tuple(sorted(TEMPLATE_KEYS)), base)
+    settings = tuple(
+        (d.name, d.setting.kind.check(table, d.key, d.default)) for d in declared(MountConfig) if d.key in value
+    )
+    return MountTemplate(settings)
+
+
 def checkDocument(data: dict[str, Any], file: str = "<config>", base: str = ".") -> RadioConfig:
     """
     Check a document shaped like the file: C{{"server": {…}, "mount":
-    [{…}, …], "hls": {…}, "hook": [{…}, …]}}, with the file's keys and
+    [{…}, …], "hls": {…}, "hook": [{…}, …], "mount_template": {…}}}, with the file's keys and
     TOML's types.
 
     @param data: the document.
@@ -150,7 +168,10 @@ def checkDocument(data: dict[str, Any], file: str = "<config>", base: str = ".")
     hooks = _hooks(file, data, base)
     table = _table(file, data, "hls", HLSConfig, base)
     hls = HLSConfig() if table is None else HLSConfig(**checkTable(HLSConfig, table))
-    return RadioConfig(server=server, mounts=mounts, hooks=hooks, hls=hls)
+    template = _template(file, data, base)
+    radio = RadioConfig(server=server, mounts=mounts, hooks=hooks, hls=hls, template=template)
+    templateRules(file, radio)
+    return radio
 
 
 def parseConfig(text: str, path: str = "<config>") -> RadioConfig:

@@ -7,6 +7,7 @@ A mount's values, each field declaring one setting: the C{[[mount]]} table
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 from txradio.config._check import setting
@@ -314,3 +315,85 @@ class MountConfig:
         if self.relay is not None:
             return "relay"
         return "live"
+
+
+TEMPLATE_KEYS = (
+    "name",
+    "genre",
+    "url",
+    "description",
+    "public",
+    "fallback",
+    "max_listeners",
+    "metaint",
+    "burst_size",
+    "lag_limit",
+    "sample_rate",
+    "channels",
+    "bitrate",
+    "format_policy",
+    "hls",
+    "icy_status",
+    "source_password",
+    "source_user",
+)
+"""
+The C{[[mount]]} keys C{[mount_template]} may set (Icecast's C{<mount
+type="default">}): each means what it means on a mount, and is declared
+once, on L{MountConfig}.
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class MountTemplate:
+    """
+    What a mount made by a source client gets: the C{[mount_template]}
+    table, its settings checked as a mount's.
+
+    @ivar settings: C{(field name, value)} pairs of the settings the table
+        gives; the others take a mount's defaults.
+    """
+
+    settings: tuple[tuple[str, Any], ...] = ()
+
+    def _get(self, name: str) -> Any:
+        return dict(self.settings).get(name)
+
+    @property
+    def sourcePassword(self) -> str | None:
+        """
+        @return: the template's own source password, or L{None} (then the
+            global one applies).
+        """
+        value: str | None = self._get("sourcePassword")
+        return value
+
+    @property
+    def sourceUser(self) -> str | None:
+        """
+        @return: the template's source user, or L{None}.
+        """
+        value: str | None = self._get("sourceUser")
+        return value
+
+    @property
+    def fallback(self) -> str | None:
+        """
+        @return: the configured mount dynamic mounts fall back to, or L{None}.
+        """
+        value: str | None = self._get("fallback")
+        return value
+
+    def mountFor(self, path: str, password: str | PasswordHash, user: str) -> MountConfig:
+        """
+        The settings of one dynamic mount.
+
+        @param path: its normalized path.
+        @param password: the global source password (the template's own wins).
+        @param user: the global source user (the template's own wins).
+        @return: a live-only L{MountConfig}.
+        """
+        values = dict(self.settings)
+        values.setdefault("sourcePassword", password)
+        values.setdefault("sourceUser", user)
+        return MountConfig(path=path, live=True, **values)

@@ -273,6 +273,7 @@ class DirectoryURLs(Strings):
                 parts = None
             if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
                 table.fail(key, f"must be an http:// or https:// URL with a host, not {show(url)}", where)
+            assert parts is not None  # table.fail raised otherwise
             if parts.username is not None or parts.fragment or any(ord(c) < 0x21 or ord(c) > 0x7E for c in url):
                 table.fail(key, f"must be an ASCII URL without credentials or a fragment, not {show(url)}", where)
             if url in urls[: index - 1]:

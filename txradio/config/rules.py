@@ -15,7 +15,7 @@ from typing import Any
 
 from txradio.config._check import ConfigError, Table, show
 from txradio.config.mount import MountConfig
-from txradio.config.values import ServerConfig
+from txradio.config.values import RadioConfig, ServerConfig
 
 
 def serverRules(table: Table, values: dict[str, Any]) -> None:
@@ -172,3 +172,29 @@ def hookRules(table: Table, values: dict[str, Any]) -> None:
         table.fail("thresholds", 'is set but on does not include "listener-threshold"')
     if "listener-threshold" in events and not values["thresholds"]:
         table.fail("thresholds", 'is required for "listener-threshold": the listener counts to watch, e.g. [100, 500]')
+
+
+def templateRules(file: str, radio: RadioConfig) -> None:
+    """
+    Dynamic mounts: turned on, they need a source password; the template
+    falls back to a configured mount, and its settings make a valid mount.
+
+    @param file: the file's path, for errors.
+    @param radio: the whole configuration.
+    @raise ConfigError: when a rule is broken.
+    """
+    template = radio.template
+    if radio.server.dynamicMounts and radio.server.sourcePassword is None and template.sourcePassword is None:
+        raise ConfigError(
+            file,
+            "is true but there is no source password for dynamic mounts: set [server] source_password "
+            "(or source_password in [mount_template])",
+            "server.dynamic_mounts",
+        )
+    fallback = template.fallback
+    if fallback is not None and all(mount.path != fallback for mount in radio.mounts):
+        known = ", ".join(mount.path for mount in radio.mounts)
+        raise ConfigError(
+            file, f"{fallback} is not a mount here; dynamic mounts fall back to a configured mount: {known}",
+            "mount_template.fallback",
+        )

@@ -154,6 +154,7 @@ class Secret(Kind):
         secret = os.environ.get(name)
         if secret is None:
             table.fail("env", f"the environment variable {name} is not set")
+        assert secret is not None  # table.fail raised otherwise
         return _text(table, "env", secret, f"the environment variable {name}")
 
     def describe(self) -> str:

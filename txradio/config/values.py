@@ -25,9 +25,10 @@ from txradio.config.kinds import (
     Seconds,
     Strings,
     Text,
+    User,
     Words,
 )
-from txradio.config.mount import MAX_LISTENER_DURATION, MAX_TIMEOUT, MountConfig
+from txradio.config.mount import MAX_LISTENER_DURATION, MAX_TIMEOUT, MountConfig, MountTemplate
 from txradio.config.places import DirectoryURLs, HookURL, Library, LogPath, MountPaths, PublicURL
 from txradio.config.secrets import Secret
 from txradio.net.listenerport import DEFAULT_HEADER_TIMEOUT
@@ -71,6 +72,11 @@ METRICS_MODES = ("admin", "public", "off")
 MAX_EVENT_CLIENTS = 10000
 """The largest C{max_event_clients} accepted: each page holds a connection
 and up to 64 KiB of buffered events."""
+DEFAULT_MAX_DYNAMIC_MOUNTS = 16
+"""How many mounts made by source clients may exist at once by default."""
+
+MAX_DYNAMIC_MOUNTS = 1000
+"""The largest C{max_dynamic_mounts} accepted."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +116,14 @@ class ServerConfig:
     @ivar maxListenerDuration: seconds a listener may stay on a mount that
         does not set its own limit, or 0 for no limit.
     @ivar maxEventClients: the most pages following C{/events} at once.
+    @ivar sourcePassword: the global source password (Icecast's
+        C{<source-password>}): with it a source client may broadcast on a
+        mount that is not configured, which then exists while it is
+        connected; L{None} for none.
+    @ivar sourceUser: the user name that goes with it.
+    @ivar dynamicMounts: whether sources may make mounts: L{True},
+        L{False}, or L{None} for "when they have a password".
+    @ivar maxDynamicMounts: the most such mounts at once.
     """
 
     listen: tuple[str, ...] = setting(
@@ -255,6 +269,33 @@ class ServerConfig:
         doc="A page over the limit is told to try again in 20 to 40 seconds, and its browser does (see "
         "docs/web.md). A reload applies it to pages that connect after it.",
     )
+    sourcePassword: str | PasswordHash | None = setting(
+        None,
+        kind=Secret(hashable=True, emptyHint="leave it out for no global source password"),
+        help="The global source password: a source client giving it may broadcast on any mount that is not "
+        "configured, which exists while it is connected (dynamic mounts).",
+        doc="Icecast's `<source-password>`. A configured mount takes only its own `source_password`; "
+        "`[mount_template]` can give dynamic mounts a password of their own instead. On the command line "
+        "`--source-password` sets both this and the mount's password.",
+    )
+    sourceUser: str = setting(
+        "source",
+        kind=User(),
+        help="The user name that goes with the global source password.",
+    )
+    dynamicMounts: bool | None = setting(
+        None,
+        kind=Flag(),
+        help="Let source clients make mounts that are not configured.",
+        doc="`false` turns dynamic mounts off; `true` needs `source_password` here or in `[mount_template]`.",
+        shown="on when `source_password` (here or in `[mount_template]`) is set",
+    )
+    maxDynamicMounts: int = setting(
+        DEFAULT_MAX_DYNAMIC_MOUNTS,
+        kind=Integer(1, MAX_DYNAMIC_MOUNTS, "mounts"),
+        help="The most dynamic mounts at once; a source asking for one more gets 403.",
+        option="max-dynamic-mounts",
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -352,12 +393,29 @@ class RadioConfig:
     @ivar mounts: the mounts in file order; the first is the default mount.
     @ivar hooks: the event hooks.
     @ivar hls: the HLS settings.
+    @ivar template: what mounts made by source clients get (the
+        C{[mount_template]} table).
     """
 
     server: ServerConfig
     mounts: tuple[MountConfig, ...]
     hooks: tuple[HookConfig, ...] = ()
     hls: HLSConfig = HLSConfig()
+    template: MountTemplate = MountTemplate()
+
+    @property
+    def dynamicMounts(self) -> bool:
+        """
+        Whether source clients may make mounts: as C{[server]
+        dynamic_mounts} says, by default when they have a password (the
+        global one or the template's).
+
+        @return: L{True} when they may.
+        """
+        hasPassword = self.server.sourcePassword is not None or self.template.sourcePassword is not None
+        if self.server.dynamicMounts is None:
+            return hasPassword
+        return self.server.dynamicMounts
 
     def mount(self, path: str | bytes) -> MountConfig:
         """

@@ -26,7 +26,7 @@ from twisted.python.failure import Failure
 
 from zope.interface import implementer
 
-from txradio.interfaces import ILoginThrottle, IStation
+from txradio.interfaces import ILoginThrottle, IMountMaker, IStation
 from txradio.net.sourceport import (
     DEFAULT_SOURCE_TIMEOUT,
     SourceSession,
@@ -37,6 +37,7 @@ from txradio.net.sourceport import (
 from txradio.net.throttle import LoginThrottle
 from txradio.stream.events import CLIENT_LEFT, LIMIT_REACHED, NO_SOURCE, ListenerJoined, ListenerLeft, ListenerRefused
 from txradio.stream.listener import Listener
+from txradio.wire.auth import credentialsMatch, parseBasicAuth
 from txradio.wire.request import RequestError, RequestHead, RequestHeadParser, formatErrorResponse
 
 DEFAULT_HEADER_TIMEOUT = 15.0
@@ -184,8 +185,10 @@ class ListenerProtocol(Protocol):
         self._station: IStation | None = None
         self._head: RequestHead | None = None
         self._requestedAt = 0.0
-        # Phase.SOURCE: the source session.
+        # Phase.SOURCE: the source session, and the mount it made if it
+        # made one (a dynamic mount, which goes when it leaves).
         self._source: SourceSession | None = None
+        self._madeMount: IStation | None = None
         # Phase.SITE: the site's channel; and one the site handed the
         # connection back from, which still hears of its end.
         self._delegate: Protocol | None = None
@@ -257,28 +260,12 @@ class ListenerProtocol(Protocol):
         station = self.factory.stationFor(head)
         if station is None:
             if head.method in _SOURCE_METHODS:
-                # Log in first, as on a mount that exists: only a source
-                # with good credentials learns that there is no such mount.
-                mount = head.path.decode("utf-8", "backslashreplace")
-                accounts = sourceAccounts(self.factory.stations.values())
-                error = loginRefusal(head, self._peer, mount, accounts, self.factory.logins)
-                self._received = []
-                self._answer(formatSourceRefusal(error or RequestError(404, "there is no such mount")))
+                self._sourceForNewMount(head, remainder)
                 return
             self._handToSite(head)
             return
         if head.method in _SOURCE_METHODS:
-            self._received = []
-            session = SourceSession(
-                station, self.transport, self.factory.clock, self._peer, self.factory.sourceTimeout, self.factory.logins
-            )
-            self._source = session
-            self._moveTo(Phase.SOURCE)
-            accounts = sourceAccounts(self.factory.stations.values())
-            if not session.start(head, remainder, accounts) and self.phase is Phase.SOURCE:
-                # The session wrote its refusal and is closing.
-                self._source = None
-                self._moveTo(Phase.CLOSING)
+            self._startSource(station, head, remainder)
             return
         if head.method == b"OPTIONS":
             self._answer(_CORS_PREFLIGHT)
@@ -306,6 +293,73 @@ class ListenerProtocol(Protocol):
             self._answer(station.responseHead(head.wantsMetadata))
             return
         self._stream(station, head)
+
+    def _startSource(self, station: IStation, head: RequestHead, remainder: bytes) -> bool:
+        """
+        Let a source client broadcast to a mount, if its request passes the
+        session's checks.
+
+        @param station: the mount.
+        @param head: the C{PUT}/C{SOURCE} request.
+        @param remainder: audio that came with the head.
+        @return: L{False} when it was refused (the refusal is written).
+        """
+        self._received = []
+        session = SourceSession(
+            station, self.transport, self.factory.clock, self._peer, self.factory.sourceTimeout, self.factory.logins
+        )
+        self._source = session
+        self._moveTo(Phase.SOURCE)
+        accounts = sourceAccounts(self.factory.stations.values())
+        if not session.start(head, remainder, accounts) and self.phase is Phase.SOURCE:
+            # The session wrote its refusal and is closing.
+            self._source = None
+            self._moveTo(Phase.CLOSING)
+            return False
+        return True
+
+    def _sourceForNewMount(self, head: RequestHead, remainder: bytes) -> None:
+        """
+        A source client asks for a mount that does not exist.  It logs in
+        first, as on a mount that exists: only a source with good
+        credentials learns anything about the mount.  With the credentials
+        that may make mounts (see L{IMountMaker}), the mount is made for it
+        (a dynamic mount) unless its name is refused; with others, there is
+        no such mount.
+
+        @param head: the C{PUT}/C{SOURCE} request.
+        @param remainder: audio that came with the head.
+        """
+        mount = head.path.decode("utf-8", "backslashreplace")
+        maker = self.factory.mountMaker
+        makers = list(maker.accounts()) if maker is not None else []
+        accounts = sourceAccounts(self.factory.stations.values()) + makers
+        error = loginRefusal(head, self._peer, mount, accounts, self.factory.logins)
+        station = None
+        if error is None:
+            credentials = parseBasicAuth(head.header(b"authorization"))
+            if maker is None or not any([credentialsMatch(credentials, user, password) for user, password in makers]):
+                error = RequestError(404, "there is no such mount")
+            else:
+                try:
+                    station = maker.make(head.path, head)
+                except RequestError as refusal:
+                    self._log.info(
+                        "refusing to make mount {mount} for source {peer}: {message}",
+                        mount=mount,
+                        peer=self._peer,
+                        message=refusal.message,
+                    )
+                    error = refusal
+        if error is not None or station is None:
+            self._received = []
+            self._answer(formatSourceRefusal(error or RequestError(404, "there is no such mount")))
+            return
+        assert maker is not None
+        self._madeMount = station
+        if not self._startSource(station, head, remainder):
+            self._madeMount = None
+            maker.release(station)
 
     def _stream(self, station: IStation, head: RequestHead) -> None:
         """
@@ -375,6 +429,10 @@ class ListenerProtocol(Protocol):
         if self._source is not None:
             source, self._source = self._source, None
             source.connectionLost()
+        made, self._madeMount = self._madeMount, None
+        if made is not None and self.factory.mountMaker is not None:
+            # A mount its source made goes with it.
+            self.factory.mountMaker.release(made)
         listener, station = self._listener, self._station
         if listener is not None and station is not None:
             self._listener = None
@@ -516,10 +574,13 @@ class ListenerFactory(Factory):
     @ivar sourceTimeout: seconds a source client may send nothing before it
         is dropped.
     @ivar logins: the login throttle source clients' passwords go through.
+    @ivar mountMaker: what makes mounts for sources that ask for one that
+        does not exist (an L{IMountMaker}), or L{None} for no dynamic mounts.
     """
 
     _log = Logger()
     protocol = ListenerProtocol
+    mountMaker: IMountMaker | None = None
 
     def __init__(
         self,

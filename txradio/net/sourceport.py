@@ -10,6 +10,8 @@ ahead of its programme.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from twisted.internet.interfaces import IReactorTime
 from twisted.internet.protocol import Factory, Protocol
 from twisted.logger import Logger
@@ -19,7 +21,9 @@ from txradio.net.throttle import LoginThrottle, hostOf
 from txradio.sources.live import LiveSource
 from txradio.stream.events import SourceConnected
 from txradio.wire.auth import credentialsMatch, parseBasicAuth, passwordMatches
+from txradio.wire.chunked import ChunkedDecoder, ChunkedError
 from txradio.wire.icy import StreamInfo, cleanTitle
+from txradio.wire.passwordhash import PasswordHash
 from txradio.wire.request import RequestError, RequestHead, formatErrorResponse
 
 DEFAULT_SOURCE_TIMEOUT = 10.0
@@ -35,7 +39,7 @@ _OK = b"HTTP/1.0 200 OK\r\n\r\n"
 _log = Logger()
 
 
-def sourceAccounts(stations) -> list[tuple[str, str]]:
+def sourceAccounts(stations: Iterable[IStation]) -> list[tuple[str, str | PasswordHash]]:
     """
     The source credentials a server knows, whatever mount they are for.
 
@@ -218,6 +222,9 @@ class SourceSession:
         self._logins = logins if logins is not None else LoginThrottle(clock)
         self._timer = None
         self._startedAt = 0.0
+        # Set for a chunked upload (Icecast 2.5 accepts them): the audio is
+        # what the decoder makes of the bytes.
+        self._chunked: ChunkedDecoder | None = None
 
     def refusal(self, head: RequestHead, accounts=()) -> RequestError | None:
         """
@@ -241,8 +248,9 @@ class SourceSession:
             return error
         if not station.acceptsSources:
             return RequestError(403, f"{mount} does not take live sources")
-        if head.header(b"transfer-encoding") is not None:
-            return RequestError(400, "chunked source uploads are not supported; send the audio as is")
+        coding = head.header(b"transfer-encoding")
+        if coding is not None and coding.strip().lower() != b"chunked":
+            return RequestError(501, "a source's Transfer-Encoding may only be chunked")
         contentType = head.header(b"content-type")
         if contentType is None:
             return RequestError(400, "a source must say its Content-Type (audio/mpeg)")
@@ -303,6 +311,8 @@ class SourceSession:
             self._refuse(error)
             return False
         expect = (head.header(b"expect") or b"").lower()
+        if head.header(b"transfer-encoding") is not None:
+            self._chunked = ChunkedDecoder()
         self._transport.write(_CONTINUE if b"100-continue" in expect else _OK)
         info = infoFromHeaders(head, self.station.info)
         self._goLive(info, head.userAgent)
@@ -340,6 +350,10 @@ class SourceSession:
         """
         if self.live is None:
             return
+        if self._chunked is not None:
+            data = self._unchunk(data)
+            if self.live is None:
+                return
         checked = self.live.firstHeader is not None
         self.live.feed(data)
         if not checked and self.live.firstHeader is not None:
@@ -359,6 +373,34 @@ class SourceSession:
                 return
         if self._timer is not None and self._timer.active():
             self._timer.reset(self._timeout)
+
+    def _unchunk(self, data: bytes) -> bytes:
+        """
+        Take the chunked framing off a chunked upload's bytes.  A malformed
+        framing ends the source (its audio so far still plays, then the
+        mount falls back); the last chunk ends it too, as the end of a body.
+
+        @param data: bytes as received.
+        @return: the audio they hold.
+        """
+        assert self._chunked is not None
+        try:
+            audio = self._chunked.feed(data)
+        except ChunkedError as error:
+            self._log.warn(
+                "dropping source {peer} on {mount}: bad chunked framing ({problem})",
+                peer=self._peer,
+                mount=self.station.mount.decode(),
+                problem=str(error),
+            )
+            self._transport.loseConnection()
+            return b""
+        if self._chunked.done:
+            self._log.info(
+                "source {peer} on {mount} sent its last chunk", peer=self._peer, mount=self.station.mount.decode()
+            )
+            self._transport.loseConnection()
+        return audio
 
     def connectionLost(self) -> None:
         """

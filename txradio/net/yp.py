@@ -26,11 +26,12 @@ A failure is logged once per cause, not on every retry.
 from __future__ import annotations
 
 import re
+from typing import cast
 from urllib.parse import urlencode
 
 from twisted.application.service import Service
 from twisted.internet.defer import CancelledError, Deferred, TimeoutError, succeed
-from twisted.internet.interfaces import IReactorTime
+from twisted.internet.interfaces import IDelayedCall, IPushProducer, IReactorTime
 from twisted.internet.protocol import Protocol
 from twisted.logger import Logger
 from twisted.web.client import Agent
@@ -89,7 +90,9 @@ class _Discard(Protocol):
 
     def _abort(self) -> None:
         if self.transport is not None:
-            self.transport.stopProducing()
+            # A response body's transport is also its producer
+            # (IResponse.deliverBody): stopping it drops the connection.
+            cast(IPushProducer, self.transport).stopProducing()
 
     def dataReceived(self, data: bytes) -> None:
         self.received += len(data)
@@ -194,7 +197,7 @@ class YPClient(Service):
         self.sid: str | None = None
         self.interval = self.defaultInterval
         self._retry = 0.0
-        self._call = None
+        self._call: IDelayedCall | None = None
         self._inFlight: Deferred | None = None
         self._problem: str | None = None
         self.setName(f"yp {station.mount.decode('ascii')} {url}")

@@ -140,7 +140,8 @@ class _Converter(ProcessProtocol):
         self.frames.extend(self.framer.feed(data))
         if self.size > self.limit:
             # Enough: what is kept is bounded again by the station.
-            self.transport.signalProcess("KILL")
+            if self.transport is not None:
+                self.transport.signalProcess("KILL")
 
     def errReceived(self, data: bytes) -> None:
         self.stderr = (self.stderr + data)[-2048:]
@@ -173,7 +174,7 @@ def convertIntro(
     done: Deferred[list[Frame]] = Deferred()
     converter = _Converter(done, MAX_CONVERTED)
     try:
-        reactor.spawnProcess(
+        transport = reactor.spawnProcess(
             converter,
             executable,
             [executable, *converterArguments(path, audioFormat)],
@@ -183,12 +184,12 @@ def convertIntro(
     except Exception as error:  # noqa: BLE001 - any spawn failure is a failed conversion
         done.errback(IntroError(f"cannot start {executable!r} to convert the intro: {error}"))
         return done
-    converter.transport.closeStdin()
+    transport.closeStdin()
 
     def tooSlow() -> None:
         converter.timer = None
         try:
-            converter.transport.signalProcess("KILL")
+            transport.signalProcess("KILL")
         except Exception:  # noqa: BLE001 - it ended meanwhile
             pass
 

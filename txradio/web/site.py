@@ -348,6 +348,30 @@ class RadioRoot(Resource):
         self.admin.password = password
         self._route()
 
+    def reservedPath(self, path: bytes) -> str | None:
+        """
+        Tell whether a mount at a path would hide what the site serves: a
+        resource at its first segment (C{/admin}, C{/api}, C{/static},
+        C{/status-json.xsl}…), a route of its own (C{/7.html},
+        C{/admin.cgi}…), an HLS path, or a mount's own paths (a path below
+        a mount, or above one, would mix with its HLS and playlists).
+
+        @param path: a normalized mount path.
+        @return: why it may not be a mount, or L{None}.
+        """
+        first = path.split(b"/")[1]
+        mounts = {station.mount for station in self.context.stations}
+        if first in self.children:
+            return f"{path.decode('ascii')} would hide the site's own /{first.decode('ascii')}"
+        if path in self._paths and path not in mounts:
+            return f"{path.decode('ascii')} is one of the site's own addresses"
+        if self.hls.resourceFor(path) is not None:
+            return f"{path.decode('ascii')} is an HLS address"
+        for mount in mounts:
+            if path.startswith(mount + b"/") or mount.startswith(path + b"/"):
+                return f"{path.decode('ascii')} would mix with the paths of mount {mount.decode('ascii')}"
+        return None
+
     def getChildWithDefault(self, name: bytes, request: Request) -> Resource:
         """
         Route by the whole path for mounts and playlists (mounts may have
@@ -534,6 +558,16 @@ class RadioSite(Site):
         @param reloader: the radio's reloader, or L{None}.
         """
         self.root.admin.reloader = reloader
+
+    def reservedPath(self, path: bytes) -> str | None:
+        """
+        Tell whether a mount at a path would hide what the site serves; see
+        L{IRadioSite.reservedPath}.
+
+        @param path: a normalized mount path.
+        @return: why it may not be a mount, or L{None}.
+        """
+        return self.root.reservedPath(path)
 
     def hlsSessions(self, station: IStation) -> int | None:
         """
