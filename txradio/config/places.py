@@ -47,6 +47,24 @@ def _resolve(table: Table, value: str) -> str:
     return os.path.normpath(os.path.join(table.base, os.path.expanduser(value)))
 
 
+def _probe(path: str) -> tuple[bool, bool, bool]:
+    """
+    Look at what a path names now.
+
+    @param path: an absolute path.
+    @return: C{(isFolder, isFile, readable)}; a folder is readable when it
+        can be listed and entered.
+    """
+    try:
+        isFolder = os.path.isdir(path)
+        isFile = os.path.isfile(path)
+        return isFolder, isFile, os.access(path, os.R_OK | (os.X_OK if isFolder else 0))
+    except ValueError:
+        # Some names cannot be passed to the system at all (e.g. ones that
+        # cannot be encoded); they name nothing that exists.
+        return False, False, False
+
+
 class Playlist(Text):
     """
     A folder of music, or a readable C{.m3u}/C{.m3u8} file, that exists
@@ -60,14 +78,7 @@ class Playlist(Text):
 
     def value(self, table: Table, key: str, value: Any) -> str:
         path = _resolve(table, Text.value(self, table, key, value))
-        try:
-            isFolder = os.path.isdir(path)
-            isFile = os.path.isfile(path)
-            readable = os.access(path, os.R_OK | (os.X_OK if isFolder else 0))
-        except ValueError:
-            # Some names cannot be passed to the system at all (e.g. ones that
-            # cannot be encoded); they name nothing that exists.
-            isFolder = isFile = readable = False
+        isFolder, isFile, readable = _probe(path)
         if isFolder:
             if not readable:
                 table.fail(key, f"folder {path!r} cannot be read")
@@ -95,11 +106,7 @@ class IntroFile(Text):
 
     def value(self, table: Table, key: str, value: Any) -> str:
         path = _resolve(table, Text.value(self, table, key, value))
-        try:
-            isFile = os.path.isfile(path)
-            readable = isFile and os.access(path, os.R_OK)
-        except ValueError:
-            isFile = readable = False
+        _, isFile, readable = _probe(path)
         if not isFile:
             table.fail(key, f"{path!r} is not a file; give an audio file such as intro.mp3")
         if not readable:

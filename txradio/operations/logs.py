@@ -24,6 +24,7 @@ import os
 import sys
 import time
 from collections.abc import Callable
+from contextlib import suppress
 from typing import TextIO
 
 from twisted.internet.interfaces import IReactorTime
@@ -289,10 +290,8 @@ class LogFile:
         Close the file.
         """
         if self._file is not None:
-            try:
+            with suppress(OSError):
                 self._file.close()
-            except OSError:
-                pass
             self._file = None
 
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable
+from contextlib import suppress
 from typing import IO, Protocol
 
 from twisted.internet.interfaces import IReactorTime
@@ -391,9 +392,7 @@ class PlaylistSource:
         Close the file being read, if any.
         """
         if self._file is not None:
-            try:
+            with suppress(OSError):
                 self._file.close()
-            except OSError:
-                pass
         self._file = None
         self.path = None
