@@ -7,6 +7,7 @@ as one Twisted service, to run under C{twistd} or inside another program.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import TypeVar
 
 from twisted.application.internet import StreamServerEndpointService
@@ -27,6 +28,7 @@ from txradio.operations.logs import AccessLog, AddressPolicy, LogFile, PlaylistL
 from txradio.operations.metrics import radioRegistry
 from txradio.stream.events import EventBus
 from txradio.stream.station import Station
+from txradio.web.admin import AdminAccess
 from txradio.web.metrics import METRICS_ADMIN, METRICS_MODES, METRICS_OFF, MetricsResource, metricsSite
 from txradio.web.site import buildSite
 
@@ -190,9 +192,8 @@ class RadioService(MultiService):
                 logins=self.logins,
             )
             if metrics != METRICS_OFF:
-                self._metrics = MetricsResource(
-                    self.registry, adminPassword, protected=metrics == METRICS_ADMIN, logins=self.logins
-                )
+                access = AdminAccess(adminPassword, logins=self.logins) if metrics == METRICS_ADMIN else None
+                self._metrics = MetricsResource(self.registry, access)
                 site.resource.putChild(b"metrics", self._metrics)
         self.site = site
         self._radioSite: IRadioSite | None = site if IRadioSite.providedBy(site) else None
@@ -527,8 +528,8 @@ class RadioService(MultiService):
         """
         if self._radioSite is not None:
             self._radioSite.setAdminPassword(password)
-        if self._metrics is not None:
-            self._metrics.password = password
+        if self._metrics is not None and self._metrics.access is not None:
+            self._metrics.access = replace(self._metrics.access, password=password)
 
     def observe(self, observer) -> None:
         """

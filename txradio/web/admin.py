@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -147,6 +148,34 @@ def adminRefusal(
     return None
 
 
+@dataclass(frozen=True, slots=True)
+class AdminAccess:
+    """
+    What an admin-protected resource checks a request against.
+
+    A reload that changes the password replaces the value.
+
+    @ivar password: the admin password, or L{None} (admin off).
+    @ivar user: the admin's user name.
+    @ivar logins: the radio's login throttle, or L{None} for none.
+    """
+
+    password: str | None
+    user: str = ADMIN_USER
+    logins: ILoginThrottle | None = None
+
+    def refusal(self, request: Request, what: str) -> tuple[int, str] | None:
+        """
+        Check a request's admin credentials; see L{adminRefusal}.
+
+        @param request: the request.
+        @param what: what is protected, for the log, e.g. C{"admin"}.
+        @return: L{None} when the credentials are right, else the status
+            code and message to refuse with.
+        """
+        return adminRefusal(request, self.user, self.password, what, self.logins)
+
+
 class AdminError(Exception):
     """
     An admin request that must be refused.
@@ -173,24 +202,14 @@ class AdminResource(Resource):
     isLeaf = True
     _log = Logger()
 
-    def __init__(
-        self,
-        context: WebContext,
-        password: str | None,
-        user: str = ADMIN_USER,
-        logins: ILoginThrottle | None = None,
-    ) -> None:
+    def __init__(self, context: WebContext, access: AdminAccess) -> None:
         """
         @param context: the site's shared state.
-        @param password: the admin password, or L{None} (admin off).
-        @param user: the admin's user name.
-        @param logins: the radio's login throttle, or L{None} for none.
+        @param access: the credentials asked for.
         """
         Resource.__init__(self)
         self.context = context
-        self.password = password
-        self.user = user
-        self.logins = logins
+        self.access = access
         self.reloader: IReloader | None = None
 
     def render(self, request: Request) -> bytes:
@@ -202,7 +221,7 @@ class AdminResource(Resource):
         """
         request.setHeader(b"cache-control", b"no-store")
         request.setHeader(b"x-content-type-options", b"nosniff")
-        refusal = adminRefusal(request, self.user, self.password, "admin", self.logins)
+        refusal = self.access.refusal(request, "admin")
         if refusal is not None:
             code, message = refusal
             return self._reply(request, code, {"error": message})

@@ -48,11 +48,11 @@ from twisted.web import http
 from twisted.web.resource import Resource
 from twisted.web.server import Request
 
-from txradio.interfaces import ILoginThrottle, IStation
+from txradio.interfaces import IStation
 from txradio.operations.logs import hostOf
 from txradio.stream.events import KICKED
 from txradio.stream.listener import Listener
-from txradio.web.admin import ADMIN_USER, adminRefusal
+from txradio.web.admin import AdminAccess
 from txradio.web.status import (
     SERVER_ID,
     STREAM_TYPE,
@@ -314,8 +314,7 @@ class IcecastAdminResource(Resource):
 
     @ivar context: the site's shared state.
     @ivar command: the command's name, e.g. C{"listclients"}.
-    @ivar password: the admin password, or L{None} (admin off).
-    @ivar user: the admin's user name.
+    @ivar access: the credentials asked for.
     """
 
     isLeaf = True
@@ -325,25 +324,19 @@ class IcecastAdminResource(Resource):
         self,
         context: WebContext,
         command: str,
-        password: str | None,
-        user: str = ADMIN_USER,
-        logins: ILoginThrottle | None = None,
+        access: AdminAccess,
     ) -> None:
         """
         @param context: the site's shared state.
         @param command: one of L{COMMANDS}.
-        @param password: the admin password, or L{None} (admin off).
-        @param user: the admin's user name.
-        @param logins: the radio's login throttle, or L{None} for none.
+        @param access: the credentials asked for.
         @raise KeyError: for an unknown command.
         """
         Resource.__init__(self)
         self._handler = COMMANDS[command]
         self.context = context
         self.command = command
-        self.password = password
-        self.user = user
-        self.logins = logins
+        self.access = access
 
     def render_GET(self, request: Request) -> bytes:
         """
@@ -356,7 +349,7 @@ class IcecastAdminResource(Resource):
         request.setHeader(b"content-type", XML_TYPE)
         request.setHeader(b"cache-control", b"no-store")
         request.setHeader(b"x-content-type-options", b"nosniff")
-        refusal = adminRefusal(request, self.user, self.password, "admin", self.logins)
+        refusal = self.access.refusal(request, "admin")
         if refusal is not None:
             code, message = refusal
             if code == http.UNAUTHORIZED:
@@ -543,21 +536,15 @@ COMMANDS: dict[str, Callable[[IcecastAdminResource, Request, dict[str, str]], by
 """Each command's name and what does it."""
 
 
-def icecastAdminPaths(
-    context: WebContext, password: str | None, logins: ILoginThrottle | None = None
-) -> dict[bytes, Resource]:
+def icecastAdminPaths(context: WebContext, access: AdminAccess) -> dict[bytes, Resource]:
     """
     The routes of Icecast's admin commands, for the site's root.
 
     @param context: the site's shared state.
-    @param password: the admin password, or L{None} (admin off).
-    @param logins: the radio's login throttle, or L{None} for none.
+    @param access: the credentials asked for.
     @return: C{/admin/COMMAND} paths to their resources.
     """
-    return {
-        b"/admin/" + name.encode("ascii"): IcecastAdminResource(context, name, password, logins=logins)
-        for name in COMMANDS
-    }
+    return {b"/admin/" + name.encode("ascii"): IcecastAdminResource(context, name, access) for name in COMMANDS}
 
 
 def _query(request: Request) -> dict[str, str]:

@@ -13,9 +13,8 @@ from __future__ import annotations
 from twisted.web.resource import Resource
 from twisted.web.server import Request, Site
 
-from txradio.interfaces import ILoginThrottle
 from txradio.operations.metrics import CONTENT_TYPE, exposition
-from txradio.web.admin import ADMIN_USER, adminRefusal
+from txradio.web.admin import AdminAccess
 
 METRICS_ADMIN = "admin"
 """C{/metrics} on the public port asks for the admin's credentials."""
@@ -35,32 +34,23 @@ class MetricsResource(Resource):
     The Prometheus text exposition of a registry.
 
     @ivar registry: the C{prometheus_client} registry read at each request.
-    @ivar password: the admin password asked for, or L{None} for an open
+    @ivar access: the admin credentials asked for, or L{None} for an open
         page.
     """
 
     isLeaf = True
 
-    def __init__(
-        self,
-        registry,
-        password: str | None = None,
-        protected: bool = True,
-        logins: ILoginThrottle | None = None,
-    ) -> None:
+    def __init__(self, registry, access: AdminAccess | None = None) -> None:
         """
         @param registry: a registry such as
             L{txradio.operations.metrics.radioRegistry} builds.
-        @param password: the admin password.
-        @param protected: whether to ask for the admin's credentials (the
-            page is then off while no admin password is set).
-        @param logins: the radio's login throttle, or L{None} for none.
+        @param access: the admin credentials to ask for (the page is then
+            off while no admin password is set), or L{None} for an open
+            page.
         """
         Resource.__init__(self)
         self.registry = registry
-        self.password = password
-        self.protected = protected
-        self.logins = logins
+        self.access = access
 
     def render_GET(self, request: Request) -> bytes:
         """
@@ -70,8 +60,8 @@ class MetricsResource(Resource):
         @return: the exposition.
         """
         request.setHeader(b"cache-control", b"no-store")
-        if self.protected:
-            refusal = adminRefusal(request, ADMIN_USER, self.password, "metrics", self.logins)
+        if self.access is not None:
+            refusal = self.access.refusal(request, "metrics")
             if refusal is not None:
                 code, message = refusal
                 request.setResponseCode(code)
@@ -100,7 +90,7 @@ def metricsSite(registry, reactor=None) -> Site:
     @return: the site.
     """
     root = Resource()
-    page = MetricsResource(registry, protected=False)
+    page = MetricsResource(registry)
     root.putChild(b"metrics", page)
     root.putChild(b"", page)
     site = Site(root, reactor=reactor)

@@ -27,6 +27,7 @@ L{txradio.net.listenerport}.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Protocol
 
 from twisted.application.service import MultiService
@@ -39,7 +40,7 @@ from zope.interface import implementer
 
 from txradio.interfaces import ILoginThrottle, IRadioSite, IReloader, IStation
 from txradio.library.index import Library
-from txradio.web.admin import AdminResource
+from txradio.web.admin import AdminAccess, AdminResource
 from txradio.web.api import APIRoot
 from txradio.web.browse import LibraryResource
 from txradio.web.events import EventHub, EventsResource
@@ -282,7 +283,7 @@ class RadioRoot(Resource):
         self.putChild(b"status-json.xsl", IcecastStatusResource(self.context))
         self.putChild(b"api", APIRoot(self.context, library))
         self.putChild(b"events", EventsResource(self.events))
-        self.admin = AdminResource(self.context, adminPassword, logins=logins)
+        self.admin = AdminResource(self.context, AdminAccess(adminPassword, logins=logins))
         self.putChild(b"admin", self.admin)
         self.putChild(b"static", StaticResource())
         if library is not None:
@@ -313,7 +314,7 @@ class RadioRoot(Resource):
         paths[b"/admin.cgi"] = ShoutcastMetadataResource(stations, adminPassword=self._adminPassword, logins=self.logins)
         # Icecast's admin commands, and SHOUTcast's widget endpoints (a
         # mount or playlist of the same path keeps it).
-        paths.update(icecastAdminPaths(self.context, self._adminPassword, self.logins))
+        paths.update(icecastAdminPaths(self.context, self.admin.access))
         for path, resource in shoutcastPaths(self.context).items():
             paths.setdefault(path, resource)
         self._paths = paths
@@ -345,7 +346,7 @@ class RadioRoot(Resource):
         @param password: the new password, or L{None} to turn admin off.
         """
         self._adminPassword = password
-        self.admin.password = password
+        self.admin.access = replace(self.admin.access, password=password)
         self._route()
 
     def reservedPath(self, path: bytes) -> str | None:
