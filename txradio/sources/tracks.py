@@ -66,14 +66,60 @@ def scanFolder(folder: str) -> list[str]:
     return [os.path.abspath(path) for path in found]
 
 
-class FolderTracks:
+class _Passes:
+    """
+    What every track list shares: each pass is listed afresh by L{_list},
+    then shuffled if asked.
+
+    @ivar shuffle: whether each pass is in a random order.
+    """
+
+    def __init__(self, shuffle: bool, rng: random.Random | None) -> None:
+        """
+        @param shuffle: play each pass in a random order.
+        @param rng: the random generator for shuffling (tests pass a seeded
+            one), or L{None} for a new one.
+        """
+        self.shuffle = shuffle
+        self._random = rng or random.Random()
+
+    def _list(self) -> list[str]:
+        """
+        @return: a new, non-empty list of the paths, in order.
+        @raise NoTracks: when there is nothing to play now.
+        """
+        raise NotImplementedError
+
+    def _describe(self) -> str:
+        """
+        @return: what is listed, for L{__repr__}.
+        """
+        raise NotImplementedError
+
+    def nextPass(self) -> list[str]:
+        """
+        List the tracks again for the next pass.
+
+        @return: a non-empty list of paths, shuffled if asked.
+        @raise NoTracks: when there is nothing to play now (there may be
+            again later).
+        """
+        paths = self._list()
+        if self.shuffle:
+            self._random.shuffle(paths)
+        return paths
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self._describe()}{' shuffled' if self.shuffle else ''}>"
+
+
+class FolderTracks(_Passes):
     """
     An endless sequence of the MP3 files in a folder.
 
     Iterate over it to get paths; every pass lists the folder again.
 
     @ivar folder: the music folder.
-    @ivar shuffle: whether each pass is in a random order.
     """
 
     def __init__(self, folder: str, shuffle: bool = False, rng: random.Random | None = None) -> None:
@@ -83,9 +129,8 @@ class FolderTracks:
         @param rng: the random generator for shuffling (tests pass a seeded
             one).
         """
+        super().__init__(shuffle, rng)
         self.folder = folder
-        self.shuffle = shuffle
-        self._random = rng or random.Random()
 
     def check(self) -> int:
         """
@@ -96,24 +141,18 @@ class FolderTracks:
         """
         return len(scanFolder(self.folder))
 
-    def nextPass(self) -> list[str]:
+    def _list(self) -> list[str]:
         """
-        List the folder again for the next pass.
-
-        @return: a non-empty list of paths, shuffled if asked.
-        @raise NoTracks: when the folder has nothing to play now (it may
-            again later).
+        @return: the folder's files as they are now.
+        @raise NoTracks: when the folder has nothing to play now.
         """
-        paths = scanFolder(self.folder)
-        if self.shuffle:
-            self._random.shuffle(paths)
-        return paths
+        return scanFolder(self.folder)
 
-    def __repr__(self) -> str:
-        return f"<FolderTracks {self.folder!r}{' shuffled' if self.shuffle else ''}>"
+    def _describe(self) -> str:
+        return repr(self.folder)
 
 
-class ListTracks:
+class ListTracks(_Passes):
     """
     An endless sequence of a fixed list of files (e.g. the built-in demo).
     """
@@ -124,9 +163,8 @@ class ListTracks:
         @param shuffle: play each pass in a random order.
         @param rng: the random generator for shuffling.
         """
+        super().__init__(shuffle, rng)
         self.paths = list(paths)
-        self.shuffle = shuffle
-        self._random = rng or random.Random()
 
     def check(self) -> int:
         """
@@ -137,21 +175,16 @@ class ListTracks:
             raise NoTracks("the playlist is empty")
         return len(self.paths)
 
-    def nextPass(self) -> list[str]:
+    def _list(self) -> list[str]:
         """
-        The list again, for the next pass.
-
-        @return: the paths, shuffled if asked.
+        @return: a copy of the list.
         @raise NoTracks: for an empty list.
         """
         self.check()
-        paths = list(self.paths)
-        if self.shuffle:
-            self._random.shuffle(paths)
-        return paths
+        return list(self.paths)
 
-    def __repr__(self) -> str:
-        return f"<ListTracks of {len(self.paths)}{' shuffled' if self.shuffle else ''}>"
+    def _describe(self) -> str:
+        return f"of {len(self.paths)}"
 
 
 def parseM3U(text: str, base: str) -> list[str]:
@@ -182,12 +215,11 @@ def parseM3U(text: str, base: str) -> list[str]:
     return paths
 
 
-class M3UTracks:
+class M3UTracks(_Passes):
     """
     The files an M3U playlist names, re-read on every pass.
 
     @ivar path: the playlist file.
-    @ivar shuffle: whether each pass is in a random order.
     """
 
     def __init__(self, path: str, shuffle: bool = False, rng: random.Random | None = None) -> None:
@@ -196,11 +228,10 @@ class M3UTracks:
         @param shuffle: play each pass in a random order.
         @param rng: the random generator for shuffling.
         """
+        super().__init__(shuffle, rng)
         self.path = path
-        self.shuffle = shuffle
-        self._random = rng or random.Random()
 
-    def _read(self) -> list[str]:
+    def _list(self) -> list[str]:
         """
         @return: the entries.
         @raise NoTracks: when the playlist cannot be read or names nothing.
@@ -224,22 +255,10 @@ class M3UTracks:
         @return: the number of entries.
         @raise NoTracks: when there are none.
         """
-        return len(self._read())
+        return len(self._list())
 
-    def nextPass(self) -> list[str]:
-        """
-        Read the playlist again for the next pass.
-
-        @return: its entries, shuffled if asked.
-        @raise NoTracks: when it cannot be read or names nothing.
-        """
-        paths = self._read()
-        if self.shuffle:
-            self._random.shuffle(paths)
-        return paths
-
-    def __repr__(self) -> str:
-        return f"<M3UTracks {self.path!r}{' shuffled' if self.shuffle else ''}>"
+    def _describe(self) -> str:
+        return repr(self.path)
 
 
 def tracksFor(path: str, shuffle: bool = False) -> FolderTracks | M3UTracks:
