@@ -19,7 +19,7 @@ from tests._web import SiteClient, _dechunk, requestBytes
 from txradio.net.listenerport import ListenerFactory
 from txradio.stream.station import Station
 from txradio.testing import FakeFrameSource, connectInMemory
-from txradio.web.events import EventClient, EventHub, formatEvent
+from txradio.web.events import EventClient, EventHub, EventLimits, formatEvent
 from txradio.web.site import buildSite
 
 
@@ -199,7 +199,7 @@ class EventsTests(SynchronousTestCase):
         event, and ends it: a browser's EventSource reconnects after that
         delay (after a 503 it would give up for good).
         """
-        self.hub.maxClients = 2
+        self.hub.limits = EventLimits(maxClients=2)
         self.hub._random = lambda: 0.5
         self.follow()
         self.follow()
@@ -231,7 +231,7 @@ class EventsTests(SynchronousTestCase):
 
         radio = RadioService([self.station], site=self.site, reactor=self.clock)
         configureOperations(radio, ServerConfig(maxEventClients=3), (), self.clock)
-        self.assertEqual(self.hub.maxClients, 3)
+        self.assertEqual(self.hub.limits.maxClients, 3)
 
     def test_slowClientDropped(self) -> None:
         """
@@ -239,7 +239,7 @@ class EventsTests(SynchronousTestCase):
         overflows; the others are not.
         """
         self.source.framesPerTrack = 100000
-        self.hub.bufferLimit = 300
+        self.hub.limits = EventLimits(bufferLimit=300)
         _, slowTransport = self.follow()
         _, fastTransport = self.follow()
         slow = next(iter(self.hub.clients))

@@ -17,6 +17,7 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Container, Mapping, Sequence
+from dataclasses import replace
 
 from twisted.logger import Logger
 
@@ -648,7 +649,7 @@ def configureOperations(service: RadioService, server: ServerConfig, hooks: Sequ
     # that connect from now on.
     hub = getattr(getattr(service.site, "resource", None), "events", None)
     if hub is not None:
-        hub.maxClients = server.maxEventClients
+        hub.limits = replace(hub.limits, maxClients=server.maxEventClients)
     hooks = tuple(hooks)
     if hooks != getattr(service, "hookConfigs", None):
         service.setHooks([hookFromConfig(hook, reactor) for hook in hooks])

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from twisted.application.service import Service
@@ -184,6 +185,23 @@ def _peer(request: Request) -> str:
     return f"{host}:{getattr(address, 'port', '')}" if host else str(address)
 
 
+@dataclass(frozen=True, slots=True)
+class EventLimits:
+    """
+    How much an L{EventHub} serves, and how often.
+
+    @ivar maxClients: the most clients at once.
+    @ivar bufferLimit: bytes a paused client may hold.
+    @ivar interval: seconds between comparisons.
+    @ivar keepAlive: seconds of silence before a comment is sent.
+    """
+
+    maxClients: int = MAX_CLIENTS
+    bufferLimit: int = BUFFER_LIMIT
+    interval: float = INTERVAL
+    keepAlive: float = KEEPALIVE
+
+
 class EventHub(Service):
     """
     Follows the stations for the pages that are open, and tells them what
@@ -193,7 +211,8 @@ class EventHub(Service):
     stream and stops the comparison loop.
 
     @ivar clients: the connected L{EventClient}s.
-    @ivar maxClients: the most clients at once.
+    @ivar limits: the L{EventLimits}; a reload may replace them, for pages
+        that connect from then on.
     """
 
     _log = Logger()
@@ -202,19 +221,13 @@ class EventHub(Service):
         self,
         context: WebContext,
         clock: IReactorTime,
-        maxClients: int = MAX_CLIENTS,
-        bufferLimit: int = BUFFER_LIMIT,
-        interval: float = INTERVAL,
-        keepAlive: float = KEEPALIVE,
+        limits: EventLimits = EventLimits(),
         random: Callable[[], float] = random.random,
     ) -> None:
         """
         @param context: the site's shared state (the stations).
         @param clock: the time the comparison loop runs on.
-        @param maxClients: the most clients at once.
-        @param bufferLimit: bytes a paused client may hold.
-        @param interval: seconds between comparisons.
-        @param keepAlive: seconds of silence before a comment is sent.
+        @param limits: how many clients, how much buffer, how often.
         @param random: a source of numbers in [0, 1), which spreads the
             retries of refused pages (see L{busyAnswer}).
         """
@@ -222,10 +235,7 @@ class EventHub(Service):
         self._random = random
         self.context = context
         self.clock = clock
-        self.maxClients = maxClients
-        self.bufferLimit = bufferLimit
-        self.interval = interval
-        self.keepAlive = keepAlive
+        self.limits = limits
         self.clients: dict[EventClient, None] = {}
         self._last: dict[str, dict[str, Any]] = {}
         self._quietSince = 0.0
@@ -251,9 +261,9 @@ class EventHub(Service):
         @param request: a C{GET /events} request.
         @return: the new client, or L{None} when the hub is full.
         """
-        if len(self.clients) >= self.maxClients:
+        if len(self.clients) >= self.limits.maxClients:
             return None
-        client = EventClient(self, request, self.bufferLimit)
+        client = EventClient(self, request, self.limits.bufferLimit)
         self.clients[client] = None
         request.registerProducer(client, True)
         current = self.snapshot()
@@ -261,7 +271,7 @@ class EventHub(Service):
         if not self._loop.running:
             self._last = current
             self._quietSince = self.clock.seconds()
-            self._loop.start(self.interval, now=False)
+            self._loop.start(self.limits.interval, now=False)
         return client
 
     def busyAnswer(self) -> bytes:
@@ -295,7 +305,7 @@ class EventHub(Service):
         now = self.clock.seconds()
         if changed:
             data = b"".join(formatEvent("mount", value) for value in changed)
-        elif now - self._quietSince >= self.keepAlive:
+        elif now - self._quietSince >= self.limits.keepAlive:
             data = b": keep-alive\n\n"
         else:
             return
@@ -341,7 +351,7 @@ class EventsResource(Resource):
         allowCORS(request)
         request.setHeader(b"cache-control", b"no-cache")
         request.setHeader(b"content-type", b"text/event-stream; charset=utf-8")
-        if len(self.hub.clients) >= self.hub.maxClients:
+        if len(self.hub.clients) >= self.hub.limits.maxClients:
             # A 200 that ends, not a 503: EventSource reconnects after the
             # retry field's delay, and never after an error status.
             request.setHeader(b"retry-after", b"30")
