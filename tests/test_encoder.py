@@ -10,7 +10,7 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from tests._process import FakeProcessReactor
 from tests.test_audioformat import headerBytes
-from txradio.sources.encoder import HANG_TIMEOUT, Backoff, EncoderProcess, encoderArguments
+from txradio.sources.encoder import HANG_TIMEOUT, Backoff, EncoderProcess, EncoderSettings, encoderArguments
 from txradio.wire.audioformat import AudioFormat
 from txradio.wire.mp3 import Frame, parseHeader
 
@@ -86,11 +86,9 @@ class EncoderProcessTests(SynchronousTestCase):
         self.ends: list = []
         self.process = EncoderProcess(
             self.reactor,
-            AudioFormat(44100, 2, 64),
+            EncoderSettings(AudioFormat(44100, 2, 64), executable="/usr/bin/ffmpeg", name="/test"),
             onFrames=self.output.extend,
             onEnded=lambda process, reason: self.ends.append(reason),
-            executable="/usr/bin/ffmpeg",
-            name="/test",
         )
 
     def test_spawn(self) -> None:

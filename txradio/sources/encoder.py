@@ -20,6 +20,7 @@ broadcaster, and a shared process would tie their failures together.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from twisted.application.internet import backoffPolicy
 from twisted.internet.error import ProcessExitedAlready
@@ -142,11 +143,28 @@ class Backoff:
         self.failures = 0
 
 
+@dataclass(frozen=True, slots=True)
+class EncoderSettings:
+    """
+    What every encoder run of a mount is asked to do.
+
+    @ivar outputFormat: the format to produce.
+    @ivar executable: the ffmpeg program.
+    @ivar hangTimeout: seconds between watchdog checks.
+    @ivar name: a name for logs, e.g. the mount.
+    """
+
+    outputFormat: AudioFormat
+    executable: str = DEFAULT_EXECUTABLE
+    hangTimeout: float = HANG_TIMEOUT
+    name: str = ""
+
+
 class EncoderProcess(ProcessProtocol):
     """
     One ffmpeg child process encoding MP3 frames into another format.
 
-    @ivar outputFormat: what it produces.
+    @ivar settings: the L{EncoderSettings} it runs with.
     @ivar inputSeconds: seconds of audio written to it.
     @ivar outputSeconds: seconds of audio it gave back.
     @ivar ended: whether the child has exited.
@@ -161,33 +179,24 @@ class EncoderProcess(ProcessProtocol):
     def __init__(
         self,
         reactor,
-        outputFormat: AudioFormat,
+        settings: EncoderSettings,
         onFrames: Callable[[list[Frame]], None],
         onEnded: Callable[[EncoderProcess, Failure], None],
-        executable: str = DEFAULT_EXECUTABLE,
         clock: IReactorTime | None = None,
-        hangTimeout: float = HANG_TIMEOUT,
-        name: str = "",
     ) -> None:
         """
         @param reactor: an C{IReactorProcess} to spawn with.
-        @param outputFormat: the format to produce.
+        @param settings: the format, program, watchdog period and log name.
         @param onFrames: called with each batch of whole output frames.
         @param onEnded: called once, with this object and the reason, when
             the child has exited (or could not be started).
-        @param executable: the ffmpeg program.
         @param clock: the time for the watchdog; C{reactor} by default.
-        @param hangTimeout: seconds between watchdog checks.
-        @param name: a name for logs, e.g. the mount.
         """
         self._reactor = reactor
         self._clock = clock if clock is not None else reactor
-        self.outputFormat = outputFormat
+        self.settings = settings
         self._onFrames = onFrames
         self._onEnded = onEnded
-        self.executable = executable
-        self.hangTimeout = hangTimeout
-        self.name = name
         self.inputSeconds = 0.0
         self.outputSeconds = 0.0
         self.framesIn = 0
@@ -205,7 +214,7 @@ class EncoderProcess(ProcessProtocol):
         """
         The whole command line, program first.
         """
-        return [self.executable, *encoderArguments(self.outputFormat)]
+        return [self.settings.executable, *encoderArguments(self.settings.outputFormat)]
 
     def start(self) -> None:
         """
@@ -215,13 +224,13 @@ class EncoderProcess(ProcessProtocol):
         try:
             self._reactor.spawnProcess(
                 self,
-                self.executable,
+                self.settings.executable,
                 self.args,
                 env=None,
                 childFDs={0: "w", 1: "r", 2: "r"},
             )
         except Exception as error:  # noqa: BLE001 - any spawn failure is a crash
-            self._log.error("{name}: cannot start {program}: {error}", name=self.name, program=self.executable, error=error)
+            self._log.error("{name}: cannot start {program}: {error}", name=self.settings.name, program=self.settings.executable, error=error)
             self.ended = True
             self._onEnded(self, Failure())
 
@@ -263,7 +272,7 @@ class EncoderProcess(ProcessProtocol):
         self.framesIn += len(frames)
         if self._watchdog is None:
             self._checkedOutput = self.outputSeconds
-            self._watchdog = self._clock.callLater(self.hangTimeout, self._check)
+            self._watchdog = self._clock.callLater(self.settings.hangTimeout, self._check)
 
     def finish(self) -> None:
         """
@@ -317,23 +326,23 @@ class EncoderProcess(ProcessProtocol):
             if produced <= 0:
                 self._log.warn(
                     "{name}: the encoder gave nothing back for {seconds} s while holding {pending:.1f} s of audio: restarting it",
-                    name=self.name,
-                    seconds=self.hangTimeout,
+                    name=self.settings.name,
+                    seconds=self.settings.hangTimeout,
                     pending=self.pending,
                 )
                 self.kill("hung")
                 return
-            if produced < MIN_SPEED * self.hangTimeout:
+            if produced < MIN_SPEED * self.settings.hangTimeout:
                 self._log.warn(
                     "{name}: the encoder made {produced:.1f} s of audio in {seconds} s: it is falling behind, restarting it",
-                    name=self.name,
+                    name=self.settings.name,
                     produced=produced,
-                    seconds=self.hangTimeout,
+                    seconds=self.settings.hangTimeout,
                 )
                 self.kill("fell behind")
                 return
         if self.pending > 0 or not self._stdinClosed:
-            self._watchdog = self._clock.callLater(self.hangTimeout, self._check)
+            self._watchdog = self._clock.callLater(self.settings.hangTimeout, self._check)
 
     def _cancelWatchdog(self) -> None:
         """
@@ -380,5 +389,5 @@ class EncoderProcess(ProcessProtocol):
         self.ended = True
         message = self.stderr.decode("utf-8", "replace").strip()
         if message:
-            self._log.warn("{name}: the encoder said: {message}", name=self.name, message=message[-500:])
+            self._log.warn("{name}: the encoder said: {message}", name=self.settings.name, message=message[-500:])
         self._onEnded(self, reason)

@@ -38,6 +38,7 @@ from txradio.sources.encoder import (
     PRIME_FRAMES,
     Backoff,
     EncoderProcess,
+    EncoderSettings,
 )
 from txradio.wire.audioformat import DEFAULT_ENCODE_BITRATE, PASS, SKIP, TRANSCODE, AudioFormat, decide
 from txradio.wire.mp3 import Frame, silentFrame
@@ -112,7 +113,8 @@ class TranscodingSource:
     Frames of one format from a source of any format.
 
     @ivar inner: the wrapped L{IFrameSource}.
-    @ivar outputFormat: the format handed on.
+    @ivar encoderSettings: the L{EncoderSettings} every encoder run gets: the
+        format handed on, the program, the watchdog period and the log name.
     @ivar policy: what happens to frames of another format: L{TRANSCODE}
         (through an encoder), L{SKIP} (dropped), or L{ALWAYS} (every frame
         goes through the encoder, for a derived mount).
@@ -129,7 +131,6 @@ class TranscodingSource:
     @ivar runs: encoder runs started.
     @ivar framesDropped: input frames dropped (skipped, or while an encoder
         was being restarted).
-    @ivar name: a name for logs.
     """
 
     _log = Logger()
@@ -168,13 +169,10 @@ class TranscodingSource:
         if policy not in (TRANSCODE, SKIP, ALWAYS):
             raise ValueError(f"policy must be {TRANSCODE}, {SKIP} or {ALWAYS}, not {policy!r}")
         self.inner = inner
-        self.outputFormat = outputFormat
+        self.encoderSettings = EncoderSettings(outputFormat, executable, hangTimeout, name)
         self.policy = policy
         self.encoderAvailable = encoderAvailable
-        self.executable = executable
         self.lookahead = lookahead
-        self.hangTimeout = hangTimeout
-        self.name = name
         self.title: str | None = None
         self.restarts = 0
         self.yieldsToFallback = False
@@ -194,6 +192,20 @@ class TranscodingSource:
         self._closed = False
         self._running: set[EncoderProcess] = set()
         self._idleWaiters: list[Deferred] = []
+
+    @property
+    def outputFormat(self) -> AudioFormat:
+        """
+        The format handed on.
+        """
+        return self.encoderSettings.outputFormat
+
+    @property
+    def name(self) -> str:
+        """
+        A name for logs.
+        """
+        return self.encoderSettings.name
 
     # -- state ------------------------------------------------------------
 
@@ -468,13 +480,10 @@ class TranscodingSource:
             self._segments[-1].closed = True
         process = EncoderProcess(
             self._processReactor(),
-            self.outputFormat,
+            self.encoderSettings,
             onFrames=lambda frames: None,
             onEnded=self._ended,
-            executable=self.executable,
             clock=self._clock,
-            hangTimeout=self.hangTimeout,
-            name=self.name,
         )
         segment = _Segment(process, kind)
         process._onFrames = lambda frames, segment=segment: self._encoded(segment, frames)
