@@ -40,6 +40,7 @@ from zope.interface import implementer
 from txradio.interfaces import ILoginThrottle, IRadioSite, IReloader, IStation
 from txradio.library.index import Library
 from txradio.web.admin import AdminResource
+from txradio.web.adminpage import AdminPage
 from txradio.web.api import APIRoot
 from txradio.web.browse import LibraryResource
 from txradio.web.events import EventHub, EventsResource
@@ -283,6 +284,7 @@ class RadioRoot(Resource):
         self.putChild(b"api", APIRoot(self.context, library))
         self.putChild(b"events", EventsResource(self.events))
         self.admin = AdminResource(self.context, adminPassword, logins=logins)
+        self.admin.page = AdminPage(self.context)
         self.putChild(b"admin", self.admin)
         self.putChild(b"static", StaticResource())
         if library is not None:
