@@ -216,6 +216,9 @@ class AdminBrowserTests(TestCase):
         yield browser.waitFor("!document.querySelector('[data-error]').hidden", timeout=10)
         error = yield browser.evaluate("document.querySelector('[data-error]').textContent")
         self.assertEqual(error, "kick failed: no such listener on this mount")
+        # The next poll redraws the table without the made-up row.
+        yield browser.waitFor("!document.querySelector('tr[data-listener=gone]')", timeout=10)
+        yield browser.evaluate("window.scrollTo(0, 0)")
         yield self.screenshots("admin-after")
         # The one failed load the console reports is the refused kick.
         self.assertEqual(len(browser.problems()), 1, browser.problems())
