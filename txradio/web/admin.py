@@ -8,7 +8,14 @@ admin password.  With no password configured it does not exist (404).
    listener;
  - C{POST /admin/skip} C{{"mount": …}}: play the playlist's next track;
  - C{POST /admin/reload} C{{"mount": …}}: read the playlist again;
- - C{POST /admin/title} C{{"mount": …, "title": …}}: change the title.
+ - C{POST /admin/title} C{{"mount": …, "title": …}}: change the title;
+ - C{POST /admin/move} C{{"mount": …, "listener": ID, "destination": …}}:
+   move one listener to another mount without a reconnect;
+ - C{POST /admin/kill-source} C{{"mount": …}}: end the live source.
+
+C{GET /admin/} answers the admin page (L{txradio.web.adminpage}) to a
+browser (an C{Accept} header naming C{text/html}) and the mounts' JSON to
+anything else.
 
 A browser sends remembered Basic credentials with any request to this
 server, even one a page on another site makes it send, so every change
@@ -30,6 +37,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -41,6 +49,7 @@ from twisted.web.server import Request
 
 from txradio.interfaces import IListener, ILoginThrottle, IProgramme, IReloader, IStation
 from txradio.stream.events import KICKED
+from txradio.stream.listener import Listener
 from txradio.web.status import WebContext, displayTitle, encodeJSON, isLive, summary
 from txradio.wire.auth import credentialsMatch, parseBasicAuth
 from txradio.wire.icy import cleanTitle
@@ -88,21 +97,43 @@ def listenerInfo(listener: IListener) -> dict[str, Any]:
         "seconds": round(listener.seconds, 1),
         "bytesSent": listener.bytesSent,
         "lag": listener.lag,
+        # Listeners of the listener port are ICY (or plain HTTP) streams;
+        # HLS sessions are only counted (C{hlsListeners} of the mount).
+        "protocol": "ICY",
     }
 
 
-def mountInfo(station: IStation) -> dict[str, Any]:
+def sourceInfo(station: IStation) -> dict[str, Any]:
+    """
+    What is on the air on a mount: a live source (with its name) or the
+    programme.
+
+    @param station: the station.
+    @return: C{kind} (C{"live"}, C{"programme"} or C{"off"}) and C{name}.
+    """
+    if isLive(station):
+        # Live sources name themselves for the log ("live source ADDRESS",
+        # "relay of URL"); the stream's name is the one the source sent.
+        return {"kind": "live", "name": str(getattr(station.liveSource, "name", "") or "live")}
+    if station.onAir:
+        return {"kind": "programme", "name": type(station.programme).__name__}
+    return {"kind": "off", "name": ""}
+
+
+def mountInfo(station: IStation, hls: Any = None) -> dict[str, Any]:
     """
     What the admin sees of a mount.
 
     @param station: the station.
+    @param hls: its L{txradio.web.hls.HLSMount}, or L{None} without HLS.
     @return: a JSON-ready dictionary with its listeners.
     """
-    info = summary(station)
+    info = summary(station, hls)
     programme = station.programme
     info.update(
         {
             "live": isLive(station),
+            "source": sourceInfo(station),
             "canSkip": IProgramme.providedBy(programme),
             "canReload": IProgramme.providedBy(programme),
             "totalListeners": station.totalListeners,
@@ -211,6 +242,7 @@ class AdminResource(Resource):
         self.context = context
         self.access = access
         self.reloader: IReloader | None = None
+        self.page: Callable[[Request], bytes] | None = None
 
     def render(self, request: Request) -> bytes:
         """
@@ -233,12 +265,17 @@ class AdminResource(Resource):
                 return self._reply(request, http.OK, self._reloadConfig(request))
             if action in ("", "mounts"):
                 self._onlyMethod(request, b"GET", b"HEAD")
-                return self._reply(request, http.OK, {"mounts": [mountInfo(s) for s in self.context.stations]})
+                if action == "" and self.page is not None and b"text/html" in (request.getHeader(b"accept") or b""):
+                    return self.page(request)
+                mounts = [mountInfo(s, self.context.hls.get(s.mount)) for s in self.context.stations]
+                return self._reply(request, http.OK, {"mounts": mounts})
             handler = {
                 "kick": self._kick,
                 "skip": self._skip,
                 "reload": self._reload,
                 "title": self._title,
+                "move": self._move,
+                "kill-source": self._killSource,
             }.get(action)
             if handler is None:
                 raise AdminError(http.NOT_FOUND, "no such admin action")
@@ -466,6 +503,61 @@ class AdminResource(Resource):
         )
         station.updateTitle(title)
         return {"title": title, "mount": station.mount.decode()}
+
+    def _move(self, request: Request, station: IStation, fields: dict[str, Any]) -> dict[str, Any]:
+        """
+        Move one listener to another mount without a reconnect (what
+        Icecast's C{moveclients} does for all of a mount's listeners).
+
+        @param request: the request.
+        @param station: its mount.
+        @param fields: C{listener}: the listener's id; C{destination}: the
+            mount it moves to.
+        @return: the reply.
+        @raise AdminError: 404 for an unknown listener or destination, 409
+            for the same mount or a destination not on the air.
+        """
+        wanted = str(fields.get("listener", ""))
+        target = fields.get("destination")
+        destination = self.context.station(target) if isinstance(target, str) else None
+        if destination is None:
+            raise AdminError(http.NOT_FOUND, "no such destination mount")
+        if destination is station:
+            raise AdminError(http.CONFLICT, "the listener is on that mount already")
+        if not destination.onAir:
+            raise AdminError(http.CONFLICT, f"{destination.mount.decode()} is not on the air")
+        for listener in list(station.broadcaster.listeners):
+            # Only listeners of the listener port can follow another mount.
+            if isinstance(listener, Listener) and listenerId(listener) == wanted:
+                listener.moveTo(destination.broadcaster)
+                destination.peakListeners = max(destination.peakListeners, destination.listenerCount)
+                self._log.info(
+                    "admin {peer} moved listener {listener} from {mount} to {destination}",
+                    peer=clientHost(request),
+                    listener=listener.peer,
+                    mount=station.mount.decode(),
+                    destination=destination.mount.decode(),
+                )
+                return {"moved": wanted, "mount": station.mount.decode(), "destination": destination.mount.decode()}
+        raise AdminError(http.NOT_FOUND, "no such listener on this mount")
+
+    def _killSource(self, request: Request, station: IStation, fields: dict[str, Any]) -> dict[str, Any]:
+        """
+        End the live source; the mount goes back to its programme or
+        fallback (Icecast's C{killsource}).
+
+        @param request: the request.
+        @param station: the station.
+        @param fields: unused.
+        @return: the reply.
+        @raise AdminError: 409 when no live source is connected.
+        """
+        if not station.killSource():
+            raise AdminError(http.CONFLICT, f"{station.mount.decode()} has no live source")
+        self._log.info(
+            "admin {peer} ended the live source of {mount}", peer=clientHost(request), mount=station.mount.decode()
+        )
+        return {"killed": True, "mount": station.mount.decode()}
 
 
 def clientHost(request: Request) -> str:

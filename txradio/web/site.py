@@ -41,6 +41,7 @@ from zope.interface import implementer
 from txradio.interfaces import ILoginThrottle, IRadioSite, IReloader, IStation
 from txradio.library.index import Library
 from txradio.web.admin import AdminAccess, AdminResource
+from txradio.web.adminpage import AdminPage
 from txradio.web.api import APIRoot
 from txradio.web.browse import LibraryResource
 from txradio.web.events import EventHub, EventsResource
@@ -284,6 +285,7 @@ class RadioRoot(Resource):
         self.putChild(b"api", APIRoot(self.context, library))
         self.putChild(b"events", EventsResource(self.events))
         self.admin = AdminResource(self.context, AdminAccess(adminPassword, logins=logins))
+        self.admin.page = AdminPage(self.context)
         self.putChild(b"admin", self.admin)
         self.putChild(b"static", StaticResource())
         if library is not None:
