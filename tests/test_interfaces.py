@@ -16,6 +16,7 @@ from twisted.trial.unittest import SynchronousTestCase
 import txradio
 
 CHECKED = {
+    "txradio.net.access.MountAccess": "tests.test_access",
     "txradio.net.listenerport.ListenerFactory": "tests.test_protocol",
     "txradio.net.push.PushProtocol": "tests.test_push",
     "txradio.net.throttle.LoginThrottle": "tests.test_attacks",
