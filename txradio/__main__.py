@@ -4,6 +4,9 @@ The C{txradio} command (and C{python -m txradio}).
  - C{txradio check-config FILE}: validate a configuration file without
    starting anything; prints the mounts and exits 0, or prints the error
    and exits 1.
+ - C{txradio sign-url MOUNT [--expires-in SECONDS]}: print a signed,
+   expiring listen URL (see docs/security.md).
+ - C{txradio htpasswd USER}: print an htpasswd line for a listener.
  - C{txradio [OPTIONS]}: run a station in the foreground, exactly as
    C{twistd -n txradio OPTIONS} does.
 """
@@ -54,6 +57,11 @@ def main(argv: list[str] | None = None) -> None:
             print("usage: txradio check-config FILE", file=sys.stderr)
             raise SystemExit(2)
         raise SystemExit(checkConfig(args[1]))
+    if args[:1] in (["sign-url"], ["htpasswd"]):
+        from txradio._accesscli import htpasswdCommand, signURLCommand
+
+        command = signURLCommand if args[0] == "sign-url" else htpasswdCommand
+        raise SystemExit(command(args[1:]))
     from twisted.scripts.twistd import run
 
     sys.argv = ["twistd", "--nodaemon", "--pidfile=", "txradio", *args]

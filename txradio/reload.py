@@ -52,6 +52,13 @@ IN_PLACE = frozenset(
         "push",
         "hls",
         "icyStatus",
+        "allowIp",
+        "denyIp",
+        "denyUserAgents",
+        "htpasswd",
+        "tokenSecret",
+        "tokenBindAddress",
+        "listenerAuthUrl",
     }
 )
 """Mount settings a running mount takes without disconnecting anyone."""
@@ -247,7 +254,16 @@ class Reloader:
         @param plan: what to do.
         @return: a L{Deferred} firing once removed mounts have stopped.
         """
-        from txradio.build import buildStations, checkEncoder, configureOperations, linkFallbacks, updateStation
+        from txradio.build import (
+            accessPolicy,
+            buildStations,
+            checkEncoder,
+            configureAccess,
+            configureOperations,
+            linkFallbacks,
+            runningLimiter,
+            updateStation,
+        )
 
         radio = self.radio
         byPath = {station.mount.decode("ascii"): station for station in radio.stations}
@@ -257,8 +273,11 @@ class Reloader:
         newByPath = {station.mount.decode("ascii"): station for station in stations}
         # The server settings first: a log that cannot be opened stops the
         # reload before any mount changed.
+        # The htpasswd files are read before anything changes, too.
+        access = accessPolicy(new, self._reactor, radio.logins, runningLimiter(radio))
         self._applyServer(new.server)
         configureOperations(radio, new.server, new.hooks, self._reactor)
+        configureAccess(radio, new, self._reactor, access)
         for path, keys in plan.updated:
             updateStation(byPath[path], new.mount(path), keys, self._reactor)
         linkFallbacks(new, newByPath, only=keep)

@@ -27,8 +27,10 @@ from txradio.config.kinds import (
     Text,
     Words,
 )
+from txradio.config.access import AgentPatterns, Networks, PasswordPath
 from txradio.config.mount import MAX_TIMEOUT, MountConfig
 from txradio.config.places import HookURL, Library, LogPath, MountPaths, PublicURL
+from txradio.net.access import DEFAULT_AUTH_TIMEOUT, DEFAULT_MAX_AUTH_REQUESTS, ON_ERROR
 from txradio.net.listenerport import DEFAULT_HEADER_TIMEOUT
 from txradio.net.sourceport import DEFAULT_SOURCE_TIMEOUT
 from txradio.stream.segmenter import (
@@ -206,6 +208,50 @@ class ServerConfig:
         doc="Further ones are closed at once. No limit is the default because many listeners can share one "
         "address behind a NAT.",
         option="max-connections-per-address",
+    )
+    allowIp: tuple[str, ...] = setting(
+        (),
+        kind=Networks(),
+        help="Only these addresses and networks may listen, on every mount without its own list (403 for others).",
+        doc='IPv4 and IPv6, e.g. `["10.0.0.0/8", "2001:db8::/32"]`; an IPv4 client on an IPv6 socket matches '
+        "its IPv4 address. Empty allows everyone.",
+        shown="everyone",
+    )
+    denyIp: tuple[str, ...] = setting(
+        (), kind=Networks(), help="These addresses and networks may not listen (403); deny wins.", shown="none"
+    )
+    denyUserAgents: tuple[str, ...] = setting(
+        (),
+        kind=AgentPatterns(),
+        help="Players that may not listen (403): case-insensitive substrings, or `re:` regular expressions.",
+        doc="At most 100, each at most 200 characters.",
+        shown="none",
+    )
+    htpasswd: str | None = setting(
+        None,
+        kind=PasswordPath(),
+        help="An htpasswd file listeners of every mount without its own log in with (HTTP Basic).",
+    )
+    listenerAuthUrl: str | None = setting(
+        None,
+        kind=HookURL(),
+        help="Icecast's URL authentication for every mount without its own.",
+    )
+    listenerAuthTimeout: float = setting(
+        DEFAULT_AUTH_TIMEOUT,
+        kind=Seconds(60.0),
+        help="How long a listener_add POST may take.",
+    )
+    listenerAuthOnError: str = setting(
+        "refuse",
+        kind=Choice(ON_ERROR),
+        help="When the authentication server fails or times out: refuse the listener (503), as Icecast does, "
+        "or admit it.",
+    )
+    maxAuthRequests: int = setting(
+        DEFAULT_MAX_AUTH_REQUESTS,
+        kind=Integer(1, 10000, "requests"),
+        help="listener_add POSTs in flight at most; further listeners get 503.",
     )
 
 

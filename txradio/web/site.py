@@ -361,9 +361,29 @@ class RadioRoot(Resource):
             return resource
         resource = self.hls.resourceFor(request.path)
         if resource is not None:
-            return resource
+            return self._guarded(resource)
         child = Resource.getChildWithDefault(self, name, request)
         return child
+
+    access = None
+    """The radio's L{txradio.net.access.AccessPolicy}, or L{None}: HLS of a
+    protected mount passes its checks (set by L{txradio.build})."""
+
+    def _guarded(self, resource: Resource) -> Resource:
+        """
+        Put a mount's HLS resource behind the mount's access checks.
+
+        @param resource: an HLS resource, with its C{mount}.
+        @return: it, or it wrapped in a L{GuardedResource}.
+        """
+        hls = getattr(resource, "mount", None)
+        station = getattr(hls, "station", None)
+        access = self.access.forMount(station.mount) if self.access is not None and station is not None else None
+        if access is None:
+            return resource
+        from txradio.web.guard import GuardedResource
+
+        return GuardedResource(resource, access, station)
 
     def getChild(self, path: bytes, request: Request) -> Resource:
         """

@@ -538,3 +538,21 @@ def readAuthAnswer(headers: Mapping[bytes, Sequence[bytes]]) -> AuthAnswer:
         if text.isdigit() and len(text) <= 9:
             limit = int(text)
     return AuthAnswer(admitted, message, limit)
+
+
+def signURL(base: str, mount: str, secret: str | bytes, expires: int, address: str | None = None) -> str:
+    """
+    Make a signed, expiring listen URL: the function for embedders (and
+    C{txradio sign-url}).
+
+    @param base: the server's base URL, e.g. C{"https://radio.example.org"}
+        (a trailing C{/} is dropped).
+    @param mount: the mount path, e.g. C{"/private"}.
+    @param secret: the mount's C{token_secret}.
+    @param expires: when the link stops working, in seconds since the
+        epoch (e.g. C{int(time.time()) + 3600}).
+    @param address: the one client address that may use it, for a mount
+        with C{token_bind_address}; else L{None}.
+    @return: e.g. C{"https://radio.example.org/private?expires=…&token=…"}.
+    """
+    return f"{base.rstrip('/')}{mount}?{signedQuery(secret, mount, expires, address)}"
