@@ -20,6 +20,16 @@ from txradio.wire.access import readToken
 from txradio.wire.auth import parseBasicAuth
 
 
+def isHLS(resource: Resource) -> bool:
+    """
+    @param resource: a resource of the site.
+    @return: whether it serves a mount's HLS (a playlist or segments).
+    """
+    from txradio.web.hls import _MountResource
+
+    return isinstance(resource, _MountResource)
+
+
 def webAccessRequest(request: Request, mount: str) -> AccessRequest:
     """
     Describe a web request for the access checks.

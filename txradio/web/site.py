@@ -358,7 +358,7 @@ class RadioRoot(Resource):
         """
         resource = self._paths.get(request.path)
         if resource is not None:
-            return resource
+            return self._guarded(resource)
         resource = self.hls.resourceFor(request.path)
         if resource is not None:
             return self._guarded(resource)
@@ -373,15 +373,17 @@ class RadioRoot(Resource):
         """
         Put a mount's HLS resource behind the mount's access checks.
 
-        @param resource: an HLS resource, with its C{mount}.
+        @param resource: the resource a path leads to.
         @return: it, or it wrapped in a L{GuardedResource}.
         """
-        hls = getattr(resource, "mount", None)
-        station = getattr(hls, "station", None)
-        access = self.access.forMount(station.mount) if self.access is not None and station is not None else None
+        from txradio.web.guard import GuardedResource, isHLS
+
+        if self.access is None or not isHLS(resource):
+            return resource
+        station = resource.mount.station  # type: ignore[attr-defined]
+        access = self.access.forMount(station.mount)
         if access is None:
             return resource
-        from txradio.web.guard import GuardedResource
 
         return GuardedResource(resource, access, station)
 
