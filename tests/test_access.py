@@ -666,3 +666,46 @@ class AdmissionTests(SynchronousTestCase):
         _, transport = self.connect(MPG123 % (b"", b""))
         self.assertTrue(transport.value().startswith(b"HTTP/1.0 503 "))
         self.assertEqual(self.refusals(), [("auth_unavailable", 503)])
+
+
+class CommandTests(SynchronousTestCase):
+    """
+    C{txradio sign-url} and C{txradio htpasswd}.
+    """
+
+    def test_signURL(self) -> None:
+        """
+        C{sign-url} prints a link whose token the mount accepts until it
+        expires.
+        """
+        import io
+        import time
+
+        from txradio.__main__ import signURLCommand
+
+        out = io.StringIO()
+        self.patch(__import__("sys"), "stdout", out)
+        self.assertEqual(signURLCommand(["/m", "--secret", SECRET, "--expires-in", "60", "--base", "http://r:8000/"]), 0)
+        url = out.getvalue().strip()
+        self.assertTrue(url.startswith("http://r:8000/m?expires="), url)
+        query = url.partition("?")[2].encode()
+        self.assertIs(checkToken(SECRET, "/m", query, time.time()), TokenCheck.VALID)
+        self.assertIs(checkToken(SECRET, "/m", query, time.time() + 61), TokenCheck.EXPIRED)
+
+    def test_htpasswd(self) -> None:
+        """
+        C{htpasswd} prints a line whose hash verifies the password read
+        from standard input.
+        """
+        import io
+        import sys
+
+        from txradio.__main__ import htpasswdCommand
+
+        out = io.StringIO()
+        self.patch(sys, "stdout", out)
+        self.patch(sys, "stdin", io.StringIO("hunter2\n"))
+        self.assertEqual(htpasswdCommand(["alice"]), 0)
+        users, problems = parseHtpasswd(out.getvalue())
+        self.assertEqual(problems, [])
+        self.assertTrue(verifyPassword("hunter2", users["alice"]))
