@@ -17,6 +17,7 @@ import txradio
 
 CHECKED = {
     "txradio.dynamic.DynamicMounts": "tests.test_dynamic",
+    "txradio.net.access.MountAccess": "tests.test_access",
     "txradio.net.listenerport.ListenerFactory": "tests.test_protocol",
     "txradio.net.push.PushProtocol": "tests.test_push",
     "txradio.net.throttle.LoginThrottle": "tests.test_attacks",

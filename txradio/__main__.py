@@ -8,13 +8,19 @@ The C{txradio} command (and C{python -m txradio}).
  - C{txradio hash-password}: read a password (prompting without echo on a
    terminal, else the first line of standard input) and print its hash,
    for C{admin_password = { hash = "…" }} or a mount's C{source_password}.
+ - C{txradio sign-url MOUNT [--expires-in SECONDS]}: print a signed,
+   expiring listen URL (see docs/security.md).
+ - C{txradio htpasswd USER}: print an htpasswd line for a listener.
  - C{txradio [OPTIONS]}: run a station in the foreground, exactly as
    C{twistd -n txradio OPTIONS} does.
 """
 
 from __future__ import annotations
 
+import argparse
+import getpass
 import sys
+import time
 
 
 def checkConfig(path: str) -> int:
@@ -74,6 +80,80 @@ def hashPassword(stdin=None, prompt=None) -> int:
         return 1
     print(makeHash(password).text())
     return 0
+    print(makeHash(password).text())
+def signURLCommand(argv: list[str]) -> int:
+    """
+    Print a signed, expiring listen URL.
+
+    @param argv: the arguments after C{sign-url}.
+    @return: the exit status.
+    """
+    parser = argparse.ArgumentParser(prog="txradio sign-url", description="Print a signed, expiring listen URL.")
+    parser.add_argument("mount", help="the mount, e.g. /private")
+    parser.add_argument("--expires-in", type=int, default=3600, help="seconds the link works (default 3600)")
+    parser.add_argument("--config", help="read the mount's token_secret from this configuration file")
+    parser.add_argument("--secret", help="the token_secret (else --config, or $TXRADIO_TOKEN_SECRET)")
+    parser.add_argument("--base", default="http://localhost:8000", help="the server's base URL")
+    parser.add_argument("--address", help="the client address the link is for (mounts with token_bind_address)")
+    args = parser.parse_args(argv)
+    from txradio.stream.station import normalizeMount
+    from txradio.wire.access import signURL
+
+    try:
+        mount = normalizeMount(args.mount).decode("ascii")
+    except ValueError as error:
+        parser.error(str(error))
+    secret = args.secret
+    if secret is None and args.config is not None:
+        from txradio.config import ConfigError, loadConfig
+
+        try:
+            config = loadConfig(args.config)
+            settings = config.mount(mount)
+        except ConfigError as error:
+            print(f"txradio: {error}", file=sys.stderr)
+            return 1
+        except KeyError:
+            print(f"txradio: {args.config} has no mount {mount}", file=sys.stderr)
+            return 1
+        secret = settings.tokenSecret
+        if secret is None:
+            print(f"txradio: mount {mount} has no token_secret", file=sys.stderr)
+            return 1
+        if settings.tokenBindAddress and args.address is None:
+            parser.error(f"mount {mount} has token_bind_address: give --address")
+    if secret is None:
+        import os
+
+        secret = os.environ.get("TXRADIO_TOKEN_SECRET")
+    if not secret:
+        parser.error("give --config, --secret or $TXRADIO_TOKEN_SECRET")
+    if args.expires_in <= 0:
+        parser.error("--expires-in must be positive")
+    print(signURL(args.base, mount, secret, int(time.time()) + args.expires_in, args.address))
+    return 0
+
+
+def htpasswdCommand(argv: list[str]) -> int:
+    """
+    Print an htpasswd line (C{user:$pbkdf2-sha256$…}); the password is read
+    from the terminal, or from standard input when it is not one.
+
+    @param argv: the arguments after C{htpasswd}.
+    @return: the exit status.
+    """
+    parser = argparse.ArgumentParser(prog="txradio htpasswd", description="Print an htpasswd line for a listener.")
+    parser.add_argument("user")
+    args = parser.parse_args(argv)
+    if ":" in args.user or not args.user.strip():
+        parser.error("a user name cannot be empty or hold ':'")
+    password = getpass.getpass("password: ") if sys.stdin.isatty() else sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        parser.error("the password is empty")
+    from txradio.net.access import hashForFile
+
+    print(f"{args.user}:{hashForFile(password)}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -99,6 +179,9 @@ def main(argv: list[str] | None = None) -> None:
             print("usage: txradio hash-password < password-file", file=sys.stderr)
             raise SystemExit(2)
         raise SystemExit(hashPassword())
+    if args[:1] in (["sign-url"], ["htpasswd"]):
+        command = signURLCommand if args[0] == "sign-url" else htpasswdCommand
+        raise SystemExit(command(args[1:]))
     from twisted.scripts.twistd import run
 
     sys.argv = ["twistd", "--nodaemon", "--pidfile=", "txradio", *args]

@@ -22,6 +22,7 @@ from dataclasses import replace
 from twisted.logger import Logger
 
 from txradio.config import HookConfig, MountConfig, RadioConfig, ServerConfig
+from txradio.net.access import AccessPolicy, AuthLimiter, MountAccess, PasswordFile, URLAuthenticator
 from txradio.net.push import PushClient
 from txradio.net.yp import YPClient, listenURLFor
 from txradio.operations.hooks import hookFromConfig
@@ -36,6 +37,7 @@ from txradio.stream.intro import introChunk
 from txradio.stream.station import FALLBACK_SLOT, Station
 from txradio.stream.switcher import MountFollower
 from txradio.web.hls import HLSSettings
+from txradio.wire.access import AddressRules, AgentBans, parseNetworks
 from txradio.wire.audioformat import SKIP, TRANSCODE, AudioFormat, findEncoder, refuser
 from txradio.wire.icy import StreamInfo
 
@@ -567,6 +569,7 @@ def serviceFromConfig(config: RadioConfig, reactor=None, encoder: str | None | b
         metricsListen=config.server.metricsListen,
     )
     configureOperations(service, config.server, config.hooks, reactor)
+    configureAccess(service, config, reactor)
     from txradio.dynamic import configureDynamicMounts  # It builds with this module.
 
     configureDynamicMounts(service, config, reactor, encoder)
@@ -654,3 +657,110 @@ def configureOperations(service: RadioService, server: ServerConfig, hooks: Sequ
     if hooks != getattr(service, "hookConfigs", None):
         service.setHooks([hookFromConfig(hook, reactor) for hook in hooks])
         service.hookConfigs = hooks
+
+
+def mountAccess(
+    mount: MountConfig | None, server: ServerConfig, reactor, logins, limiter: AuthLimiter, agent=None
+) -> MountAccess | None:
+    """
+    Decide who may listen to one mount: its access settings, each one
+    overriding the server's.
+
+    @param mount: the mount, or L{None} for a mount with no settings of its
+        own (the server's apply).
+    @param server: the server settings.
+    @param reactor: the reactor (clock, and the authentication agent's).
+    @param logins: the radio's login throttle.
+    @param limiter: the server's count of authentication POSTs in flight.
+    @param agent: an C{IAgent} for URL authentication; a new one by default.
+    @return: the checks, or L{None} when the mount is open to everyone.
+    @raise OSError: when the htpasswd file cannot be read.
+    """
+
+    def pick(name: str):
+        own = getattr(mount, name) if mount is not None else None
+        return own if own is not None else getattr(server, name)
+
+    allow, deny, bans = pick("allowIp"), pick("denyIp"), pick("denyUserAgents")
+    htpasswd, url = pick("htpasswd"), pick("listenerAuthUrl")
+    secret = mount.tokenSecret if mount is not None else None
+    if not (allow or deny or bans or htpasswd or url or secret):
+        return None
+    path = mount.path if mount is not None else "/"
+    return MountAccess(
+        path,
+        reactor,
+        rules=AddressRules(parseNetworks(allow), parseNetworks(deny)),
+        bans=AgentBans(tuple(bans)),
+        tokenSecret=secret,
+        tokenBindsAddress=bool(mount is not None and mount.tokenBindAddress),
+        passwords=PasswordFile(htpasswd) if htpasswd else None,
+        authenticator=(
+            URLAuthenticator(
+                url, reactor, agent=agent, limiter=limiter, timeout=server.listenerAuthTimeout,
+                onError=server.listenerAuthOnError,
+            )
+            if url
+            else None
+        ),
+        logins=logins,
+    )
+
+
+def accessPolicy(config: RadioConfig, reactor, logins, limiter: AuthLimiter | None = None, agent=None) -> AccessPolicy | None:
+    """
+    Decide who may listen to every mount: the one place access settings
+    become checks, at a start and at every reload (which reads htpasswd
+    files again).
+
+    @param config: a validated configuration.
+    @param reactor: the reactor.
+    @param logins: the radio's login throttle.
+    @param limiter: the running radio's L{AuthLimiter}, kept across reloads;
+        a new one by default.
+    @param agent: an C{IAgent} for URL authentication; a new one by default.
+    @return: the policy, or L{None} when every mount is open.
+    @raise OSError: when an htpasswd file cannot be read.
+    """
+    if limiter is None:
+        limiter = AuthLimiter(config.server.maxAuthRequests)
+    limiter.limit = config.server.maxAuthRequests
+    mounts = {}
+    for mount in config.mounts:
+        access = mountAccess(mount, config.server, reactor, logins, limiter, agent)
+        if access is not None:
+            mounts[mount.path] = access
+    default = mountAccess(None, config.server, reactor, logins, limiter, agent)
+    if not mounts and default is None:
+        return None
+    return AccessPolicy(mounts, default, limiter)
+
+
+def runningLimiter(service: RadioService) -> AuthLimiter | None:
+    """
+    @param service: a radio.
+    @return: the count of authentication POSTs in flight it has, to keep
+        across a reload, or L{None}.
+    """
+    running = service.factory.access
+    return running.limiter if running is not None else None
+
+
+def configureAccess(service: RadioService, config: RadioConfig, reactor, policy: AccessPolicy | bool | None = True) -> None:
+    """
+    Give a radio's listener port and web site (HLS) the access policy a
+    configuration describes; called again on every reload.
+
+    @param service: the radio.
+    @param config: the configuration.
+    @param reactor: the reactor.
+    @param policy: the policy, when already made with L{accessPolicy} (a
+        reload makes it before changing anything); L{True} to make it here.
+    @raise OSError: when an htpasswd file cannot be read.
+    """
+    if policy is True:
+        policy = accessPolicy(config, reactor, service.logins, runningLimiter(service))
+    service.factory.access = policy
+    root = getattr(service.site, "resource", None)
+    if root is not None and hasattr(type(root), "access"):
+        root.access = policy

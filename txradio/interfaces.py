@@ -474,6 +474,43 @@ class ILoginThrottle(Interface):
         """
 
 
+class IListenerAccess(Interface):
+    """
+    Who may listen to one mount; see L{txradio.net.access.MountAccess}.  The
+    listener port calls L{screen} before any other work for a stream
+    request, then L{check}; the web site calls L{checkWeb} for HLS.  None of
+    them blocks.
+    """
+
+    mount = Attribute("The mount path (L{str}) the checks are for.")
+
+    def screen(request: Any) -> Any:
+        """
+        The cheap checks: address and user agent.
+
+        @param request: a L{txradio.net.access.AccessRequest}.
+        @return: a L{txradio.net.access.Refusal}, or L{None} to go on.
+        """
+
+    def check(request: Any) -> Any:
+        """
+        The rest: token, htpasswd, URL authentication.
+
+        @param request: a screened L{txradio.net.access.AccessRequest}.
+        @return: an L{txradio.net.access.Admission} or a
+            L{txradio.net.access.Refusal}, or a L{Deferred} firing with one;
+            cancelling it abandons the check (the client left).
+        """
+
+    def checkWeb(request: Any) -> Any:
+        """
+        Every check but those that must wait (for HLS requests).
+
+        @param request: a L{txradio.net.access.AccessRequest}.
+        @return: a L{txradio.net.access.Refusal}, or L{None} to serve it.
+        """
+
+
 class IRadioSite(Interface):
     """
     The built-in web site as the radio that serves it configures it.  A

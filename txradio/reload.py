@@ -55,6 +55,13 @@ IN_PLACE = frozenset(
         "icyStatus",
         "maxListenerDuration",
         "intro",
+        "allowIp",
+        "denyIp",
+        "denyUserAgents",
+        "htpasswd",
+        "tokenSecret",
+        "tokenBindAddress",
+        "listenerAuthUrl",
     }
 )
 """Mount settings a running mount takes without disconnecting anyone."""
@@ -256,12 +263,15 @@ class Reloader:
         @return: a L{Deferred} firing once removed mounts have stopped.
         """
         from txradio.build import (
+            accessPolicy,
             buildStations,
             checkEncoder,
+            configureAccess,
             configureIntro,
             configureOperations,
             linkFallbacks,
             listenerDuration,
+            runningLimiter,
             updateStation,
         )
 
@@ -273,8 +283,11 @@ class Reloader:
         newByPath = {station.mount.decode("ascii"): station for station in stations}
         # The server settings first: a log that cannot be opened stops the
         # reload before any mount changed.
+        # The htpasswd files are read before anything changes, too.
+        access = accessPolicy(new, self._reactor, radio.logins, runningLimiter(radio))
         self._applyServer(new.server)
         configureOperations(radio, new.server, new.hooks, self._reactor)
+        configureAccess(radio, new, self._reactor, access)
         for path, keys in plan.updated:
             updateStation(byPath[path], new.mount(path), keys, self._reactor, new.server)
         for path in plan.unchanged:

@@ -11,8 +11,9 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from txradio.config._check import setting
+from txradio.config.access import AgentPatterns, Networks, PasswordPath
 from txradio.config.kinds import Among, Choice, Flag, Integer, SubTable, Text, User
-from txradio.config.places import IntroFile, MountPath, Playlist, Upstream
+from txradio.config.places import HookURL, IntroFile, MountPath, Playlist, Upstream
 from txradio.config.secrets import Secret
 from txradio.stream.broadcast import DEFAULT_BURST
 from txradio.stream.listener import DEFAULT_LAG_LIMIT
@@ -285,6 +286,58 @@ class MountConfig:
         "without ffmpeg the configuration is refused. At most 1 MiB and 60 s of it is sent. HLS listeners get "
         'no intro. See "Intros" below.',
         shown="none",
+    )
+    allowIp: tuple[str, ...] | None = setting(
+        None,
+        kind=Networks(),
+        help="Only these addresses and networks may listen (IPv4 and IPv6, e.g. `\"10.0.0.0/8\"`); 403 for others.",
+        doc="Replaces the server's `allow_ip` for this mount; `[]` allows everyone. See docs/security.md.",
+        shown="the server's",
+    )
+    denyIp: tuple[str, ...] | None = setting(
+        None,
+        kind=Networks(),
+        help="These addresses and networks may not listen (403); deny wins over allow.",
+        doc="Replaces the server's `deny_ip` for this mount.",
+        shown="the server's",
+    )
+    denyUserAgents: tuple[str, ...] | None = setting(
+        None,
+        kind=AgentPatterns(),
+        help="Players that may not listen (403): case-insensitive substrings, or `re:` regular expressions.",
+        doc="Replaces the server's `deny_user_agents` for this mount.",
+        shown="the server's",
+    )
+    htpasswd: str | None = setting(
+        None,
+        kind=PasswordPath(),
+        help="An htpasswd file: listeners log in with HTTP Basic (401 otherwise).",
+        doc="Replaces the server's. Read at start and on every reload. Hashes: `{SHA}`, `$pbkdf2-sha256$`, "
+        "`$pbkdf2-sha512$`; make a line with `txradio htpasswd USER`.",
+        shown="the server's",
+    )
+    tokenSecret: str | None = setting(
+        None,
+        # The HMAC needs the secret itself: it may come from a file or the
+        # environment, never as a hash.
+        kind=Secret(hashable=False, emptyHint="leave it out for a mount without signed links"),
+        help="A secret: listeners need a signed, expiring link (`?expires=…&token=…`); 403 otherwise.",
+        doc="Make links with `txradio sign-url`, or `txradio.net.access` in Python. A listener is disconnected "
+        "when its link expires.",
+    )
+    tokenBindAddress: bool = setting(
+        False,
+        kind=Flag(),
+        help="Signed links name the one client address that may use them.",
+        doc="Only with `token_secret`; sign with `txradio sign-url --address`.",
+    )
+    listenerAuthUrl: str | None = setting(
+        None,
+        kind=HookURL(),
+        help="Icecast's URL authentication: each new listener is POSTed there (listener_add) and admitted on "
+        "`icecast-auth-user: 1`.",
+        doc="Replaces the server's. Leaving listeners are POSTed as listener_remove. Not applied to HLS.",
+        shown="the server's",
     )
 
     @property

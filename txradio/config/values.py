@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from txradio.config._check import setting
+from txradio.config.access import AgentPatterns, Networks, PasswordPath
 from txradio.config.kinds import (
     Choice,
     Counts,
@@ -31,6 +32,7 @@ from txradio.config.kinds import (
 from txradio.config.mount import MAX_LISTENER_DURATION, MAX_TIMEOUT, MountConfig, MountTemplate
 from txradio.config.places import DirectoryURLs, HookURL, Library, LogPath, MountPaths, PublicURL
 from txradio.config.secrets import Secret
+from txradio.net.access import DEFAULT_AUTH_TIMEOUT, DEFAULT_MAX_AUTH_REQUESTS, ON_ERROR
 from txradio.net.listenerport import DEFAULT_HEADER_TIMEOUT
 from txradio.net.sourceport import DEFAULT_SOURCE_TIMEOUT
 from txradio.stream.segmenter import (
@@ -295,6 +297,50 @@ class ServerConfig:
         kind=Integer(1, MAX_DYNAMIC_MOUNTS, "mounts"),
         help="The most dynamic mounts at once; a source asking for one more gets 403.",
         option="max-dynamic-mounts",
+    )
+    allowIp: tuple[str, ...] = setting(
+        (),
+        kind=Networks(),
+        help="Only these addresses and networks may listen, on every mount without its own list (403 for others).",
+        doc='IPv4 and IPv6, e.g. `["10.0.0.0/8", "2001:db8::/32"]`; an IPv4 client on an IPv6 socket matches '
+        "its IPv4 address. Empty allows everyone.",
+        shown="everyone",
+    )
+    denyIp: tuple[str, ...] = setting(
+        (), kind=Networks(), help="These addresses and networks may not listen (403); deny wins.", shown="none"
+    )
+    denyUserAgents: tuple[str, ...] = setting(
+        (),
+        kind=AgentPatterns(),
+        help="Players that may not listen (403): case-insensitive substrings, or `re:` regular expressions.",
+        doc="At most 100, each at most 200 characters.",
+        shown="none",
+    )
+    htpasswd: str | None = setting(
+        None,
+        kind=PasswordPath(),
+        help="An htpasswd file listeners of every mount without its own log in with (HTTP Basic).",
+    )
+    listenerAuthUrl: str | None = setting(
+        None,
+        kind=HookURL(),
+        help="Icecast's URL authentication for every mount without its own.",
+    )
+    listenerAuthTimeout: float = setting(
+        DEFAULT_AUTH_TIMEOUT,
+        kind=Seconds(60.0),
+        help="How long a listener_add POST may take.",
+    )
+    listenerAuthOnError: str = setting(
+        "refuse",
+        kind=Choice(ON_ERROR),
+        help="When the authentication server fails or times out: refuse the listener (503), as Icecast does, "
+        "or admit it.",
+    )
+    maxAuthRequests: int = setting(
+        DEFAULT_MAX_AUTH_REQUESTS,
+        kind=Integer(1, 10000, "requests"),
+        help="listener_add POSTs in flight at most; further listeners get 503.",
     )
 
 

@@ -17,7 +17,9 @@ from __future__ import annotations
 import socket
 from collections.abc import Mapping
 from enum import Enum
+from urllib.parse import urlsplit
 
+from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IDelayedCall, IProtocolNegotiationFactory, IReactorTime
 from twisted.internet.protocol import Factory, Protocol
 from twisted.logger import Logger
@@ -27,6 +29,7 @@ from twisted.python.failure import Failure
 from zope.interface import implementer
 
 from txradio.interfaces import ILoginThrottle, IMountMaker, IStation
+from txradio.net.access import AccessPolicy, AccessRequest, Admission, MountAccess, Refusal
 from txradio.net.sourceport import (
     DEFAULT_SOURCE_TIMEOUT,
     SourceSession,
@@ -109,6 +112,10 @@ class Phase(Enum):
     HEAD = "reading the request head"
     """Reading the request head, bounded in size (the parser) and time."""
 
+    AUTHENTICATING = "waiting for the authentication server"
+    """A stream request waits for URL authentication (see
+    L{txradio.net.access}): nothing is sent, what arrives is ignored."""
+
     STREAMING = "streaming to a listener"
     """The head asked for a mount: a L{Listener} streams to the connection."""
 
@@ -128,7 +135,11 @@ class Phase(Enum):
 
 TRANSITIONS: Mapping[Phase, frozenset[Phase]] = {
     # A head is answered by a stream, a source session, the site or a reply.
-    Phase.HEAD: frozenset({Phase.STREAMING, Phase.SOURCE, Phase.SITE, Phase.CLOSING, Phase.CLOSED}),
+    Phase.HEAD: frozenset(
+        {Phase.AUTHENTICATING, Phase.STREAMING, Phase.SOURCE, Phase.SITE, Phase.CLOSING, Phase.CLOSED}
+    ),
+    # The authentication server's answer streams or refuses; or the client left.
+    Phase.AUTHENTICATING: frozenset({Phase.STREAMING, Phase.CLOSING, Phase.CLOSED}),
     # The site hands a kept-alive connection back when it asks for a mount:
     # its head is read again here.
     Phase.SITE: frozenset({Phase.HEAD, Phase.CLOSED}),
@@ -185,6 +196,11 @@ class ListenerProtocol(Protocol):
         self._station: IStation | None = None
         self._head: RequestHead | None = None
         self._requestedAt = 0.0
+        # Access control: the check in flight (Phase.AUTHENTICATING), the
+        # admission and the call ending the session at its limit.
+        self._checking: Deferred | None = None
+        self._admission: Admission | None = None
+        self._sessionEnd: IDelayedCall | None = None
         # Phase.SOURCE: the source session, and the mount it made if it
         # made one (a dynamic mount, which goes when it leaves).
         self._source: SourceSession | None = None
@@ -267,6 +283,14 @@ class ListenerProtocol(Protocol):
         if head.method in _SOURCE_METHODS:
             self._startSource(station, head, remainder)
             return
+        access = self.factory.accessFor(station)
+        request = self._accessRequest(station, head) if access is not None else None
+        if access is not None and request is not None:
+            # Before any other work for the request: address and player.
+            refusal = access.screen(request)
+            if refusal is not None:
+                self._refuseAccess(station, head, refusal)
+                return
         if head.method == b"OPTIONS":
             self._answer(_CORS_PREFLIGHT)
             return
@@ -275,6 +299,80 @@ class ListenerProtocol(Protocol):
                 RequestError(405, f"{station.mount.decode()} only answers GET, HEAD and OPTIONS")
             )
             return
+        if access is not None and request is not None:
+            verdict = access.check(request)
+            if isinstance(verdict, Deferred):
+                self._authenticate(station, head, verdict)
+                return
+            if isinstance(verdict, Refusal):
+                self._refuseAccess(station, head, verdict)
+                return
+            self._admission = verdict
+        self._admit(station, head)
+
+    def _accessRequest(self, station: IStation, head: RequestHead) -> AccessRequest:
+        """
+        Describe a request for the access checks.
+
+        @param station: the station asked for.
+        @param head: the request.
+        @return: what the checks know of it, with the real address.
+        """
+        peer = self.transport.getPeer()
+        local = self.transport.getHost()
+        host = (head.host or b"").decode("ascii", "replace")
+        server = urlsplit("//" + host).hostname or str(getattr(local, "host", "")) if host else str(getattr(local, "host", ""))
+        return AccessRequest(
+            mount=station.mount.decode("ascii"),
+            address=str(getattr(peer, "host", peer)),
+            userAgent=head.userAgent,
+            credentials=parseBasicAuth(head.header(b"authorization")),
+            query=head.query,
+            server=server,
+            port=int(getattr(local, "port", 0) or 0),
+            client=self.factory.access.nextClient() if self.factory.access is not None else 0,
+        )
+
+    def _authenticate(self, station: IStation, head: RequestHead, checking: Deferred) -> None:
+        """
+        Wait for the authentication server, sending nothing meanwhile.
+
+        @param station: the station asked for.
+        @param head: the request.
+        @param checking: fires with an L{Admission} or a L{Refusal}.
+        """
+        self._moveTo(Phase.AUTHENTICATING)
+        self._checking = checking
+
+        def decided(verdict: Admission | Refusal) -> None:
+            self._checking = None
+            if self.phase is not Phase.AUTHENTICATING:
+                # The client left meanwhile: nothing to answer.
+                if isinstance(verdict, Admission):
+                    verdict.left(0.0)
+                return
+            if isinstance(verdict, Refusal):
+                self._refuseAccess(station, head, verdict)
+                return
+            self._admission = verdict
+            self._admit(station, head)
+
+        def abandoned(reason: Failure) -> None:
+            self._checking = None
+            if self.phase is Phase.AUTHENTICATING:
+                self._log.failure("checking listener {peer}", reason, peer=self._peer)
+                self._refuse(RequestError(500, "the listener check failed"))
+
+        checking.addCallbacks(decided, abandoned)
+
+    def _admit(self, station: IStation, head: RequestHead) -> None:
+        """
+        Admit a request that passed the access checks: unless the mount is
+        off the air or full, answer a C{HEAD} or start streaming.
+
+        @param station: the station asked for.
+        @param head: the request.
+        """
         if not station.onAir:
             self._refuseListener(station, head, NO_SOURCE, RequestError(404, f"{station.mount.decode()} has no source on the air"))
             return
@@ -290,6 +388,7 @@ class ListenerProtocol(Protocol):
             )
             return
         if head.method == b"HEAD":
+            self._endAdmission(0.0)
             self._answer(station.responseHead(head.wantsMetadata))
             return
         self._stream(station, head)
@@ -378,6 +477,12 @@ class ListenerProtocol(Protocol):
             self.transport, head.wantsMetadata, self._peer, head.userAgent
         )
         self._received = []
+        admission = self._admission
+        if admission is not None and admission.endAt is not None:
+            # One call per limited session, cancelled when it leaves.
+            self._sessionEnd = self.factory.clock.callLater(
+                max(0.0, admission.endAt - self._requestedAt), self._endSession, admission.endReason
+            )
         station.events.emit(ListenerJoined(station, self._requestedAt, self._listener, head, self._peer))
         self._log.info(
             "listener {peer} joined {mount} ({userAgent}){metadata}",
@@ -386,6 +491,31 @@ class ListenerProtocol(Protocol):
             userAgent=head.userAgent or "no user agent",
             metadata=", with metadata" if head.wantsMetadata else "",
         )
+
+    def _endSession(self, reason: str) -> None:
+        """
+        The session's limit (a token's expiry, an authentication server's
+        time limit) is reached: drop the listener.
+
+        @param reason: the reason it leaves with.
+        """
+        self._sessionEnd = None
+        if self._listener is not None:
+            self._listener.disconnect(reason)
+
+    def _endAdmission(self, seconds: float) -> None:
+        """
+        Tell the admission its listener is gone (once), and cancel the
+        session's end.
+
+        @param seconds: how long it listened.
+        """
+        if self._sessionEnd is not None and self._sessionEnd.active():
+            self._sessionEnd.cancel()
+        self._sessionEnd = None
+        admission, self._admission = self._admission, None
+        if admission is not None:
+            admission.left(seconds)
 
     def takeOverFromSite(self, requestBytes: bytes) -> None:
         """
@@ -421,6 +551,12 @@ class ListenerProtocol(Protocol):
         self._moveTo(Phase.CLOSED)
         self._cancelTimeout()
         self._parser = None
+        if self._checking is not None:
+            # The client hung up while its check was in flight: abandon it
+            # (the authentication POST is cancelled).
+            checking, self._checking = self._checking, None
+            checking.addErrback(lambda _: None)
+            checking.cancel()
         self.factory.connectionClosed(self.transport)
         for channel in (self._delegate, self._abandonedChannel):
             if channel is not None:
@@ -434,6 +570,7 @@ class ListenerProtocol(Protocol):
             # A mount its source made goes with it.
             self.factory.mountMaker.release(made)
         listener, station = self._listener, self._station
+        self._endAdmission(listener.seconds if listener is not None else 0.0)
         if listener is not None and station is not None:
             self._listener = None
             listener.stopProducing()
@@ -513,7 +650,30 @@ class ListenerProtocol(Protocol):
         station.events.emit(
             ListenerRefused(station, self.factory.clock.seconds(), head, self._peer, reason, error.code)
         )
+        self._endAdmission(0.0)
         self._refuse(error)
+
+    def _refuseAccess(self, station: IStation, head: RequestHead, refusal: Refusal) -> None:
+        """
+        Refuse a stream request the access checks refused, and tell the
+        station's observers.
+
+        @param station: the station asked for.
+        @param head: the request.
+        @param refusal: the checks' answer.
+        """
+        self._log.info(
+            "refusing listener {peer} on {mount}: {reason} ({status})",
+            peer=self._peer,
+            mount=station.mount.decode(),
+            reason=refusal.reason,
+            status=refusal.status,
+        )
+        station.events.emit(
+            ListenerRefused(station, self.factory.clock.seconds(), head, self._peer, refusal.reason, refusal.status)
+        )
+        self._received = []
+        self._answer(refusal.response())
 
     def _refuse(self, error: RequestError) -> None:
         """
@@ -615,6 +775,19 @@ class ListenerFactory(Factory):
         self.logins: ILoginThrottle = logins if logins is not None else LoginThrottle(clock)
         self._parserLimits = dict(parserLimits or {})
         self._perAddress: dict[str, int] = {}
+
+    access: AccessPolicy | None = None
+    """
+    Who may listen to which mount (L{txradio.net.access.AccessPolicy}), or
+    L{None} for everyone everywhere; set by L{txradio.build}.
+    """
+
+    def accessFor(self, station: IStation) -> MountAccess | None:
+        """
+        @param station: a station.
+        @return: the checks its listeners pass, or L{None} for none.
+        """
+        return self.access.forMount(station.mount) if self.access is not None else None
 
     maxPerAddress: int = 0
     """

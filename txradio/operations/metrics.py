@@ -25,7 +25,7 @@ from prometheus_client.core import (
 from prometheus_client.process_collector import ProcessCollector
 
 from txradio.interfaces import IEncoder, ILiveSource, IRelay, IStation
-from txradio.stream.events import REASON_LABELS
+from txradio.stream.events import REASON_LABELS, REFUSAL_LABELS, REFUSAL_ONLY_LABELS
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 """The C{Content-Type} of the text format."""
@@ -140,10 +140,10 @@ class RadioCollector:
             peak.add_metric([mount], station.peakListeners)
             connects.add_metric([mount], station.totalListeners)
             for label in sorted(set(REASON_LABELS.values()) | set(stats.disconnects)):
-                if label in ("limit_reached", "no_source"):
+                if label in REFUSAL_ONLY_LABELS:
                     continue
                 disconnects.add_metric([mount, label], stats.disconnects.get(label, 0))
-            for label in ("limit_reached", "no_source"):
+            for label in REFUSAL_LABELS:
                 refused.add_metric([mount, label], stats.refused.get(label, 0))
             slow.add_metric([mount], stats.disconnects.get("lag_limit", 0))
             sent.add_metric([mount], stats.departedBytes + sum(each.bytesSent for each in current))

@@ -43,6 +43,31 @@ NO_SOURCE = "no source"
 
 DURATION_LIMIT = "duration limit"
 """The reason given when a listener reached its mount's C{max_listener_duration}."""
+ADDRESS_DENIED = "address denied"
+"""A listener's address is denied (or not allowed) on the mount (403)."""
+
+AGENT_BANNED = "user agent banned"
+"""A listener's user agent is banned on the mount (403)."""
+
+TOKEN_INVALID = "bad token"
+"""A private mount's listen URL has no token, or a wrong one (403)."""
+
+TOKEN_EXPIRED = "token expired"
+"""A listen URL's token has expired: refused (403), or disconnected when it
+expires while listening."""
+
+LOGIN_REQUIRED = "login required"
+"""A mount with an htpasswd file got no or wrong credentials (401)."""
+
+AUTH_REFUSED = "auth refused"
+"""The URL authentication server refused the listener (403)."""
+
+AUTH_UNAVAILABLE = "auth unavailable"
+"""The URL authentication server failed or timed out, or too many requests
+to it were in flight (503)."""
+
+AUTH_TIME_LIMIT = "auth time limit"
+"""The URL authentication server's C{icecast-auth-timelimit} ran out."""
 
 REASON_LABELS = {
     CLIENT_LEFT: "client_left",
@@ -53,8 +78,33 @@ REASON_LABELS = {
     LIMIT_REACHED: "limit_reached",
     NO_SOURCE: "no_source",
     DURATION_LIMIT: "duration_limit",
+    ADDRESS_DENIED: "address_denied",
+    AGENT_BANNED: "agent_banned",
+    TOKEN_INVALID: "bad_token",
+    TOKEN_EXPIRED: "token_expired",
+    LOGIN_REQUIRED: "login_required",
+    AUTH_REFUSED: "auth_refused",
+    AUTH_UNAVAILABLE: "auth_unavailable",
+    AUTH_TIME_LIMIT: "auth_time_limit",
 }
 """Short, stable names for the reasons, as metric labels and hook fields."""
+
+
+REFUSAL_LABELS = (
+    "limit_reached",
+    "no_source",
+    "address_denied",
+    "agent_banned",
+    "bad_token",
+    "token_expired",
+    "login_required",
+    "auth_refused",
+    "auth_unavailable",
+)
+"""The labels a refusal (L{ListenerRefused}) can have, for metrics."""
+
+REFUSAL_ONLY_LABELS = frozenset(REFUSAL_LABELS) - {"token_expired"}
+"""Refusal labels that are never why a connected listener left."""
 
 
 def reasonLabel(reason: str) -> str:

@@ -386,12 +386,34 @@ class RadioRoot(Resource):
         """
         resource = self._paths.get(request.path)
         if resource is not None:
-            return resource
+            return self._guarded(resource)
         resource = self.hls.resourceFor(request.path)
         if resource is not None:
-            return resource
+            return self._guarded(resource)
         child = Resource.getChildWithDefault(self, name, request)
         return child
+
+    access = None
+    """The radio's L{txradio.net.access.AccessPolicy}, or L{None}: HLS of a
+    protected mount passes its checks (set by L{txradio.build})."""
+
+    def _guarded(self, resource: Resource) -> Resource:
+        """
+        Put a mount's HLS resource behind the mount's access checks.
+
+        @param resource: the resource a path leads to.
+        @return: it, or it wrapped in a L{GuardedResource}.
+        """
+        from txradio.web.guard import GuardedResource, isHLS
+
+        if self.access is None or not isHLS(resource):
+            return resource
+        station = resource.mount.station  # type: ignore[attr-defined]
+        access = self.access.forMount(station.mount)
+        if access is None:
+            return resource
+
+        return GuardedResource(resource, access, station)
 
     def getChild(self, path: bytes, request: Request) -> Resource:
         """
