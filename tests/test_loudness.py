@@ -344,6 +344,9 @@ class FixedAnalyser:
     def request(self, paths) -> None:
         self.requested.extend(paths)
 
+    def stop(self) -> None:
+        self.stopped = True
+
 
 class LevellerTests(SynchronousTestCase):
     """
@@ -450,3 +453,10 @@ class PlaylistLevellingTests(SynchronousTestCase):
         items = pullAll(self.source, 3)
         self.assertIsInstance(items[0], TitleChange)
         self.assertTrue(all(isinstance(item, Frame) for item in items[1:]))
+
+    def test_closeStopsAnalyses(self) -> None:
+        """
+        Closing the playlist stops its measurements.
+        """
+        self.source.close()
+        self.assertTrue(self.analyser.stopped)

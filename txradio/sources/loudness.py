@@ -470,6 +470,12 @@ class Leveller:
             wanted.append(path)
         self.analyser.request(wanted)
 
+    def stop(self) -> None:
+        """
+        Stop measuring (the playlist is closed).
+        """
+        self.analyser.stop()
+
     def planFor(self, path: str) -> TrackPlan | None:
         """
         What to do to a track about to play.

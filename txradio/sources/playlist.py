@@ -158,6 +158,8 @@ class PlaylistSource:
         self._closed = True
         self._closeFile()
         self._pending.clear()
+        if self._leveller is not None:
+            self._leveller.stop()
 
     def skip(self) -> None:
         """
