@@ -29,6 +29,7 @@ from txradio.operations.hooks import hookFromConfig
 from txradio.operations.logs import AddressPolicy
 from txradio.service import RadioService
 from txradio.sources.intro import IntroError, convertIntro, fitsFormat, readIntro
+from txradio.sources.loudness import Leveller, LoudnessAnalyser
 from txradio.sources.playlist import PlaylistSource
 from txradio.sources.relay import RelaySource
 from txradio.sources.tracks import tracksFor
@@ -182,7 +183,13 @@ def playlistSource(mount: MountConfig, reactor, policy: str) -> PlaylistSource:
     @return: the source.
     """
     refuse = refuser(mount.audioFormat) if policy == SKIP else None
-    return PlaylistSource(tracksFor(mount.playlist, mount.shuffle), clock=reactor, name=mount.path, refuse=refuse)
+    leveller = None
+    if mount.loudness is not None or mount.trimSilence:
+        analyser = LoudnessAnalyser(reactor, needSilence=mount.trimSilence)
+        leveller = Leveller(analyser, mount.loudness, mount.trimSilence)
+    return PlaylistSource(
+        tracksFor(mount.playlist, mount.shuffle), clock=reactor, name=mount.path, refuse=refuse, leveller=leveller
+    )
 
 
 def programmeFor(mount: MountConfig, server: ServerConfig, reactor, policy: str):
@@ -365,7 +372,7 @@ def updateStation(
     """
     configureStation(station, mount, server)
     configureIntro(station, mount, reactor)
-    if changed & {"playlist", "shuffle"}:
+    if changed & {"playlist", "shuffle", "loudness", "trimSilence"}:
         # The policy cannot have changed (that rebuilds the mount): keep the
         # one its conformer was given.
         policy = station.conformer.policy if station.conformer is not None else SKIP

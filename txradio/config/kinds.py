@@ -226,6 +226,39 @@ class Seconds(Kind):
         return _number(text, float, "a number of seconds")
 
 
+class Level(Kind):
+    """
+    A number (integer or float) in a closed range, with a unit: a level in
+    LUFS or dB.
+
+    @ivar minimum: the smallest value allowed.
+    @ivar maximum: the largest value allowed.
+    @ivar unit: e.g. C{"LUFS"}.
+    """
+
+    def __init__(self, minimum: float, maximum: float, unit: str) -> None:
+        self.minimum = minimum
+        self.maximum = maximum
+        self.unit = unit
+
+    def value(self, table: Table, key: str, value: Any) -> float:
+        expected = f"a number from {self.minimum:g} to {self.maximum:g} {self.unit}"
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            table.fail(key, f"must be {expected}, not {typeName(value)} ({show(value)})")
+        if isinstance(value, int) and value.bit_length() > 64:
+            table.fail(key, f"must be {expected}, not {show(value)}")
+        level = float(value)
+        if not math.isfinite(level) or not self.minimum <= level <= self.maximum:
+            table.fail(key, f"must be {expected}, not {show(value)}")
+        return level
+
+    def describe(self) -> str:
+        return f"number ({self.unit}), {self.minimum:g} to {self.maximum:g}"
+
+    def fromOption(self, text: str) -> float:
+        return _number(text, float, f"a number of {self.unit}")
+
+
 class Choice(Text):
     """
     One of a few words.

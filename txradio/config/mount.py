@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 from txradio.config._check import setting
 from txradio.config.access import AgentPatterns, Networks, PasswordPath
-from txradio.config.kinds import Among, Choice, Flag, Integer, SubTable, Text, User
+from txradio.config.kinds import Among, Choice, Flag, Integer, Level, SubTable, Text, User
 from txradio.config.places import HookURL, IntroFile, MountPath, Playlist, Upstream
 from txradio.config.secrets import Secret
 from txradio.stream.broadcast import DEFAULT_BURST
@@ -89,6 +89,9 @@ class MountConfig:
     @ivar playlist: the absolute path of a music folder or a C{.m3u} or
         C{.m3u8} file to play, or L{None}.
     @ivar shuffle: whether the playlist plays in a random order.
+    @ivar loudness: the loudness in LUFS the playlist's tracks are brought
+        to, or L{None} to leave their levels alone.
+    @ivar trimSilence: whether the playlist's tracks lose their silent ends.
     @ivar relay: the upstream URL to relay, or L{None}.
     @ivar live: whether live source clients may broadcast to the mount.
     @ivar sourcePassword: the password they log in with (or its
@@ -158,6 +161,25 @@ class MountConfig:
         doc="Only on a mount with a `playlist`.",
         option="shuffle",
         short="s",
+    )
+    loudness: float | None = setting(
+        None,
+        kind=Level(-30.0, -5.0, "LUFS"),
+        help="Even the playlist's loudness to this target (e.g. -16), losslessly, in 1.5 dB steps.",
+        doc="It applies to the mount's `playlist`, not to relays or live sources. Each track is measured once in the background (ffmpeg's "
+        "`ebur128`, or its ReplayGain tags) and its MP3 frames' `global_gain` changed, capped so its true "
+        "peak stays under -1 dBTP; a track not yet measured plays unchanged. Needs ffmpeg unless every "
+        'track has ReplayGain tags. See "Even loudness and silence trimming" in docs/programming.md.',
+        option="loudness",
+        shown="off",
+    )
+    trimSilence: bool = setting(
+        False,
+        kind=Flag(),
+        help="Drop the silence at the start and end of each playlist track (cue in and out).",
+        doc="It applies to the mount's `playlist`. Silence is below -50 dB for at least 0.3 s, found by ffmpeg "
+        "in the same background measurement as `loudness`; it is dropped a frame at a time.",
+        option="trim-silence",
     )
     relay: str | None = setting(
         None,

@@ -23,9 +23,11 @@ from twisted.logger import Logger
 from zope.interface import implementer
 
 from txradio.interfaces import IProgramme
+from txradio.sources.loudness import Leveller, TrackPlan
 from txradio.sources.tags import readTitle
 from txradio.sources.tracks import NoTracks
-from txradio.wire.mp3 import Frame, FrameHeader, Framer
+from txradio.wire.gain import applyGain
+from txradio.wire.mp3 import Frame, FrameHeader, Framer, ReservoirGuard
 from txradio.wire.programme import TitleChange
 
 
@@ -75,6 +77,7 @@ class PlaylistSource:
         titleOf: Callable[[str], str] = readTitle,
         name: str = "",
         refuse: Callable[[FrameHeader], str | None] | None = None,
+        leveller: Leveller | None = None,
     ) -> None:
         """
         @param tracks: the track list.
@@ -86,6 +89,9 @@ class PlaylistSource:
             to play the track (e.g. a format the mount does not take and
             cannot transcode), or L{None} to play it; every track plays
             when it is L{None}.
+        @param leveller: evens the tracks' loudness and trims their
+            silence, from measurements made ahead; L{None} plays every
+            frame as it is.
         """
         if clock is None:
             from twisted.internet import reactor as clock  # type: ignore[assignment]
@@ -111,6 +117,10 @@ class PlaylistSource:
         self._reported: set[tuple[str, str]] = set()
         self._closed = False
         self._upcoming: tuple[str, str] | None = None
+        self._leveller = leveller
+        self._plan: TrackPlan | None = None
+        self._trackTime = 0.0
+        self._guard = ReservoirGuard()
 
     @property
     def onAir(self) -> bool:
@@ -149,6 +159,8 @@ class PlaylistSource:
         self._closed = True
         self._closeFile()
         self._pending.clear()
+        if self._leveller is not None:
+            self._leveller.stop()
 
     def skip(self) -> None:
         """
@@ -231,7 +243,7 @@ class PlaylistSource:
                     self._startTrack(frames[0])
                 self._trackFrames += len(frames)
                 self._passFrames += len(frames)
-                self._pending.extend(frames)
+                self._pending.extend(frames if self._plan is None else self._shape(frames))
             if not data:
                 self._endTrack()
             elif self._framer.freeFormat and not frames:
@@ -241,7 +253,7 @@ class PlaylistSource:
             elif not self._trackFrames and self._trackBytes - self._framer.tagBytes > NOT_MP3_AFTER:
                 self._skip(self.path, "no MPEG audio found")
                 continue
-            if frames:
+            if frames and self._pending:
                 return True
         return bool(self._pending)
 
@@ -269,8 +281,56 @@ class PlaylistSource:
             self._trackFrames = 0
             self._trackBytes = 0
             self._trackTitle = ""
+            self._startPlan(path)
             return True
         return False
+
+    def _startPlan(self, path: str) -> None:
+        """
+        A track opens: take its gain and trim from the leveller, if it was
+        measured, and have the next tracks measured while it plays.
+
+        @param path: the track.
+        """
+        self._plan = None
+        self._trackTime = 0.0
+        self._guard.reset()
+        leveller = self._leveller
+        if leveller is None:
+            return
+        plan = leveller.planFor(path)
+        if plan is None:
+            self._log.debug("{name}: {path} is not measured yet; it plays unchanged", name=self.name, path=path)
+        elif plan.steps or plan.trims:
+            self._plan = plan
+        # This track too: it is measured for its next turn if not now.
+        leveller.prepare([path, *list(self._queue)[: leveller.lookahead]])
+
+    def _shape(self, frames: list[Frame]) -> list[Frame]:
+        """
+        Apply the track's plan to its next frames: drop those outside the
+        span kept, and change the level of the rest.
+
+        @param frames: the track's next frames, in order.
+        @return: the frames to play.
+        """
+        plan = self._plan
+        assert plan is not None
+        out = []
+        start = self._trackTime
+        keepFrom, keepUntil, steps = plan.keepFrom, plan.keepUntil, plan.steps
+        for frame in frames:
+            duration = frame.header.duration
+            end = start + duration
+            if end > keepFrom and (keepUntil is None or start < keepUntil):
+                if keepFrom:
+                    # The first frames kept may borrow audio data from the
+                    # dropped ones: the guard silences those that do.
+                    frame = self._guard.check(frame)
+                out.append(applyGain(frame, steps))
+            start = end
+        self._trackTime = start
+        return out
 
     def _startPass(self) -> bool:
         """
