@@ -142,7 +142,6 @@ class RecorderTests(TestCase):
         self.assertAlmostEqual(finished.seconds, 250 * 1152 / 44100, places=5)
         self.assertEqual(finished.show, "Night Shift!")
 
-
     def test_notListedWhileWriting(self) -> None:
         """
         The recording being written is not in the finished list.
@@ -283,11 +282,14 @@ class FeedTests(TestCase):
         self.recorder = Recorder(self.station, self.folder, self.clock)
         self.station.recorder = self.recorder
         self.content = bytes(range(256)) * 40
-        for name, started in (("2026-11-29T20-00-00_Night-Shift.mp3", START - 86400), ("2026-11-30T08-00-00_Morning.mp3", START)):
+        for name, started in (
+            ("2026-11-29T20-00-00_Night-Shift.mp3", START - 86400),
+            ("2026-11-30T08-00-00_Morning.mp3", START),
+        ):
             with open(os.path.join(self.folder, name), "wb") as f:
                 f.write(self.content)
             with open(os.path.join(self.folder, name[:-4] + ".cue"), "w") as f:
-                f.write(f"REM STARTED {started}\r\nREM SECONDS 125.4\r\nPERFORMER \"{name[20:-4]}\"\r\n")
+                f.write(f'REM STARTED {started}\r\nREM SECONDS 125.4\r\nPERFORMER "{name[20:-4]}"\r\n')
         with open(os.path.join(os.path.dirname(self.folder), "secret.mp3"), "wb") as f:
             f.write(b"SECRET")
         root = RadioRoot([self.station], clock=self.clock)
@@ -305,7 +307,9 @@ class FeedTests(TestCase):
         self.assertFalse(feed.bozo, feed.get("bozo_exception"))
         self.assertEqual(feed.version, "rss20")
         self.assertEqual(feed.feed.title, "Radio X shows")
-        self.assertEqual([e.guid for e in feed.entries], ["2026-11-30T08-00-00_Morning.mp3", "2026-11-29T20-00-00_Night-Shift.mp3"])
+        self.assertEqual(
+            [e.guid for e in feed.entries], ["2026-11-30T08-00-00_Morning.mp3", "2026-11-29T20-00-00_Night-Shift.mp3"]
+        )
         entry = feed.entries[0]
         self.assertEqual(entry.itunes_duration, "0:02:05")
         [enclosure] = entry.enclosures
@@ -348,3 +352,49 @@ class FeedTests(TestCase):
             response = self.client.request(path)
             self.assertNotEqual(response.status, 200, path)
             self.assertNotIn(b"SECRET", response.body, path)
+
+
+class ConfigTests(TestCase):
+    """
+    C{record = true} gives a mount a recorder and its feed.
+    """
+
+    def test_recordNeedsAFolder(self) -> None:
+        """
+        A recorded mount without a folder is a configuration error.
+        """
+        from txradio.config import ConfigError
+        from txradio.config.document import parseConfig
+
+        with self.assertRaises(ConfigError) as caught:
+            parseConfig('[[mount]]\npath = "/live"\nlive = true\nsource_password = "pw"\nrecord = true\n')
+        self.assertIn("recordings_dir", str(caught.exception))
+
+    def test_builtRecorder(self) -> None:
+        """
+        The builder gives the station a recorder in DIR/MOUNT with the
+        configured limits; a reload without C{record} takes it away.
+        """
+        from txradio.build import buildStation, configureRecorder
+        from txradio.config.document import parseConfig
+
+        folder = os.path.abspath(self.mktemp())
+        os.makedirs(folder)
+        config = parseConfig(
+            f'[server]\nrecordings_dir = "{folder}"\nrecordings_min_free = 0\n'
+            '[[mount]]\npath = "/live"\nlive = true\nsource_password = "pw"\nrecord = true\n'
+            "recordings_keep = 3\nrecord_max_megabytes = 2\n"
+        )
+        clock = Clock()
+        station = buildStation(config.mounts[0], config.server, clock, None)
+        recorder = station.recorder
+        self.assertIsInstance(recorder, Recorder)
+        self.assertEqual(recorder.folder, os.path.join(folder, "live"))
+        self.assertEqual((recorder.keep, recorder.maxBytes, recorder.minFree), (3, 2 << 20, 0))
+        self.assertIn(recorder, list(station))
+        configureRecorder(station, config.mounts[0], config.server, clock)
+        self.assertIs(station.recorder, recorder)
+        plain = parseConfig('[[mount]]\npath = "/live"\nlive = true\nsource_password = "pw"\n')
+        configureRecorder(station, plain.mounts[0], plain.server, clock)
+        self.assertIsNone(station.recorder)
+        self.assertNotIn(recorder, list(station))

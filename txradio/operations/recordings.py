@@ -43,6 +43,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, BinaryIO, cast
 
+from twisted.application.service import Service
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 
@@ -202,7 +203,7 @@ class _Part:
             os.replace(cuePath + ".tmp", cuePath)
 
 
-class Recorder:
+class Recorder(Service):
     """
     Records a station's live shows; see the module docstring.
 
@@ -221,6 +222,9 @@ class Recorder:
     lag = 0
     internal = True
     bytesSent = 0
+    # What the builder made it from (txradio.build), so that a reload
+    # replaces it only when its settings changed.
+    settingsKey: Any = None
 
     def __init__(
         self,
@@ -269,17 +273,31 @@ class Recorder:
         self._session = ""
         self._partNumber = 0
         self._check: IDelayedCall | None = None
-        self.running = False
+        self._watching = False
 
     # The recorder's life, with the station's.
+
+    def startService(self) -> None:
+        """
+        Start with the station (it is the station's child service).
+        """
+        Service.startService(self)
+        self.start()
+
+    def stopService(self) -> None:
+        """
+        Stop with the station: the recording in progress is finished.
+        """
+        Service.stopService(self)
+        self.stop()
 
     def start(self) -> None:
         """
         Watch the station's events; apply the retention rules.
         """
-        if self.running:
+        if self._watching:
             return
-        self.running = True
+        self._watching = True
         self.station.events.subscribe(self._event)
         self.applyRetention()
 
@@ -287,9 +305,9 @@ class Recorder:
         """
         Stop watching; finish the recording in progress.
         """
-        if not self.running:
+        if not self._watching:
             return
-        self.running = False
+        self._watching = False
         self.station.events.unsubscribe(self._event)
         self._endSession()
 
@@ -417,9 +435,7 @@ class Recorder:
         Stop recording this show (listeners go on): one log line.
         """
         self.stoppedReason = why
-        self._log.error(
-            "{mount}: recording stopped: {why}", mount=self.station.mount.decode("ascii"), why=why
-        )
+        self._log.error("{mount}: recording stopped: {why}", mount=self.station.mount.decode("ascii"), why=why)
         self._endSession()
 
     def _finishPart(self) -> None:

@@ -213,9 +213,9 @@ def podcastFeed(
             [
                 "<item>",
                 f"<title>{escape(item.title)}</title>",
-                f"<guid isPermaLink=\"false\">{escape(item.guid)}</guid>",
+                f'<guid isPermaLink="false">{escape(item.guid)}</guid>',
                 f"<pubDate>{formatdate(item.published, usegmt=True)}</pubDate>",
-                f"<enclosure url={quoteattr(item.url)} length=\"{item.length}\" type=\"audio/mpeg\"/>",
+                f'<enclosure url={quoteattr(item.url)} length="{item.length}" type="audio/mpeg"/>',
                 f"<itunes:duration>{formatDuration(item.duration)}</itunes:duration>",
                 "<itunes:explicit>false</itunes:explicit>",
             ]
