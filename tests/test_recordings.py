@@ -142,6 +142,24 @@ class RecorderTests(TestCase):
         self.assertAlmostEqual(finished.seconds, 250 * 1152 / 44100, places=5)
         self.assertEqual(finished.show, "Night Shift!")
 
+    def test_liveOnlyMount(self) -> None:
+        """
+        On a mount with no programme, the recording ends when the source
+        leaves (no chunk follows).
+        """
+        self.station = Station(None, clock=self.clock)
+        self.station.startService()
+        self.addCleanup(self.station.stopService)
+        recorder = self.recorder()
+        live = self.goLive()
+        sent = self.feed(live, 100)
+        self.play(5)
+        live.end()
+        self.station.detachLive(live, "peer")
+        self.play(1)
+        [finished] = recorder.finished()
+        self.assertEqual(finished.size, len(sent))
+
     def test_notListedWhileWriting(self) -> None:
         """
         The recording being written is not in the finished list.

@@ -370,6 +370,15 @@ class Recorder(Service):
             self._leaving = True
             if self.current is None:
                 self._endSession()
+            else:
+                # On a mount with no programme or fallback the station drops
+                # the live source at once, and no chunk follows to end the
+                # show: look once the station is done.
+                self.clock.callLater(0, self._checkGone, self._live)
+
+    def _checkGone(self, live: Any) -> None:
+        if self._live is live and self.station.liveSource is not live:
+            self._endSession()
 
     def _fileName(self) -> str:
         suffix = f"-part{self._partNumber}" if self._partNumber > 1 else ""
