@@ -27,6 +27,7 @@ from txradio.net.push import PushClient
 from txradio.net.yp import YPClient, listenURLFor
 from txradio.operations.hooks import hookFromConfig
 from txradio.operations.logs import AddressPolicy
+from txradio.operations.recordings import Recorder
 from txradio.service import RadioService
 from txradio.sources.intro import IntroError, convertIntro, fitsFormat, readIntro
 from txradio.sources.loudness import Leveller, LoudnessAnalyser
@@ -357,6 +358,46 @@ def configureIntro(station: Station, mount: MountConfig, reactor, encoder: str |
     convertIntro(reactor, mount.intro, mount.audioFormat, executable=str(encoder)).addCallbacks(converted, failed)
 
 
+def configureRecorder(station: Station, mount: MountConfig, server: ServerConfig | None, reactor) -> None:
+    """
+    Give a station the recorder of its live shows when its mount has
+    C{record = true} (L{txradio.operations.recordings}), or take it away;
+    a reload that changes the recorder's settings replaces it (finishing a
+    recording in progress).
+
+    @param station: the station.
+    @param mount: its settings.
+    @param server: the server settings, or L{None} for the defaults.
+    @param reactor: the clock.
+    """
+    folder = mount.recordingsDir or (server.recordingsDir if server is not None else None)
+    key = None
+    if mount.record and folder is not None:
+        key = (
+            os.path.join(folder, mount.path.strip("/")),
+            mount.recordingsKeep,
+            mount.recordingsMaxAgeDays,
+            mount.recordMaxMegabytes << 20,
+            mount.recordMaxSeconds,
+            (server.recordingsMinFree if server is not None else 256) << 20,
+        )
+    old = station.recorder
+    if old is not None and getattr(old, "settingsKey", None) == key:
+        return
+    if old is not None:
+        old.disownServiceParent()
+        station.recorder = None
+    if key is None:
+        return
+    path, keep, maxAge, maxBytes, maxSeconds, minFree = key
+    recorder = Recorder(
+        station, path, reactor, keep=keep, maxAgeDays=maxAge, maxBytes=maxBytes, maxSeconds=maxSeconds, minFree=minFree
+    )
+    recorder.settingsKey = key
+    station.recorder = recorder
+    recorder.setServiceParent(station)
+
+
 def updateStation(
     station: Station, mount: MountConfig, changed: frozenset[str], reactor, server: ServerConfig | None = None
 ) -> None:
@@ -372,6 +413,7 @@ def updateStation(
     """
     configureStation(station, mount, server)
     configureIntro(station, mount, reactor)
+    configureRecorder(station, mount, server, reactor)
     if changed & {"playlist", "shuffle", "loudness", "trimSilence"}:
         # The policy cannot have changed (that rebuilds the mount): keep the
         # one its conformer was given.
@@ -433,6 +475,7 @@ def buildStation(
         )
     configureStation(station, mount, server)
     configureIntro(station, mount, reactor, encoder)
+    configureRecorder(station, mount, server, reactor)
     return station
 
 

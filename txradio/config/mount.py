@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 from txradio.config._check import setting
 from txradio.config.access import AgentPatterns, Networks, PasswordPath
 from txradio.config.kinds import Among, Choice, Flag, Integer, Level, SubTable, Text, User
-from txradio.config.places import HookURL, IntroFile, MountPath, Playlist, Upstream
+from txradio.config.places import Folder, HookURL, IntroFile, MountPath, Playlist, Upstream
 from txradio.config.secrets import Secret
 from txradio.stream.broadcast import DEFAULT_BURST
 from txradio.stream.listener import DEFAULT_LAG_LIMIT
@@ -29,6 +29,15 @@ MIN_LAG_LIMIT = 16384
 
 MAX_LISTENER_DURATION = 7 * 24 * 3600
 """The longest C{max_listener_duration} accepted, in seconds (a week)."""
+
+MAX_RECORDINGS_KEPT = 10000
+"""The largest C{recordings_keep} accepted."""
+
+MAX_RECORDING_SECONDS = 24 * 3600
+"""The longest C{record_max_seconds} accepted (a day)."""
+
+MAX_RECORDING_MEGABYTES = 4096
+"""The largest C{record_max_megabytes} accepted (4 GiB)."""
 
 MAX_TIMEOUT = 3600.0
 """The longest duration a setting in seconds accepts (C{header_timeout}, a
@@ -125,6 +134,13 @@ class MountConfig:
         (L{txradio.config.ServerConfig.maxListenerDuration}).
     @ivar intro: the absolute path of an audio file each new listener
         hears before the stream, or L{None}.
+    @ivar record: whether live shows are recorded (see docs/shows.md).
+    @ivar recordingsDir: the folder whose C{MOUNT} subfolder holds them, or
+        L{None} for C{[server] recordings_dir}.
+    @ivar recordingsKeep: finished recordings kept.
+    @ivar recordingsMaxAgeDays: days a recording is kept, or L{None}.
+    @ivar recordMaxSeconds: the longest part of a recording, in seconds.
+    @ivar recordMaxMegabytes: the largest part, in MiB.
     """
 
     path: str = setting(
@@ -360,6 +376,43 @@ class MountConfig:
         "`icecast-auth-user: 1`.",
         doc="Replaces the server's. Leaving listeners are POSTed as listener_remove. Not applied to HLS.",
         shown="the server's",
+    )
+
+    record: bool = setting(
+        False,
+        kind=Flag(),
+        help="Record every live show (from a source's connect to its leave) with a cue sheet, and publish them "
+        "as a podcast at /MOUNT/shows.rss.",
+        doc="The very frames listeners got, no re-encode. Needs `recordings_dir` here or in `[server]`. "
+        "See docs/shows.md.",
+    )
+    recordingsDir: str | None = setting(
+        None,
+        kind=Folder(),
+        help="The folder whose MOUNT subfolder holds this mount's recordings.",
+        doc="It must exist; the subfolder is made when needed.",
+        shown="`[server] recordings_dir`",
+    )
+    recordingsKeep: int = setting(
+        50,
+        kind=Integer(1, MAX_RECORDINGS_KEPT, "recordings"),
+        help="Finished recordings kept; older ones are deleted when a recording finishes and at start.",
+    )
+    recordingsMaxAgeDays: int | None = setting(
+        None,
+        kind=Integer(1, 36500, "days"),
+        help="Days a recording is kept before it is deleted.",
+        shown="no limit",
+    )
+    recordMaxSeconds: int = setting(
+        4 * 3600,
+        kind=Integer(60, MAX_RECORDING_SECONDS, "seconds"),
+        help="The longest file of a recording; a longer show goes on in a new part (NAME-part2.mp3).",
+    )
+    recordMaxMegabytes: int = setting(
+        512,
+        kind=Integer(1, MAX_RECORDING_MEGABYTES, "MiB"),
+        help="The largest file of a recording; a larger show goes on in a new part.",
     )
 
     @property

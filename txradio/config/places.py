@@ -136,6 +136,24 @@ class Library(Kind):
         return "string (folder) or `false`"
 
 
+class Folder(Text):
+    """
+    A folder that exists; the value is its absolute path.
+    """
+
+    def __init__(self) -> None:
+        Text.__init__(self, allowEmpty=False, emptyHint="leave it out for none")
+
+    def value(self, table: Table, key: str, value: Any) -> str:
+        path = _resolve(table, Text.value(self, table, key, value))
+        if not os.path.isdir(path):
+            table.fail(key, f"{show(path)} is not a folder")
+        return path
+
+    def describe(self) -> str:
+        return "string (folder)"
+
+
 class LogPath(Text):
     """
     A file to append to, whose folder exists; the value is its absolute

@@ -139,13 +139,21 @@ def mountsRules(file: str, mounts: list[MountConfig], where: dict[str, str]) -> 
 
 def radioRules(file: str, server: ServerConfig, mounts: tuple[MountConfig, ...]) -> None:
     """
-    SHOUTcast source ports need a live mount to feed.
+    SHOUTcast source ports need a live mount to feed; a recorded mount
+    needs a folder.
 
     @param file: the file's path, for errors.
     @param server: the server settings.
     @param mounts: the mounts.
     @raise ConfigError: when the rule is broken.
     """
+    for index, mount in enumerate(mounts, 1):
+        if mount.record and mount.recordingsDir is None and server.recordingsDir is None:
+            raise ConfigError(
+                file,
+                f"mount {mount.path} has record = true but no folder; set recordings_dir here or in [server]",
+                f"mount[{index}].record",
+            )
     if server.shoutcastSourceListen and not any(mount.live for mount in mounts):
         raise ConfigError(
             file,

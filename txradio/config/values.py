@@ -30,7 +30,7 @@ from txradio.config.kinds import (
     Words,
 )
 from txradio.config.mount import MAX_LISTENER_DURATION, MAX_TIMEOUT, MountConfig, MountTemplate
-from txradio.config.places import DirectoryURLs, HookURL, Library, LogPath, MountPaths, PublicURL
+from txradio.config.places import DirectoryURLs, Folder, HookURL, Library, LogPath, MountPaths, PublicURL
 from txradio.config.secrets import Secret
 from txradio.net.access import DEFAULT_AUTH_TIMEOUT, DEFAULT_MAX_AUTH_REQUESTS, ON_ERROR
 from txradio.net.listenerport import DEFAULT_HEADER_TIMEOUT
@@ -126,6 +126,9 @@ class ServerConfig:
     @ivar dynamicMounts: whether sources may make mounts: L{True},
         L{False}, or L{None} for "when they have a password".
     @ivar maxDynamicMounts: the most such mounts at once.
+    @ivar recordingsDir: the folder of the recorded shows of mounts with
+        C{record = true}, or L{None}.
+    @ivar recordingsMinFree: free MiB below which recordings stop.
     """
 
     listen: tuple[str, ...] = setting(
@@ -341,6 +344,19 @@ class ServerConfig:
         DEFAULT_MAX_AUTH_REQUESTS,
         kind=Integer(1, 10000, "requests"),
         help="listener_add POSTs in flight at most; further listeners get 503.",
+    )
+    recordingsDir: str | None = setting(
+        None,
+        kind=Folder(),
+        help="The folder of the recorded live shows of mounts with record = true (one subfolder per mount).",
+        doc="It must exist. A mount's own `recordings_dir` wins. See docs/shows.md.",
+        shown="none",
+    )
+    recordingsMinFree: int = setting(
+        256,
+        kind=Integer(0, None, "MiB"),
+        help="Free space (MiB) the recordings' disk must keep: below it a recording does not start, or stops.",
+        doc="Checked before a recording starts and every 30 s while it runs; listeners never notice.",
     )
 
 

@@ -184,6 +184,10 @@ class Station(MultiService):
         # Whether the site serves this mount as HLS too (the builder and a
         # reload turn it off per mount).
         self.hls = True
+        # The mount's recorder of live shows (txradio.operations.recordings),
+        # set by the builder when the mount has record = true; the site
+        # serves its podcast.
+        self.recorder: Any = None
         self.broadcaster = Broadcaster(
             self.conformer if self.conformer is not None else self.switcher,
             clock=clock,

@@ -19,6 +19,8 @@ everything that is not a stream.
  - C{/static/…}: the pages' style sheet, script and icon;
  - C{/MOUNT.m3u8}, C{/MOUNT/master.m3u8}, C{/MOUNT/hls/N.mp3}: HLS
    (L{txradio.web.hls}).
+ - C{/MOUNT/shows.rss}, C{/MOUNT/shows/FILE.mp3}: the podcast of a
+   recorded mount's shows (L{txradio.web.shows}).
 
 The listener protocol hands such requests to this site; see
 L{txradio.net.listenerport}.
@@ -50,6 +52,7 @@ from txradio.web.icecastadmin import icecastAdminPaths
 from txradio.web.metadata import IcecastMetadataResource, ShoutcastMetadataResource
 from txradio.web.page import StaticResource, StationsPage
 from txradio.web.shoutcast import shoutcastPaths
+from txradio.web.shows import ShowsRoutes
 from txradio.web.status import IcecastStatusResource, PreflightMixin, WebContext, baseURL
 from txradio.wire.playlists import M3U_TYPE, PLS_TYPE, XSPF_TYPE, buildM3U, buildPLS, buildXSPF
 
@@ -280,6 +283,7 @@ class RadioRoot(Resource):
         self._paths: dict[bytes, Resource] = {}
         self.hls = HLSRoutes(stations, clock, hls)
         self.context.hls = self.hls.mounts
+        self.shows = ShowsRoutes()
         self.putChild(b"", StationsPage(self.context))
         self.putChild(b"status-json.xsl", IcecastStatusResource(self.context))
         self.putChild(b"api", APIRoot(self.context, library))
@@ -303,6 +307,9 @@ class RadioRoot(Resource):
         paths: dict[bytes, Resource] = {}
         # HLS first, so that a mount's own paths win over them.
         paths.update(self.hls.paths())
+        # Recorded shows' podcast feeds (txradio.web.shows).
+        self.shows.update(stations, publicURL)
+        paths.update(self.shows.paths)
         for station in stations:
             paths[station.mount] = StreamResource()
             for extension in _PLAYLIST_FORMATS:
@@ -390,6 +397,9 @@ class RadioRoot(Resource):
         resource = self.hls.resourceFor(request.path)
         if resource is not None:
             return self._guarded(resource)
+        resource = self.shows.resourceFor(request.path)
+        if resource is not None:
+            return resource
         child = Resource.getChildWithDefault(self, name, request)
         return child
 
