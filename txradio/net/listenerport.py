@@ -303,12 +303,26 @@ class ListenerProtocol(Protocol):
             verdict = access.check(request)
             if isinstance(verdict, Deferred):
                 self._authenticate(station, head, verdict)
-                return
-            if isinstance(verdict, Refusal):
-                self._refuseAccess(station, head, verdict)
-                return
-            self._admission = verdict
+            else:
+                self._decide(station, head, verdict)
+            return
         self._admit(station, head)
+
+    def _decide(self, station: IStation, head: RequestHead, verdict: Admission | Refusal) -> None:
+        """
+        Act on the access checks' verdict: refuse, or admit with what the
+        admission says (a time limit, the URL authentication's leaving
+        call).
+
+        @param station: the station asked for.
+        @param head: the request.
+        @param verdict: the checks' answer.
+        """
+        if isinstance(verdict, Refusal):
+            self._refuseAccess(station, head, verdict)
+        else:
+            self._admission = verdict
+            self._admit(station, head)
 
     def _accessRequest(self, station: IStation, head: RequestHead) -> AccessRequest:
         """
@@ -351,11 +365,7 @@ class ListenerProtocol(Protocol):
                 if isinstance(verdict, Admission):
                     verdict.left(0.0)
                 return
-            if isinstance(verdict, Refusal):
-                self._refuseAccess(station, head, verdict)
-                return
-            self._admission = verdict
-            self._admit(station, head)
+            self._decide(station, head, verdict)
 
         def abandoned(reason: Failure) -> None:
             self._checking = None

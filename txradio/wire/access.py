@@ -463,18 +463,8 @@ def listenerAddForm(
     @param agent: its user agent.
     @return: C{application/x-www-form-urlencoded} bytes.
     """
-    return urlencode(
-        [
-            ("action", "listener_add"),
-            ("server", server),
-            ("port", str(port)),
-            ("client", str(client)),
-            ("mount", mount),
-            ("user", user),
-            ("pass", password),
-            ("ip", ip),
-            ("agent", agent),
-        ]
+    return _listenerForm("listener_add", server, port, client, mount, user, password, ip) + b"&" + urlencode(
+        [("agent", agent)]
     ).encode("ascii")
 
 
@@ -488,9 +478,24 @@ def listenerRemoveForm(
         down to whole seconds, as Icecast sends it).
     @return: form-encoded bytes; see L{listenerAddForm} for the others.
     """
+    return _listenerForm("listener_remove", server, port, client, mount, user, password, ip) + b"&" + urlencode(
+        [("duration", str(max(0, int(duration))))]
+    ).encode("ascii")
+
+
+def _listenerForm(
+    action: str, server: str, port: int, client: int, mount: str, user: str, password: str, ip: str
+) -> bytes:
+    """
+    The fields Icecast's C{listener_add} and C{listener_remove} share, in
+    its order.
+
+    @param action: C{"listener_add"} or C{"listener_remove"}.
+    @return: form-encoded bytes; see L{listenerAddForm} for the others.
+    """
     return urlencode(
         [
-            ("action", "listener_remove"),
+            ("action", action),
             ("server", server),
             ("port", str(port)),
             ("client", str(client)),
@@ -498,7 +503,6 @@ def listenerRemoveForm(
             ("user", user),
             ("pass", password),
             ("ip", ip),
-            ("duration", str(max(0, int(duration)))),
         ]
     ).encode("ascii")
 
