@@ -37,7 +37,7 @@ from twisted.web.server import NOT_DONE_YET, Request, Site
 
 from zope.interface import implementer
 
-from txradio.interfaces import ILoginThrottle, IRadioSite, IReloader, IStation
+from txradio.interfaces import IAudienceSite, ILoginThrottle, IRadioSite, IReloader, IStation
 from txradio.library.index import Library
 from txradio.web.admin import AdminResource
 from txradio.web.api import APIRoot
@@ -47,6 +47,7 @@ from txradio.web.hls import HLSRoutes, HLSSettings, relatedStations
 from txradio.web.icecastadmin import icecastAdminPaths
 from txradio.web.metadata import IcecastMetadataResource, ShoutcastMetadataResource
 from txradio.web.page import StaticResource, StationsPage
+from txradio.web.reports import REPORTS_PREFIX, STATS_PREFIX, AudienceReports
 from txradio.web.shoutcast import shoutcastPaths
 from txradio.web.status import IcecastStatusResource, PreflightMixin, WebContext, baseURL
 from txradio.wire.playlists import M3U_TYPE, PLS_TYPE, XSPF_TYPE, buildM3U, buildPLS, buildXSPF
@@ -284,6 +285,7 @@ class RadioRoot(Resource):
         self.putChild(b"events", EventsResource(self.events))
         self.admin = AdminResource(self.context, adminPassword, logins=logins)
         self.putChild(b"admin", self.admin)
+        self.reports = AudienceReports(self.admin, clock)
         self.putChild(b"static", StaticResource())
         if library is not None:
             self.putChild(b"library", LibraryResource(library, publicURL))
@@ -387,6 +389,8 @@ class RadioRoot(Resource):
         resource = self.hls.resourceFor(request.path)
         if resource is not None:
             return resource
+        if request.path.startswith((STATS_PREFIX, REPORTS_PREFIX)):
+            return self.reports
         child = Resource.getChildWithDefault(self, name, request)
         return child
 
@@ -495,7 +499,7 @@ def buildSite(
     return RadioSite(root, clock)
 
 
-@implementer(IRadioSite)
+@implementer(IRadioSite, IAudienceSite)
 class RadioSite(Site):
     """
     The built-in site: a L{RadioRoot} served with bounded request bodies,
@@ -578,3 +582,13 @@ class RadioSite(Site):
         """
         mount = self.root.hls.mounts.get(station.mount)
         return mount.sessions.count() if mount is not None else None
+
+    def setAudience(self, recorder: object | None) -> None:
+        """
+        Serve the audience reports from a radio's statistics; see
+        L{IAudienceSite.setAudience}.
+
+        @param recorder: the L{txradio.operations.audience.AudienceRecorder},
+            or L{None}.
+        """
+        self.root.reports.recorder = recorder  # type: ignore[assignment]
