@@ -25,6 +25,7 @@ from twisted.python.failure import Failure
 from twisted.web import http
 from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Request
+
 from zope.interface import implementer
 
 from txradio.operations.audience import (
@@ -312,18 +313,20 @@ class AudienceReports(Resource):
         window = {"from": isoTime(q["start"]), "to": isoTime(q["end"]), "mount": q["mount"]}
         if name == b"listeners":
             call = recorder.query(database.listeners, q["by"], q["start"], q["end"], q["mount"])
-            shape: Callable[[Any], dict[str, Any]] = lambda rows: {**window, "by": q["by"], "periods": rows}
+            key, by = "periods", {"by": q["by"]}
         elif name == b"tracks":
             call = recorder.query(database.tracks, q["start"], q["end"], q["mount"], q["limit"])
-            shape = lambda rows: {**window, "tracks": rows}
+            key, by = "tracks", {}
         elif name == b"performances":
             call = recorder.query(database.performances, q["start"], q["end"], q["mount"], q["limit"])
-            shape = lambda rows: {
-                **window,
-                "performances": [dict(zip(PERFORMANCE_COLUMNS, row)) for row in rows],
-            }
+            call.addCallback(lambda rows: [dict(zip(PERFORMANCE_COLUMNS, row)) for row in rows])
+            key, by = "performances", {}
         else:
             raise ReportError(http.NOT_FOUND, "no such report: listeners, tracks or performances")
+
+        def shape(rows: Any) -> dict[str, Any]:
+            return {**window, **by, key: rows}
+
         return self._later(request, call, shape)
 
     def _later(self, request: Request, call: Any, shape: Callable[[Any], dict[str, Any]]) -> int:
@@ -354,15 +357,25 @@ class AudienceReports(Resource):
         database: AudienceDatabase = recorder.database
         start, end, mount = q["start"], q["end"], q["mount"]
         request.setHeader(b"content-type", b"text/csv; charset=utf-8")
+        fetch: Callable[[tuple[float, int] | None], list[tuple[Any, ...]]]
         if name == b"sessions.csv":
-            fetch = lambda after: database.sessionPage(start, end, mount, after)
+
+            def fetch(after: tuple[float, int] | None) -> list[tuple[Any, ...]]:
+                return database.sessionPage(start, end, mount, after)
+
             export = CSVExport(request, recorder, fetch, SESSION_COLUMNS, _sessionRow)
         elif name == b"plays.csv":
-            fetch = lambda after: database.playPage(start, end, mount, after)
+
+            def fetch(after: tuple[float, int] | None) -> list[tuple[Any, ...]]:
+                return database.playPage(start, end, mount, after)
+
             export = CSVExport(request, recorder, fetch, PLAY_COLUMNS, _playRow)
         elif name == b"performances.csv":
-            # One bounded page: at most `limit` recordings.
-            fetch = lambda after: [] if after is not None else database.performances(start, end, mount, q["limit"])
+
+            def fetch(after: tuple[float, int] | None) -> list[tuple[Any, ...]]:
+                # One bounded page: at most `limit` recordings.
+                return [] if after is not None else database.performances(start, end, mount, q["limit"])
+
             export = CSVExport(request, recorder, fetch, PERFORMANCE_COLUMNS, list)
         else:
             request.setHeader(b"content-type", b"application/json; charset=utf-8")
