@@ -387,7 +387,7 @@ class FailureTests(SynchronousTestCase):
         self.assertEqual(len(warnings), 1)
         recorder.flush()
         function, args, _ = jobs.jobs[0]
-        self.assertEqual([row[1][6] for row in args[0]], [f"192.0.2.{i}" for i in range(15, 25)])
+        self.assertEqual([row[1][4] for row in args[0]], [f"192.0.2.{i}" for i in range(15, 25)])
 
     def test_stopBounded(self) -> None:
         """
