@@ -50,6 +50,8 @@ REPORTS_PREFIX = b"/admin/reports/"
 DEFAULT_RANGE = 7 * 86400.0
 """Seconds a report covers when C{from} is not given: a week before C{to}."""
 
+_log = Logger()
+
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -333,17 +335,19 @@ class AudienceReports(Resource):
         """
         Answer with a query's result when it comes.
         """
+        gone: list[bool] = []
+        request.notifyFinish().addErrback(lambda _: gone.append(True))
 
         def answer(rows: Any) -> None:
             if isinstance(rows, Failure):
                 if rows.check(ValueError):
                     body = self._reply(request, http.BAD_REQUEST, {"error": rows.getErrorMessage()})
                 else:
-                    Logger().failure("audience report failed", rows)
+                    _log.failure("audience report failed", rows)
                     body = self._reply(request, http.SERVICE_UNAVAILABLE, {"error": "the statistics cannot be read now"})
             else:
                 body = self._reply(request, http.OK, shape(rows))
-            if not request._disconnected:
+            if not gone:
                 request.write(body)
                 request.finish()
 
