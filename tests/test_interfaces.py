@@ -16,6 +16,7 @@ from twisted.trial.unittest import SynchronousTestCase
 import txradio
 
 CHECKED = {
+    "txradio.web.reports.CSVExport": "tests.test_audience_web",
     "txradio.dynamic.DynamicMounts": "tests.test_dynamic",
     "txradio.net.access.MountAccess": "tests.test_access",
     "txradio.net.listenerport.ListenerFactory": "tests.test_protocol",

@@ -695,6 +695,10 @@ def configureOperations(service: RadioService, server: ServerConfig, hooks: Sequ
         service.logAccess(server.accessLog)
     if server.playlistLog != service.playlistLogPath:
         service.logPlaylist(server.playlistLog)
+    if server.statsDB != (service.audience.path if service.audience is not None else None):
+        service.keepAudience(server.statsDB, server.statsRetentionDays)
+    elif service.audience is not None:
+        service.audience.retentionDays = server.statsRetentionDays
     service.lastTitle = server.lastTitle
     service.stopTimeout = server.stopTimeout
     service.factory.maxPerAddress = server.maxConnectionsPerAddress

@@ -562,6 +562,22 @@ class IRadioSite(Interface):
         """
 
 
+class IAudienceSite(Interface):
+    """
+    A site that serves the audience reports (C{/api/v1/stats/…},
+    C{/admin/reports/…}) from the radio's statistics.
+    """
+
+    def setAudience(recorder: object | None) -> None:
+        """
+        Serve reports from these statistics from now on.
+
+        @param recorder: the radio's
+            L{txradio.operations.audience.AudienceRecorder}, or L{None}
+            when no statistics are kept (the reports answer 404).
+        """
+
+
 class IReloader(Interface):
     """
     Reads a radio's configuration file again and applies it while the radio

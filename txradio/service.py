@@ -19,11 +19,12 @@ from twisted.internet.task import deferLater
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from txradio.interfaces import ILoginThrottle, IRadioSite, IReloader
+from txradio.interfaces import IAudienceSite, ILoginThrottle, IRadioSite, IReloader
 from txradio.net.listenerport import DEFAULT_HEADER_TIMEOUT, DEFAULT_SEND_BUFFER, ListenerFactory
 from txradio.net.sourceport import DEFAULT_SOURCE_TIMEOUT, ShoutcastSourceFactory
 from txradio.net.throttle import LoginThrottle
 from txradio.net.tls import ReloadingContextFactory, reloadableTLSEndpoint
+from txradio.operations.audience import AudienceDatabase, AudienceRecorder
 from txradio.operations.logs import AccessLog, AddressPolicy, LogFile, PlaylistLog
 from txradio.operations.metrics import radioRegistry
 from txradio.stream.events import EventBus
@@ -177,6 +178,7 @@ class RadioService(MultiService):
         self._accessLog: AccessLog | None = None
         self._playlistLog: PlaylistLog | None = None
         self.hooks: list = []
+        self.audience: AudienceRecorder | None = None
         self._clock = reactor
         self._addresses = AddressPolicy()
         self.logins: ILoginThrottle = logins if logins is not None else LoginThrottle(reactor)
@@ -288,7 +290,8 @@ class RadioService(MultiService):
             self.ports = ports
             for port in ports:
                 port.setServiceParent(self)
-            return None
+            # After the stations: their listeners' sessions are recorded.
+            return self.audience.stop() if self.audience is not None else None
 
         return stopping.addBoth(done)
 
@@ -367,6 +370,36 @@ class RadioService(MultiService):
         file = LogFile(path)
         self.logFiles.append(file)
         return file
+
+    def keepAudience(
+        self, path: str | None, retentionDays: int = 0, runInThread: Callable[..., Deferred] | None = None
+    ) -> Deferred | None:
+        """
+        Keep audience statistics in an SQLite file (see
+        L{txradio.operations.audience}), replacing those kept before, and
+        serve the reports from them.
+
+        @param path: the file, or L{None} for no statistics.
+        @param retentionDays: days rows are kept, or 0 for ever.
+        @param runInThread: the worker for the file (tests pass a
+            synchronous one); a thread of its own by default.
+        @return: a L{Deferred} firing when the previous statistics are
+            written and closed, or L{None} when there were none.
+        """
+        old, self.audience = self.audience, None
+        stopping = None
+        if old is not None:
+            self.events.unsubscribe(old)
+            stopping = old.stop()
+        if path is not None:
+            self.audience = AudienceRecorder(
+                AudienceDatabase(path), self._clock, runInThread, retentionDays=retentionDays
+            )
+            self.observe(self.audience)
+            self.audience.start()
+        if IAudienceSite.providedBy(self.site):
+            self.site.setAudience(self.audience)
+        return stopping
 
     def reopenLogs(self) -> None:
         """

@@ -104,6 +104,10 @@ class ServerConfig:
     @ivar playlistLog: the playlist log's path, or L{None} for none.
     @ivar logAddresses: how listener addresses are shown: C{"full"},
         C{"truncate"} or C{"hash"}.
+    @ivar statsDB: the audience statistics' SQLite file, or L{None} for
+        none.
+    @ivar statsRetentionDays: days the statistics keep a row, or 0 for
+        ever.
     @ivar metrics: how C{/metrics} is offered on the public port:
         C{"admin"}, C{"public"} or C{"off"}.
     @ivar metricsListen: endpoint strings serving only C{/metrics}.
@@ -207,6 +211,21 @@ class ServerConfig:
         "bits); or a keyed hash that tells listeners apart without telling who they are (the key is random per "
         "run). Limits per address still use the real address.",
         option="log-addresses",
+    )
+    statsDB: str | None = setting(
+        None,
+        kind=LogPath(),
+        help="Keep audience statistics (sessions and tracks aired) in this SQLite file.",
+        doc="For the reports under `/api/v1/stats/` and `/admin/reports/` (see docs/operations.md, "
+        "\"Audience statistics\"), e.g. `/var/lib/txradio/audience.sqlite`. Addresses are stored as "
+        "`log_addresses` shows them. The folder must exist.",
+        option="stats-db",
+    )
+    statsRetentionDays: int = setting(
+        0,
+        kind=Integer(0, 36500, "days"),
+        help="Days the audience statistics keep a session or a track (0: for ever).",
+        doc="Older rows are deleted once an hour.",
     )
     metrics: str = setting(
         "admin",

@@ -40,7 +40,7 @@ from twisted.web.server import NOT_DONE_YET, Request, Site
 
 from zope.interface import implementer
 
-from txradio.interfaces import ILoginThrottle, IRadioSite, IReloader, IStation
+from txradio.interfaces import IAudienceSite, ILoginThrottle, IRadioSite, IReloader, IStation
 from txradio.library.index import Library
 from txradio.web.admin import AdminAccess, AdminResource
 from txradio.web.adminpage import AdminPage
@@ -51,6 +51,7 @@ from txradio.web.hls import HLSRoutes, HLSSettings, relatedStations
 from txradio.web.icecastadmin import icecastAdminPaths
 from txradio.web.metadata import IcecastMetadataResource, ShoutcastMetadataResource
 from txradio.web.page import StaticResource, StationsPage
+from txradio.web.reports import REPORTS_PREFIX, STATS_PREFIX, AudienceReports
 from txradio.web.shoutcast import shoutcastPaths
 from txradio.web.shows import ShowsRoutes
 from txradio.web.status import IcecastStatusResource, PreflightMixin, WebContext, baseURL
@@ -291,6 +292,7 @@ class RadioRoot(Resource):
         self.admin = AdminResource(self.context, AdminAccess(adminPassword, logins=logins))
         self.admin.page = AdminPage(self.context)
         self.putChild(b"admin", self.admin)
+        self.reports = AudienceReports(self.admin, clock)
         self.putChild(b"static", StaticResource())
         if library is not None:
             self.putChild(b"library", LibraryResource(library, publicURL))
@@ -400,6 +402,8 @@ class RadioRoot(Resource):
         resource = self.shows.resourceFor(request.path)
         if resource is not None:
             return resource
+        if request.path.startswith((STATS_PREFIX, REPORTS_PREFIX)):
+            return self.reports
         child = Resource.getChildWithDefault(self, name, request)
         return child
 
@@ -530,7 +534,7 @@ def buildSite(
     return RadioSite(root, clock)
 
 
-@implementer(IRadioSite)
+@implementer(IRadioSite, IAudienceSite)
 class RadioSite(Site):
     """
     The built-in site: a L{RadioRoot} served with bounded request bodies,
@@ -613,3 +617,13 @@ class RadioSite(Site):
         """
         mount = self.root.hls.mounts.get(station.mount)
         return mount.sessions.count() if mount is not None else None
+
+    def setAudience(self, recorder: object | None) -> None:
+        """
+        Serve the audience reports from a radio's statistics; see
+        L{IAudienceSite.setAudience}.
+
+        @param recorder: the L{txradio.operations.audience.AudienceRecorder},
+            or L{None}.
+        """
+        self.root.reports.recorder = recorder  # type: ignore[assignment]
