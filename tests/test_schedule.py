@@ -453,3 +453,56 @@ class ScheduledSourceTests(SynchronousTestCase):
         self.assertEqual(self.source.upcoming(), "a.mp3")
         self.source.close()
         self.assertEqual(self.clock.getDelayedCalls(), [])
+
+
+class ConfigurationTests(SynchronousTestCase):
+    """
+    The programme clock from the configuration to the mount's source.
+    """
+
+    def test_built(self) -> None:
+        """
+        A mount's blocks, jingles, time zone and rotation make a
+        L{ScheduledSource}; a block without music is refused.
+        """
+        from txradio.build import playlistSource
+        from txradio.config import ConfigError, parseConfig
+
+        base = self.mktemp()
+        for name in ("music", "morning", "jingles"):
+            os.makedirs(os.path.join(base, name))
+        text = f"""
+[server]
+timezone = "Europe/Berlin"
+rotation = {{ artist_tracks = 3 }}
+[[mount]]
+path = "/stream"
+playlist = "{base}/music"
+[[mount.block]]
+name = "morning"
+when = "Mon-Fri 06:00-10:00"
+folder = "{base}/morning"
+start = "hard"
+rotation = {{ title_minutes = 60 }}
+[mount.jingles]
+folder = "{base}/jingles"
+every_tracks = 4
+top_of_hour = true
+"""
+        config = parseConfig(text)
+        clock = Clock()
+        source = playlistSource(config.mounts[0], clock, "transcode", config.server)
+        assert isinstance(source, ScheduledSource)
+        tracks = source.tracks
+        self.assertEqual(str(tracks.zone), "Europe/Berlin")
+        self.assertEqual(tracks.blocks[0].rotation, Rotation(titleMinutes=60))
+        self.assertTrue(tracks.blocks[0].hard)
+        self.assertEqual(tracks.default.rotation, Rotation(artistTracks=3))
+        self.assertEqual(tracks.jinglePolicy, JinglePolicy(everyTracks=4, topOfHour=True))
+        source.close()
+        self.assertEqual(clock.getDelayedCalls(), [])
+        bad = text.replace(f'folder = "{base}/morning"\n', "")
+        error = self.assertRaises(ConfigError, parseConfig, bad)
+        self.assertIn("folder and playlist", str(error))
+        bad = text.replace('"Mon-Fri 06:00-10:00"', '"Mon-Fri 6-10"')
+        self.assertRaises(ConfigError, parseConfig, bad)

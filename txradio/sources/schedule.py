@@ -404,3 +404,23 @@ class ScheduledSource(PlaylistSource):
         """
         self.hardStarts.stop()
         PlaylistSource.close(self)
+
+
+def scheduledTracksFor(
+    blocks: Sequence[Block], default: Block, clock: IReactorTime, zoneName: str, jingles: Tracks | None, policy: JinglePolicy, name: str
+) -> ScheduledTracks:
+    """
+    Make a mount's scheduled track list from built blocks.
+
+    @param blocks: the timed blocks.
+    @param default: the mount's own playlist as the default block.
+    @param clock: the clock.
+    @param zoneName: the station's IANA time zone.
+    @param jingles: the jingles' list, or L{None}.
+    @param policy: when jingles play.
+    @param name: the mount, for the log.
+    @return: the track list.
+    """
+    from zoneinfo import ZoneInfo
+
+    return ScheduledTracks(blocks, default, clock, ZoneInfo(zoneName), jingles, policy, name=name)
