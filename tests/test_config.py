@@ -453,7 +453,7 @@ class ErrorTests(_Folder, SynchronousTestCase):
             _mount("", "/a") + _mount("metaint_x = 1", "/b"),
             "mount[2].metaint_x",
             "unknown key",
-            "known keys: ", "bitrate, burst_size, ",
+            "known keys: ", "bitrate, block, burst_size, ",
         )
 
     def test_unknownKeyFirst(self) -> None:

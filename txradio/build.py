@@ -33,7 +33,8 @@ from txradio.sources.intro import IntroError, convertIntro, fitsFormat, readIntr
 from txradio.sources.loudness import Leveller, LoudnessAnalyser
 from txradio.sources.playlist import PlaylistSource
 from txradio.sources.relay import RelaySource
-from txradio.sources.tracks import tracksFor
+from txradio.sources.schedule import Block, ScheduledSource, scheduledTracksFor
+from txradio.sources.tracks import FolderTracks, tracksFor
 from txradio.sources.transcode import ALWAYS, TranscodingSource
 from txradio.stream.intro import introChunk
 from txradio.stream.station import FALLBACK_SLOT, Station
@@ -42,6 +43,7 @@ from txradio.web.hls import HLSSettings
 from txradio.wire.access import AddressRules, AgentBans, parseNetworks
 from txradio.wire.audioformat import SKIP, TRANSCODE, AudioFormat, findEncoder, refuser
 from txradio.wire.icy import StreamInfo
+from txradio.wire.schedule import JinglePolicy, parseWhen
 
 _log = Logger()
 
@@ -173,7 +175,7 @@ def streamInfo(mount: MountConfig) -> StreamInfo:
     )
 
 
-def playlistSource(mount: MountConfig, reactor, policy: str) -> PlaylistSource:
+def playlistSource(mount: MountConfig, reactor, policy: str, server: ServerConfig | None = None) -> PlaylistSource:
     """
     Make a mount's playlist programme.
 
@@ -181,6 +183,8 @@ def playlistSource(mount: MountConfig, reactor, policy: str) -> PlaylistSource:
     @param reactor: the clock.
     @param policy: the mount's resolved format policy; with C{"skip"} the
         playlist itself skips tracks of another format.
+    @param server: the server settings, for the programme clock; without
+        them the mount's blocks and jingles are left out.
     @return: the source.
     """
     refuse = refuser(mount.audioFormat) if policy == SKIP else None
@@ -188,9 +192,44 @@ def playlistSource(mount: MountConfig, reactor, policy: str) -> PlaylistSource:
     if mount.loudness is not None or mount.trimSilence:
         analyser = LoudnessAnalyser(reactor, needSilence=mount.trimSilence)
         leveller = Leveller(analyser, mount.loudness, mount.trimSilence)
+    if server is not None and (mount.blocks or mount.jingles is not None):
+        return scheduledSource(mount, server, reactor, refuse=refuse, leveller=leveller)
     return PlaylistSource(
         tracksFor(mount.playlist, mount.shuffle), clock=reactor, name=mount.path, refuse=refuse, leveller=leveller
     )
+
+
+def scheduledSource(mount: MountConfig, server: ServerConfig, reactor, **kwargs) -> PlaylistSource:
+    """
+    Make a mount's programme on the programme clock: its blocks, with its
+    playlist as the default block, and its jingles.
+
+    @param mount: a mount with a playlist and blocks or jingles.
+    @param server: the server settings (time zone, rotation rules).
+    @param reactor: the clock.
+    @param kwargs: the L{PlaylistSource}'s other arguments.
+    @return: a L{ScheduledSource}.
+    """
+    assert mount.playlist is not None
+    rules = server.rotation.rules()
+    blocks = [
+        Block(
+            block.name or block.when,
+            parseWhen(block.when),
+            tracksFor(block.folder or block.playlist or "", block.shuffle),
+            hard=block.start == "hard",
+            rotation=block.rotation.rules() if block.rotation is not None else rules,
+            when=block.when,
+        )
+        for block in mount.blocks
+    ]
+    default = Block("default", None, tracksFor(mount.playlist, mount.shuffle), rotation=rules)
+    jingles, policy = None, JinglePolicy()
+    if mount.jingles is not None:
+        jingles = FolderTracks(mount.jingles.folder)
+        policy = JinglePolicy(mount.jingles.everyTracks, mount.jingles.everyMinutes, mount.jingles.topOfHour)
+    tracks = scheduledTracksFor(blocks, default, reactor, server.timezone, jingles, policy, mount.path)
+    return ScheduledSource(tracks, clock=reactor, name=mount.path, **kwargs)
 
 
 def programmeFor(mount: MountConfig, server: ServerConfig, reactor, policy: str):
@@ -205,7 +244,7 @@ def programmeFor(mount: MountConfig, server: ServerConfig, reactor, policy: str)
         live-only mount.
     """
     if mount.playlist is not None:
-        return playlistSource(mount, reactor, policy)
+        return playlistSource(mount, reactor, policy, server)
     if mount.relay is not None:
         return RelaySource(mount.relay, reactor=reactor, name=mount.path, timeout=server.sourceTimeout)
     return None
@@ -418,7 +457,7 @@ def updateStation(
         # The policy cannot have changed (that rebuilds the mount): keep the
         # one its conformer was given.
         policy = station.conformer.policy if station.conformer is not None else SKIP
-        station.replaceProgramme(playlistSource(mount, reactor, policy))
+        station.replaceProgramme(playlistSource(mount, reactor, policy, server))
 
 
 def derivedStation(parent: Station, mount: str, audioFormat: AudioFormat, reactor, encoder: str, **kwargs) -> Station:

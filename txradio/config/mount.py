@@ -14,6 +14,7 @@ from txradio.config._check import setting
 from txradio.config.access import AgentPatterns, Networks, PasswordPath
 from txradio.config.kinds import Among, Choice, Flag, Integer, Level, SubTable, Text, User
 from txradio.config.places import Folder, HookURL, IntroFile, MountPath, Playlist, Upstream
+from txradio.config.schedule import BlockConfig, JinglesConfig, SubTables
 from txradio.config.secrets import Secret
 from txradio.stream.broadcast import DEFAULT_BURST
 from txradio.stream.listener import DEFAULT_LAG_LIMIT
@@ -413,6 +414,19 @@ class MountConfig:
         512,
         kind=Integer(1, MAX_RECORDING_MEGABYTES, "MiB"),
         help="The largest file of a recording; a larger show goes on in a new part.",
+    )
+    blocks: tuple[BlockConfig, ...] = setting(
+        (),
+        key="block",
+        kind=SubTables(BlockConfig, '[[mount.block]] when = "Mon-Fri 06:00-10:00"'),
+        help="The programme clock: timed blocks, each playing its own folder or playlist; see block below.",
+        doc="The mount's `playlist` plays outside every block. See docs/programming.md.",
+        shown="none",
+    )
+    jingles: JinglesConfig | None = setting(  # noqa: RUF009 - a field, like the others
+        None,
+        kind=SubTable(JinglesConfig, '[mount.jingles] folder = "jingles"'),
+        help="Jingles and station IDs between tracks; see jingles below.",
     )
 
     @property

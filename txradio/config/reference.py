@@ -23,9 +23,19 @@ from typing import Any
 
 from txradio.config._check import REQUIRED, Declared, declared
 from txradio.config.mount import MountConfig, PushConfig
+from txradio.config.schedule import BlockConfig, JinglesConfig, RotationConfig
 from txradio.config.values import HLSConfig, HookConfig, ServerConfig
 
-TABLES = (("server", ServerConfig), ("mount", MountConfig), ("push", PushConfig), ("hls", HLSConfig), ("hook", HookConfig))
+TABLES = (
+    ("server", ServerConfig),
+    ("mount", MountConfig),
+    ("push", PushConfig),
+    ("hls", HLSConfig),
+    ("hook", HookConfig),
+    ("block", BlockConfig),
+    ("jingles", JinglesConfig),
+    ("rotation", RotationConfig),
+)
 """Each reference table's name (the key path of its settings) and value class."""
 
 GUIDE = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "docs", "config.md")

@@ -15,6 +15,7 @@ from typing import Any
 
 from txradio.config._check import ConfigError, Table, show
 from txradio.config.mount import MountConfig
+from txradio.config.schedule import blockRules
 from txradio.config.values import RadioConfig, ServerConfig
 
 
@@ -45,6 +46,7 @@ def mountRules(table: Table, values: dict[str, Any]) -> None:
     @raise ConfigError: when a rule is broken.
     """
     path = values["path"]
+    blockRules(table, values["blocks"], values["playlist"])
     if values["playlist"] is not None and values["relay"] is not None:
         table.fail("relay", f"mount {path} has both a playlist and a relay; a mount plays one of them")
     if values["shuffle"] and values["playlist"] is None:

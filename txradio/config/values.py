@@ -25,12 +25,14 @@ from txradio.config.kinds import (
     Integer,
     Seconds,
     Strings,
+    SubTable,
     Text,
     User,
     Words,
 )
 from txradio.config.mount import MAX_LISTENER_DURATION, MAX_TIMEOUT, MountConfig, MountTemplate
 from txradio.config.places import DirectoryURLs, Folder, HookURL, Library, LogPath, MountPaths, PublicURL
+from txradio.config.schedule import RotationConfig, TimeZone
 from txradio.config.secrets import Secret
 from txradio.net.access import DEFAULT_AUTH_TIMEOUT, DEFAULT_MAX_AUTH_REQUESTS, ON_ERROR
 from txradio.net.listenerport import DEFAULT_HEADER_TIMEOUT
@@ -376,6 +378,17 @@ class ServerConfig:
         kind=Integer(0, None, "MiB"),
         help="Free space (MiB) the recordings' disk must keep: below it a recording does not start, or stops.",
         doc="Checked before a recording starts and every 30 s while it runs; listeners never notice.",
+    )
+    timezone: str = setting(
+        "UTC",
+        kind=TimeZone(),
+        help="The station's time zone (IANA name, e.g. `Europe/Paris`): the programme clock's days and hours.",
+    )
+    rotation: RotationConfig = setting(  # noqa: RUF009 - a field, like the others
+        RotationConfig(),
+        kind=SubTable(RotationConfig, "rotation = { artist_minutes = 60, title_tracks = 20 }"),
+        help="Rotation rules for every playlist on the programme clock; see rotation below.",
+        shown="none",
     )
 
 

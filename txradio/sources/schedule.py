@@ -1,0 +1,426 @@
+# -*- test-case-name: tests.test_schedule -*-
+"""
+The programme clock on the reactor: a track list that follows a weekly
+schedule of blocks, keeps the rotation rules and puts jingles between
+tracks (L{ScheduledTracks}), and a playlist source that cuts the track
+playing when a block with a hard start begins (L{ScheduledSource}).
+
+The decisions are L{txradio.wire.schedule}'s pure functions; this module
+only asks the clock what time it is, and lists and tags files.
+
+L{ScheduledTracks} hands L{PlaylistSource} one track per pass, chosen at
+the moment the track before it ends, so a block whose start is soft begins
+at the first track change after its start, with no read-ahead to undo.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, tzinfo
+
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
+from twisted.logger import Logger
+
+from txradio.sources.playlist import PlaylistSource, Tracks
+from txradio.sources.tracks import NoTracks
+from txradio.wire.schedule import (
+    JinglePolicy,
+    Played,
+    Rotation,
+    Slot,
+    activeBlock,
+    breaches,
+    chooseNext,
+    jingleDue,
+    nextChange,
+)
+
+HISTORY = 500
+"""Tracks remembered for the rotation rules (and for L{ScheduledTracks.history})."""
+
+LOOKAHEAD = 200
+"""Tracks of a pass considered when choosing the next one."""
+
+
+def readArtistTitle(path: str) -> tuple[str, str]:
+    """
+    Read a track's artist and title from its ID3 tags, for the rotation
+    rules.
+
+    @param path: the MP3 file.
+    @return: C{(artist, title)}, each C{""} when unknown; the title falls
+        back to the file's name.
+    """
+    from mutagen import MutagenError
+    from mutagen.easyid3 import EasyID3
+    from mutagen.id3 import ID3NoHeaderError
+
+    from txradio.sources.tags import titleFromName
+
+    try:
+        tags = EasyID3(path)
+    except (ID3NoHeaderError, MutagenError, OSError, ValueError):
+        return "", titleFromName(path)
+    artist = " / ".join(a.strip() for a in tags.get("artist", []) if a.strip())
+    title = " / ".join(t.strip() for t in tags.get("title", []) if t.strip())
+    return artist, title or titleFromName(path)
+
+
+@dataclass
+class Block:
+    """
+    One block of the programme clock (or the default block).
+
+    @ivar name: its name, for logs and the status.
+    @ivar slot: when it is on, or L{None} for the default block.
+    @ivar tracks: its track list.
+    @ivar hard: whether it cuts the track playing when it starts.
+    @ivar rotation: its rotation rules.
+    @ivar when: its C{when} as written, for the status.
+    """
+
+    name: str
+    slot: Slot | None
+    tracks: Tracks
+    hard: bool = False
+    rotation: Rotation = field(default_factory=Rotation)
+    when: str = ""
+
+
+class ScheduledTracks:
+    """
+    A track list (see L{Tracks}) that follows the programme clock.
+
+    Each L{nextPass} is one track: a jingle when one is due, else the next
+    track of the block on now that keeps the rotation rules.
+
+    @ivar history: the tracks chosen, oldest first (jingles left out).
+    @ivar current: the block that chose the last track.
+    @ivar jinglesPlayed: jingles chosen so far.
+    """
+
+    _log = Logger()
+
+    def __init__(
+        self,
+        blocks: Sequence[Block],
+        default: Block,
+        clock: IReactorTime,
+        zone: tzinfo = UTC,
+        jingles: Tracks | None = None,
+        jinglePolicy: JinglePolicy | None = None,
+        tagsOf: Callable[[str], tuple[str, str]] = readArtistTitle,
+        name: str = "",
+    ) -> None:
+        """
+        @param blocks: the timed blocks; where two overlap the earlier wins.
+        @param default: what plays outside every block.
+        @param clock: the time source.
+        @param zone: the station's time zone.
+        @param jingles: the jingles' track list, or L{None} for none.
+        @param jinglePolicy: when jingles play (never by default).
+        @param tagsOf: reads a file's C{(artist, title)} (tests replace it).
+        @param name: a name for the log, e.g. the mount.
+        """
+        self.blocks = list(blocks)
+        self.default = default
+        self.zone = zone
+        self.jingles = jingles
+        self.jinglePolicy = jinglePolicy or JinglePolicy()
+        self.name = name
+        self.history: deque[Played] = deque(maxlen=HISTORY)
+        self.current: Block | None = None
+        self.jinglesPlayed = 0
+        self._clock = clock
+        self._tagsOf = tagsOf
+        self._tags: dict[str, tuple[str, str]] = {}
+        self._queues: dict[int, deque[str]] = {}
+        self._jingleQueue: deque[str] = deque()
+        self._startedAt = clock.seconds()
+        self._tracksSinceJingle = 0
+        self._lastJingleAt: float | None = None
+
+    def now(self) -> datetime:
+        """
+        @return: the clock's time in the station's time zone.
+        """
+        return datetime.fromtimestamp(self._clock.seconds(), self.zone)
+
+    def blockAt(self, when: datetime) -> Block:
+        """
+        @param when: a moment, with a time zone.
+        @return: the block on then (the default outside every block).
+        """
+        index = activeBlock([block.slot for block in self.blocks if block.slot is not None], when)
+        return self.default if index is None else self.blocks[index]
+
+    def nextChange(self) -> datetime | None:
+        """
+        @return: the next moment a block starts or ends, or L{None} when
+            there are no blocks.
+        """
+        return nextChange([block.slot for block in self.blocks if block.slot is not None], self.now())
+
+    def nextPass(self) -> list[str]:
+        """
+        Choose what plays next.
+
+        @return: one path.
+        @raise NoTracks: when the block on now has nothing to play.
+        """
+        now = self.now()
+        if self.jingles is not None and jingleDue(
+            self.jinglePolicy, self._tracksSinceJingle, self._lastJingleAt, now, self._startedAt
+        ):
+            path = self._nextJingle()
+            if path is not None:
+                self._tracksSinceJingle = 0
+                self._lastJingleAt = now.timestamp()
+                self.jinglesPlayed += 1
+                return [path]
+        block = self.blockAt(now)
+        if block is not self.current:
+            self._log.info(
+                "{name}: block {block} begins", name=self.name, block=block.name or "default", when=now.isoformat()
+            )
+            self.current = block
+        queue = self._queue(block)
+        at = now.timestamp()
+        history = list(self.history)
+        chosen = self._choose(queue, history, block.rotation, at)
+        if breaches(self._played(queue[chosen], at), history, block.rotation) and len(queue) < LOOKAHEAD:
+            # The end of a pass leaves few to choose from: the next pass's
+            # tracks may keep the rules where these cannot.
+            queue.extend(block.tracks.nextPass())
+            chosen = self._choose(queue, history, block.rotation, at)
+        path = queue[chosen]
+        del queue[chosen]
+        self.history.append(self._played(path, at))
+        self._tracksSinceJingle += 1
+        return [path]
+
+    def upcoming(self, count: int) -> list[str]:
+        """
+        Foresee the next tracks of the block on now, as the rules would
+        choose them if nothing changed (no block boundary, no jingle, no
+        folder change): a forecast, not a promise.
+
+        @param count: how many.
+        @return: up to C{count} paths.
+        """
+        block = self.blockAt(self.now())
+        try:
+            queue = list(self._queue(block))[:LOOKAHEAD]
+        except NoTracks:
+            return []
+        history = list(self.history)
+        at = self._clock.seconds()
+        out: list[str] = []
+        while queue and len(out) < count:
+            chosen = self._choose(queue, history, block.rotation, at)
+            path = queue.pop(chosen)
+            history.append(self._played(path, at))
+            out.append(path)
+        return out
+
+    def _choose(self, queue: Sequence[str], history: Sequence[Played], rules: Rotation, at: float) -> int:
+        """
+        @param queue: the tracks that may play, in order.
+        @param history: what played, oldest first.
+        @param rules: the rotation rules.
+        @param at: when the track would start.
+        @return: the index in C{queue} of the track L{chooseNext} picks
+            among the first L{LOOKAHEAD}.
+        """
+        candidates = [self._played(path, at) for path in list(queue)[:LOOKAHEAD]]
+        return chooseNext(candidates, history, rules)
+
+    def _queue(self, block: Block) -> deque[str]:
+        """
+        @param block: a block.
+        @return: the rest of its current pass, a new pass when it is used
+            up (so a block resumes where it left off).
+        @raise NoTracks: when its list has nothing to play.
+        """
+        queue = self._queues.setdefault(id(block), deque())
+        if not queue:
+            queue.extend(block.tracks.nextPass())
+        return queue
+
+    def _nextJingle(self) -> str | None:
+        """
+        @return: the next jingle in rotation, or L{None} when the jingles
+            cannot be listed now (the track plays instead).
+        """
+        assert self.jingles is not None
+        if not self._jingleQueue:
+            try:
+                self._jingleQueue.extend(self.jingles.nextPass())
+            except NoTracks as error:
+                self._log.warn("{name}: no jingle: {reason}", name=self.name, reason=str(error))
+                return None
+        return self._jingleQueue.popleft()
+
+    def _played(self, path: str, at: float) -> Played:
+        """
+        @param path: a track.
+        @param at: when it would start.
+        @return: it as the rotation rules see it, its tags read once.
+        """
+        tags = self._tags.get(path)
+        if tags is None:
+            try:
+                tags = self._tagsOf(path)
+            except Exception:
+                tags = ("", os.path.basename(path))
+            if len(self._tags) > 100000:
+                self._tags.clear()
+            self._tags[path] = tags
+        return Played(path, tags[0].casefold(), tags[1].casefold(), at)
+
+
+class HardStarts:
+    """
+    Wakes at each block boundary and, when the block now on starts hard,
+    tells the player to cut the track playing.
+
+    @ivar cuts: tracks cut so far.
+    """
+
+    def __init__(self, tracks: ScheduledTracks, clock: IReactorTime, cut: Callable[[Block], None]) -> None:
+        """
+        @param tracks: the scheduled track list.
+        @param clock: the time source.
+        @param cut: called with the block that starts hard, to end the
+            track playing now and start the next one.
+        """
+        self.tracks = tracks
+        self.cuts = 0
+        self._clock = clock
+        self._cut = cut
+        self._timer: IDelayedCall | None = None
+
+    def start(self) -> None:
+        """
+        Wake at the next boundary.
+        """
+        change = self.tracks.nextChange()
+        if change is None:
+            self._timer = None
+            return
+        delay = max(0.0, change.timestamp() - self._clock.seconds())
+        self._timer = self._clock.callLater(delay, self._boundary)
+
+    def stop(self) -> None:
+        """
+        Wake no more.
+        """
+        if self._timer is not None and self._timer.active():
+            self._timer.cancel()
+        self._timer = None
+
+    def _boundary(self) -> None:
+        """
+        A block starts or ends: cut if the block now on starts hard and is
+        not the one that chose the track playing.
+        """
+        self._timer = None
+        block = self.tracks.blockAt(self.tracks.now())
+        if block.hard and block is not self.tracks.current:
+            self.cuts += 1
+            self._cut(block)
+        self.start()
+
+
+class ScheduledSource(PlaylistSource):
+    """
+    A playlist source on the programme clock: it plays a
+    L{ScheduledTracks}, and when a block with a hard start begins it cuts
+    the track playing at the next frame it hands out.
+
+    Audio already handed to the broadcaster (its lead, about one tick)
+    still plays, so a hard start is heard within a tick of its time.
+    """
+
+    tracks: ScheduledTracks
+
+    def __init__(self, tracks: ScheduledTracks, clock: IReactorTime | None = None, **kwargs) -> None:
+        """
+        @param tracks: the scheduled track list.
+        @param clock: the time source (the global reactor by default).
+        @param kwargs: L{PlaylistSource}'s other arguments.
+        """
+        PlaylistSource.__init__(self, tracks, clock=clock, **kwargs)
+        self.hardStarts = HardStarts(tracks, self._clock, self._cut)  # type: ignore[arg-type]
+        self.hardStarts.start()
+
+    def _cut(self, block: Block) -> None:
+        """
+        End the track playing now; the next L{pull} starts the block.
+
+        @param block: the block starting hard.
+        """
+        if self._closed or self.path is None:
+            return
+        self._log.info(
+            "{name}: block {block} starts hard: cutting {path}", name=self.name, block=block.name, path=self.path
+        )
+        self._closeFile()
+        self._pending.clear()
+        self._afterTrack()
+
+    def upcoming(self) -> str | None:
+        """
+        The title that plays next: the track read ahead, else the first
+        one L{ScheduledTracks.upcoming} foresees.
+
+        @return: the title, or L{None} when not known.
+        """
+        known = PlaylistSource.upcoming(self)
+        if known is not None:
+            return known
+        titles = self.upcomingTitles(1)
+        return titles[0] if titles else None
+
+    def upcomingTitles(self, count: int) -> list[str]:
+        """
+        @param count: how many.
+        @return: the titles foreseen by L{ScheduledTracks.upcoming}.
+        """
+        titles = []
+        for path in self.tracks.upcoming(count):
+            try:
+                titles.append(self._titleOf(path))
+            except Exception:
+                titles.append(os.path.basename(path))
+        return titles
+
+    def close(self) -> None:
+        """
+        Stop the clock's timer and close the source.
+        """
+        self.hardStarts.stop()
+        PlaylistSource.close(self)
+
+
+def scheduledTracksFor(
+    blocks: Sequence[Block], default: Block, clock: IReactorTime, zoneName: str, jingles: Tracks | None, policy: JinglePolicy, name: str
+) -> ScheduledTracks:
+    """
+    Make a mount's scheduled track list from built blocks.
+
+    @param blocks: the timed blocks.
+    @param default: the mount's own playlist as the default block.
+    @param clock: the clock.
+    @param zoneName: the station's IANA time zone.
+    @param jingles: the jingles' list, or L{None}.
+    @param policy: when jingles play.
+    @param name: the mount, for the log.
+    @return: the track list.
+    """
+    from zoneinfo import ZoneInfo
+
+    return ScheduledTracks(blocks, default, clock, ZoneInfo(zoneName), jingles, policy, name=name)
