@@ -22,10 +22,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from txradio.config._check import REQUIRED, Declared, declared
+from txradio.config.djs import DJConfig
 from txradio.config.mount import MountConfig, PushConfig
 from txradio.config.values import HLSConfig, HookConfig, ServerConfig
 
-TABLES = (("server", ServerConfig), ("mount", MountConfig), ("push", PushConfig), ("hls", HLSConfig), ("hook", HookConfig))
+TABLES = (("server", ServerConfig), ("mount", MountConfig), ("push", PushConfig), ("hls", HLSConfig), ("hook", HookConfig), ("dj", DJConfig))
 """Each reference table's name (the key path of its settings) and value class."""
 
 GUIDE = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "docs", "config.md")

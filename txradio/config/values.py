@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 
 from txradio.config._check import setting
 from txradio.config.access import AgentPatterns, Networks, PasswordPath
+from txradio.config.djs import DJConfig, TimeZone
 from txradio.config.kinds import (
     Choice,
     Counts,
@@ -126,6 +127,8 @@ class ServerConfig:
     @ivar dynamicMounts: whether sources may make mounts: L{True},
         L{False}, or L{None} for "when they have a password".
     @ivar maxDynamicMounts: the most such mounts at once.
+    @ivar timezone: the station's time zone, for DJs' windows.
+    @ivar djQueue: whether a second DJ is held and handed the mount over.
     @ivar recordingsDir: the folder of the recorded shows of mounts with
         C{record = true}, or L{None}.
     @ivar recordingsMinFree: free MiB below which recordings stop.
@@ -358,6 +361,19 @@ class ServerConfig:
         help="Free space (MiB) the recordings' disk must keep: below it a recording does not start, or stops.",
         doc="Checked before a recording starts and every 30 s while it runs; listeners never notice.",
     )
+    timezone: str = setting(
+        "UTC",
+        kind=TimeZone(),
+        help="The station's time zone: DJs' `windows` are in its local time.",
+        doc="Daylight saving changes apply: a window keeps its wall-clock times. See docs/shows.md.",
+    )
+    djQueue: bool = setting(
+        False,
+        kind=Flag(),
+        help="Hold a DJ who logs in while another is on air, and hand the mount over when the first leaves.",
+        doc="At most one DJ waits per mount (others get 403), with at most 4 s of its audio kept. See "
+        "docs/shows.md, Hand-over.",
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -457,6 +473,7 @@ class RadioConfig:
     @ivar hls: the HLS settings.
     @ivar template: what mounts made by source clients get (the
         C{[mount_template]} table).
+    @ivar djs: the DJ accounts (C{[[dj]]} tables).
     """
 
     server: ServerConfig
@@ -464,6 +481,7 @@ class RadioConfig:
     hooks: tuple[HookConfig, ...] = ()
     hls: HLSConfig = HLSConfig()
     template: MountTemplate = MountTemplate()
+    djs: tuple[DJConfig, ...] = ()
 
     @property
     def dynamicMounts(self) -> bool:
