@@ -17,7 +17,7 @@ minute in local time.
 from __future__ import annotations
 
 import os
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 from twisted.internet import reactor
 from twisted.internet.defer import inlineCallbacks
@@ -95,7 +95,7 @@ class DJTests(TestCase):
         self.service, (self.port,) = yield startService(self, [self.station], listen=[LOCAL_ENDPOINT])
         self.url = f"http://127.0.0.1:{self.port}/stream"
 
-    def desk(self, windows: dict[str, str], zone=timezone.utc, queue: bool = False) -> DJDesk:
+    def desk(self, windows: dict[str, str], zone=UTC, queue: bool = False) -> DJDesk:
         """
         Give the radio DJ accounts: each name's password is its name
         reversed.
@@ -141,7 +141,7 @@ class DJTests(TestCase):
         """
         alice outside her window gets 403, and the listener never hears her.
         """
-        later = (datetime.now(timezone.utc).weekday() + 3) % 7
+        later = (datetime.now(UTC).weekday() + 3) % 7
         self.desk({"alice": f"{DAYS[later]} 10:00-11:00"})
         listener = listen(self, self.url)
         yield listener.waitForTone(PLAYLIST_HZ, 15)
@@ -175,7 +175,6 @@ class DJTests(TestCase):
         self.assertNotIn(PLAYLIST_HZ, between, listener.heard())
         self.assertNotIn("error", listener.err.decode("utf-8", "replace").lower(), listener.describe())
         self.assertEqual([e.dj for e in self.events if isinstance(e, SourceConnected)], ["alice", "bob"])
-        print(f"\nhand-over heard: {listener.heard()}")
 
 
 def _sleep(seconds: float):
