@@ -7,6 +7,8 @@ the hand-over from one DJ to the next without the programme between.
 from __future__ import annotations
 
 import base64
+import os
+from collections import namedtuple
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -29,6 +31,7 @@ from txradio.wire.passwordhash import hashPassword
 from txradio.wire.windows import parseWindows
 
 UTC = ZoneInfo("UTC")
+_Usage = namedtuple("_Usage", "total used free")
 MONDAY_2159 = datetime(2026, 11, 30, 21, 59, tzinfo=UTC).timestamp()
 """A Monday, one minute before the end of a C{Mon 20:00-22:00} window."""
 
@@ -369,3 +372,74 @@ class ConfigTests(SynchronousTestCase):
         """
         dj = '[[dj]]\nname = "a"\npassword = "x"\nmounts = ["/stream"]\nwindows = ["Mon 20:00-22:00"]\n'
         self.assertRaises(ConfigError, parseConfig, self.base + dj + dj)
+
+
+class BuildTests(SynchronousTestCase):
+    """
+    The builder gives the radio its DJ desk from the configuration.
+    """
+
+    text = (
+        '[server]\ntimezone = "Europe/Berlin"\ndj_queue = true\n[[mount]]\npath = "/stream"\n'
+        'playlist = "{folder}"\n[[dj]]\nname = "alice"\npassword = "x"\nmounts = ["/stream"]\n'
+        'windows = ["Mon 20:00-22:00"]\ngrace = 5\n'
+    )
+
+    def test_desk(self) -> None:
+        """
+        C{[[dj]]} tables, the time zone and C{dj_queue} reach the listener
+        port's desk; without tables there is none, and a new one applies to
+        the same desk.
+        """
+        from twisted.internet.testing import MemoryReactorClock
+
+        import txradio
+        from txradio.build import configureDJs, serviceFromConfig
+
+        folder = os.path.join(os.path.dirname(os.path.abspath(txradio.__file__)), "demo")
+        config = parseConfig(self.text.format(folder=folder))
+        service = serviceFromConfig(config, MemoryReactorClock(), encoder=None)
+        desk = service.factory.djs
+        assert desk is not None
+        self.assertEqual((str(desk.zone), desk.queue), ("Europe/Berlin", True))
+        self.assertEqual(desk.accounts("alice")[0][0], "alice")
+        configureDJs(service, parseConfig(self.text.format(folder=folder).replace("alice", "bob")), None)
+        self.assertIs(service.factory.djs, desk)
+        self.assertEqual(desk.accounts("alice"), [])
+
+
+class ShowNameTests(DJTestMixin, SynchronousTestCase):
+    """
+    The DJ's name is the show's name on the page and in recordings.
+    """
+
+    def test_page(self) -> None:
+        """
+        The page's state badge names the DJ on the air.
+        """
+        from twisted.web.template import flattenString
+
+        from txradio.web.page import stationSection
+
+        self.connect(sourceRequest("alice", "wonder"))
+        html = self.successResultOf(flattenString(None, stationSection(self.station)))
+        self.assertIn(b"Live: alice", html)
+
+    def test_recordingName(self) -> None:
+        """
+        A recording of a DJ's show is named after the DJ, not the
+        encoder's C{ice-name}.
+        """
+        from txradio.operations.recordings import Recorder
+
+        folder = os.path.abspath(self.mktemp())
+        os.makedirs(folder)
+        recorder = Recorder(self.station, folder, self.clock, diskUsage=lambda path: _Usage(0, 0, 10 << 30), minFree=1)
+        recorder.start()
+        self.addCleanup(recorder.stop)
+        protocol, _ = self.connect(sourceRequest("alice", "wonder", name=b"Encoder Name"))
+        self.play(2, (protocol, ALICE))
+        protocol.connectionLost(None)
+        self.clock.pump([0.5] * 10)
+        names = os.listdir(folder)
+        self.assertTrue(names and all("_alice." in name for name in names), names)
