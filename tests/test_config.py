@@ -436,7 +436,7 @@ class ErrorTests(_Folder, SynchronousTestCase):
         An unknown top-level key is refused, with a suggestion.
         """
         self.assertConfigError(
-            "[[mounts]]\npath = '/x'\n", "mounts", "unknown key", "did you mean mount?", "known keys: hls, hook, mount, mount_template, server"
+            "[[mounts]]\npath = '/x'\n", "mounts", "unknown key", "did you mean mount?", "known keys: dj, hls, hook, mount, mount_template, server"
         )
 
     def test_unknownServerKey(self) -> None:

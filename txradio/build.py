@@ -659,6 +659,7 @@ def serviceFromConfig(config: RadioConfig, reactor=None, encoder: str | None | b
     )
     configureOperations(service, config.server, config.hooks, reactor)
     configureAccess(service, config, reactor)
+    configureDJs(service, config, reactor)
     from txradio.dynamic import configureDynamicMounts  # It builds with this module.
 
     configureDynamicMounts(service, config, reactor, encoder)
@@ -674,6 +675,28 @@ def serviceFromConfig(config: RadioConfig, reactor=None, encoder: str | None | b
     for client in directoryClients(config, byPath, reactor):
         client.setServiceParent(service)
     return service
+
+
+def configureDJs(service: RadioService, config: RadioConfig, reactor) -> None:
+    """
+    Give the radio its DJ accounts (C{[[dj]]}), or take new ones on a
+    reload; DJs on the air stay.
+
+    @param service: the radio.
+    @param config: the configuration.
+    @param reactor: the radio's clock.
+    """
+    from zoneinfo import ZoneInfo
+
+    from txradio.net.djs import DJDesk, accountsFrom
+
+    accounts = accountsFrom(config.djs)
+    zone = ZoneInfo(config.server.timezone)
+    desk = service.factory.djs
+    if desk is not None:
+        desk.configure(accounts, zone, config.server.djQueue)
+    elif accounts:
+        service.factory.djs = DJDesk(accounts, zone, reactor, queue=config.server.djQueue)
 
 
 def directoryClients(config: RadioConfig, stations: Mapping[str, Station], reactor, only=None) -> list[YPClient]:

@@ -353,12 +353,14 @@ class IStation(Interface):
         @return: the new, started listener.
         """
 
-    def attachLive(source: IFrameSource, info: StreamInfo | None = None) -> bool:
+    def attachLive(source: IFrameSource, info: StreamInfo | None = None, dj: str | None = None) -> bool:
         """
         Put a live source on the air, ahead of the programme.
 
         @param source: the live source.
         @param info: what the source announces, shown while it is live.
+        @param dj: the DJ account it logged in as (the show's name), or
+            L{None}.
         @return: L{False} when another live source is already connected.
         """
 

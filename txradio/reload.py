@@ -267,6 +267,7 @@ class Reloader:
             buildStations,
             checkEncoder,
             configureAccess,
+            configureDJs,
             configureIntro,
             configureOperations,
             linkFallbacks,
@@ -288,6 +289,7 @@ class Reloader:
         self._applyServer(new.server)
         configureOperations(radio, new.server, new.hooks, self._reactor)
         configureAccess(radio, new, self._reactor, access)
+        configureDJs(radio, new, self._reactor)
         for path, keys in plan.updated:
             updateStation(byPath[path], new.mount(path), keys, self._reactor, new.server)
         for path in plan.unchanged:

@@ -11,6 +11,7 @@ import tomllib
 from typing import Any
 
 from txradio.config._check import ConfigError, Table, checkTable, declared, knownKeys, typeName
+from txradio.config.djs import DJConfig, djsRules
 from txradio.config.mount import TEMPLATE_KEYS, MountConfig, MountTemplate
 from txradio.config.rules import (
     hookRules,
@@ -25,7 +26,7 @@ from txradio.config.values import HLSConfig, HookConfig, RadioConfig, ServerConf
 MAX_FILE_SIZE = 1 << 20
 """The largest configuration file L{loadConfig} reads, in bytes."""
 
-_TOP_KEYS = ("hls", "hook", "mount", "mount_template", "server")
+_TOP_KEYS = ("dj", "hls", "hook", "mount", "mount_template", "server")
 
 
 def _table(file: str, data: dict[str, Any], key: str, cls: type, base: str) -> Table | None:
@@ -131,6 +132,20 @@ def _hooks(file: str, data: dict[str, Any], base: str) -> tuple[HookConfig, ...]
     return tuple(hooks)
 
 
+def _djs(file: str, data: dict[str, Any], base: str) -> tuple[DJConfig, ...]:
+    """
+    @return: the checked C{[[dj]]} tables, in order.
+    """
+    value = data.get("dj")
+    if value is None:
+        return ()
+    djs, where = [], []
+    for table in _items(file, _arrayOfTables(file, value, "dj"), "dj", DJConfig, base):
+        djs.append(DJConfig(**checkTable(DJConfig, table)))
+        where.append(table.prefix)
+    return djsRules(file, djs, where)
+
+
 def _template(file: str, data: dict[str, Any], base: str) -> MountTemplate:
     """
     @return: the checked C{[mount_template]} table: the mount keys of
@@ -169,7 +184,8 @@ def checkDocument(data: dict[str, Any], file: str = "<config>", base: str = ".")
     table = _table(file, data, "hls", HLSConfig, base)
     hls = HLSConfig() if table is None else HLSConfig(**checkTable(HLSConfig, table))
     template = _template(file, data, base)
-    radio = RadioConfig(server=server, mounts=mounts, hooks=hooks, hls=hls, template=template)
+    djs = _djs(file, data, base)
+    radio = RadioConfig(server=server, mounts=mounts, hooks=hooks, hls=hls, template=template, djs=djs)
     templateRules(file, radio)
     return radio
 

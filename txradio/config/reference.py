@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from txradio.config._check import REQUIRED, Declared, declared
+from txradio.config.djs import DJConfig
 from txradio.config.mount import MountConfig, PushConfig
 from txradio.config.schedule import BlockConfig, JinglesConfig, RotationConfig
 from txradio.config.values import HLSConfig, HookConfig, ServerConfig
@@ -35,6 +36,7 @@ TABLES = (
     ("block", BlockConfig),
     ("jingles", JinglesConfig),
     ("rotation", RotationConfig),
+    ("dj", DJConfig),
 )
 """Each reference table's name (the key path of its settings) and value class."""
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 
 from txradio.config._check import setting
 from txradio.config.access import AgentPatterns, Networks, PasswordPath
+from txradio.config.djs import DJConfig
 from txradio.config.kinds import (
     Choice,
     Counts,
@@ -132,6 +133,8 @@ class ServerConfig:
     @ivar dynamicMounts: whether sources may make mounts: L{True},
         L{False}, or L{None} for "when they have a password".
     @ivar maxDynamicMounts: the most such mounts at once.
+    @ivar timezone: the station's time zone, for DJs' windows.
+    @ivar djQueue: whether a second DJ is held and handed the mount over.
     @ivar recordingsDir: the folder of the recorded shows of mounts with
         C{record = true}, or L{None}.
     @ivar recordingsMinFree: free MiB below which recordings stop.
@@ -382,13 +385,23 @@ class ServerConfig:
     timezone: str = setting(
         "UTC",
         kind=TimeZone(),
-        help="The station's time zone (IANA name, e.g. `Europe/Paris`): the programme clock's days and hours.",
+        help="The station's time zone (IANA name, e.g. `Europe/Paris`): the programme clock's days and hours, "
+        "and DJs' `windows`, are in its local time.",
+        doc="Daylight saving changes apply: a block or window keeps its wall-clock times. See docs/programming.md "
+        "and docs/shows.md.",
     )
     rotation: RotationConfig = setting(  # noqa: RUF009 - a field, like the others
         RotationConfig(),
         kind=SubTable(RotationConfig, "rotation = { artist_minutes = 60, title_tracks = 20 }"),
         help="Rotation rules for every playlist on the programme clock; see rotation below.",
         shown="none",
+    )
+    djQueue: bool = setting(
+        False,
+        kind=Flag(),
+        help="Hold a DJ who logs in while another is on air, and hand the mount over when the first leaves.",
+        doc="At most one DJ waits per mount (others get 403), with at most 4 s of its audio kept. See "
+        "docs/shows.md, Hand-over.",
     )
 
 
@@ -489,6 +502,7 @@ class RadioConfig:
     @ivar hls: the HLS settings.
     @ivar template: what mounts made by source clients get (the
         C{[mount_template]} table).
+    @ivar djs: the DJ accounts (C{[[dj]]} tables).
     """
 
     server: ServerConfig
@@ -496,6 +510,7 @@ class RadioConfig:
     hooks: tuple[HookConfig, ...] = ()
     hls: HLSConfig = HLSConfig()
     template: MountTemplate = MountTemplate()
+    djs: tuple[DJConfig, ...] = ()
 
     @property
     def dynamicMounts(self) -> bool:

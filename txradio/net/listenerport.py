@@ -30,6 +30,7 @@ from zope.interface import implementer
 
 from txradio.interfaces import ILoginThrottle, IMountMaker, IStation
 from txradio.net.access import AccessPolicy, AccessRequest, Admission, MountAccess, Refusal
+from txradio.net.djs import DJDesk
 from txradio.net.sourceport import (
     DEFAULT_SOURCE_TIMEOUT,
     SourceSession,
@@ -415,7 +416,13 @@ class ListenerProtocol(Protocol):
         """
         self._received = []
         session = SourceSession(
-            station, self.transport, self.factory.clock, self._peer, self.factory.sourceTimeout, self.factory.logins
+            station,
+            self.transport,
+            self.factory.clock,
+            self._peer,
+            self.factory.sourceTimeout,
+            self.factory.logins,
+            djs=self.factory.djs,
         )
         self._source = session
         self._moveTo(Phase.SOURCE)
@@ -785,6 +792,12 @@ class ListenerFactory(Factory):
         self.logins: ILoginThrottle = logins if logins is not None else LoginThrottle(clock)
         self._parserLimits = dict(parserLimits or {})
         self._perAddress: dict[str, int] = {}
+
+    djs: DJDesk | None = None
+    """
+    The radio's DJ accounts (L{txradio.net.djs.DJDesk}), or L{None} for
+    none; set by L{txradio.build}.
+    """
 
     access: AccessPolicy | None = None
     """

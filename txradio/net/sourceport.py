@@ -17,8 +17,9 @@ from twisted.internet.protocol import Factory, Protocol
 from twisted.logger import Logger
 
 from txradio.interfaces import ILiveSource, ILoginThrottle, IStation
+from txradio.net.djs import HOLD_SECONDS, DJAccount, DJDesk
 from txradio.net.throttle import LoginThrottle, hostOf
-from txradio.sources.live import LiveSource
+from txradio.sources.live import DEFAULT_MAX_QUEUE, LiveSource
 from txradio.stream.events import SourceConnected
 from txradio.wire.auth import credentialsMatch, parseBasicAuth, passwordMatches
 from txradio.wire.chunked import ChunkedDecoder, ChunkedError
@@ -206,6 +207,7 @@ class SourceSession:
         peer: str,
         timeout: float = DEFAULT_SOURCE_TIMEOUT,
         logins: ILoginThrottle | None = None,
+        djs: DJDesk | None = None,
     ) -> None:
         """
         @param station: the station it broadcasts to.
@@ -215,8 +217,18 @@ class SourceSession:
         @param timeout: seconds of silence after which it is dropped.
         @param logins: the radio's login throttle; one of its own (on
             C{clock}) by default.
+        @param djs: the radio's DJ accounts (L{txradio.net.djs}), or
+            L{None} for none.
         """
         self.station = station
+        self.peer = peer
+        self._djs = djs
+        # The DJ account it logged in as, and whether it waits for the
+        # mount (hand-over) rather than being on the air.
+        self.dj: DJAccount | None = None
+        self._held = False
+        self._info: StreamInfo | None = None
+        self._agent = ""
         self.live: LiveSource | None = None
         self._transport, self._clock, self._peer, self._timeout = transport, clock, peer, timeout
         self._logins = logins if logins is not None else LoginThrottle(clock)
@@ -243,10 +255,24 @@ class SourceSession:
         mount = station.mount.decode()
         if station.acceptsSources:
             accounts = [(station.sourceUser, station.sourcePassword)]
+        djs = self._djs
+        credentials = parseBasicAuth(head.header(b"authorization")) if djs is not None else None
+        if djs is not None and credentials is not None:
+            accounts = [*accounts, *djs.accounts(credentials[0])]
         error = loginRefusal(head, self._peer, mount, accounts, self._logins)
         if error is not None:
             return error
-        if not station.acceptsSources:
+        self.dj = djs.find(credentials) if djs is not None else None
+        if self.dj is not None:
+            assert djs is not None
+            refusal = djs.refusal(self.dj, station.mount)
+            if refusal is not None:
+                self._log.info(
+                    "refusing dj {dj} on {mount} from {peer}: {reason}",
+                    dj=self.dj.name, mount=mount, peer=self._peer, reason=refusal.message,
+                )
+                return refusal
+        elif not station.acceptsSources:
             return RequestError(403, f"{mount} does not take live sources")
         coding = head.header(b"transfer-encoding")
         if coding is not None and coding.strip().lower() != b"chunked":
@@ -260,6 +286,9 @@ class SourceSession:
         if problem is not None:
             return RequestError(415, problem)
         if _hasLiveClient(station):
+            if self.dj is not None and djs is not None and djs.mayWait(station.mount):
+                self._held = True
+                return None
             return RequestError(403, f"{mount} already has a live source")
         return None
 
@@ -327,20 +356,69 @@ class SourceSession:
         @param info: what the source announces.
         @param agent: the source client's name, for the log.
         """
-        mount = self.station.mount.decode()
+        self._info, self._agent = info, agent
+        if self._held:
+            # It waits for the mount: its audio is kept, a bounded few
+            # seconds of it, until it takes over (txradio.net.djs).
+            assert self._djs is not None
+            self.live = LiveSource(name=f"live source {self._peer}", title=info.name, maxQueue=HOLD_SECONDS)
+            self.live.hangUp = self._transport.loseConnection
+            self._timer = self._clock.callLater(self._timeout, self._timedOut)
+            self._djs.hold(self.station.mount, self)
+            return
         self.live = LiveSource(name=f"live source {self._peer}", title=info.name)
         self.live.hangUp = self._transport.loseConnection
-        if not self.station.attachLive(self.live, info):
+        if not self.station.attachLive(self.live, info, dj=self.dj.name if self.dj is not None else None):
             # Another source won the mount between the check and now.
             self.live = None
             self._transport.loseConnection()
             return
-        self._startedAt = self._clock.seconds()
         self._timer = self._clock.callLater(self._timeout, self._timedOut)
-        self.station.events.emit(SourceConnected(self.station, self._startedAt, self._peer, agent))
+        self._announce()
+
+    def _announce(self) -> None:
+        """
+        Tell the observers that this source is on the air, and have the DJ
+        desk end a DJ's show with its window.
+        """
+        mount, agent = self.station.mount.decode(), self._agent
+        self._startedAt = self._clock.seconds()
+        dj = self.dj.name if self.dj is not None else ""
+        self.station.events.emit(SourceConnected(self.station, self._startedAt, self._peer, agent, dj))
+        if self.dj is not None and self._djs is not None:
+            self._djs.onAir(self.station.mount, self.dj, self)
         self._log.info(
-            "source {peer} is live on {mount} ({agent})", peer=self._peer, mount=mount, agent=agent or "no user agent"
+            "source {peer} is live on {mount} ({agent}){dj}",
+            peer=self._peer,
+            mount=mount,
+            agent=agent or "no user agent",
+            dj=f" as dj {dj}" if dj else "",
         )
+
+    def takeOver(self) -> bool:
+        """
+        A waiting DJ's turn: its buffered audio plays right after the
+        previous source's last frame.
+
+        @return: L{False} when the mount would not take it (another source
+            got there first): it is hung up.
+        """
+        live = self.live
+        if live is None or not self._held:
+            return False
+        self._held = False
+        live.maxQueue = DEFAULT_MAX_QUEUE
+        if not self.station.attachLive(live, self._info, dj=self.dj.name if self.dj is not None else None):
+            self.hangUp()
+            return False
+        self._announce()
+        return True
+
+    def hangUp(self) -> None:
+        """
+        Close the source's connection from the server side.
+        """
+        self._transport.loseConnection()
 
     def dataReceived(self, data: bytes) -> None:
         """
@@ -413,7 +491,8 @@ class SourceSession:
         if live is None:
             return
         live.end()
-        self.station.detachLive(live, self._peer)
+        if self._djs is None or not self._djs.left(self.station.mount, self):
+            self.station.detachLive(live, self._peer)
         self._log.info(
             "source {peer} left {mount} after {seconds:.0f} s, {bytes} bytes",
             peer=self._peer,

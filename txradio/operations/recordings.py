@@ -360,7 +360,8 @@ class Recorder(Service):
                 return
             self._leaving = False
             info = self.station.liveInfo
-            self._show = (info.name if info is not None and info.name else "") or "live"
+            dj = getattr(self.station, "liveDJ", None)  # a Station's; other stations have no DJs
+            self._show = dj or (info.name if info is not None and info.name else "") or "live"
             started = self.clock.seconds()
             self._session = time.strftime("%Y-%m-%dT%H-%M-%S", time.gmtime(started)) + "_" + safeName(self._show)
             self._partNumber = 0

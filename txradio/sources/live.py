@@ -40,6 +40,8 @@ class LiveSource:
     @ivar name: a name for logs.
     @ivar firstHeader: the header of the first frame received, or L{None}
         before any (what a mount checks the source's format by).
+    @ivar maxQueue: seconds of audio held at most; the oldest beyond are
+        dropped.
     @ivar hangUp: closes the connection that feeds this source (set by
         whoever owns it), or L{None}; see L{kill}.
     """
@@ -61,7 +63,7 @@ class LiveSource:
         self._framer = Framer()
         self._queue: deque[Frame | TitleChange] = deque()
         self._queued = 0.0
-        self._maxQueue = maxQueue
+        self.maxQueue = maxQueue
         self.hangUp: Callable[[], object] | None = None
         if title is not None:
             self._queue.append(TitleChange(title))
@@ -101,7 +103,7 @@ class LiveSource:
                 self.firstHeader = frame.header
             self._queue.append(frame)
             self._queued += frame.header.duration
-        while self._queued > self._maxQueue:
+        while self._queued > self.maxQueue:
             item = self._queue.popleft()
             if type(item) is Frame:
                 self._queued -= item.header.duration

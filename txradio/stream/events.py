@@ -296,6 +296,7 @@ class SourceConnected(Event):
 
     @ivar peer: its address.
     @ivar agent: what it calls itself (its C{User-Agent}).
+    @ivar dj: the DJ account it logged in as (the show's name), or C{""}.
     """
 
     name: ClassVar[str] = "source-connected"
@@ -303,12 +304,16 @@ class SourceConnected(Event):
     when: float
     peer: str
     agent: str
+    dj: str = ""
 
     def fields(self) -> dict[str, Any]:
         """
-        @return: the source's address and agent.
+        @return: the source's address and agent, and C{dj} for a DJ.
         """
-        return {"peer": self.peer, "agent": self.agent}
+        fields = {"peer": self.peer, "agent": self.agent}
+        if self.dj:
+            fields["dj"] = self.dj
+        return fields
 
 
 @dataclass(frozen=True, eq=False)

@@ -174,6 +174,9 @@ class Station(MultiService):
         self.sourcePassword = sourcePassword
         self.programme = source
         self.liveInfo: StreamInfo | None = None
+        # The DJ account on the air (txradio.net.djs), or None for none or
+        # a source that logged in with the mount's own password.
+        self.liveDJ: str | None = None
         self.switcher = Switcher([None, source, None], name=self.mount.decode("ascii"))
         # What keeps the mount's format (None: frames play as they come),
         # the mount this one re-encodes (None: none), and the mounts that
@@ -272,13 +275,14 @@ class Station(MultiService):
         """
         return self.switcher.sourceAt(_LIVE)
 
-    def attachLive(self, source: IFrameSource, info: StreamInfo | None = None) -> bool:
+    def attachLive(self, source: IFrameSource, info: StreamInfo | None = None, dj: str | None = None) -> bool:
         """
         Put a live source on the air, ahead of the programme.
 
         @param source: the live source.
         @param info: what the source announces (its C{ice-*} headers), shown
             to listeners while it is live.
+        @param dj: the DJ account it logged in as, or L{None}.
         @return: L{False} when another live source is already connected.
         """
         current = self.liveSource
@@ -286,6 +290,7 @@ class Station(MultiService):
             return False
         self.switcher.setSource(_LIVE, source)
         self.liveInfo = info
+        self.liveDJ = dj
         return True
 
     @property
@@ -311,6 +316,7 @@ class Station(MultiService):
         if self.liveSource is not source:
             return
         self.liveInfo = None
+        self.liveDJ = None
         self.events.emit(SourceDisconnected(self, self.clock.seconds(), peer))
         if self.switcher.sourceAt(_PROGRAMME) is None and self.switcher.sourceAt(_FALLBACK) is None:
             self.switcher.setSource(_LIVE, None)

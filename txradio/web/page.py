@@ -26,7 +26,7 @@ from twisted.web.server import Request
 from twisted.web.template import Tag, flattenString, tags
 
 from txradio.interfaces import IStation
-from txradio.web.status import WebContext, displayTitle, isLive, stationBitrate
+from txradio.web.status import WebContext, displayTitle, isLive, liveDJ, stationBitrate
 
 STATIC_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static")
 """The folder of the site's static files, shipped with the package."""
@@ -212,7 +212,9 @@ def stationSection(station: IStation, hls: Any = None) -> Tag:
     history = [displayTitle(t) for _, t in reversed(station.broadcaster.history)]
     history = [t for t in history if t][1 : HISTORY_SHOWN + 1]
     onAir = bool(station.onAir)
-    state = "Live" if isLive(station) else ("On air" if onAir else "Off air")
+    dj = liveDJ(station)
+    # The DJ on the air is the show's name (docs/shows.md).
+    state = (f"Live: {dj}" if dj else "Live") if isLive(station) else ("On air" if onAir else "Off air")
     return tags.article(
         tags.header(
             tags.h2(info.name, id=anchor + "-name", **{"data-field": "name"}),

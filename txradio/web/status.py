@@ -162,6 +162,17 @@ def isLive(station: IStation) -> bool:
     return live is not None and bool(live.onAir)
 
 
+def liveDJ(station: IStation) -> str | None:
+    """
+    The DJ on the air on a station: the show's name.
+
+    @param station: the station.
+    @return: the DJ account's name, or L{None} when no DJ is on the air.
+    """
+    dj = getattr(station, "liveDJ", None)  # a Station's; other stations have no DJs
+    return dj if dj and isLive(station) else None
+
+
 def summary(station: IStation, hls: Any = None) -> dict[str, Any]:
     """
     The few facts that change while a station plays; what the live page
@@ -184,6 +195,7 @@ def summary(station: IStation, hls: Any = None) -> dict[str, Any]:
         "bitrate": stationBitrate(station),
         "onAir": bool(station.onAir),
         "live": isLive(station),
+        "dj": liveDJ(station),
     }
 
 
@@ -211,6 +223,7 @@ def mountStatus(station: IStation, base: str, now: float, hls: Any = None) -> di
         "public": info.public,
         "onAir": bool(station.onAir),
         "live": isLive(station),
+        "dj": liveDJ(station),
         "title": displayTitle(broadcaster.title),
         "listeners": station.listenerCount,
         "peakListeners": station.peakListeners,
@@ -315,6 +328,8 @@ def icecastSource(station: IStation, base: str) -> dict[str, Any]:
         "title": title,
         "yp_currently_playing": title,
         "dummy": None,
+        # Icecast has no field for a DJ: txradio adds one while a DJ is on.
+        **({"dj": dj} if (dj := liveDJ(station)) else {}),
     }
 
 

@@ -387,7 +387,7 @@
     set("format", formatText(data.bitrate));
     var badge = $("[data-field=state]", article);
     if (badge) {
-      badge.textContent = data.live ? "Live" : (data.onAir ? "On air" : "Off air");
+      badge.textContent = data.live ? (data.dj ? "Live: " + data.dj : "Live") : (data.onAir ? "On air" : "Off air");
       badge.setAttribute("data-on-air", data.onAir ? "1" : "0");
     }
   }
