@@ -235,6 +235,18 @@ def runServer(label: str, root: str, tmp: str, tone: str, loadgen: str, opts, mo
             proc.kill()
             raise RuntimeError("the load generator did not reach its steady window")
         time.sleep(1)
+        # Steady state: every URL once before measuring (a cold folder page
+        # costs a thread job and a render; the figures without this are in
+        # docs/performance.md).
+        if opts.warm:
+            import urllib.error
+            import urllib.request
+
+            for path in mix + listings:
+                try:
+                    urllib.request.urlopen(f"http://127.0.0.1:{server.port}{path}", timeout=30).read()
+                except (OSError, urllib.error.HTTPError):
+                    pass
         log(f"{label}: mix")
         results["mix"] = wrk(tmp, server.port, mix, mode["phase"], f"{label}-mix")
         log(f"{label}: listings")
@@ -281,6 +293,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--smoke", action="store_true", help="a short run (< 60 s)")
     parser.add_argument("--before-root", help="also run this txradio tree first (e.g. an export of main)")
+    parser.add_argument("--cold", dest="warm", action="store_false",
+                        help="do not request every URL once before measuring")
     parser.add_argument("--json", help="write the results to this file")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
     opts = parser.parse_args(argv)
