@@ -476,23 +476,76 @@ class ThreadTests(LibraryTestMixin, SynchronousTestCase):
         self.held.release()
         self.assertEqual(len(self.library.index), 5)
 
-    def test_busy(self) -> None:
+    def test_queued(self) -> None:
         """
-        With every job slot taken, requests get 503 instead of queuing.
+        With every job slot taken, requests wait their turn and are served
+        when a slot frees.
         """
         self.library.maxJobs = 2
         for path in ("/library/Jazz/", "/library/Rock/"):
+            protocol, transport = self.client.connect()
+            protocol.dataReceived(requestBytes(path))
+        protocol, transport = self.client.connect()
+        protocol.dataReceived(requestBytes("/library/"))
+        self.assertEqual(transport.value(), b"")
+        self.assertEqual(self.library.queue.waiting, 1)
+        self.held.release()
+        self.held.release()
+        self.assertIn(b"200 OK", transport.value())
+        self.assertEqual(self.library.jobs, 0)
+
+    def test_busy(self) -> None:
+        """
+        With every job slot taken and the wait queue full, requests get 503
+        with C{Retry-After} at once.
+        """
+        self.library.maxJobs = 2
+        self.library.queue.maxWaiting = 1
+        for path in ("/library/Jazz/", "/library/Rock/", "/library/Jazz/Bop/"):
             protocol, transport = self.client.connect()
             protocol.dataReceived(requestBytes(path))
         response = self.get("/library/")
         self.assertEqual(response.status, 503)
         self.assertEqual(response.header("retry-after"), "5")
         self.held.release()
+        self.held.release()
         self.assertEqual(self.library.jobs, 0)
         protocol, transport = self.client.connect()
         protocol.dataReceived(requestBytes("/library/"))
         self.held.release()
         self.assertIn(b"200 OK", transport.value())
+
+    def test_waitedTooLong(self) -> None:
+        """
+        A request that waited C{waitTimeout} seconds gets 503 with
+        C{Retry-After}.
+        """
+        self.library.maxJobs = 1
+        protocol, transport = self.client.connect()
+        protocol.dataReceived(requestBytes("/library/Jazz/"))
+        protocol, transport = self.client.connect()
+        protocol.dataReceived(requestBytes("/library/Rock/"))
+        self.clock.advance(self.library.queue.timeout)
+        self.assertIn(b"503 Service Unavailable", transport.value())
+        self.assertIn(b"Retry-After: 5", transport.value())
+        self.assertEqual(self.library.queue.waiting, 0)
+
+    def test_leaveQueue(self) -> None:
+        """
+        A client that leaves while its request waits gives up its place.
+        """
+        self.library.maxJobs = 1
+        protocol, transport = self.client.connect()
+        protocol.dataReceived(requestBytes("/library/Jazz/"))
+        protocol, transport = self.client.connect()
+        protocol.dataReceived(requestBytes("/library/Rock/"))
+        self.assertEqual(self.library.queue.waiting, 1)
+        protocol.connectionLost(Failure(ConnectionDone()))
+        self.assertEqual(self.library.queue.waiting, 0)
+        self.assertEqual(self.clock.getDelayedCalls(), [])
+        self.held.release()
+        self.assertEqual(self.held.jobs, [])
+        self.assertEqual(self.library.jobs, 0)
 
     def test_clientGone(self) -> None:
         """

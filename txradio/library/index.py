@@ -23,11 +23,29 @@ Listing a folder, reading tags (with mutagen), building playlists of a
 sub-tree and searching all run in threads through an injected
 C{runInThread} (the reactor's thread pool by default; tests pass a
 synchronous one),
-and at most L{MAX_JOBS} of them at once: a flood of requests is answered
-with 503 rather than queued without bound.  Only the functions run in
+and at most L{MAX_JOBS} of them at once.  More wait their turn, in order,
+up to L{MAX_WAITING} of them and for L{WAIT_TIMEOUT} seconds each; beyond
+that a request is answered with 503 and C{Retry-After}, and a waiting
+request whose client leaves gives up its place.  Only the functions run in
 threads touch the file system for lists; the reactor thread merely
-resolves one path per request.  Tags are cached by path, modification time
-and size, in a bounded cache that only the reactor thread changes.
+resolves (and so stats) one path per request.
+
+Caches
+======
+Tags are cached by path, modification time and size.  Folder pages and the
+songs of folders and sub-trees (for playlists) are cached by folder, page
+and the folder's modification time and size, which the reactor already has
+from resolving the request: a cached answer for the same version is given
+at once, without a thread job.  A change inside an existing file, or in a
+sub-folder of a sub-tree, does not change the folder's time, so an answer
+older than L{RECHECK_AFTER} seconds is still given but is computed again in
+the background when a job slot is free.  A folder whose time changed also
+marks the search index for a rebuild in the background (which reads the
+tags of changed files only).  Searches scan the in-memory index on the
+reactor when it holds at most L{REACTOR_SEARCH_MAX} songs (a few
+milliseconds), else in a thread, and their results are cached per index.
+Every cache is bounded in entries and in listed songs (see
+C{docs/security.md}).
 
 Songs are served by L{txradio.web.browse.serveSong}: L{twisted.web.static.File}
 (C{Range} with 206 and 416, multiple ranges, C{HEAD}, C{Last-Modified}),
@@ -51,6 +69,7 @@ from twisted.internet.interfaces import IReactorThreads, IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
+from txradio.library.cache import JobQueue, QueueFull, VersionedCache
 from txradio.sources.tags import titleFromName
 from txradio.sources.tracks import naturalKey
 from txradio.wire.icy import cleanTitle
@@ -89,7 +108,34 @@ MAX_TERMS = 10
 """Words of a search query used at most."""
 
 MAX_JOBS = 16
-"""Library jobs running or waiting in threads at once; more get a 503."""
+"""Library jobs running in threads at once; more wait their turn."""
+
+MAX_WAITING = 256
+"""Library jobs waiting for a thread at most; more get a 503."""
+
+WAIT_TIMEOUT = 10.0
+"""Seconds a library job waits for a thread at most before a 503."""
+
+RETRY_AFTER = 5
+"""Seconds a refused request is told to wait (C{Retry-After})."""
+
+LISTING_CACHE_SIZE = 4096
+"""Folder pages and song lists kept in the listing cache at most."""
+
+LISTING_CACHE_SONGS = 200000
+"""
+Entries (folders and songs, about 0.5 kB each with their tags) held by all
+cached folder pages and song lists together at most: about 100 MB at worst.
+"""
+
+RECHECK_AFTER = 30.0
+"""Seconds after which a cached listing is computed again in the background."""
+
+REACTOR_SEARCH_MAX = 20000
+"""Songs in the index up to which searches run on the reactor thread."""
+
+SEARCH_CACHE_SIZE = 512
+"""Searches whose results are kept (per index) at most."""
 
 TAG_CACHE_SIZE = 20000
 """Songs whose tags are kept in memory."""
@@ -387,6 +433,9 @@ class Library(Service):
         pageSize: int = PAGE_SIZE,
         maxIndex: int = MAX_INDEX,
         maxJobs: int = MAX_JOBS,
+        maxWaiting: int = MAX_WAITING,
+        waitTimeout: float = WAIT_TIMEOUT,
+        cached: bool = True,
     ) -> None:
         """
         @param root: the music folder.
@@ -398,6 +447,10 @@ class Library(Service):
         @param pageSize: entries per page.
         @param maxIndex: songs in the index at most.
         @param maxJobs: jobs in threads at once at most.
+        @param maxWaiting: jobs waiting for a thread at most.
+        @param waitTimeout: seconds a job waits at most.
+        @param cached: keep listings and searches (off only to measure what
+            the caches bring).
         """
         if clock is None:
             from twisted.internet import reactor as clock  # type: ignore[assignment]
@@ -407,14 +460,21 @@ class Library(Service):
         self.root = os.path.realpath(os.fsencode(root))
         self.pageSize = pageSize
         self.maxIndex = maxIndex
-        self.maxJobs = maxJobs
-        self.clock = clock
+        assert clock is not None
+        self.clock: IReactorTime = clock
+        self.cached = cached
         self.index: tuple[IndexEntry, ...] | None = None
         self.indexing = False
         self.indexedAt: float | None = None
         self.indexTruncated = False
-        self.jobs = 0
         self._runInThread = runInThread
+        self.queue = JobQueue(self._runJob, clock, maxJobs, maxWaiting, waitTimeout)
+        self.listings: VersionedCache[Any] = VersionedCache(LISTING_CACHE_SIZE if cached else 0, LISTING_CACHE_SONGS)
+        self.searches: VersionedCache[tuple[list[IndexEntry], bool]] = VersionedCache(
+            SEARCH_CACHE_SIZE if cached else 0, SEARCH_CACHE_SIZE * MAX_RESULTS
+        )
+        self._refreshing: set[Any] = set()
+        self._indexDirty = False
         self._tags: OrderedDict[tuple[bytes, int, int], TrackTags] = OrderedDict()
         self._stopping = threading.Event()
 
@@ -479,24 +539,149 @@ class Library(Service):
 
     # -- threads ---------------------------------------------------------
 
-    def run(self, function: Callable[..., Any], *args: Any) -> Deferred:
+    @property
+    def jobs(self) -> int:
         """
-        Run a blocking function in a thread, within the job limit.
+        Jobs running in threads now.
+        """
+        return self.queue.running
+
+    @property
+    def maxJobs(self) -> int:
+        """
+        Jobs running in threads at once at most.
+        """
+        return self.queue.maxRunning
+
+    @maxJobs.setter
+    def maxJobs(self, value: int) -> None:
+        self.queue.maxRunning = value
+
+    def _runJob(self, function: Callable[..., Any], *args: Any) -> Deferred:
+        """
+        Start a job in a thread (for the queue).
 
         @param function: the function.
         @param args: its arguments.
         @return: a L{Deferred} of its result.
-        @raise LibraryBusy: when L{maxJobs} jobs are running.
         """
-        if self.jobs >= self.maxJobs:
-            raise LibraryBusy()
-        self.jobs += 1
+        return maybeDeferred(self._runInThread, function, *args)
 
-        def done(result: Any) -> Any:
-            self.jobs -= 1
-            return result
+    def run(self, function: Callable[..., Any], *args: Any) -> Deferred:
+        """
+        Run a blocking function in a thread, within the job limit, waiting
+        its turn when every slot is taken.
 
-        return maybeDeferred(self._runInThread, function, *args).addBoth(done)
+        @param function: the function.
+        @param args: its arguments.
+        @return: a L{Deferred} of its result; it fails with L{LibraryBusy}
+            when the job waited too long, and may be given to L{leave}.
+        @raise LibraryBusy: when the wait queue is full.
+        """
+        try:
+            waiting = self.queue.submit(function, *args)
+        except QueueFull:
+            raise LibraryBusy() from None
+
+        def tooLong(reason: Failure) -> Failure:
+            reason.trap(QueueFull)
+            return Failure(LibraryBusy())
+
+        return waiting.addErrback(tooLong)
+
+    def leave(self, work: Deferred) -> None:
+        """
+        Give up a job's place in the wait queue (its client left); a job
+        already running is left to finish.
+
+        @param work: the L{Deferred} from L{run} (or a method built on it).
+        """
+        self.queue.leave(work)
+
+    def _versioned(
+        self,
+        key: Any,
+        version: Any,
+        function: Callable[..., Any],
+        args: tuple,
+        weigh: Callable[[Any], int],
+        finish: Callable[[Any], Any],
+    ) -> Deferred:
+        """
+        Answer from the listing cache when it holds this version, else run
+        the job (and keep its answer).  An answer older than
+        L{RECHECK_AFTER} is given and computed again in the background.
+
+        @param key: what is asked.
+        @param version: the folder's C{(mtime_ns, size)}.
+        @param function: the blocking job computing the raw result.
+        @param args: its arguments.
+        @param weigh: the weight of an answer (entries it lists).
+        @param finish: turns the job's raw result into the answer (in the
+            reactor thread: it keeps the tags read).
+        @return: a L{Deferred} of the answer.
+        @raise LibraryBusy: when the job cannot even wait.
+        """
+        found = self.listings.get(key, version)
+        if found is not None:
+            if self.clock.seconds() - found.checkedAt > RECHECK_AFTER:
+                self._refresh(key, version, function, args, weigh, finish)
+            return succeed(found.value)
+        if self.listings.peek(key) is not None:
+            # The folder changed since we last looked: so did the library.
+            self.indexChanged()
+        self.listings.remove(key)
+
+        def keep(raw: Any) -> Any:
+            answer = finish(raw)
+            self.listings.put(key, version, answer, weigh(answer), self.clock.seconds())
+            return answer
+
+        return self.run(function, *args).addCallback(keep)
+
+    def _refresh(
+        self,
+        key: Any,
+        version: Any,
+        function: Callable[..., Any],
+        args: tuple,
+        weigh: Callable[[Any], int],
+        finish: Callable[[Any], Any],
+    ) -> None:
+        """
+        Compute a cached answer again in the background, when a slot is free
+        and nobody waits (a refresh never delays a request).
+
+        @param key: what is asked.
+        @param version: the folder's version.
+        @param function: the blocking job.
+        @param args: its arguments.
+        @param weigh: the weight of an answer.
+        @param finish: turns the raw result into the answer.
+        """
+        if key in self._refreshing or not self.queue.idle():
+            return
+        self._refreshing.add(key)
+
+        def keep(raw: Any) -> None:
+            answer = finish(raw)
+            self.listings.put(key, version, answer, weigh(answer), self.clock.seconds())
+
+        def failed(reason: Failure) -> None:
+            self._log.failure("refreshing a library listing", reason)
+
+        self.queue.submit(function, *args).addCallbacks(keep, failed).addBoth(lambda _: self._refreshing.discard(key))
+
+    def indexChanged(self) -> None:
+        """
+        Note that the library changed: rebuild the search index in the
+        background (now, or after the build that runs).
+        """
+        if self.index is None and not self.indexing:
+            return
+        self._indexDirty = True
+        if not self.indexing:
+            self.buildIndex()
 
     def cachedTags(self, path: bytes, info: os.stat_result) -> TrackTags | None:
         """
@@ -595,22 +780,35 @@ class Library(Service):
         folders = sum(1 for entry, _, _ in found if entry.isFolder)
         return FolderListing(entries, len(found), page, pages, folders, truncated, newTags)
 
-    def listFolder(self, real: bytes, relative: bytes, page: int = 1) -> Deferred:
+    def listFolder(self, real: bytes, relative: bytes, page: int = 1, info: os.stat_result | None = None) -> Deferred:
         """
-        List one page of a folder, in a thread.
+        List one page of a folder: from the cache when the folder has not
+        changed, else in a thread.
 
         @param real: the folder's real path (from L{resolve}).
         @param relative: its path from the root.
         @param page: the page number, from 1.
+        @param info: the folder's C{stat} (from L{resolve}); without it the
+            cache is not used.
         @return: a L{Deferred} of a L{FolderListing}.
-        @raise LibraryBusy: when too many jobs run.
+        @raise LibraryBusy: when too many jobs run and wait.
         """
 
         def remember(listing: FolderListing) -> FolderListing:
             self._remember(listing.newTags)
+            listing.newTags = {}
             return listing
 
-        return self.run(self._listPage, real, relative, page).addCallback(remember)
+        if info is None:
+            return self.run(self._listPage, real, relative, page).addCallback(remember)
+        return self._versioned(
+            ("page", real, page),
+            (info.st_mtime_ns, info.st_size),
+            self._listPage,
+            (real, relative, page),
+            lambda listing: len(listing.entries),
+            remember,
+        )
 
     def _collectSongs(self, real: bytes, relative: bytes, recursive: bool) -> tuple[list[Entry], dict]:
         """
@@ -649,22 +847,36 @@ class Library(Service):
         songs.sort(key=lambda entry: [naturalKey(p.decode("utf-8", "replace")) for p in entry.relative.split(b"/")])
         return songs[:MAX_PLAYLIST], newTags
 
-    def songs(self, real: bytes, relative: bytes, recursive: bool = False) -> Deferred:
+    def songs(
+        self, real: bytes, relative: bytes, recursive: bool = False, info: os.stat_result | None = None
+    ) -> Deferred:
         """
-        Gather the songs of a folder or sub-tree for a playlist, in a thread.
+        Gather the songs of a folder or sub-tree for a playlist: from the
+        cache when the folder has not changed (a sub-tree's other folders
+        are checked in the background), else in a thread.
 
         @param real: the folder's real path.
         @param relative: its path from the root.
         @param recursive: include sub-folders.
+        @param info: the folder's C{stat}; without it the cache is not used.
         @return: a L{Deferred} of a list of L{Entry}.
-        @raise LibraryBusy: when too many jobs run.
+        @raise LibraryBusy: when too many jobs run and wait.
         """
 
         def remember(result: tuple[list[Entry], dict]) -> list[Entry]:
             self._remember(result[1])
             return result[0]
 
-        return self.run(self._collectSongs, real, relative, recursive).addCallback(remember)
+        if info is None:
+            return self.run(self._collectSongs, real, relative, recursive).addCallback(remember)
+        return self._versioned(
+            ("songs", real, recursive),
+            (info.st_mtime_ns, info.st_size),
+            self._collectSongs,
+            (real, relative, recursive),
+            len,
+            remember,
+        )
 
     # -- search ----------------------------------------------------------
 
@@ -725,7 +937,9 @@ class Library(Service):
             when one was already running or the job limit was reached.
         """
         if self.indexing:
+            self._indexDirty = True
             return None
+        self._indexDirty = False
         try:
             running = self.run(self._buildIndex)
         except LibraryBusy:
@@ -736,6 +950,7 @@ class Library(Service):
         def built(result: tuple[tuple[IndexEntry, ...], bool, dict]) -> None:
             self.index, self.indexTruncated, newTags = result
             self.indexedAt = started
+            self.searches.clear()
             self._remember(newTags)
             self._log.info(
                 "library index of {root} built: {songs} songs{more}",
@@ -749,6 +964,8 @@ class Library(Service):
 
         def finished(result: Any) -> Any:
             self.indexing = False
+            if self._indexDirty and self.running:
+                self.buildIndex()
             return result
 
         return running.addCallbacks(built, failed).addBoth(finished)
@@ -784,7 +1001,8 @@ class Library(Service):
         @param within: limit to a folder (its path from the root).
         @return: a L{Deferred} of C{(results, more)}; C{results} is L{None}
             while no index has been built yet.
-        @raise LibraryBusy: when too many jobs run.
+        @raise LibraryBusy: when too many jobs run and wait (for an index
+            too large to search on the reactor).
         """
         if not self.indexing and (self.indexedAt is None or self.clock.seconds() - self.indexedAt > INDEX_MAX_AGE):
             self.buildIndex()
@@ -794,7 +1012,15 @@ class Library(Service):
             return succeed((None, False))
         if not terms:
             return succeed(([], False))
-        return self.run(self._search, index, terms, within)
+        if len(index) > REACTOR_SEARCH_MAX:
+            return self.run(self._search, index, terms, within)
+        key = (tuple(terms), within)
+        found = self.searches.get(key, id(index))
+        if found is not None:
+            return succeed(found.value)
+        result = self._search(index, terms, within)
+        self.searches.put(key, id(index), result, len(result[0]), self.clock.seconds())
+        return succeed(result)
 
 
 def searchTerms(query: str) -> list[str]:

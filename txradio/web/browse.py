@@ -5,7 +5,12 @@ M3U playlists of a folder (C{?m3u}), of a sub-tree (C{?m3u=tree}) or of a
 search (C{?q=…&m3u}), search results (C{?q=…}) and the songs themselves.
 
 The path rules and the blocking work live in L{txradio.library.index}; this
-module turns their results into responses.
+module turns their results into responses.  Rendered pages and playlists are
+kept in a bounded cache (L{BODY_CACHE_SIZE}, L{BODY_CACHE_BYTES}) for as
+long as the library answer they were made from is the one the library
+gives, so a popular folder costs one stat and one dictionary look-up.
+Playlists are written by a producer, a slice at a time between other
+work, rather than built in one piece.
 """
 
 from __future__ import annotations
@@ -13,11 +18,12 @@ from __future__ import annotations
 import math
 import os
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 from urllib.parse import quote, unquote_to_bytes
 
-from twisted.internet.defer import Deferred
+from twisted.internet.defer import CancelledError, Deferred
+from twisted.internet.interfaces import IPushProducer, IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 from twisted.web import http, static
@@ -25,10 +31,14 @@ from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Request
 from twisted.web.template import Tag, tags
 
+from zope.interface import implementer
+
+from txradio.library.cache import VersionedCache
 from txradio.library.index import (
     AUDIO_TYPES,
     MAX_FOLDER_ENTRIES,
     MAX_QUERY,
+    RETRY_AFTER,
     Entry,
     FolderListing,
     IndexEntry,
@@ -44,7 +54,7 @@ from txradio.library.index import (
     searchTerms,
     songTitle,
 )
-from txradio.web.page import layout, renderHTML
+from txradio.web.page import CONTENT_SECURITY_POLICY, layout, renderHTML
 from txradio.web.status import allowCORS, baseURL
 from txradio.wire.icy import cleanTitle
 
@@ -56,6 +66,15 @@ servers do since many tiny overlapping ranges were used to exhaust them.
 
 CACHE_CONTROL = b"public, max-age=3600"
 """How long clients may keep a song without asking again."""
+
+BODY_CACHE_SIZE = 1024
+"""Rendered library pages and playlists kept at most."""
+
+BODY_CACHE_BYTES = 64 * 1024 * 1024
+"""Bytes of rendered library pages and playlists kept at most."""
+
+PLAYLIST_SLICE = 256
+"""Songs written per turn of the reactor by a playlist producer."""
 
 
 def _etag(info: os.stat_result) -> bytes:
@@ -187,21 +206,138 @@ def serveSong(request: Request, real: bytes, info: os.stat_result) -> bytes | in
     return song.render(request)
 
 
-def _m3u(entries: list[Entry], base: str) -> bytes:
+def _m3uSlices(entries: list[Entry] | list[IndexEntry], base: str, size: int = PLAYLIST_SLICE) -> Iterator[bytes]:
     """
-    Build an extended M3U playlist of songs.
+    Build an extended M3U playlist of songs a slice at a time.
+
+    @param entries: the songs.
+    @param base: the absolute URL prefix.
+    @param size: songs per slice.
+    @return: the playlist's pieces, UTF-8 with CRLF line ends; joined, they
+        are L{_m3u}'s bytes.
+    """
+    yield b"#EXTM3U\r\n"
+    for start in range(0, len(entries), size):
+        lines = []
+        for entry in entries[start : start + size]:
+            duration = entry.tags.duration if entry.tags is not None else None
+            seconds = int(round(duration)) if duration is not None else -1
+            lines.append(f"#EXTINF:{seconds},{cleanTitle(fullTitle(entry))}\r\n")
+            lines.append(base + entryURL(entry.relative) + "\r\n")
+        yield "".join(lines).encode("utf-8")
+
+
+def _m3u(entries: list[Entry] | list[IndexEntry], base: str) -> bytes:
+    """
+    Build an extended M3U playlist of songs in one piece.
 
     @param entries: the songs.
     @param base: the absolute URL prefix.
     @return: the playlist, UTF-8 with CRLF line ends.
     """
-    lines = ["#EXTM3U"]
-    for entry in entries:
-        duration = entry.tags.duration if entry.tags is not None else None
-        seconds = int(round(duration)) if duration is not None else -1
-        lines.append(f"#EXTINF:{seconds},{cleanTitle(fullTitle(entry))}")
-        lines.append(base + entryURL(entry.relative))
-    return ("\r\n".join(lines) + "\r\n").encode("utf-8")
+    return b"".join(_m3uSlices(entries, base))
+
+
+@implementer(IPushProducer)
+class PlaylistProducer:
+    """
+    Write a body to a request a slice at a time, one slice per turn of the
+    reactor so that other requests are answered in between, pausing while
+    the client's buffer is full.
+
+    @ivar written: bytes written so far.
+    @ivar done: a L{Deferred} that fires with the whole body (the slices
+        joined, when at most C{keepAtMost} bytes) or L{None} once the last
+        slice is written, or with L{None} when the client left.
+    """
+
+    def __init__(
+        self,
+        request: Request,
+        slices: Iterator[bytes],
+        clock: IReactorTime,
+        keepAtMost: int = 0,
+    ) -> None:
+        """
+        @param request: the request to answer.
+        @param slices: the body's pieces.
+        @param clock: schedules the next slice.
+        @param keepAtMost: keep the slices (for a cache) while their total
+            stays within this many bytes.
+        """
+        self._request = request
+        self._slices = slices
+        self._clock = clock
+        self._keepAtMost = keepAtMost
+        self._kept: list[bytes] | None = [] if keepAtMost > 0 else None
+        self._paused = False
+        self._stopped = False
+        self._call: Any = None
+        self.written = 0
+        self.done: Deferred = Deferred()
+
+    def start(self) -> None:
+        """
+        Register with the request and write the first slice soon.
+        """
+        self._request.registerProducer(self, True)
+        self._schedule()
+
+    def _schedule(self) -> None:
+        if self._call is None and not self._paused and not self._stopped:
+            self._call = self._clock.callLater(0, self._writeSlice)
+
+    def _writeSlice(self) -> None:
+        """
+        Write one slice, then schedule the next, or finish.
+        """
+        self._call = None
+        if self._paused or self._stopped:
+            return
+        piece = next(self._slices, None)
+        if piece is None:
+            self._stopped = True
+            self._request.unregisterProducer()
+            self._request.finish()
+            body = b"".join(self._kept) if self._kept is not None else None
+            self.done.callback(body)
+            return
+        self.written += len(piece)
+        if self._kept is not None:
+            if self.written <= self._keepAtMost:
+                self._kept.append(piece)
+            else:
+                self._kept = None
+        self._request.write(piece)
+        self._schedule()
+
+    def pauseProducing(self) -> None:
+        """
+        The client's buffer is full: stop writing.
+        """
+        self._paused = True
+        if self._call is not None and self._call.active():
+            self._call.cancel()
+        self._call = None
+
+    def resumeProducing(self) -> None:
+        """
+        The client's buffer drained: write again.
+        """
+        self._paused = False
+        self._schedule()
+
+    def stopProducing(self) -> None:
+        """
+        The client left: write nothing more.
+        """
+        if self._stopped:
+            return
+        self._stopped = True
+        if self._call is not None and self._call.active():
+            self._call.cancel()
+        self._call = None
+        self.done.callback(None)
 
 
 def _asciiName(text: str) -> str:
@@ -233,6 +369,9 @@ class LibraryResource(Resource):
         Resource.__init__(self)
         self.library = library
         self.publicURL = publicURL
+        self.bodies: VersionedCache[tuple[Any, bytes]] = VersionedCache(
+            BODY_CACHE_SIZE if library.cached else 0, BODY_CACHE_BYTES
+        )
 
     def render_GET(self, request: Request) -> bytes | int:
         """
@@ -270,13 +409,74 @@ class LibraryResource(Resource):
                 return self._later(request, self.library.search(query, relative), self._results, relative, query)
             if playlist is not None:
                 recursive = playlist == b"tree"
-                return self._later(request, self.library.songs(real, relative, recursive), self._playlist, relative)
-            return self._later(request, self.library.listFolder(real, relative, _page(request)), self._folder, relative)
+                return self._later(
+                    request, self.library.songs(real, relative, recursive, info), self._playlist, relative
+                )
+            return self._later(
+                request, self.library.listFolder(real, relative, _page(request), info), self._folder, relative
+            )
         except LibraryBusy:
-            request.setResponseCode(http.SERVICE_UNAVAILABLE)
-            request.setHeader(b"retry-after", b"5")
-            request.setHeader(b"content-type", b"text/plain; charset=utf-8")
-            return b"The library is busy; try again in a moment.\n"
+            return self._busy(request)
+
+    def _busy(self, request: Request) -> bytes:
+        """
+        Answer 503 when the library's wait queue is full or a request waited
+        too long.
+
+        @param request: the request.
+        @return: the body.
+        """
+        request.setResponseCode(http.SERVICE_UNAVAILABLE)
+        request.setHeader(b"retry-after", b"%d" % RETRY_AFTER)
+        request.setHeader(b"content-type", b"text/plain; charset=utf-8")
+        return b"The library is busy; try again in a moment.\n"
+
+    def _cachedBody(self, key: Any, source: Any) -> bytes | None:
+        """
+        A page or playlist rendered before from the same library answer.
+
+        @param key: what was asked.
+        @param source: the library's answer (a listing, song list or search
+            result), compared by identity.
+        @return: the body, or L{None}.
+        """
+        found = self.bodies.get(key, id(source))
+        if found is not None and found.value[0] is source:
+            return found.value[1]
+        return None
+
+    def _keepBody(self, key: Any, source: Any, body: bytes) -> None:
+        """
+        Keep a rendered body for as long as its source is the library's
+        answer (the source is held, so its identity cannot be reused).
+
+        @param key: what was asked.
+        @param source: the library's answer.
+        @param body: the rendered bytes.
+        """
+        self.bodies.put(key, id(source), (source, body), len(body), self.library.clock.seconds())
+
+    def _html(self, request: Request, key: Any, source: Any, render: Callable[[], Tag]) -> bytes:
+        """
+        Render a page, or give the one rendered before from the same answer.
+
+        @param request: the request.
+        @param key: what was asked.
+        @param source: the library's answer.
+        @param render: builds the page's document.
+        @return: the HTML document.
+        """
+        body = self._cachedBody(key, source)
+        if body is not None:
+            request.setHeader(b"content-type", b"text/html; charset=utf-8")
+            request.setHeader(b"cache-control", b"no-cache")
+            request.setHeader(b"content-security-policy", CONTENT_SECURITY_POLICY)
+            request.setHeader(b"x-content-type-options", b"nosniff")
+            request.setHeader(b"referrer-policy", b"same-origin")
+            return body
+        body = renderHTML(request, render())
+        self._keepBody(key, source, body)
+        return body
 
     render_HEAD = render_GET
 
@@ -315,19 +515,33 @@ class LibraryResource(Resource):
         @return: C{NOT_DONE_YET}.
         """
         gone: list[bool] = []
-        request.notifyFinish().addErrback(lambda _: gone.append(True))
+
+        def left(reason: Failure) -> None:
+            gone.append(True)
+            # A request still waiting for a thread gives up its place.
+            self.library.leave(work)
+
+        request.notifyFinish().addErrback(left)
 
         def rendered(result: Any) -> None:
             if gone:
                 return
             body = render(request, result, *args)
+            if body is NOT_DONE_YET:
+                return
             request.write(body)
             request.finish()
 
         def failed(reason: Failure) -> None:
-            self._log.failure("answering library request {uri}", reason, uri=request.uri)
+            if reason.check(CancelledError):
+                return
             if gone:
                 return
+            if reason.check(LibraryBusy):
+                request.write(self._busy(request))
+                request.finish()
+                return
+            self._log.failure("answering library request {uri}", reason, uri=request.uri)
             request.setResponseCode(http.INTERNAL_SERVER_ERROR)
             request.setHeader(b"content-type", b"text/plain; charset=utf-8")
             request.write(b"Something went wrong.\n")
@@ -336,7 +550,7 @@ class LibraryResource(Resource):
         work.addCallback(rendered).addErrback(failed)
         return NOT_DONE_YET
 
-    def _resultsPlaylist(self, request: Request, found: tuple[list[IndexEntry] | None, bool], relative: bytes) -> bytes:
+    def _resultsPlaylist(self, request: Request, found: tuple[list[IndexEntry] | None, bool], relative: bytes) -> Any:
         """
         Render search results as an M3U playlist.
 
@@ -346,25 +560,53 @@ class LibraryResource(Resource):
         @param relative: the folder searched.
         @return: the playlist.
         """
-        results = found[0] or []
-        songs = [Entry(e.relative, False, e.size, 0.0, e.tags) for e in results]
-        return self._playlist(request, songs, relative)
+        return self._playlist(request, found[0] or [], relative, found)
 
-    def _playlist(self, request: Request, songs: list[Entry], relative: bytes) -> bytes:
+    def _playlist(
+        self,
+        request: Request,
+        songs: list[Entry] | list[IndexEntry],
+        relative: bytes,
+        source: Any = None,
+    ) -> Any:
         """
-        Render songs as an M3U playlist.
+        Answer with songs as an M3U playlist: a body kept from before, or
+        one written a slice at a time by a L{PlaylistProducer} (and kept).
 
         @param request: the request.
         @param songs: the songs.
         @param relative: the folder's path from the root.
-        @return: the playlist.
+        @param source: the library's answer the songs come from (the songs
+            themselves by default).
+        @return: the playlist, or C{NOT_DONE_YET} while it is written.
         """
         name = _asciiName(displayName(relative.rsplit(b"/", 1)[-1])) if relative else "library"
         request.setHeader(b"content-type", b"audio/x-mpegurl; charset=utf-8")
         request.setHeader(b"content-disposition", f'inline; filename="{name}.m3u"'.encode("ascii"))
         request.setHeader(b"cache-control", b"no-cache")
         allowCORS(request)
-        return _m3u(songs, baseURL(request, self.publicURL))
+        base = baseURL(request, self.publicURL)
+        if source is None:
+            source = songs
+        key = ("m3u", relative, base, id(source))
+        body = self._cachedBody(key, source)
+        if body is not None:
+            return body
+        if len(songs) <= PLAYLIST_SLICE or request.method == b"HEAD":
+            body = _m3u(songs, base)
+            self._keepBody(key, source, body)
+            return body
+        producer = PlaylistProducer(
+            request, _m3uSlices(songs, base), self.library.clock, BODY_CACHE_BYTES // 8 if self.bodies.maxEntries else 0
+        )
+
+        def keep(whole: bytes | None) -> None:
+            if whole is not None:
+                self._keepBody(key, source, whole)
+
+        producer.done.addCallback(keep)
+        producer.start()
+        return NOT_DONE_YET
 
     def _crumbs(self, relative: bytes) -> Tag:
         """
@@ -506,12 +748,25 @@ class LibraryResource(Resource):
 
     def _folder(self, request: Request, listing: FolderListing, relative: bytes) -> bytes:
         """
-        Render a folder page.
+        Render a folder page, or give the one rendered from the same
+        listing before.
 
         @param request: the request.
         @param listing: the page's entries.
         @param relative: the folder's path from the root.
         @return: the HTML document.
+        """
+        return self._html(
+            request, ("folder", relative, listing.page), listing, lambda: self._folderDocument(listing, relative)
+        )
+
+    def _folderDocument(self, listing: FolderListing, relative: bytes) -> Tag:
+        """
+        Build a folder page.
+
+        @param listing: the page's entries.
+        @param relative: the folder's path from the root.
+        @return: the C{<html>} element.
         """
         name = displayName(relative.rsplit(b"/", 1)[-1]) if relative else "Music library"
         folders = [e for e in listing.entries if e.isFolder]
@@ -543,7 +798,7 @@ class LibraryResource(Resource):
         content.append(self._pages(relative, listing.page, listing.pages))
         content.append(tags.p(f"{listing.total} entries", class_="crumbs") if listing.pages > 1 else "")
         title = f"{name} – Music library" if relative else name
-        return renderHTML(request, layout(title, *content, bodyClass="library"))
+        return layout(title, *content, bodyClass="library")
 
     def _results(
         self, request: Request, found: tuple[list[IndexEntry] | None, bool], relative: bytes, query: str
@@ -558,6 +813,26 @@ class LibraryResource(Resource):
         @param query: the query.
         @return: the HTML document.
         """
+        page = _page(request)
+        return self._html(
+            request,
+            ("search", relative, query, page),
+            found,
+            lambda: self._resultsDocument(found, relative, query, page),
+        )
+
+    def _resultsDocument(
+        self, found: tuple[list[IndexEntry] | None, bool], relative: bytes, query: str, requested: int
+    ) -> Tag:
+        """
+        Build a page of search results.
+
+        @param found: the results and whether there were more.
+        @param relative: the folder searched.
+        @param query: the query.
+        @param requested: the page asked for.
+        @return: the C{<html>} element.
+        """
         results, more = found
         content: list[Any] = [self._crumbs(relative), tags.h1("Search: ", query), self._toolbar(relative, query)]
         if results is None:
@@ -569,7 +844,7 @@ class LibraryResource(Resource):
         else:
             size = self.library.pageSize
             pages = max(1, -(-len(results) // size))
-            page = min(_page(request), pages)
+            page = min(requested, pages)
             shown = results[(page - 1) * size : page * size]
             count = f"{len(results)}{'+' if more else ''} " + ("song matches." if len(results) == 1 else "songs match.")
             content.append(tags.p(count, role="status"))
@@ -577,7 +852,7 @@ class LibraryResource(Resource):
                 self._songTable([self._songRow(s, (page - 1) * size + i + 1, True) for i, s in enumerate(shown)])
             )
             content.append(self._pages(relative, page, pages, query))
-        return renderHTML(request, layout(f"Search: {query} – Music library", *content, bodyClass="library"))
+        return layout(f"Search: {query} – Music library", *content, bodyClass="library")
 
 
 def queryFields(request: Request) -> dict[bytes, bytes]:
