@@ -17,7 +17,7 @@ listener port asks it at admission, in this order:
     authentication (a POST to the operator's server; 403 when it refuses,
     503 when it fails or too many are in flight).  The first two answer at
     once; URL authentication answers with a L{Deferred}, and the listener
-    waits in L{txradio.net.listenerport.Phase.AUTHENTICATING}.
+    waits in L{txradio.net.listenerphases.Phase.AUTHENTICATING}.
 
 An L{Admission} says when the session must end (the token's expiry, the
 authentication server's time limit) and what to do when the listener
