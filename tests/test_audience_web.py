@@ -205,10 +205,10 @@ class ServiceTests(SynchronousTestCase):
         """
         from tests._web import runNow
         from tests.test_audience import FakeListener
-        from txradio.build import configureOperations
         from txradio.config import ServerConfig
         from txradio.service import RadioService
         from txradio.stream.events import CLIENT_LEFT, ListenerLeft
+        from txradio.wiring import configureOperations
 
         clock = Clock()
         clock.advance(T0)

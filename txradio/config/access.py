@@ -3,7 +3,7 @@
 Kinds of setting for listener access control: address lists, user-agent
 bans and the htpasswd file (the settings themselves are declared on
 L{txradio.config.ServerConfig} and L{txradio.config.MountConfig}; a mount's
-overrides the server's, see L{txradio.build.accessPolicy}).
+overrides the server's, see L{txradio.wiring.accessPolicy}).
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 Listener access control: who may listen to a mount.
 
 Each protected mount has one L{MountAccess}, built by
-L{txradio.build.accessPolicy} from the configuration (a mount's settings
+L{txradio.wiring.accessPolicy} from the configuration (a mount's settings
 override the server's) and held, with a default for mounts that have no
 settings of their own, by the L{AccessPolicy} on the listener factory.  The
 listener port asks it at admission, in this order:

@@ -132,13 +132,13 @@ class ListenerFactory(Factory):
     djs: DJDesk | None = None
     """
     The radio's DJ accounts (L{txradio.net.djs.DJDesk}), or L{None} for
-    none; set by L{txradio.build}.
+    none; set by L{txradio.wiring}.
     """
 
     access: AccessPolicy | None = None
     """
     Who may listen to which mount (L{txradio.net.access.AccessPolicy}), or
-    L{None} for everyone everywhere; set by L{txradio.build}.
+    L{None} for everyone everywhere; set by L{txradio.wiring}.
     """
 
     def accessFor(self, station: IStation) -> MountAccess | None:

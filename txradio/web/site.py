@@ -409,7 +409,7 @@ class RadioRoot(Resource):
 
     access = None
     """The radio's L{txradio.net.access.AccessPolicy}, or L{None}: HLS of a
-    protected mount passes its checks (set by L{txradio.build})."""
+    protected mount passes its checks (set by L{txradio.wiring})."""
 
     def _guarded(self, resource: Resource) -> Resource:
         """
