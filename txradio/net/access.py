@@ -474,49 +474,35 @@ class URLAuthenticator:
 
 
 @implementer(IListenerAccess)
+@dataclass(eq=False)
 class MountAccess:
     """
     The checks one mount's listeners pass; see the module's docstring for
     their order.
 
     @ivar mount: the mount path.
+    @ivar clock: the radio's clock: its C{seconds()} reads as the wall
+        clock (tokens expire in seconds since the epoch).
     @ivar rules: the address lists.
     @ivar bans: the user-agent bans.
     @ivar tokenSecret: the secret of signed listen URLs, or L{None}.
     @ivar tokenBindsAddress: whether tokens are signed for one address.
     @ivar passwords: the htpasswd L{PasswordFile}, or L{None}.
     @ivar authenticator: the L{URLAuthenticator}, or L{None}.
+    @ivar logins: the radio's login throttle for htpasswd logins.
     """
 
     _log = Logger()
 
-    def __init__(
-        self,
-        mount: str,
-        clock: IReactorTime,
-        rules: AddressRules | None = None,
-        bans: AgentBans | None = None,
-        tokenSecret: str | None = None,
-        tokenBindsAddress: bool = False,
-        passwords: PasswordFile | None = None,
-        authenticator: URLAuthenticator | None = None,
-        logins: ILoginThrottle | None = None,
-    ) -> None:
-        """
-        @param mount: the mount path.
-        @param clock: the radio's clock: its C{seconds()} reads as the
-            wall clock (tokens expire in seconds since the epoch).
-        @param logins: the radio's login throttle for htpasswd logins.
-        """
-        self.mount = mount
-        self.clock = clock
-        self.rules = rules if rules is not None else AddressRules()
-        self.bans = bans if bans is not None else AgentBans()
-        self.tokenSecret = tokenSecret
-        self.tokenBindsAddress = tokenBindsAddress
-        self.passwords = passwords
-        self.authenticator = authenticator
-        self.logins = logins
+    mount: str
+    clock: IReactorTime
+    rules: AddressRules = field(default_factory=AddressRules)
+    bans: AgentBans = field(default_factory=AgentBans)
+    tokenSecret: str | None = None
+    tokenBindsAddress: bool = False
+    passwords: PasswordFile | None = None
+    authenticator: URLAuthenticator | None = None
+    logins: ILoginThrottle | None = None
 
     def screen(self, request: AccessRequest) -> Refusal | None:
         """
