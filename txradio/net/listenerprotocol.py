@@ -278,10 +278,9 @@ class ListenerProtocol(Protocol):
             self._refuseListener(station, head, NO_SOURCE, RequestError(404, f"{station.mount.decode()} has no source on the air"))
             return
         if not station.admit():
-            self._log.info(
+            self._logListener(
+                station,
                 "refusing listener {peer} on {mount}: the station is full ({limit} listeners)",
-                peer=self._peer,
-                mount=station.mount.decode(),
                 limit=station.maxListeners,
             )
             self._refuseListener(
@@ -391,10 +390,9 @@ class ListenerProtocol(Protocol):
                 max(0.0, admission.endAt - self._requestedAt), self._endSession, admission.endReason
             )
         station.events.emit(ListenerJoined(station, self._requestedAt, self._listener, head, self._peer))
-        self._log.info(
+        self._logListener(
+            station,
             "listener {peer} joined {mount} ({userAgent}){metadata}",
-            peer=self._peer,
-            mount=station.mount.decode(),
             userAgent=head.userAgent or "no user agent",
             metadata=", with metadata" if head.wantsMetadata else "",
         )
@@ -493,13 +491,23 @@ class ListenerProtocol(Protocol):
                     self._requestedAt,
                 )
             )
-            self._log.info(
+            self._logListener(
+                station,
                 "listener {peer} left {mount} after {seconds:.0f} s, {bytes} bytes",
-                peer=self._peer,
-                mount=station.mount.decode(),
                 seconds=listener.seconds,
                 bytes=listener.bytesSent,
             )
+
+    def _logListener(self, station: IStation, format: str, **fields: object) -> None:
+        """
+        Log what happens to this listener on a station, with its address
+        (C{peer}) and the mount (C{mount}).
+
+        @param station: the station.
+        @param format: the log format.
+        @param fields: its other fields.
+        """
+        self._log.info(format, peer=self._peer, mount=station.mount.decode(), **fields)
 
     def _handToSite(self, head: RequestHead) -> None:
         """
@@ -569,10 +577,9 @@ class ListenerProtocol(Protocol):
         @param head: the request.
         @param refusal: the checks' answer.
         """
-        self._log.info(
+        self._logListener(
+            station,
             "refusing listener {peer} on {mount}: {reason} ({status})",
-            peer=self._peer,
-            mount=station.mount.decode(),
             reason=refusal.reason,
             status=refusal.status,
         )
