@@ -28,7 +28,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from twisted.internet.defer import Deferred, fail, succeed  # noqa: E402
 from twisted.internet.task import Clock  # noqa: E402
 
-from txradio.operations.audience import FLUSH_INTERVAL, AudienceDatabase, AudienceRecorder  # noqa: E402
+from txradio.operations.audience import FLUSH_INTERVAL, AudienceRecorder  # noqa: E402
+from txradio.operations.audiencedb import AudienceDatabase  # noqa: E402
 from txradio.stream.events import CLIENT_LEFT, ListenerJoined, ListenerLeft, TitleChanged  # noqa: E402
 
 START = 1_796_083_200.0  # 2026-12-01T00:00:00Z

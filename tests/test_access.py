@@ -29,7 +29,8 @@ from txradio.net.access import (
     Refusal,
     URLAuthenticator,
 )
-from txradio.net.listenerport import TRANSITIONS, ListenerFactory, Phase
+from txradio.net.listenerphases import TRANSITIONS, Phase
+from txradio.net.listenerport import ListenerFactory
 from txradio.net.throttle import LoginThrottle
 from txradio.stream.events import ListenerLeft, ListenerRefused, reasonLabel
 from txradio.stream.station import Station

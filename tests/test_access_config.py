@@ -1,6 +1,6 @@
 """
 Tests for the access settings (L{txradio.config.access}) and how the
-builder turns them into checks (L{txradio.build.accessPolicy}).
+builder turns them into checks (L{txradio.wiring.accessPolicy}).
 """
 
 from __future__ import annotations
@@ -10,9 +10,9 @@ import os
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
-from txradio.build import accessPolicy
 from txradio.config import ConfigError, parseConfig
 from txradio.net.throttle import LoginThrottle
+from txradio.wiring import accessPolicy
 
 DEMO = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "txradio", "demo")
 

@@ -16,18 +16,9 @@ from twisted.logger import globalLogPublisher
 from twisted.trial.unittest import SynchronousTestCase
 
 from tests._web import HeldJobs, runNow
-from txradio.operations import audience
-from txradio.operations.audience import (
-    FLUSH_INTERVAL,
-    PROBE_SECONDS,
-    STOP_TIMEOUT,
-    AudienceDatabase,
-    AudienceRecorder,
-    pages,
-    parseTime,
-    periodEdges,
-    splitTitle,
-)
+from txradio.operations import audiencedb
+from txradio.operations.audience import FLUSH_INTERVAL, PROBE_SECONDS, STOP_TIMEOUT, AudienceRecorder
+from txradio.operations.audiencedb import AudienceDatabase, pages, parseTime, periodEdges, splitTitle
 from txradio.operations.logs import AddressPolicy
 from txradio.stream.events import CLIENT_LEFT, KICKED, ListenerJoined, ListenerLeft, TitleChanged
 
@@ -164,7 +155,7 @@ class HelperTests(SynchronousTestCase):
         feb = float(calendar.timegm((2027, 2, 1, 0, 0, 0)))
         self.assertEqual(periodEdges("month", T0 + 5, jan + 5), [T0, jan, feb])
         self.assertRaises(ValueError, periodEdges, "week", T0, T0 + 1)
-        self.assertRaises(ValueError, periodEdges, "hour", T0, T0 + 3600 * (audience.MAX_BUCKETS + 1))
+        self.assertRaises(ValueError, periodEdges, "hour", T0, T0 + 3600 * (audiencedb.MAX_BUCKETS + 1))
 
 
 class RecorderTests(SynchronousTestCase):

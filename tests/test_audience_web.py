@@ -18,7 +18,7 @@ from zope.interface.verify import verifyObject
 from tests._web import SiteClient, basicAuth
 from tests.test_audience import T0, _Unclosed, scriptedDay
 from txradio.interfaces import IAudienceSite
-from txradio.operations.audience import SESSION_COLUMNS, AudienceDatabase
+from txradio.operations.audiencedb import SESSION_COLUMNS, AudienceDatabase
 from txradio.stream.station import Station
 from txradio.testing import FakeFrameSource
 from txradio.web.reports import CSVExport
@@ -205,10 +205,10 @@ class ServiceTests(SynchronousTestCase):
         """
         from tests._web import runNow
         from tests.test_audience import FakeListener
-        from txradio.build import configureOperations
         from txradio.config import ServerConfig
         from txradio.service import RadioService
         from txradio.stream.events import CLIENT_LEFT, ListenerLeft
+        from txradio.wiring import configureOperations
 
         clock = Clock()
         clock.advance(T0)

@@ -18,7 +18,8 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from txradio.library.index import MAX_QUERY as MAX_SEARCH
 from txradio.library.index import MAX_TERMS, searchTerms
-from txradio.net.listenerport import LISTENER_WRITE_BUFFER, ListenerFactory
+from txradio.net.listenerport import ListenerFactory
+from txradio.net.listenerprotocol import LISTENER_WRITE_BUFFER
 from txradio.net.sourceport import MAX_SHOUTCAST_HEADERS, MAX_SHOUTCAST_LINE, ShoutcastSourceFactory
 from txradio.sources.live import DEFAULT_MAX_QUEUE, LiveSource
 from txradio.stream.station import Station

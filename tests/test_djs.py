@@ -394,7 +394,8 @@ class BuildTests(SynchronousTestCase):
         from twisted.internet.testing import MemoryReactorClock
 
         import txradio
-        from txradio.build import configureDJs, serviceFromConfig
+        from txradio.build import serviceFromConfig
+        from txradio.wiring import configureDJs
 
         folder = os.path.join(os.path.dirname(os.path.abspath(txradio.__file__)), "demo")
         config = parseConfig(self.text.format(folder=folder))

@@ -30,6 +30,7 @@ TOP_LEVEL = {
     "service",
     "tap",
     "testing",
+    "wiring",
 }
 """The modules at the top of the package: the composition root, the
 interfaces and the public test helpers."""

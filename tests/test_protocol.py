@@ -15,7 +15,9 @@ from twisted.trial.unittest import SynchronousTestCase
 
 from zope.interface.verify import verifyObject
 
-from txradio.net.listenerport import TRANSITIONS, ListenerFactory, ListenerProtocol, Phase, advance
+from txradio.net.listenerphases import TRANSITIONS, Phase, advance
+from txradio.net.listenerport import ListenerFactory
+from txradio.net.listenerprotocol import ListenerProtocol
 from txradio.stream.station import Station
 from txradio.testing import FakeFrameSource
 from txradio.web.site import buildSite

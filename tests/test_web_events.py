@@ -223,11 +223,11 @@ class EventsTests(SynchronousTestCase):
     def test_maxClientsFromConfig(self) -> None:
         """
         C{[server] max_event_clients} sets the hub's limit, at start and on
-        a reload (L{txradio.build.configureOperations}).
+        a reload (L{txradio.wiring.configureOperations}).
         """
-        from txradio.build import configureOperations
         from txradio.config import ServerConfig
         from txradio.service import RadioService
+        from txradio.wiring import configureOperations
 
         radio = RadioService([self.station], site=self.site, reactor=self.clock)
         configureOperations(radio, ServerConfig(maxEventClients=3), (), self.clock)

@@ -1,6 +1,6 @@
 """
 Tests for the YP directory settings: C{server.yp_urls}, C{--yp-url}, the
-builder's L{txradio.build.directoryClients} and their reload.
+builder's L{txradio.wiring.directoryClients} and their reload.
 """
 
 from __future__ import annotations

@@ -263,18 +263,14 @@ class Reloader:
         @return: a L{Deferred} firing once removed mounts have stopped.
         """
         from txradio.build import (
-            accessPolicy,
             buildStations,
             checkEncoder,
-            configureAccess,
-            configureDJs,
             configureIntro,
-            configureOperations,
             linkFallbacks,
             listenerDuration,
-            runningLimiter,
             updateStation,
         )
+        from txradio.wiring import accessPolicy, configureAccess, configureDJs, configureOperations, runningLimiter
 
         radio = self.radio
         byPath = {station.mount.decode("ascii"): station for station in radio.stations}
@@ -385,7 +381,7 @@ class Reloader:
         @param stations: the stations by path.
         @param plan: the plan.
         """
-        from txradio.build import directoryClients
+        from txradio.wiring import directoryClients
 
         replaced = set(plan.rebuilt) | set(plan.removed)
         wanted = {(url, mount.path) for url in new.server.ypURLs for mount in new.mounts if mount.public}

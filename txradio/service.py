@@ -24,7 +24,8 @@ from txradio.net.listenerport import DEFAULT_HEADER_TIMEOUT, DEFAULT_SEND_BUFFER
 from txradio.net.sourceport import DEFAULT_SOURCE_TIMEOUT, ShoutcastSourceFactory
 from txradio.net.throttle import LoginThrottle
 from txradio.net.tls import ReloadingContextFactory, reloadableTLSEndpoint
-from txradio.operations.audience import AudienceDatabase, AudienceRecorder
+from txradio.operations.audience import AudienceRecorder
+from txradio.operations.audiencedb import AudienceDatabase
 from txradio.operations.logs import AccessLog, AddressPolicy, LogFile, PlaylistLog
 from txradio.operations.metrics import radioRegistry
 from txradio.stream.events import EventBus

@@ -3,7 +3,7 @@
 Kinds of setting for listener access control: address lists, user-agent
 bans and the htpasswd file (the settings themselves are declared on
 L{txradio.config.ServerConfig} and L{txradio.config.MountConfig}; a mount's
-overrides the server's, see L{txradio.build.accessPolicy}).
+overrides the server's, see L{txradio.wiring.accessPolicy}).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import os
 from typing import Any
 
 from txradio.config._check import Table, show
-from txradio.config.kinds import Strings, Text
+from txradio.config.kinds import Strings, Text, parsed
 from txradio.config.places import _resolve
 from txradio.wire.access import MAX_HTPASSWD_BYTES, AgentBans, parseNetworks
 
@@ -25,11 +25,7 @@ class Networks(Strings):
 
     def value(self, table: Table, key: str, value: Any) -> tuple[str, ...]:
         texts = Strings.value(self, table, key, value)
-        try:
-            return tuple(str(network) for network in parseNetworks(texts))
-        except ValueError as error:
-            table.fail(key, str(error))
-            raise AssertionError("unreachable") from error  # pragma: no cover
+        return tuple(str(network) for network in parsed(table, key, parseNetworks, texts))
 
     def describe(self) -> str:
         return "array of IP networks"
@@ -43,10 +39,7 @@ class AgentPatterns(Strings):
 
     def value(self, table: Table, key: str, value: Any) -> tuple[str, ...]:
         patterns = Strings.value(self, table, key, value)
-        try:
-            AgentBans(patterns)
-        except ValueError as error:
-            table.fail(key, str(error))
+        parsed(table, key, AgentBans, patterns)
         return patterns
 
     def describe(self) -> str:

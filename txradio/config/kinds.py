@@ -13,7 +13,8 @@ line is checked by the same L{Kind.check}.
 from __future__ import annotations
 
 import math
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from txradio.config._check import (
     CONTROL,
@@ -27,6 +28,28 @@ from txradio.config._check import (
 )
 
 _ABSENT: Any = object()
+
+_T = TypeVar("_T")
+_R = TypeVar("_R")
+
+
+def parsed(table: Table, key: str, parse: Callable[[_T], _R], value: _T) -> _R:
+    """
+    Parse a setting's value with a parser from the layer that uses it, the
+    parser's L{ValueError} becoming the setting's error.
+
+    @param table: the table the setting is in.
+    @param key: its key.
+    @param parse: the parser.
+    @param value: what to parse.
+    @return: what the parser returns.
+    @raise ConfigError: when the parser raises L{ValueError}.
+    """
+    try:
+        return parse(value)
+    except ValueError as error:
+        table.fail(key, str(error))
+        raise AssertionError("unreachable") from error  # pragma: no cover
 
 
 class Kind:
@@ -80,6 +103,28 @@ class Kind:
             message says what is expected.
         """
         return text
+
+
+def _numberWithin(table: Table, key: str, value: Any, expected: str, within: Callable[[float], bool]) -> float:
+    """
+    Check a number (an integer or a float) a table holds.
+
+    @param table: the table.
+    @param key: the key.
+    @param value: what the file says.
+    @param expected: what is expected, for the message.
+    @param within: whether a finite number is in the allowed range.
+    @return: the number, as a float.
+    @raise ConfigError: when it is not a finite number in the range.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        table.fail(key, f"must be {expected}, not {typeName(value)} ({show(value)})")
+    if isinstance(value, int) and value.bit_length() > 64:
+        table.fail(key, f"must be {expected}, not {show(value)}")
+    number = float(value)
+    if not math.isfinite(number) or not within(number):
+        table.fail(key, f"must be {expected}, not {show(value)}")
+    return number
 
 
 def _number(text: str, convert: type, expected: str) -> Any:
@@ -210,14 +255,7 @@ class Seconds(Kind):
 
     def value(self, table: Table, key: str, value: Any) -> float:
         expected = f"a number of seconds more than 0 and at most {self.maximum:g}"
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            table.fail(key, f"must be {expected}, not {typeName(value)} ({show(value)})")
-        if isinstance(value, int) and value.bit_length() > 64:
-            table.fail(key, f"must be {expected}, not {show(value)}")
-        seconds = float(value)
-        if not math.isfinite(seconds) or not 0 < seconds <= self.maximum:
-            table.fail(key, f"must be {expected}, not {show(value)}")
-        return seconds
+        return _numberWithin(table, key, value, expected, lambda seconds: 0 < seconds <= self.maximum)
 
     def describe(self) -> str:
         return f"number (seconds), more than 0, at most {self.maximum:g}"
@@ -243,14 +281,7 @@ class Level(Kind):
 
     def value(self, table: Table, key: str, value: Any) -> float:
         expected = f"a number from {self.minimum:g} to {self.maximum:g} {self.unit}"
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            table.fail(key, f"must be {expected}, not {typeName(value)} ({show(value)})")
-        if isinstance(value, int) and value.bit_length() > 64:
-            table.fail(key, f"must be {expected}, not {show(value)}")
-        level = float(value)
-        if not math.isfinite(level) or not self.minimum <= level <= self.maximum:
-            table.fail(key, f"must be {expected}, not {show(value)}")
-        return level
+        return _numberWithin(table, key, value, expected, lambda level: self.minimum <= level <= self.maximum)
 
     def describe(self) -> str:
         return f"number ({self.unit}), {self.minimum:g} to {self.maximum:g}"

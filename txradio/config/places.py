@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from txradio.config._check import Table, show
-from txradio.config.kinds import Kind, Strings, Text
+from txradio.config.kinds import Kind, Strings, Text, parsed
 from txradio.stream.station import normalizeMount
 from txradio.wire.upstream import parseUpstream
 
@@ -269,11 +269,7 @@ class MountPaths(Strings):
 
     def value(self, table: Table, key: str, value: Any) -> tuple[str, ...]:
         paths = Strings.value(self, table, key, value)
-        try:
-            return tuple(normalizeMount(path).decode("ascii") for path in paths)
-        except ValueError as error:
-            table.fail(key, str(error))
-            raise AssertionError("unreachable") from error  # pragma: no cover
+        return tuple(parsed(table, key, normalizeMount, path).decode("ascii") for path in paths)
 
     def describe(self) -> str:
         return "array of mount paths"

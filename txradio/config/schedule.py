@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from txradio.config._check import Table, checkTable, knownKeys, setting, show, typeName
-from txradio.config.kinds import Choice, Flag, Integer, Kind, SubTable, Text
+from txradio.config.kinds import Choice, Flag, Integer, Kind, SubTable, Text, parsed
 from txradio.config.places import Folder, Playlist
 from txradio.wire.schedule import Rotation, parseWhen
 
@@ -29,10 +29,7 @@ class When(Text):
 
     def value(self, table: Table, key: str, value: Any) -> str:
         text = Text.value(self, table, key, value)
-        try:
-            parseWhen(text)
-        except ValueError as error:
-            table.fail(key, str(error))
+        parsed(table, key, parseWhen, text)
         return text
 
     def describe(self) -> str:

@@ -3,7 +3,7 @@
 Listener access control: who may listen to a mount.
 
 Each protected mount has one L{MountAccess}, built by
-L{txradio.build.accessPolicy} from the configuration (a mount's settings
+L{txradio.wiring.accessPolicy} from the configuration (a mount's settings
 override the server's) and held, with a default for mounts that have no
 settings of their own, by the L{AccessPolicy} on the listener factory.  The
 listener port asks it at admission, in this order:
@@ -17,7 +17,7 @@ listener port asks it at admission, in this order:
     authentication (a POST to the operator's server; 403 when it refuses,
     503 when it fails or too many are in flight).  The first two answer at
     once; URL authentication answers with a L{Deferred}, and the listener
-    waits in L{txradio.net.listenerport.Phase.AUTHENTICATING}.
+    waits in L{txradio.net.listenerphases.Phase.AUTHENTICATING}.
 
 An L{Admission} says when the session must end (the token's expiry, the
 authentication server's time limit) and what to do when the listener
@@ -474,49 +474,35 @@ class URLAuthenticator:
 
 
 @implementer(IListenerAccess)
+@dataclass(eq=False)
 class MountAccess:
     """
     The checks one mount's listeners pass; see the module's docstring for
     their order.
 
     @ivar mount: the mount path.
+    @ivar clock: the radio's clock: its C{seconds()} reads as the wall
+        clock (tokens expire in seconds since the epoch).
     @ivar rules: the address lists.
     @ivar bans: the user-agent bans.
     @ivar tokenSecret: the secret of signed listen URLs, or L{None}.
     @ivar tokenBindsAddress: whether tokens are signed for one address.
     @ivar passwords: the htpasswd L{PasswordFile}, or L{None}.
     @ivar authenticator: the L{URLAuthenticator}, or L{None}.
+    @ivar logins: the radio's login throttle for htpasswd logins.
     """
 
     _log = Logger()
 
-    def __init__(
-        self,
-        mount: str,
-        clock: IReactorTime,
-        rules: AddressRules | None = None,
-        bans: AgentBans | None = None,
-        tokenSecret: str | None = None,
-        tokenBindsAddress: bool = False,
-        passwords: PasswordFile | None = None,
-        authenticator: URLAuthenticator | None = None,
-        logins: ILoginThrottle | None = None,
-    ) -> None:
-        """
-        @param mount: the mount path.
-        @param clock: the radio's clock: its C{seconds()} reads as the
-            wall clock (tokens expire in seconds since the epoch).
-        @param logins: the radio's login throttle for htpasswd logins.
-        """
-        self.mount = mount
-        self.clock = clock
-        self.rules = rules if rules is not None else AddressRules()
-        self.bans = bans if bans is not None else AgentBans()
-        self.tokenSecret = tokenSecret
-        self.tokenBindsAddress = tokenBindsAddress
-        self.passwords = passwords
-        self.authenticator = authenticator
-        self.logins = logins
+    mount: str
+    clock: IReactorTime
+    rules: AddressRules = field(default_factory=AddressRules)
+    bans: AgentBans = field(default_factory=AgentBans)
+    tokenSecret: str | None = None
+    tokenBindsAddress: bool = False
+    passwords: PasswordFile | None = None
+    authenticator: URLAuthenticator | None = None
+    logins: ILoginThrottle | None = None
 
     def screen(self, request: AccessRequest) -> Refusal | None:
         """

@@ -49,6 +49,7 @@ from twisted.logger import Logger
 
 from txradio.stream.broadcast import Chunk
 from txradio.stream.events import Event, SourceConnected, SourceDisconnected
+from txradio.stream.listener import InternalListener
 from txradio.wire.icy import parseMetadata
 from txradio.wire.mp3 import parseHeader
 from txradio.wire.shows import CueTrack, cueSheet, safeName
@@ -203,7 +204,7 @@ class _Part:
             os.replace(cuePath + ".tmp", cuePath)
 
 
-class Recorder(Service):
+class Recorder(Service, InternalListener):
     """
     Records a station's live shows; see the module docstring.
 
@@ -214,13 +215,7 @@ class Recorder(Service):
     """
 
     _log = Logger()
-    # What an IListener tells about itself: a recorder is internal.
     peer = "recorder"
-    userAgent = ""
-    connectedAt: float | None = None
-    seconds = 0.0
-    lag = 0
-    internal = True
     bytesSent = 0
     # What the builder made it from (txradio.build), so that a reload
     # replaces it only when its settings changed.

@@ -42,6 +42,21 @@ connection ids are).
 """
 
 
+class InternalListener:
+    """
+    What an internal consumer of a stream (the HLS segmenter, a show
+    recorder) tells of itself as an L{IListener}: no player, always up to
+    date, and not counted among the listeners.  A subclass names its
+    C{peer} and counts its C{bytesSent}.
+    """
+
+    userAgent = ""
+    connectedAt: float | None = None
+    seconds = 0.0
+    lag = 0
+    internal = True
+
+
 @implementer(IListener, IPushProducer)
 class Listener:
     """

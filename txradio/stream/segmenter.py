@@ -50,6 +50,7 @@ from zope.interface import implementer
 
 from txradio.interfaces import IBroadcaster, IListener
 from txradio.stream.broadcast import Chunk
+from txradio.stream.listener import InternalListener
 from txradio.wire.hls import PTS_CLOCK, PTS_WRAP, Segment, packTimestamp
 from txradio.wire.icy import parseMetadata
 from txradio.wire.mp3 import parseHeader
@@ -101,7 +102,7 @@ def _titleOf(block: bytes) -> str | None:
 
 
 @implementer(IListener)
-class Segmenter(Service):
+class Segmenter(Service, InternalListener):
     """
     Builds a mount's HLS segments from its broadcaster's chunks.
 
@@ -123,12 +124,6 @@ class Segmenter(Service):
 
     _log = Logger()
     peer = "HLS segmenter"
-    # What an IListener tells about its player: a segmenter has none.
-    userAgent = ""
-    connectedAt: float | None = None
-    seconds = 0.0
-    lag = 0
-    internal = True
 
     def __init__(
         self,

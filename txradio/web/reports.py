@@ -28,13 +28,13 @@ from twisted.web.server import NOT_DONE_YET, Request
 
 from zope.interface import implementer
 
-from txradio.operations.audience import (
+from txradio.operations.audience import AudienceRecorder
+from txradio.operations.audiencedb import (
     MAX_REPORT_ROWS,
     PERFORMANCE_COLUMNS,
     PLAY_COLUMNS,
     SESSION_COLUMNS,
     AudienceDatabase,
-    AudienceRecorder,
     isoTime,
     parseTime,
 )

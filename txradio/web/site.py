@@ -136,7 +136,7 @@ def playlistEntries(
 class ListenerPort(Protocol):
     """
     What the site's stream resource needs of the listener protocol that
-    handed it a connection (L{txradio.net.listenerport.ListenerProtocol}).
+    handed it a connection (L{txradio.net.listenerprotocol.ListenerProtocol}).
     """
 
     def takeOverFromSite(self, requestBytes: bytes) -> None:
@@ -152,7 +152,7 @@ class RadioChannel(http.HTTPChannel):
     The site's HTTP channel, with a link back to the listener protocol that
     handed it the connection.
 
-    @ivar listenerProtocol: the L{txradio.net.listenerport.ListenerProtocol} that
+    @ivar listenerProtocol: the L{txradio.net.listenerprotocol.ListenerProtocol} that
         owns the connection, or L{None} for a connection made directly to
         the site.
     """
@@ -409,7 +409,7 @@ class RadioRoot(Resource):
 
     access = None
     """The radio's L{txradio.net.access.AccessPolicy}, or L{None}: HLS of a
-    protected mount passes its checks (set by L{txradio.build})."""
+    protected mount passes its checks (set by L{txradio.wiring})."""
 
     def _guarded(self, resource: Resource) -> Resource:
         """
