@@ -204,7 +204,7 @@ class PlaylistSource:
                 return item.title
         request = self.requests.peek() if self.requests is not None else None
         if request is not None:
-            return request.title
+            return request.display
         if not self._queue:
             return None
         path = self._queue[0]

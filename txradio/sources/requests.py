@@ -61,6 +61,13 @@ class Request:
     artist: str
     at: float
 
+    @property
+    def display(self) -> str:
+        """
+        Its title as the stream shows it: C{"Artist - Title"}.
+        """
+        return f"{self.artist} - {self.title}" if self.artist else self.title
+
 
 class Refused(Exception):
     """

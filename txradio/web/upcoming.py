@@ -54,7 +54,7 @@ def upcomingTitles(station: IStation, count: int = UPCOMING) -> list[str]:
     try:
         first = upcoming()
         queue = requestQueueOf(station)
-        requested = [r.title for r in queue.waiting()] if queue is not None else []
+        requested = [r.display for r in queue.waiting()] if queue is not None else []
         titles = requested if requested and first == requested[0] else [t for t in [first] if t is not None] + requested
         more = getattr(programme, "upcomingTitles", None)
         if more is not None and len(titles) < count:
