@@ -67,8 +67,7 @@ class RequestsIntegrationTests(TestCase):
         service = makeService(options)
         service.startService()
         self.addCleanup(service.stopService)
-        ports = yield service.whenListening()
-        port = ports[0].getHost().port
+        port = (yield service.whenListening())[0].getHost().port
         listener = yield connectRaw(self, port, b"GET /stream HTTP/1.0\r\nIcy-MetaData: 1\r\n\r\n")
 
         def heard() -> list[str]:
