@@ -23,7 +23,7 @@ from txradio.web.site import buildSite
 JSON = {"Content-Type": "application/json"}
 
 
-class RequestsAPITests(SynchronousTestCase):
+class SiteMixin:
     """
     A site with a library, a mount taking requests (C{/stream}) and one
     that takes none (C{/other}).
@@ -59,6 +59,13 @@ class RequestsAPITests(SynchronousTestCase):
         """
         data = raw if raw is not None else json.dumps(body).encode()
         return self.client.request("/api/v1/requests", b"POST", JSON if headers is None else headers, data)
+
+
+
+class RequestsAPITests(SiteMixin, SynchronousTestCase):
+    """
+    C{/api/v1/requests} and the status.
+    """
 
     def test_created(self) -> None:
         """
@@ -237,3 +244,30 @@ class BusyLibraryTests(SynchronousTestCase):
         self.assertEqual((response.status, response.header("retry-after")), (503, "5"))
         held.release()
         self.assertEqual(parseResponse(transport.value()).status, 201)
+
+
+class PageTests(SiteMixin, SynchronousTestCase):
+    """
+    The station page shows what comes next and the queue; every page loads
+    C{requests.js}, which adds the library's Request buttons.
+    """
+
+    def test_upNext(self) -> None:
+        from txradio.web.page import assetURL
+
+        self.post({"path": "Jazz/Bop/Chimes.mp3"})
+        page = self.client.request("/", headers={"Accept": "text/html"}).text
+        self.assertIn("<h3>Up next</h3>", page)
+        self.assertIn('<ol class="upcoming" data-field="upcoming"><li>txradio - Night Chimes</li></ol>', page)
+        self.assertIn('<ol class="requests" data-field="requests"><li>txradio - Night Chimes</li></ol>', page)
+        self.assertIn(f'src="{assetURL("requests.js")}"', page)
+        script = self.client.request(assetURL("requests.js"))
+        self.assertEqual(script.status, 200)
+        self.assertIn(b'"Content-Type": "application/json"', script.body)
+
+    def test_noRequests(self) -> None:
+        """
+        A mount that takes no requests shows no queue.
+        """
+        page = self.client.request("/", headers={"Accept": "text/html"}).text
+        self.assertEqual(page.count('data-field="requests"'), 1)

@@ -77,3 +77,29 @@ def programmeStatus(station: IStation, isoTime: Any) -> dict[str, Any]:
         "upcoming": upcomingTitles(station),
         "requests": None if queue is None else queueJSON(queue, isoTime),
     }
+
+
+def upNextTags(station: IStation) -> list[Any]:
+    """
+    The station page's "Up next" list and request queue, filled again by
+    C{requests.js} from C{/api/v1/status}.
+
+    @param station: a station.
+    @return: a C{<section>} element, or nothing for a mount with no
+        playlist.
+    """
+    from twisted.web.template import tags
+
+    if getattr(station.programme, "upcoming", None) is None:
+        return []
+    queue = requestQueueOf(station)
+    parts = [
+        tags.h3("Up next"),
+        tags.ol(*[tags.li(title) for title in upcomingTitles(station)], class_="upcoming", **{"data-field": "upcoming"}),
+    ]
+    if queue is not None:
+        parts += [
+            tags.h3("Requests"),
+            tags.ol(*[tags.li(r.display) for r in queue.waiting()], class_="requests", **{"data-field": "requests"}),
+        ]
+    return [tags.section(*parts, class_="next")]
