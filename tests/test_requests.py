@@ -18,7 +18,7 @@ from txradio.sources.schedule import Block, ScheduledSource, ScheduledTracks
 from txradio.sources.tracks import ListTracks
 from txradio.testing import syntheticFrame
 from txradio.wire.programme import TitleChange
-from txradio.wire.schedule import JinglePolicy
+from txradio.wire.schedule import JinglePolicy, parseWhen
 
 
 class QueueTests(SynchronousTestCase):
@@ -240,6 +240,28 @@ class ScheduledRequestTests(SynchronousTestCase):
         self.assertEqual([t for _, t in titles], ["a.mp3", "id.mp3", "wish.mp3", "id.mp3", "b.mp3"])
         self.assertEqual(titles[2][0] - titles[1][0], 10)
         self.assertEqual(tracks.history[-2].path, paths["wish"])
+        source.close()
+
+
+    def test_hardStartFirst(self) -> None:
+        """
+        A block starting hard plays its first track before a waiting
+        request.
+        """
+        paths = writeTracks(self, ["a", "news", "wish"], seconds=100)
+        clock = Clock()
+        clock.advance(datetime(2024, 1, 1, 5, 59, tzinfo=UTC).timestamp())
+        news = Block("news", parseWhen("daily 06:00-06:01"), ListTracks([paths["news"]]), hard=True)
+        default = Block("default", None, ListTracks([paths["a"]]))
+        tracks = ScheduledTracks([news], default, clock, tagsOf=lambda p: ("", os.path.basename(p)))
+        source = ScheduledSource(tracks, clock=clock, titleOf=os.path.basename)
+        queue = RequestQueue(clock, Limits(perArtist=0))
+        attachRequests(source, queue)
+        titles = titlesPlayed(source, clock, 30)
+        queue.add(paths["wish"], "wish.mp3", "wish.mp3", "", "1")
+        titles += titlesPlayed(source, clock, 150)
+        self.assertEqual([t for _, t in titles], ["a.mp3", "news.mp3", "wish.mp3"])
+        self.assertEqual(titles[1][0], datetime(2024, 1, 1, 6, 0, tzinfo=UTC).timestamp())
         source.close()
 
 

@@ -183,12 +183,14 @@ class ScheduledTracks:
                 self._lastJingleAt = now.timestamp()
                 self.jinglesPlayed += 1
                 return [path]
-        requested = self.requests.take() if self.requests is not None else None
+        block = self.blockAt(now)
+        # A request waits for the first track of a block starting hard.
+        hardStart = block.hard and block is not self.current
+        requested = self.requests.take() if self.requests is not None and not hardStart else None
         if requested is not None:
             self.history.append(self._played(requested, now.timestamp()))
             self._tracksSinceJingle += 1
             return [requested]
-        block = self.blockAt(now)
         if block is not self.current:
             self._log.info(
                 "{name}: block {block} begins", name=self.name, block=block.name or "default", when=now.isoformat()
