@@ -28,6 +28,7 @@ from txradio.sources.intro import IntroError, convertIntro, fitsFormat, readIntr
 from txradio.sources.loudness import Leveller, LoudnessAnalyser
 from txradio.sources.playlist import PlaylistSource
 from txradio.sources.relay import RelaySource
+from txradio.sources.requests import takeRequests
 from txradio.sources.schedule import Block, ScheduledSource, scheduledTracksFor
 from txradio.sources.tracks import FolderTracks, tracksFor
 from txradio.sources.transcode import ALWAYS, TranscodingSource
@@ -188,10 +189,14 @@ def playlistSource(mount: MountConfig, reactor, policy: str, server: ServerConfi
         analyser = LoudnessAnalyser(reactor, needSilence=mount.trimSilence)
         leveller = Leveller(analyser, mount.loudness, mount.trimSilence)
     if server is not None and (mount.blocks or mount.jingles is not None):
-        return scheduledSource(mount, server, reactor, refuse=refuse, leveller=leveller)
-    return PlaylistSource(
-        tracksFor(mount.playlist, mount.shuffle), clock=reactor, name=mount.path, refuse=refuse, leveller=leveller
-    )
+        source = scheduledSource(mount, server, reactor, refuse=refuse, leveller=leveller)
+    else:
+        source = PlaylistSource(
+            tracksFor(mount.playlist, mount.shuffle), clock=reactor, name=mount.path, refuse=refuse, leveller=leveller
+        )
+    if mount.requests and server is not None:
+        takeRequests(source, reactor, server.requests.limits())
+    return source
 
 
 def scheduledSource(mount: MountConfig, server: ServerConfig, reactor, **kwargs) -> PlaylistSource:
@@ -448,7 +453,7 @@ def updateStation(
     configureStation(station, mount, server)
     configureIntro(station, mount, reactor)
     configureRecorder(station, mount, server, reactor)
-    if changed & {"playlist", "shuffle", "loudness", "trimSilence"}:
+    if changed & {"playlist", "shuffle", "loudness", "trimSilence", "requests"}:
         # The policy cannot have changed (that rebuilds the mount): keep the
         # one its conformer was given.
         policy = station.conformer.policy if station.conformer is not None else SKIP

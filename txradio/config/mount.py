@@ -428,6 +428,12 @@ class MountConfig:
         kind=SubTable(JinglesConfig, '[mount.jingles] folder = "jingles"'),
         help="Jingles and station IDs between tracks; see jingles below.",
     )
+    requests: bool = setting(
+        False,
+        kind=Flag(),
+        help="Take listeners' requests (`POST /api/v1/requests`) for songs of the library, played at the next track change.",
+        doc='Only on a mount with a `playlist`; the rules are `[server.requests]`. See "Listener requests" in docs/programming.md.',
+    )
 
     @property
     def audioFormat(self) -> AudioFormat:

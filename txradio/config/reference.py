@@ -24,6 +24,7 @@ from typing import Any
 from txradio.config._check import REQUIRED, Declared, declared
 from txradio.config.djs import DJConfig
 from txradio.config.mount import MountConfig, PushConfig
+from txradio.config.requests import RequestsConfig
 from txradio.config.schedule import BlockConfig, JinglesConfig, RotationConfig
 from txradio.config.values import HLSConfig, HookConfig, ServerConfig
 
@@ -36,6 +37,7 @@ TABLES = (
     ("block", BlockConfig),
     ("jingles", JinglesConfig),
     ("rotation", RotationConfig),
+    ("requests", RequestsConfig),
     ("dj", DJConfig),
 )
 """Each reference table's name (the key path of its settings) and value class."""

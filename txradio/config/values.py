@@ -33,6 +33,7 @@ from txradio.config.kinds import (
 )
 from txradio.config.mount import MAX_LISTENER_DURATION, MAX_TIMEOUT, MountConfig, MountTemplate
 from txradio.config.places import DirectoryURLs, Folder, HookURL, Library, LogPath, MountPaths, PublicURL
+from txradio.config.requests import RequestsConfig
 from txradio.config.schedule import RotationConfig, TimeZone
 from txradio.config.secrets import Secret
 from txradio.net.access import DEFAULT_AUTH_TIMEOUT, DEFAULT_MAX_AUTH_REQUESTS, ON_ERROR
@@ -395,6 +396,12 @@ class ServerConfig:
         kind=SubTable(RotationConfig, "rotation = { artist_minutes = 60, title_tracks = 20 }"),
         help="Rotation rules for every playlist on the programme clock; see rotation below.",
         shown="none",
+    )
+    requests: RequestsConfig = setting(  # noqa: RUF009 - a field, like the others
+        RequestsConfig(),
+        kind=SubTable(RequestsConfig, "requests = { queue = 20, address_minutes = 5 }"),
+        help="Listener requests' queue and cool-downs, for the mounts with `requests = true`; see requests below.",
+        shown="see below",
     )
     djQueue: bool = setting(
         False,

@@ -24,6 +24,7 @@ from zope.interface import implementer
 
 from txradio.interfaces import IProgramme
 from txradio.sources.loudness import Leveller, TrackPlan
+from txradio.sources.requests import RequestQueue
 from txradio.sources.tags import readTitle
 from txradio.sources.tracks import NoTracks
 from txradio.wire.gain import applyGain
@@ -69,6 +70,8 @@ class PlaylistSource:
     """
 
     _log = Logger()
+    requests: RequestQueue | None = None
+    """Listener requests (L{txradio.sources.requests.RequestQueue}), taken first at each track change."""
 
     def __init__(
         self,
@@ -199,6 +202,9 @@ class PlaylistSource:
         for item in self._pending:
             if type(item) is TitleChange:
                 return item.title
+        request = self.requests.peek() if self.requests is not None else None
+        if request is not None:
+            return request.display
         if not self._queue:
             return None
         path = self._queue[0]
@@ -268,15 +274,19 @@ class PlaylistSource:
                 return False
             self._retryAt = None
         for _ in range(ATTEMPTS_PER_PULL):
-            if not self._queue and not self._startPass():
-                return False
-            path = self._queue.popleft()
+            path = self._requested()
+            if path is None:
+                if not self._queue and not self._startPass():
+                    return False
+                path = self._queue.popleft()
             try:
                 self._file = open(path, "rb")
             except OSError as error:
                 self._skip(path, error.strerror or str(error), opened=False)
                 continue
             self.path = path
+            if self.requests is not None:
+                self.requests.started(path)
             self._framer = Framer()
             self._trackFrames = 0
             self._trackBytes = 0
@@ -284,6 +294,12 @@ class PlaylistSource:
             self._startPlan(path)
             return True
         return False
+
+    def _requested(self) -> str | None:
+        """
+        @return: the next listener request to play, or L{None}.
+        """
+        return None if self.requests is None else self.requests.take()
 
     def _startPlan(self, path: str) -> None:
         """

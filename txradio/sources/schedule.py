@@ -25,6 +25,7 @@ from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 
 from txradio.sources.playlist import PlaylistSource, Tracks
+from txradio.sources.requests import RequestQueue
 from txradio.sources.tracks import NoTracks
 from txradio.wire.schedule import (
     JinglePolicy,
@@ -142,6 +143,7 @@ class ScheduledTracks:
         self._startedAt = clock.seconds()
         self._tracksSinceJingle = 0
         self._lastJingleAt: float | None = None
+        self.requests: RequestQueue | None = None  # listener requests, played after a due jingle
 
     def now(self) -> datetime:
         """
@@ -182,6 +184,13 @@ class ScheduledTracks:
                 self.jinglesPlayed += 1
                 return [path]
         block = self.blockAt(now)
+        # A request waits for the first track of a block starting hard.
+        hardStart = block.hard and block is not self.current
+        requested = self.requests.take() if self.requests is not None and not hardStart else None
+        if requested is not None:
+            self.history.append(self._played(requested, now.timestamp()))
+            self._tracksSinceJingle += 1
+            return [requested]
         if block is not self.current:
             self._log.info(
                 "{name}: block {block} begins", name=self.name, block=block.name or "default", when=now.isoformat()
@@ -371,6 +380,9 @@ class ScheduledSource(PlaylistSource):
         self._closeFile()
         self._pending.clear()
         self._afterTrack()
+
+    def _requested(self) -> str | None:
+        return None  # the track list takes requests, after a due jingle
 
     def upcoming(self) -> str | None:
         """

@@ -17,6 +17,7 @@ from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Request
 
 from txradio._version import __version__
+from txradio.web.requests import RequestsResource
 from txradio.web.status import (
     SERVER_ID,
     JSONResource,
@@ -223,6 +224,7 @@ class APIVersion1(PreflightMixin, Resource):
         self.context = context
         self.putChild(b"status", StatusResource(context, library))
         self.putChild(b"mounts", MountsResource(context))
+        self.putChild(b"requests", RequestsResource(context, library))
         if library is not None:
             self.putChild(b"library", LibrarySearchResource(context, library))
 
@@ -251,6 +253,7 @@ class APIVersion1(PreflightMixin, Resource):
             "mounts": base + "/mounts",
             "mount": base + "/mounts/{mount}",
             "history": base + "/mounts/{mount}/history",
+            "requests": base + "/requests",
         }
         if b"library" in self.children:
             endpoints["librarySearch"] = base + "/library/search?q={query}"

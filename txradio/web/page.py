@@ -27,6 +27,7 @@ from twisted.web.template import Tag, flattenString, tags
 
 from txradio.interfaces import IStation
 from txradio.web.status import WebContext, displayTitle, isLive, liveDJ, stationBitrate
+from txradio.web.upcoming import upNextTags
 
 STATIC_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "static")
 """The folder of the site's static files, shipped with the package."""
@@ -72,7 +73,7 @@ def _fingerprint(name: str) -> str:
         return "0"
 
 
-_FINGERPRINTS = {name: _fingerprint(name) for name in ("radio.css", "radio.js", "icon.svg", HLS_SCRIPT)}
+_FINGERPRINTS = {name: _fingerprint(name) for name in ("radio.css", "radio.js", "requests.js", "icon.svg", HLS_SCRIPT)}
 
 
 def assetURL(name: str) -> str:
@@ -104,6 +105,7 @@ def layout(title: str, *content: Any, bodyClass: str = "") -> Tag:
             tags.link(rel="stylesheet", href=assetURL("radio.css")),
             tags.link(rel="icon", href=assetURL("icon.svg"), type="image/svg+xml"),
             tags.script(src=assetURL("radio.js"), defer=""),
+            tags.script(src=assetURL("requests.js"), defer=""),
         ),
         tags.body(
             tags.a("Skip to content", href="#main", class_="skip"),
@@ -261,6 +263,7 @@ def stationSection(station: IStation, hls: Any = None) -> Tag:
             ),
             class_="links",
         ),
+        *upNextTags(station),
         tags.details(
             tags.summary("Played before"),
             tags.ol(*[tags.li(t) for t in history], class_="history", **{"data-field": "history"}),

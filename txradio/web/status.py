@@ -25,6 +25,7 @@ from twisted.web.server import Request
 
 from txradio._version import __version__
 from txradio.interfaces import IEncoder, IStation
+from txradio.web.upcoming import programmeStatus
 from txradio.wire.icy import cleanTitle
 from txradio.wire.request import isValidHost
 
@@ -239,6 +240,7 @@ def mountStatus(station: IStation, base: str, now: float, hls: Any = None) -> di
         "listenerBytesSent": sum(listener.bytesSent for listener in broadcaster.listeners),
         **formatStatus(station, base),
         "hls": hls.status(base) if hls is not None else None,
+        **programmeStatus(station, isoTime),
     }
 
 
