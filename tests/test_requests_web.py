@@ -226,11 +226,16 @@ class BusyLibraryTests(SynchronousTestCase):
     """
 
     def test_busy(self) -> None:
+        """
+        While the library's threads are all taken and no job may wait, a
+        request is answered 503 with C{Retry-After}; the one that got the
+        thread is answered 201 when its tags are read.
+        """
         folder = MusicFolder()
         self.addCleanup(folder.remove)
         clock = Clock()
         held = HeldJobs()
-        library = Library(folder.root, runInThread=held, clock=clock, maxJobs=1)
+        library = Library(folder.root, runInThread=held, clock=clock, maxJobs=1, maxWaiting=0)
         source = PlaylistSource(ListTracks([]), clock=clock)
         attachRequests(source, RequestQueue(clock, Limits(perAddress=0, perArtist=0)))
         station = Station(source, mount="/stream", clock=clock)
