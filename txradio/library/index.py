@@ -405,50 +405,36 @@ class Library(Service):
         @return: a L{Deferred} of the answer.
         @raise LibraryBusy: when the job cannot even wait.
         """
-        found = self.listings.get(key, version)
-        if found is not None:
-            if self.clock.seconds() - found.checkedAt > RECHECK_AFTER:
-                self._refresh(key, version, function, args, weigh, finish)
-            return succeed(found.value)
-        if self.listings.peek(key) is not None:
-            # The folder changed since we last looked: so did the library.
-            self.indexChanged()
-        self.listings.remove(key)
 
         def keep(raw: Any) -> Any:
             answer = finish(raw)
             self.listings.put(key, version, answer, weigh(answer), self.clock.seconds())
             return answer
 
+        found = self.listings.get(key, version)
+        if found is not None:
+            if self.clock.seconds() - found.checkedAt > RECHECK_AFTER:
+                self._refresh(key, function, args, keep)
+            return succeed(found.value)
+        if self.listings.peek(key) is not None:
+            # The folder changed since we last looked: so did the library.
+            self.indexChanged()
+        self.listings.remove(key)
         return self.run(function, *args).addCallback(keep)
 
-    def _refresh(
-        self,
-        key: Any,
-        version: Any,
-        function: Callable[..., Any],
-        args: tuple,
-        weigh: Callable[[Any], int],
-        finish: Callable[[Any], Any],
-    ) -> None:
+    def _refresh(self, key: Any, function: Callable[..., Any], args: tuple, keep: Callable[[Any], Any]) -> None:
         """
         Compute a cached answer again in the background, when a slot is free
         and nobody waits (a refresh never delays a request).
 
         @param key: what is asked.
-        @param version: the folder's version.
         @param function: the blocking job.
         @param args: its arguments.
-        @param weigh: the weight of an answer.
-        @param finish: turns the raw result into the answer.
+        @param keep: turns the raw result into the answer and keeps it.
         """
         if key in self._refreshing or not self.queue.idle():
             return
         self._refreshing.add(key)
-
-        def keep(raw: Any) -> None:
-            answer = finish(raw)
-            self.listings.put(key, version, answer, weigh(answer), self.clock.seconds())
 
         def failed(reason: Failure) -> None:
             self._log.failure("refreshing a library listing", reason)
