@@ -384,19 +384,21 @@ class Library(Service):
     def _versioned(
         self,
         key: Any,
-        version: Any,
+        info: os.stat_result | None,
         function: Callable[..., Any],
         args: tuple,
         weigh: Callable[[Any], int],
         finish: Callable[[Any], Any],
     ) -> Deferred:
         """
-        Answer from the listing cache when it holds this version, else run
-        the job (and keep its answer).  An answer older than
+        Answer from the listing cache when it holds the folder's version,
+        else run the job (and keep its answer).  An answer older than
         L{RECHECK_AFTER} is given and computed again in the background.
+        Without the folder's C{stat} the cache is not used.
 
         @param key: what is asked.
-        @param version: the folder's C{(mtime_ns, size)}.
+        @param info: the folder's C{stat}, whose C{(mtime_ns, size)} is the
+            version, or L{None}.
         @param function: the blocking job computing the raw result.
         @param args: its arguments.
         @param weigh: the weight of an answer (entries it lists).
@@ -405,6 +407,9 @@ class Library(Service):
         @return: a L{Deferred} of the answer.
         @raise LibraryBusy: when the job cannot even wait.
         """
+        if info is None:
+            return self.run(function, *args).addCallback(finish)
+        version = (info.st_mtime_ns, info.st_size)
 
         def keep(raw: Any) -> Any:
             answer = finish(raw)
@@ -568,11 +573,9 @@ class Library(Service):
             listing.newTags = {}
             return listing
 
-        if info is None:
-            return self.run(self._listPage, real, relative, page).addCallback(remember)
         return self._versioned(
             ("page", real, page),
-            (info.st_mtime_ns, info.st_size),
+            info,
             self._listPage,
             (real, relative, page),
             lambda listing: len(listing.entries),
@@ -636,15 +639,8 @@ class Library(Service):
             self._remember(result[1])
             return result[0]
 
-        if info is None:
-            return self.run(self._collectSongs, real, relative, recursive).addCallback(remember)
         return self._versioned(
-            ("songs", real, recursive),
-            (info.st_mtime_ns, info.st_size),
-            self._collectSongs,
-            (real, relative, recursive),
-            len,
-            remember,
+            ("songs", real, recursive), info, self._collectSongs, (real, relative, recursive), len, remember
         )
 
     # -- search ----------------------------------------------------------
