@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from txradio.config._check import Table, show
 from txradio.config.kinds import Kind, Strings, Text, parsed
@@ -117,6 +117,39 @@ class IntroFile(Text):
         return "string (file)"
 
 
+def _httpParts(url: str) -> SplitResult | None:
+    """
+    Split an C{http(s)} URL with a host (and a valid port, if any).
+
+    @param url: the URL.
+    @return: its parts, or L{None} for anything else.
+    """
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - reading it checks the port
+    except ValueError:
+        return None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    return parts
+
+
+def _existingFolder(table: Table, key: str, value: str, shown: str | None = None) -> str:
+    """
+    Resolve a folder's path, failing when it is not a folder.
+
+    @param table: the table being checked.
+    @param key: the key of the value.
+    @param value: the path as written.
+    @param shown: what the error names; the resolved path by default.
+    @return: the absolute path.
+    """
+    path = _resolve(table, value)
+    if not os.path.isdir(path):
+        table.fail(key, f"{show(path if shown is None else shown)} is not a folder")
+    return path
+
+
 class Library(Kind):
     """
     A folder that exists, or C{false}.
@@ -127,10 +160,7 @@ class Library(Kind):
             return value
         if not isinstance(value, str) or not value.strip():
             table.fail(key, f"must be a folder, or false for no library, not {show(value)}")
-        path = _resolve(table, value)
-        if not os.path.isdir(path):
-            table.fail(key, f"{show(value)} is not a folder")
-        return path
+        return _existingFolder(table, key, value, shown=value)
 
     def describe(self) -> str:
         return "string (folder) or `false`"
@@ -145,10 +175,7 @@ class Folder(Text):
         Text.__init__(self, allowEmpty=False, emptyHint="leave it out for none")
 
     def value(self, table: Table, key: str, value: Any) -> str:
-        path = _resolve(table, Text.value(self, table, key, value))
-        if not os.path.isdir(path):
-            table.fail(key, f"{show(path)} is not a folder")
-        return path
+        return _existingFolder(table, key, Text.value(self, table, key, value))
 
     def describe(self) -> str:
         return "string (folder)"
@@ -186,12 +213,8 @@ class PublicURL(Text):
 
     def value(self, table: Table, key: str, value: Any) -> str:
         url = Text.value(self, table, key, value).strip()
-        try:
-            parts = urlsplit(url)
-            parts.port  # noqa: B018 - reading it checks the port
-        except ValueError:
-            parts = None
-        if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+        parts = _httpParts(url)
+        if parts is None:
             table.fail(key, f"must be an http:// or https:// URL with a host, not {show(url)}")
         assert parts is not None  # table.fail raised otherwise
         if parts.query or parts.fragment or parts.username is not None:
@@ -287,12 +310,8 @@ class DirectoryURLs(Strings):
         urls = Strings.value(self, table, key, value)
         for index, url in enumerate(urls, 1):
             where = table.itemIndex(key, index)
-            try:
-                parts = urlsplit(url)
-                parts.port  # noqa: B018 - reading it checks the port
-            except ValueError:
-                parts = None
-            if parts is None or parts.scheme not in ("http", "https") or not parts.hostname:
+            parts = _httpParts(url)
+            if parts is None:
                 table.fail(key, f"must be an http:// or https:// URL with a host, not {show(url)}", where)
             assert parts is not None  # table.fail raised otherwise
             if parts.username is not None or parts.fragment or any(ord(c) < 0x21 or ord(c) > 0x7E for c in url):

@@ -2,20 +2,10 @@
 """
 The on-demand library: a music folder offered for browsing, playlists,
 download and search over titles, artists and albums.  This module holds the
-path rules and the blocking work; L{txradio.web.browse} serves it at
-C{/library/}.
-
-Paths
-=====
-Only what lies inside the music folder is ever served, and only folders and
-audio files.  A request path is split into segments I{before} they are
-decoded (Twisted does this), and every decoded segment must be a plain name:
-not empty, not C{.} or C{..}, not hidden (no leading C{.}), and without
-C{/}, C{\\}, NUL or control characters.  The joined path is then resolved
-with L{os.path.realpath} and must still lie inside the folder, and no part
-of it may be hidden, so a symbolic link that leads out of the folder or into
-a hidden one is refused too.  Everything refused is a plain 404, the same
-answer as for a name that does not exist.
+L{Library} service and the blocking work; L{txradio.library.paths} holds
+the path rules, L{txradio.library.entries} the values and tags and
+L{txradio.library.search} the search index; L{txradio.web.browse} serves it
+at C{/library/}.
 
 Blocking work
 =============
@@ -59,9 +49,7 @@ import stat
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import quote
 
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred, maybeDeferred, succeed
@@ -70,21 +58,70 @@ from twisted.logger import Logger
 from twisted.python.failure import Failure
 
 from txradio.library.cache import JobQueue, QueueFull, VersionedCache
-from txradio.sources.tags import titleFromName
+from txradio.library.entries import (
+    Entry,
+    FolderListing,
+    IndexEntry,
+    TrackTags,
+    formatDuration,
+    formatSize,
+    fullTitle,
+    readTrackTags,
+    songTitle,
+)
+from txradio.library.paths import AUDIO_TYPES, PathRefused, checkSegments, displayName, entryURL, hasControl, isAudio
+from txradio.library.search import (
+    INDEX_MAX_AGE,
+    MAX_INDEX,
+    MAX_QUERY,
+    MAX_RESULTS,
+    MAX_TERMS,
+    REACTOR_SEARCH_MAX,
+    SEARCH_CACHE_SIZE,
+    searchIndex,
+    searchTerms,
+    walkIndex,
+)
 from txradio.sources.tracks import naturalKey
-from txradio.wire.icy import cleanTitle
 
-AUDIO_TYPES = {
-    b".mp3": "audio/mpeg",
-    b".ogg": "audio/ogg",
-    b".oga": "audio/ogg",
-    b".opus": "audio/ogg",
-    b".flac": "audio/flac",
-    b".m4a": "audio/mp4",
-    b".aac": "audio/aac",
-    b".wav": "audio/wav",
-}
-"""The files the library shows and serves, by lower-case extension."""
+__all__ = [
+    "AUDIO_TYPES",
+    "INDEX_MAX_AGE",
+    "LISTING_CACHE_SIZE",
+    "LISTING_CACHE_SONGS",
+    "MAX_FOLDER_ENTRIES",
+    "MAX_INDEX",
+    "MAX_JOBS",
+    "MAX_PLAYLIST",
+    "MAX_QUERY",
+    "MAX_RESULTS",
+    "MAX_TERMS",
+    "MAX_WAITING",
+    "PAGE_SIZE",
+    "REACTOR_SEARCH_MAX",
+    "RECHECK_AFTER",
+    "RETRY_AFTER",
+    "SEARCH_CACHE_SIZE",
+    "TAG_CACHE_SIZE",
+    "WAIT_TIMEOUT",
+    "Entry",
+    "FolderListing",
+    "IndexEntry",
+    "Library",
+    "LibraryBusy",
+    "PathRefused",
+    "TrackTags",
+    "checkSegments",
+    "displayName",
+    "entryURL",
+    "formatDuration",
+    "formatSize",
+    "fullTitle",
+    "isAudio",
+    "readTrackTags",
+    "searchTerms",
+    "songTitle",
+]
 
 PAGE_SIZE = 200
 """Entries on one page of a folder or of search results."""
@@ -94,18 +131,6 @@ MAX_FOLDER_ENTRIES = 20000
 
 MAX_PLAYLIST = 5000
 """Songs in one playlist of a folder or sub-tree at most."""
-
-MAX_INDEX = 100000
-"""Songs in the search index at most."""
-
-MAX_RESULTS = 1000
-"""Search results kept at most (shown a page at a time)."""
-
-MAX_QUERY = 200
-"""Characters of a search query used at most."""
-
-MAX_TERMS = 10
-"""Words of a search query used at most."""
 
 MAX_JOBS = 16
 """Library jobs running in threads at once; more wait their turn."""
@@ -131,256 +156,14 @@ cached folder pages and song lists together at most: about 100 MB at worst.
 RECHECK_AFTER = 30.0
 """Seconds after which a cached listing is computed again in the background."""
 
-REACTOR_SEARCH_MAX = 20000
-"""Songs in the index up to which searches run on the reactor thread."""
-
-SEARCH_CACHE_SIZE = 512
-"""Searches whose results are kept (per index) at most."""
-
 TAG_CACHE_SIZE = 20000
 """Songs whose tags are kept in memory."""
-
-INDEX_MAX_AGE = 600.0
-"""Seconds after which a search starts rebuilding the index."""
-
-_CONTROL = frozenset(range(0x20)) | {0x7F}
-
-
-class PathRefused(Exception):
-    """
-    A request path that the library does not serve (answered with 404).
-    """
 
 
 class LibraryBusy(Exception):
     """
     Too many library jobs are running (answered with 503).
     """
-
-
-@dataclass(frozen=True, slots=True)
-class TrackTags:
-    """
-    What the library shows about a song.
-
-    @ivar title: its title, or C{""}.
-    @ivar artist: its artist, or C{""}.
-    @ivar album: its album, or C{""}.
-    @ivar duration: its length in seconds, or L{None} when unknown.
-    @ivar track: its track number as tagged (e.g. C{"3/12"}), or C{""}.
-    """
-
-    title: str = ""
-    artist: str = ""
-    album: str = ""
-    duration: float | None = None
-    track: str = ""
-
-
-@dataclass(frozen=True, slots=True)
-class Entry:
-    """
-    A folder or a song inside the library.
-
-    @ivar relative: its path from the library's root, C{/}-separated, as
-        file-system bytes.
-    @ivar isFolder: whether it is a folder.
-    @ivar size: its size in bytes (0 for folders).
-    @ivar mtime: its modification time, in seconds since the epoch.
-    @ivar tags: a song's tags, once read.
-    """
-
-    relative: bytes
-    isFolder: bool
-    size: int = 0
-    mtime: float = 0.0
-    tags: TrackTags | None = None
-
-    @property
-    def name(self) -> str:
-        """
-        Its file name, for display.
-        """
-        return displayName(self.relative.rsplit(b"/", 1)[-1])
-
-
-@dataclass(frozen=True, slots=True)
-class IndexEntry:
-    """
-    One song in the search index.
-
-    @ivar relative: its path from the root.
-    @ivar tags: its tags.
-    @ivar size: its size in bytes.
-    @ivar haystack: the case-folded text searched.
-    """
-
-    relative: bytes
-    tags: TrackTags
-    size: int
-    haystack: str
-
-
-@dataclass
-class FolderListing:
-    """
-    One page of a folder.
-
-    @ivar entries: the page's folders and songs, folders first.
-    @ivar total: entries in the whole folder.
-    @ivar page: the page number, from 1.
-    @ivar pages: the number of pages.
-    @ivar truncated: whether the folder held more than
-        L{MAX_FOLDER_ENTRIES} entries.
-    @ivar newTags: tags read for this page, to be cached.
-    @ivar folders: sub-folders in the whole folder.
-    """
-
-    entries: list[Entry]
-    total: int
-    page: int
-    pages: int
-    folders: int = 0
-    truncated: bool = False
-    newTags: dict[tuple[bytes, int, int], TrackTags] = field(default_factory=dict)
-
-
-def displayName(name: bytes) -> str:
-    """
-    Turn a file-system name into text to show.
-
-    @param name: the name's bytes.
-    @return: it decoded as UTF-8, undecodable bytes shown as U+FFFD and
-        control characters as spaces.
-    """
-    return "".join(" " if ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 else c for c in name.decode("utf-8", "replace"))
-
-
-def entryURL(relative: bytes, isFolder: bool = False) -> str:
-    """
-    The site path of a library entry.
-
-    @param relative: its path from the root (C{b""} for the root).
-    @param isFolder: add the trailing slash folders have.
-    @return: e.g. C{"/library/Jazz/01%20So%20What.mp3"}.
-    """
-    if not relative:
-        return "/library/"
-    path = "/library/" + "/".join(quote(segment, safe="") for segment in relative.split(b"/"))
-    return path + "/" if isFolder else path
-
-
-def checkSegments(segments: Sequence[bytes]) -> None:
-    """
-    Check decoded path segments against the library's path rules.
-
-    @param segments: the segments after C{/library/}, decoded.
-    @raise PathRefused: for an empty, hidden or dot segment, or one holding
-        C{/}, C{\\}, NUL or another control character.
-    """
-    for segment in segments:
-        if not segment or segment.startswith(b"."):
-            raise PathRefused("empty, hidden or dot segment")
-        if b"/" in segment or b"\\" in segment or any(byte in _CONTROL for byte in segment):
-            raise PathRefused("separator or control character in a segment")
-        if len(segment) > 255:
-            raise PathRefused("segment too long")
-
-
-def isAudio(name: bytes) -> bool:
-    """
-    Tell whether a file name has an audio extension the library serves.
-
-    @param name: a file name or path.
-    @return: L{True} for e.g. C{b"song.MP3"}.
-    """
-    return os.path.splitext(name)[1].lower() in AUDIO_TYPES
-
-
-def readTrackTags(path: bytes) -> TrackTags:
-    """
-    Read a song's tags and length with mutagen.  Blocking: run it in a
-    thread.
-
-    @param path: the file.
-    @return: its tags; empty ones when the file cannot be read.
-    """
-    import mutagen
-
-    try:
-        audio = mutagen.File(os.fsdecode(path), easy=True)
-    except Exception:
-        return TrackTags()
-    if audio is None:
-        return TrackTags()
-    found = audio.tags or {}
-
-    def first(key: str) -> str:
-        try:
-            values = found.get(key) or []
-        except Exception:
-            return ""
-        return cleanTitle(" / ".join(str(v).strip() for v in values if str(v).strip()))[:300]
-
-    length = getattr(getattr(audio, "info", None), "length", None)
-    duration = float(length) if isinstance(length, (int, float)) and length > 0 else None
-    return TrackTags(first("title"), first("artist"), first("album"), duration, first("tracknumber"))
-
-
-def songTitle(entry: Entry | IndexEntry) -> str:
-    """
-    The title to show for a song: its tagged title, else its file name.
-
-    @param entry: the song.
-    @return: the title.
-    """
-    tags = entry.tags
-    if tags is not None and tags.title:
-        return tags.title
-    return titleFromName(displayName(entry.relative.rsplit(b"/", 1)[-1]))
-
-
-def fullTitle(entry: Entry | IndexEntry) -> str:
-    """
-    C{"Artist - Title"} for playlists and players.
-
-    @param entry: the song.
-    @return: the title, with the artist when tagged.
-    """
-    title = songTitle(entry)
-    if entry.tags is not None and entry.tags.artist:
-        return f"{entry.tags.artist} - {title}"
-    return title
-
-
-def formatDuration(seconds: float | None) -> str:
-    """
-    Show a length.
-
-    @param seconds: the length, or L{None}.
-    @return: e.g. C{"3:07"}, C{"1:02:03"}, or C{""}.
-    """
-    if seconds is None:
-        return ""
-    total = int(round(seconds))
-    hours, rest = divmod(total, 3600)
-    minutes, secs = divmod(rest, 60)
-    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"
-
-
-def formatSize(size: int) -> str:
-    """
-    Show a file size.
-
-    @param size: bytes.
-    @return: e.g. C{"4.2 MB"}.
-    """
-    value = float(size)
-    for unit in ("bytes", "kB", "MB", "GB"):
-        if value < 1000 or unit == "GB":
-            return f"{int(value)} bytes" if unit == "bytes" else f"{value:.1f} {unit}"
-        value /= 1000
-    return f"{size} bytes"  # pragma: no cover
 
 
 def _sortKey(entry: Entry) -> tuple:
@@ -601,19 +384,21 @@ class Library(Service):
     def _versioned(
         self,
         key: Any,
-        version: Any,
+        info: os.stat_result | None,
         function: Callable[..., Any],
         args: tuple,
         weigh: Callable[[Any], int],
         finish: Callable[[Any], Any],
     ) -> Deferred:
         """
-        Answer from the listing cache when it holds this version, else run
-        the job (and keep its answer).  An answer older than
+        Answer from the listing cache when it holds the folder's version,
+        else run the job (and keep its answer).  An answer older than
         L{RECHECK_AFTER} is given and computed again in the background.
+        Without the folder's C{stat} the cache is not used.
 
         @param key: what is asked.
-        @param version: the folder's C{(mtime_ns, size)}.
+        @param info: the folder's C{stat}, whose C{(mtime_ns, size)} is the
+            version, or L{None}.
         @param function: the blocking job computing the raw result.
         @param args: its arguments.
         @param weigh: the weight of an answer (entries it lists).
@@ -622,50 +407,39 @@ class Library(Service):
         @return: a L{Deferred} of the answer.
         @raise LibraryBusy: when the job cannot even wait.
         """
-        found = self.listings.get(key, version)
-        if found is not None:
-            if self.clock.seconds() - found.checkedAt > RECHECK_AFTER:
-                self._refresh(key, version, function, args, weigh, finish)
-            return succeed(found.value)
-        if self.listings.peek(key) is not None:
-            # The folder changed since we last looked: so did the library.
-            self.indexChanged()
-        self.listings.remove(key)
+        if info is None:
+            return self.run(function, *args).addCallback(finish)
+        version = (info.st_mtime_ns, info.st_size)
 
         def keep(raw: Any) -> Any:
             answer = finish(raw)
             self.listings.put(key, version, answer, weigh(answer), self.clock.seconds())
             return answer
 
+        found = self.listings.get(key, version)
+        if found is not None:
+            if self.clock.seconds() - found.checkedAt > RECHECK_AFTER:
+                self._refresh(key, function, args, keep)
+            return succeed(found.value)
+        if self.listings.peek(key) is not None:
+            # The folder changed since we last looked: so did the library.
+            self.indexChanged()
+        self.listings.remove(key)
         return self.run(function, *args).addCallback(keep)
 
-    def _refresh(
-        self,
-        key: Any,
-        version: Any,
-        function: Callable[..., Any],
-        args: tuple,
-        weigh: Callable[[Any], int],
-        finish: Callable[[Any], Any],
-    ) -> None:
+    def _refresh(self, key: Any, function: Callable[..., Any], args: tuple, keep: Callable[[Any], Any]) -> None:
         """
         Compute a cached answer again in the background, when a slot is free
         and nobody waits (a refresh never delays a request).
 
         @param key: what is asked.
-        @param version: the folder's version.
         @param function: the blocking job.
         @param args: its arguments.
-        @param weigh: the weight of an answer.
-        @param finish: turns the raw result into the answer.
+        @param keep: turns the raw result into the answer and keeps it.
         """
         if key in self._refreshing or not self.queue.idle():
             return
         self._refreshing.add(key)
-
-        def keep(raw: Any) -> None:
-            answer = finish(raw)
-            self.listings.put(key, version, answer, weigh(answer), self.clock.seconds())
 
         def failed(reason: Failure) -> None:
             self._log.failure("refreshing a library listing", reason)
@@ -721,7 +495,7 @@ class Library(Service):
         with iterator:
             for item in iterator:
                 name = item.name
-                if name.startswith(b".") or any(byte in _CONTROL for byte in name):
+                if name.startswith(b".") or hasControl(name):
                     continue
                 if len(found) >= MAX_FOLDER_ENTRIES:
                     truncated = True
@@ -799,11 +573,9 @@ class Library(Service):
             listing.newTags = {}
             return listing
 
-        if info is None:
-            return self.run(self._listPage, real, relative, page).addCallback(remember)
         return self._versioned(
             ("page", real, page),
-            (info.st_mtime_ns, info.st_size),
+            info,
             self._listPage,
             (real, relative, page),
             lambda listing: len(listing.entries),
@@ -867,67 +639,11 @@ class Library(Service):
             self._remember(result[1])
             return result[0]
 
-        if info is None:
-            return self.run(self._collectSongs, real, relative, recursive).addCallback(remember)
         return self._versioned(
-            ("songs", real, recursive),
-            (info.st_mtime_ns, info.st_size),
-            self._collectSongs,
-            (real, relative, recursive),
-            len,
-            remember,
+            ("songs", real, recursive), info, self._collectSongs, (real, relative, recursive), len, remember
         )
 
     # -- search ----------------------------------------------------------
-
-    def _buildIndex(self) -> tuple[tuple[IndexEntry, ...], bool, dict]:
-        """
-        Walk the library and read every song's tags.  Blocking; stops early
-        when the service stops.
-
-        @return: the index, whether it was cut at C{maxIndex} songs, and the
-            tags read.
-        """
-        entries: list[IndexEntry] = []
-        newTags: dict = {}
-        truncated = False
-        for folder, folders, files in os.walk(self.root):
-            folders[:] = sorted(
-                (f for f in folders if not f.startswith(b".")),
-                key=lambda n: naturalKey(n.decode("utf-8", "replace")),
-            )
-            relativeFolder = os.path.relpath(folder, self.root)
-            relativeFolder = b"" if relativeFolder == b"." else relativeFolder
-            for name in sorted(files, key=lambda n: naturalKey(n.decode("utf-8", "replace"))):
-                if self._stopping.is_set():
-                    return tuple(entries), truncated, newTags
-                if name.startswith(b".") or not isAudio(name) or any(byte in _CONTROL for byte in name):
-                    continue
-                if len(entries) >= self.maxIndex:
-                    truncated = True
-                    break
-                path = os.path.join(folder, name)
-                try:
-                    if os.path.islink(path) and not self._inside(os.path.realpath(path)):
-                        continue
-                    info = os.stat(path)
-                except OSError:
-                    continue
-                if not stat.S_ISREG(info.st_mode):
-                    continue
-                tags = self.cachedTags(path, info)
-                if tags is None:
-                    tags = readTrackTags(path)
-                    if len(newTags) < TAG_CACHE_SIZE:
-                        newTags[(path, info.st_mtime_ns, info.st_size)] = tags
-                relative = os.path.join(relativeFolder, name) if relativeFolder else name
-                haystack = " ".join(
-                    (tags.title, tags.artist, tags.album, relative.decode("utf-8", "replace"))
-                ).casefold()
-                entries.append(IndexEntry(relative, tags, info.st_size, haystack))
-            if truncated:
-                break
-        return tuple(entries), truncated, newTags
 
     def buildIndex(self) -> Deferred | None:
         """
@@ -941,7 +657,9 @@ class Library(Service):
             return None
         self._indexDirty = False
         try:
-            running = self.run(self._buildIndex)
+            running = self.run(
+                walkIndex, self.root, self.maxIndex, self._inside, self.cachedTags, self._stopping, TAG_CACHE_SIZE
+            )
         except LibraryBusy:
             return None
         self.indexing = True
@@ -970,26 +688,6 @@ class Library(Service):
 
         return running.addCallbacks(built, failed).addBoth(finished)
 
-    def _search(self, index: tuple[IndexEntry, ...], terms: list[str], within: bytes) -> tuple[list[IndexEntry], bool]:
-        """
-        Find the songs matching every term.  Blocking (a scan of the index).
-
-        @param index: the index to search.
-        @param terms: case-folded words.
-        @param within: a folder's path from the root, or C{b""} for all.
-        @return: at most L{MAX_RESULTS} songs, and whether there were more.
-        """
-        prefix = within + b"/" if within else b""
-        results: list[IndexEntry] = []
-        for entry in index:
-            if prefix and not entry.relative.startswith(prefix):
-                continue
-            if all(term in entry.haystack for term in terms):
-                if len(results) >= MAX_RESULTS:
-                    return results, True
-                results.append(entry)
-        return results, False
-
     def search(self, query: str, within: bytes = b"") -> Deferred:
         """
         Search titles, artists, albums and file names, in a thread.
@@ -1013,21 +711,11 @@ class Library(Service):
         if not terms:
             return succeed(([], False))
         if len(index) > REACTOR_SEARCH_MAX:
-            return self.run(self._search, index, terms, within)
+            return self.run(searchIndex, index, terms, within)
         key = (tuple(terms), within)
         found = self.searches.get(key, id(index))
         if found is not None:
             return succeed(found.value)
-        result = self._search(index, terms, within)
+        result = searchIndex(index, terms, within)
         self.searches.put(key, id(index), result, len(result[0]), self.clock.seconds())
         return succeed(result)
-
-
-def searchTerms(query: str) -> list[str]:
-    """
-    Split a query into the words searched for.
-
-    @param query: what the user typed.
-    @return: at most L{MAX_TERMS} case-folded words.
-    """
-    return cleanTitle(query[:MAX_QUERY]).casefold().split()[:MAX_TERMS]
