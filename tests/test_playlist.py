@@ -109,7 +109,7 @@ class TrackListTests(SynchronousTestCase):
         empty = self.mktemp()
         os.makedirs(empty)
         error = self.assertRaises(NoTracks, FolderTracks(empty).check)
-        self.assertIn("holds no MP3 files", str(error))
+        self.assertIn("holds no MP3 files nor other audio files", str(error))
 
     def test_largeLibraryListsQuickly(self) -> None:
         """

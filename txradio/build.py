@@ -24,6 +24,7 @@ from txradio.config import MountConfig, RadioConfig, ServerConfig
 from txradio.net.push import PushClient
 from txradio.operations.recordings import Recorder
 from txradio.service import RadioService
+from txradio.sources.decode import Decoders
 from txradio.sources.intro import IntroError, convertIntro, fitsFormat, readIntro
 from txradio.sources.loudness import Leveller, LoudnessAnalyser
 from txradio.sources.playlist import PlaylistSource
@@ -194,6 +195,7 @@ def playlistSource(mount: MountConfig, reactor, policy: str, server: ServerConfi
         source = PlaylistSource(
             tracksFor(mount.playlist, mount.shuffle), clock=reactor, name=mount.path, refuse=refuse, leveller=leveller
         )
+    source.decoders = Decoders(reactor, mount.audioFormat, findEncoder("ffmpeg"))
     if mount.requests and server is not None:
         takeRequests(source, reactor, server.requests.limits())
     return source

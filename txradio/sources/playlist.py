@@ -23,6 +23,7 @@ from twisted.logger import Logger
 from zope.interface import implementer
 
 from txradio.interfaces import IProgramme
+from txradio.sources.decode import Decoders, countSkipped, formatOf
 from txradio.sources.loudness import Leveller, TrackPlan
 from txradio.sources.requests import RequestQueue
 from txradio.sources.tags import readTitle
@@ -72,6 +73,8 @@ class PlaylistSource:
     _log = Logger()
     requests: RequestQueue | None = None
     """Listener requests (L{txradio.sources.requests.RequestQueue}), taken first at each track change."""
+    decoders: Decoders | None = None
+    """Starts ffmpeg for files that are not MP3 (L{txradio.sources.decode}); without it they are skipped."""
 
     def __init__(
         self,
@@ -237,6 +240,9 @@ class PlaylistSource:
             except OSError as error:
                 self._skip(self.path, f"read error: {error.strerror or error}")
                 continue
+            if not data and not getattr(self._file, "finished", True):
+                # ffmpeg is still decoding this file: more comes later.
+                return bool(self._pending)
             frames = self._framer.feed(data) if data else self._framer.flush()
             self._trackBytes += len(data)
             if frames and not self._trackFrames and self._refuse is not None:
@@ -280,7 +286,7 @@ class PlaylistSource:
                     return False
                 path = self._queue.popleft()
             try:
-                self._file = open(path, "rb")
+                self._file = self._open(path)
             except OSError as error:
                 self._skip(path, error.strerror or str(error), opened=False)
                 continue
@@ -294,6 +300,21 @@ class PlaylistSource:
             self._startPlan(path)
             return True
         return False
+
+    def _open(self, path: str) -> IO[bytes]:
+        """
+        Open a file for reading: an MP3 file as it is, another format
+        through an ffmpeg child that decodes it.
+
+        @param path: the file.
+        @return: something to C{read} MP3 data from.
+        @raise OSError: when it cannot be opened.
+        """
+        if formatOf(path) is None:
+            return open(path, "rb")
+        if self.decoders is None or self.decoders.executable is None:
+            raise OSError("ffmpeg is not installed")
+        return self.decoders.open(path)  # type: ignore[return-value]
 
     def _requested(self) -> str | None:
         """
@@ -361,11 +382,38 @@ class PlaylistSource:
             self._report("tracks", str(error))
             self._pause()
             return False
+        if self.decoders is None or self.decoders.executable is None:
+            paths = self._withoutDecoding(paths)
+            if not paths:
+                self._pause()
+                return False
         self._queue.extend(paths)
         if any(key == "tracks" for key, _ in self._reported):
             self._log.info("{name}: {count} tracks to play again", name=self.name, count=len(paths))
             self._reported = {entry for entry in self._reported if entry[0] != "tracks"}
         return True
+
+    def _withoutDecoding(self, paths: list[str]) -> list[str]:
+        """
+        Without ffmpeg, leave out the files it would decode, saying so once
+        per format.
+
+        @param paths: a pass over the list.
+        @return: the files that play as they are.
+        """
+        for name, count in sorted(countSkipped(paths).items()):
+            if ("format", name) not in self._reported:
+                self._reported.add(("format", name))
+                self._log.warn(
+                    "{name}: {count} {kind} file(s) skipped: ffmpeg is not installed",
+                    name=self.name,
+                    count=count,
+                    kind=name,
+                )
+        kept = [path for path in paths if formatOf(path) is None]
+        if not kept:
+            self._report("tracks", "no MP3 files, and ffmpeg, which would play the others, is not installed")
+        return kept
 
     def _pause(self) -> None:
         """
@@ -411,9 +459,12 @@ class PlaylistSource:
         path = self.path
         played = self._trackFrames
         freeFormat = self._framer.freeFormat
+        failure = getattr(self._file, "failure", None)
         self._closeFile()
         if path is not None and not played:
-            if freeFormat:
+            if failure:
+                reason = failure
+            elif freeFormat:
                 reason = "free-format MP3 is not supported"
             elif not self._trackBytes:
                 reason = "the file is empty"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 
+import mutagen
 from mutagen import MutagenError
 from mutagen.easyid3 import EasyID3
 from mutagen.id3 import ID3NoHeaderError
@@ -36,7 +37,13 @@ def readTitle(path: str) -> str:
         usable tags, a title made from its name by L{titleFromName}.
     """
     try:
-        tags = EasyID3(path)
+        if path.lower().endswith(".mp3"):
+            tags = EasyID3(path)
+        else:
+            # FLAC, Ogg, Opus, M4A, WAV: mutagen reads each format's own tags.
+            tags = mutagen.File(path, easy=True)
+            if tags is None or tags.tags is None:
+                return titleFromName(path)
     except (ID3NoHeaderError, MutagenError, OSError, ValueError):
         return titleFromName(path)
     title = " / ".join(t.strip() for t in tags.get("title", []) if t.strip())

@@ -15,14 +15,15 @@ import os
 import random
 import re
 
-AUDIO_EXTENSIONS = (".mp3",)
-"""File name extensions a music folder is searched for (case-insensitive)."""
+AUDIO_EXTENSIONS = (".mp3", ".flac", ".ogg", ".oga", ".opus", ".m4a", ".aac", ".wav")
+"""File name extensions a music folder is searched for (case-insensitive);
+all but MP3 play through ffmpeg (L{txradio.sources.decode})."""
 
 
 class NoTracks(Exception):
     """
     A track list has nothing to play: the folder is missing, unreadable or
-    holds no MP3 files.
+    holds no audio files.
     """
 
 
@@ -61,7 +62,7 @@ def scanFolder(folder: str) -> list[str]:
             if not name.startswith(".") and name.lower().endswith(AUDIO_EXTENSIONS):
                 found.append(os.path.join(directory, name))
     if not found:
-        raise NoTracks(f"music folder {folder!r} holds no MP3 files")
+        raise NoTracks(f"music folder {folder!r} holds no MP3 files nor other audio files")
     found.sort(key=lambda path: naturalKey(os.path.relpath(path, folder)))
     return [os.path.abspath(path) for path in found]
 
