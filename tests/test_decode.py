@@ -18,6 +18,7 @@ from tests._process import FakeProcessReactor
 from tests.test_playlist import DEMO, audioOf
 from txradio.sources.decode import MAX_BUFFERED, DecodedFile, Decoders, decoderArguments, formatOf
 from txradio.sources.playlist import PlaylistSource
+from txradio.sources.tags import readTitle
 from txradio.sources.tracks import ListTracks, scanFolder
 from txradio.wire.audioformat import AudioFormat
 from txradio.wire.mp3 import Frame
@@ -206,3 +207,24 @@ class PlaylistDecodingTests(SynchronousTestCase):
         source = self.source([self.wav], executable=None)
         self.assertEqual(source.pull(1.0), [])
         self.assertFalse(source.onAir)
+
+
+class WAVTitleTests(SynchronousTestCase):
+    """
+    A WAV file's title comes from its RIFF INFO chunk.
+    """
+
+    def test_riffInfo(self) -> None:
+        path = self.mktemp() + ".wav"
+        makeWAV(path)
+        fields = (
+            b"INAM"
+            + (6).to_bytes(4, "little")
+            + b"Tone\x00\x00"
+            + b"IART"
+            + (5).to_bytes(4, "little")
+            + b"Test\x00\x00"
+        )
+        with open(path, "ab") as out:
+            out.write(b"LIST" + (len(fields) + 4).to_bytes(4, "little") + b"INFO" + fields)
+        self.assertEqual(readTitle(path), "Test - Tone")

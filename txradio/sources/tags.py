@@ -6,6 +6,7 @@ Titles for tracks, read from their tags with mutagen.
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import mutagen
 from mutagen import MutagenError
@@ -25,6 +26,33 @@ def titleFromName(path: str) -> str:
     return stem.replace("_", " ").strip() or stem
 
 
+def riffInfo(path: str, limit: int = 1 << 20) -> dict[str, list[str]]:
+    """
+    Read the title and artist of a WAV file's RIFF C{LIST/INFO} chunk (where
+    ffmpeg writes them; mutagen reads only an ID3 chunk).
+
+    @param path: the WAV file.
+    @param limit: bytes of the file searched.
+    @return: C{{"title": [...], "artist": [...]}}, empty when absent.
+    """
+    with open(path, "rb") as file:
+        data = file.read(limit)
+    found: dict[str, list[str]] = {}
+    start = data.find(b"LIST")
+    if start < 0 or data[start + 8 : start + 12] != b"INFO":
+        return found
+    end = start + 8 + int.from_bytes(data[start + 4 : start + 8], "little")
+    at = start + 12
+    while at + 8 <= min(end, len(data)):
+        key, size = data[at : at + 4], int.from_bytes(data[at + 4 : at + 8], "little")
+        value = data[at + 8 : at + 8 + size].split(b"\x00")[0].decode("utf-8", "replace")
+        name = {b"INAM": "title", b"IART": "artist"}.get(key)
+        if name is not None:
+            found[name] = [value]
+        at += 8 + size + (size & 1)
+    return found
+
+
 def readTitle(path: str) -> str:
     """
     Read a track's title from its ID3 tags, as C{"Artist - Title"}.
@@ -36,6 +64,7 @@ def readTitle(path: str) -> str:
     @return: C{"Artist - Title"}, the title alone, or, when the file has no
         usable tags, a title made from its name by L{titleFromName}.
     """
+    tags: Any
     try:
         if path.lower().endswith(".mp3"):
             tags = EasyID3(path)
@@ -43,7 +72,7 @@ def readTitle(path: str) -> str:
             # FLAC, Ogg, Opus, M4A, WAV: mutagen reads each format's own tags.
             tags = mutagen.File(path, easy=True)
             if tags is None or tags.tags is None:
-                return titleFromName(path)
+                tags = riffInfo(path) if path.lower().endswith(".wav") else {}
     except (ID3NoHeaderError, MutagenError, OSError, ValueError):
         return titleFromName(path)
     title = " / ".join(t.strip() for t in tags.get("title", []) if t.strip())
