@@ -46,6 +46,7 @@ from txradio.web.admin import AdminAccess, AdminResource
 from txradio.web.adminpage import AdminPage
 from txradio.web.api import APIRoot
 from txradio.web.browse import LibraryResource
+from txradio.web.chartroutes import CHARTS_PREFIX, ChartsResource
 from txradio.web.events import EventHub, EventsResource
 from txradio.web.hls import HLSRoutes, HLSSettings, relatedStations
 from txradio.web.icecastadmin import icecastAdminPaths
@@ -293,6 +294,8 @@ class RadioRoot(Resource):
         self.admin.page = AdminPage(self.context)
         self.putChild(b"admin", self.admin)
         self.reports = AudienceReports(self.admin, clock)
+        self.charts = ChartsResource(self.reports)
+        self.admin.page.statistics = lambda: self.reports.recorder is not None
         self.putChild(b"static", StaticResource())
         if library is not None:
             self.putChild(b"library", LibraryResource(library, publicURL))
@@ -404,6 +407,8 @@ class RadioRoot(Resource):
             return resource
         if request.path.startswith((STATS_PREFIX, REPORTS_PREFIX)):
             return self.reports
+        if request.path.startswith(CHARTS_PREFIX):
+            return self.charts
         child = Resource.getChildWithDefault(self, name, request)
         return child
 
