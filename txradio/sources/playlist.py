@@ -66,6 +66,7 @@ class PlaylistSource:
 
     @ivar title: the title of the track most recently returned.
     @ivar path: the file being read now, or L{None}.
+    @ivar trackPath: the file whose title was announced last, or L{None}.
     @ivar tracksPlayed: tracks that produced audio so far.
     @ivar skipped: files skipped so far.
     """
@@ -104,6 +105,7 @@ class PlaylistSource:
         self.tracks = tracks
         self.title: str | None = None
         self.path: str | None = None
+        self.trackPath: str | None = None
         self.tracksPlayed = 0
         self.skipped = 0
         self.name = name
@@ -434,6 +436,7 @@ class PlaylistSource:
             self._log.failure("reading the title of {path}", path=self.path)
             title = ""
         self._trackTitle = title
+        self.trackPath = self.path
         self._pending.append(TitleChange(title))
         self.tracksPlayed += 1
         header = first.header

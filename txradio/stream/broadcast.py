@@ -193,6 +193,8 @@ class Broadcaster(Service):
         or L{None} before it starts.
     @ivar lateness: a L{Histogram} of how late each tick ran, in seconds
         (how long the reactor kept the pacing loop waiting).
+    @ivar metadataURL: called with each new title for the C{StreamUrl} of
+        the metadata block (album art; see L{txradio.web.art}), or L{None}.
     @ivar onTitleChange: called with each new title as the stream starts
         carrying it, or L{None}.
     @ivar history: the last L{TITLE_HISTORY} titles as C{(when, title)}
@@ -248,6 +250,7 @@ class Broadcaster(Service):
         self._lastElapsed = 0.0
         self.lateness = Histogram()
         self.onTitleChange: Callable[[str], None] | None = None
+        self.metadataURL: Callable[[str], str | None] | None = None
         self._due: float | None = None
         self._loop = LoopingCall(self.tick)
         self._loop.clock = clock
@@ -453,7 +456,8 @@ class Broadcaster(Service):
         """
         self.title = title
         self.history.append((self._clock.seconds(), title))
-        self._block = encodeMetadata(title)
+        url = self.metadataURL(title) if self.metadataURL is not None else None
+        self._block = encodeMetadata(title, url)
         self._log.info("{name} now playing: {title}", name=self.name, title=title)
         if self.onTitleChange is not None:
             self.onTitleChange(title)

@@ -27,7 +27,9 @@ requests pass the same cross-site request checks.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlencode
 
 from twisted.web.server import Request
 from twisted.web.template import Tag, tags
@@ -37,7 +39,7 @@ from txradio.web.admin import listenerInfo, sourceInfo
 from txradio.web.page import CONTENT_SECURITY_POLICY, _anchor, _fingerprint, assetURL, renderHTML
 from txradio.web.status import WebContext, displayTitle, isLive
 
-__all__ = ["ADMIN_ASSETS", "AdminPage", "adminDocument", "formatDuration"]
+__all__ = ["ADMIN_ASSETS", "AdminPage", "adminDocument", "chartsSection", "formatDuration"]
 
 ADMIN_ASSETS = ("radio.css", "admin.css", "admin.js")
 """The static files the page loads: the station page's style sheet first."""
@@ -194,11 +196,40 @@ def mountSection(station: IStation, mounts: list[str], hls: Any = None) -> Tag:
     )
 
 
-def adminDocument(context: WebContext) -> Tag:
+def chartsSection(mounts: list[str], statistics: bool) -> Tag:
+    """
+    The audience charts (L{txradio.web.chartroutes}), or why there are none.
+
+    @param mounts: every mount's path.
+    @param statistics: whether audience statistics are kept.
+    @return: a C{<section>} element.
+    """
+    if not statistics:
+        body: list[Any] = [tags.p("Audience statistics are off (set server.stats_db): no charts.", class_="empty")]
+    else:
+        body = []
+        for mount in mounts:
+            for by, label in (("hour", "last 24 hours"), ("day", "last 30 days")):
+                body.append(
+                    tags.img(
+                        src=f"/admin/charts/listeners.svg?{urlencode({'mount': mount, 'by': by})}",
+                        alt=f"Peak listeners on {mount}, {label}",
+                        class_="chart",
+                        **{"data-chart": ""},
+                    )
+                )
+        body.append(
+            tags.img(src="/admin/charts/tracks.svg", alt="Tracks most heard", class_="chart", **{"data-chart": ""})
+        )
+    return tags.section(tags.h2("Audience"), *body, class_="charts", id="admin-charts")
+
+
+def adminDocument(context: WebContext, statistics: bool = False) -> Tag:
     """
     The whole admin page.
 
     @param context: the site's shared state.
+    @param statistics: whether audience statistics are kept (charts shown).
     @return: the C{<html>} element.
     """
     stations = context.stations
@@ -235,6 +266,7 @@ def adminDocument(context: WebContext) -> Tag:
                 ),
                 *[mountSection(station, mounts, context.hls.get(station.mount)) for station in stations],
                 *([] if stations else [tags.p("No mount is configured.")]),
+                chartsSection(mounts, statistics),
                 tags.footer(
                     tags.nav(
                         tags.a("Station page", href="/"),
@@ -265,6 +297,7 @@ class AdminPage:
         @param context: the site's shared state.
         """
         self.context = context
+        self.statistics: Callable[[], bool] = lambda: False
 
     def __call__(self, request: Request) -> bytes:
         """
@@ -273,7 +306,7 @@ class AdminPage:
         @param request: an authenticated C{GET} or C{HEAD}.
         @return: the HTML document.
         """
-        body = renderHTML(request, adminDocument(self.context))
+        body = renderHTML(request, adminDocument(self.context, self.statistics()))
         # Never cached, never framed by another page (clickjacking).
         request.setHeader(b"cache-control", b"no-store")
         request.setHeader(b"content-security-policy", CONTENT_SECURITY_POLICY + b"; frame-ancestors 'none'")

@@ -17,6 +17,7 @@ from twisted.web.resource import Resource
 from twisted.web.server import NOT_DONE_YET, Request
 
 from txradio._version import __version__
+from txradio.web.art import withArt
 from txradio.web.requests import RequestsResource
 from txradio.web.status import (
     SERVER_ID,
@@ -84,7 +85,7 @@ class StatusResource(JSONResource):
                 "now": isoTime(now),
             },
             "mounts": [
-                mountStatus(station, base, now, self.context.hls.get(station.mount))
+                withArt(mountStatus(station, base, now, self.context.hls.get(station.mount)), station, base, self.context.art)
                 for station in self.context.stations
             ],
             "library": library,
@@ -112,11 +113,16 @@ class MountsResource(JSONResource):
             segments.pop()
         if not segments:
             return http.OK, {
-                "mounts": [mountStatus(s, base, now, self.context.hls.get(s.mount)) for s in self.context.stations]
+                "mounts": [
+                    withArt(mountStatus(s, base, now, self.context.hls.get(s.mount)), s, base, self.context.art)
+                    for s in self.context.stations
+                ]
             }
         whole = self.context.station(b"/" + b"/".join(segments))
         if whole is not None:
-            return http.OK, mountStatus(whole, base, now, self.context.hls.get(whole.mount))
+            return http.OK, withArt(
+                mountStatus(whole, base, now, self.context.hls.get(whole.mount)), whole, base, self.context.art
+            )
         if segments[-1] == b"history" and len(segments) > 1:
             station = self.context.station(b"/" + b"/".join(segments[:-1]))
             if station is not None:

@@ -41,11 +41,14 @@ from twisted.web.server import NOT_DONE_YET, Request, Site
 from zope.interface import implementer
 
 from txradio.interfaces import IAudienceSite, ILoginThrottle, IRadioSite, IReloader, IStation
+from txradio.library.art import ArtCache
 from txradio.library.index import Library
 from txradio.web.admin import AdminAccess, AdminResource
 from txradio.web.adminpage import AdminPage
 from txradio.web.api import APIRoot
+from txradio.web.art import ArtResource, installStreamURLs
 from txradio.web.browse import LibraryResource
+from txradio.web.chartroutes import CHARTS_PREFIX, ChartsResource
 from txradio.web.events import EventHub, EventsResource
 from txradio.web.hls import HLSRoutes, HLSSettings, relatedStations
 from txradio.web.icecastadmin import icecastAdminPaths
@@ -293,7 +296,12 @@ class RadioRoot(Resource):
         self.admin.page = AdminPage(self.context)
         self.putChild(b"admin", self.admin)
         self.reports = AudienceReports(self.admin, clock)
+        self.charts = ChartsResource(self.reports)
+        self.admin.page.statistics = lambda: self.reports.recorder is not None
         self.putChild(b"static", StaticResource())
+        self.context.art = ArtCache()
+        self.putChild(b"art", ArtResource(self.context.art))
+        installStreamURLs(self.context.stations, self.context.art, publicURL)
         if library is not None:
             self.putChild(b"library", LibraryResource(library, publicURL))
         self._route()
@@ -404,6 +412,8 @@ class RadioRoot(Resource):
             return resource
         if request.path.startswith((STATS_PREFIX, REPORTS_PREFIX)):
             return self.reports
+        if request.path.startswith(CHARTS_PREFIX):
+            return self.charts
         child = Resource.getChildWithDefault(self, name, request)
         return child
 

@@ -50,6 +50,7 @@ class WebContext:
         C{Host}.
     @ivar startedAt: when the site was built, in the clock's seconds.
     @ivar libraryEnabled: whether C{/library/} is served.
+    @ivar art: the album art's L{txradio.library.art.ArtCache}, or L{None}.
     @ivar hls: mount path to its L{txradio.web.hls.HLSMount}, for the mounts
         that serve HLS.
     """
@@ -61,6 +62,7 @@ class WebContext:
     libraryEnabled: bool = False
     byMount: dict[bytes, IStation] = field(init=False)
     hls: dict[bytes, Any] = field(default_factory=dict)
+    art: Any = None
 
     def __post_init__(self) -> None:
         self.byMount = {station.mount: station for station in self.stations}

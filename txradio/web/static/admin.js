@@ -196,5 +196,15 @@
   document.addEventListener("visibilitychange", () => { if (!document.hidden) refresh(); });
   refresh();
   schedule();
+  // The audience charts: drawn again every minute (a new query string
+  // defeats any cache; the server sends no-store anyway).
+  setInterval(() => {
+    if (document.hidden) return;
+    for (const img of document.querySelectorAll("img[data-chart]")) {
+      const url = new URL(img.getAttribute("src"), location.href);
+      url.searchParams.set("t", Date.now());
+      img.src = url.pathname + url.search;
+    }
+  }, 60000);
   window.txradioAdmin = { refresh };
 })();
