@@ -40,7 +40,7 @@ import re
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, BinaryIO, cast
 
 from twisted.application.service import Service
@@ -128,21 +128,23 @@ def _cueFields(path: str) -> dict[str, str]:
     return fields
 
 
+@dataclass(slots=True)
 class _Part:
     """
     One file being written: the audio, and what its cue sheet will say.
+
+    @ivar size: audio bytes written.
     """
 
-    def __init__(self, path: str, show: str, started: float, handle: BinaryIO) -> None:
-        self.path = path
-        self.show = show
-        self.started = started
-        self.handle = handle
-        self.bytes = 0
-        self.frames = 0
-        self.samples = 0
-        self.sampleRate = 0
-        self.tracks: list[CueTrack] = []
+    path: str
+    show: str
+    started: float
+    handle: BinaryIO
+    size: int = 0
+    frames: int = 0
+    samples: int = 0
+    sampleRate: int = 0
+    tracks: list[CueTrack] = field(default_factory=list)
 
     @property
     def seconds(self) -> float:
@@ -171,7 +173,7 @@ class _Part:
             self.frames += 1
             samples += header.samples
         self.handle.write(data[:end])
-        self.bytes += end
+        self.size += end
         self.samples = samples
 
     def _title(self, block: bytes, samples: int) -> None:
@@ -196,7 +198,7 @@ class _Part:
             sheet = cueSheet(name, self.show, self.tracks, self.sampleRate or 44100)
             rem = (
                 f"REM STARTED {self.started:.3f}\r\nREM SECONDS {self.seconds:.6f}\r\n"
-                f"REM FRAMES {self.frames}\r\nREM BYTES {self.bytes}\r\n"
+                f"REM FRAMES {self.frames}\r\nREM BYTES {self.size}\r\n"
             )
             cuePath = self.path[:-4] + ".cue"
             with open(cuePath + ".tmp", "w", encoding="utf-8", newline="") as out:
@@ -408,7 +410,7 @@ class Recorder(Service, InternalListener):
     def _write(self, chunk: Chunk, end: int) -> None:
         part = self.current
         assert part is not None
-        if part.bytes and (part.bytes + end > self.maxBytes or part.seconds >= self.maxSeconds):
+        if part.size and (part.size + end > self.maxBytes or part.seconds >= self.maxSeconds):
             self._finishPart()
             self._openPart()
             part = self.current
