@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Container, Mapping
+from dataclasses import replace
 
 from twisted.logger import Logger
 
@@ -275,11 +276,11 @@ def configureStation(station: Station, mount: MountConfig, server: ServerConfig 
         or L{None} for the defaults.
     """
     station.info = streamInfo(mount)
-    station.maxListeners = mount.maxListeners
-    station.lagLimit = mount.lagLimit
+    station.limits = replace(
+        station.limits, maxListeners=mount.maxListeners, lagLimit=mount.lagLimit, legacyStatus=mount.icyStatus
+    )
     station.sourcePassword = mount.sourcePassword if mount.live else None
     station.sourceUser = mount.sourceUser
-    station.legacyStatus = mount.icyStatus
     # The site serves no HLS for a station whose hls is false.
     station.hls = mount.hls
     station.maxListenerDuration = listenerDuration(mount, server)
