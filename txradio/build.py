@@ -23,7 +23,7 @@ from twisted.logger import Logger
 
 from txradio.config import MountConfig, RadioConfig, ServerConfig
 from txradio.net.push import PushClient
-from txradio.operations.recordings import Recorder
+from txradio.operations.recordings import Recorder, RecordingLimits
 from txradio.service import RadioService
 from txradio.sources.intro import IntroError, convertIntro, fitsFormat, readIntro
 from txradio.sources.loudness import Leveller, LoudnessAnalyser
@@ -413,14 +413,14 @@ def configureRecorder(station: Station, mount: MountConfig, server: ServerConfig
     folder = mount.recordingsDir or (server.recordingsDir if server is not None else None)
     key = None
     if mount.record and folder is not None:
-        key = (
-            os.path.join(folder, mount.path.strip("/")),
-            mount.recordingsKeep,
-            mount.recordingsMaxAgeDays,
-            mount.recordMaxMegabytes << 20,
-            mount.recordMaxSeconds,
-            (server.recordingsMinFree if server is not None else 256) << 20,
+        limits = RecordingLimits(
+            keep=mount.recordingsKeep,
+            maxAgeDays=mount.recordingsMaxAgeDays,
+            maxBytes=mount.recordMaxMegabytes << 20,
+            maxSeconds=mount.recordMaxSeconds,
+            minFree=(server.recordingsMinFree if server is not None else 256) << 20,
         )
+        key = (os.path.join(folder, mount.path.strip("/")), limits)
     old = station.recorder
     if old is not None and getattr(old, "settingsKey", None) == key:
         return
@@ -429,10 +429,8 @@ def configureRecorder(station: Station, mount: MountConfig, server: ServerConfig
         station.recorder = None
     if key is None:
         return
-    path, keep, maxAge, maxBytes, maxSeconds, minFree = key
-    recorder = Recorder(
-        station, path, reactor, keep=keep, maxAgeDays=maxAge, maxBytes=maxBytes, maxSeconds=maxSeconds, minFree=minFree
-    )
+    path, limits = key
+    recorder = Recorder(station, path, reactor, limits)
     recorder.settingsKey = key
     station.recorder = recorder
     recorder.setServiceParent(station)
