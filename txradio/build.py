@@ -25,6 +25,7 @@ from txradio.config import MountConfig, RadioConfig, ServerConfig
 from txradio.net.push import PushClient
 from txradio.operations.recordings import Recorder, RecordingLimits
 from txradio.service import RadioService
+from txradio.sources.encoder import EncoderSettings
 from txradio.sources.intro import IntroError, convertIntro, fitsFormat, readIntro
 from txradio.sources.loudness import Leveller, LoudnessAnalyser
 from txradio.sources.playlist import PlaylistSource
@@ -130,14 +131,9 @@ def conformer(
     @return: a callable wrapping a source in a L{TranscodingSource}.
     """
     policy = resolvePolicy(policy, encoder)
+    settings = EncoderSettings(audioFormat, encoder or "ffmpeg", name=name)
     return lambda switcher: TranscodingSource(
-        switcher,
-        audioFormat,
-        policy,
-        reactor=reactor,
-        executable=encoder or "ffmpeg",
-        encoderAvailable=encoder is not None,
-        name=name,
+        switcher, settings, policy, reactor=reactor, encoderAvailable=encoder is not None
     )
 
 
@@ -477,7 +473,7 @@ def derivedStation(parent: Station, mount: str, audioFormat: AudioFormat, reacto
     follower.peer = f"derived mount {mount}"
     # Not a listener of the parent: it takes no listener slot there.
     follower.internal = True
-    source = TranscodingSource(follower, audioFormat, ALWAYS, reactor=reactor, executable=encoder, name=mount)
+    source = TranscodingSource(follower, EncoderSettings(audioFormat, encoder, name=mount), ALWAYS, reactor=reactor)
     station = Station(source, mount=mount, clock=reactor, **kwargs)
     station.derivedFrom = parent
     parent.derived.append(station)
