@@ -21,7 +21,7 @@ from twisted.trial.unittest import TestCase
 
 from integration._realpeers import connectRaw, fetch, parseResponse, requireProgram, startRadio, titlesInOrder
 from integration.test_live_integration import basicAuth, ffmpegSource, pollUntil
-from txradio.operations.recordings import Recorder
+from txradio.operations.recordings import Recorder, RecordingLimits
 from txradio.stream.station import Station
 from txradio.wire.icy import MetadataDemuxer
 from txradio.wire.mp3 import Framer
@@ -67,7 +67,7 @@ class RecordingTests(TestCase):
         ffmpeg = requireProgram("ffmpeg")
         folder = os.path.abspath(self.mktemp())
         station = Station(None, mount="/show", sourcePassword=PASSWORD, clock=reactor)
-        recorder = Recorder(station, folder, reactor, minFree=0)
+        recorder = Recorder(station, folder, reactor, RecordingLimits(minFree=0))
         station.recorder = recorder
         recorder.setServiceParent(station)
         counter = Counter()

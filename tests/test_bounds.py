@@ -62,6 +62,18 @@ class PureBoundsTests(SynchronousTestCase):
         many = b"HTTP/1.0 200 OK\r\n" + b"A: b\r\n" * (MAX_RESPONSE_HEADERS + 1) + b"\r\n"
         self.assertRaises(ResponseError, ResponseHeadParser().feed, many)
 
+    def test_relayHeadFailure(self) -> None:
+        """
+        L{ResponseHeadParser.feedOrFail} hands a bad head's reason to its
+        callback and returns L{None}; a good head is returned.
+        """
+        reasons: list[str] = []
+        many = b"HTTP/1.0 200 OK\r\n" + b"A: b\r\n" * (MAX_RESPONSE_HEADERS + 1) + b"\r\n"
+        self.assertIsNone(ResponseHeadParser().feedOrFail(many, reasons.append))
+        self.assertEqual(reasons, ["the upstream sent too many header lines"])
+        head = ResponseHeadParser().feedOrFail(b"ICY 200 OK\r\n\r\n", reasons.append)
+        self.assertEqual((head.status if head is not None else None, len(reasons)), (200, 1))
+
     def test_requestHeadMemory(self) -> None:
         """
         A request head streamed without end is refused with 431 while the

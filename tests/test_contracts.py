@@ -19,7 +19,7 @@ from tests._contracts import FrameSourceContractMixin
 from tests._process import FakeProcessReactor
 from tests._web import DEMO
 from txradio.interfaces import IFrameSource
-from txradio.sources.encoder import Backoff
+from txradio.sources.encoder import Backoff, EncoderSettings
 from txradio.sources.live import LiveSource
 from txradio.sources.playlist import PlaylistSource
 from txradio.sources.relay import RelayFactory, RelaySource
@@ -102,10 +102,9 @@ class TranscodingContractTests(FrameSourceContractMixin, SynchronousTestCase):
     def makeSource(self) -> TranscodingSource:
         return TranscodingSource(
             FakeFrameSource(["One", "Two"], framesPerTrack=20),
-            AudioFormat(44100, 2),
+            EncoderSettings(AudioFormat(44100, 2), name="/contract"),
             TRANSCODE,
             reactor=FakeProcessReactor(),
-            name="/contract",
             backoff=Backoff(1.0, 60.0, 2.0, jitter=lambda: 0),
         )
 

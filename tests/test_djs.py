@@ -431,11 +431,13 @@ class ShowNameTests(DJTestMixin, SynchronousTestCase):
         A recording of a DJ's show is named after the DJ, not the
         encoder's C{ice-name}.
         """
-        from txradio.operations.recordings import Recorder
+        from txradio.operations.recordings import Recorder, RecordingLimits
 
         folder = os.path.abspath(self.mktemp())
         os.makedirs(folder)
-        recorder = Recorder(self.station, folder, self.clock, diskUsage=lambda path: _Usage(0, 0, 10 << 30), minFree=1)
+        recorder = Recorder(
+            self.station, folder, self.clock, RecordingLimits(minFree=1), diskUsage=lambda path: _Usage(0, 0, 10 << 30)
+        )
         recorder.start()
         self.addCleanup(recorder.stop)
         protocol, _ = self.connect(sourceRequest("alice", "wonder", name=b"Encoder Name"))

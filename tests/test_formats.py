@@ -19,6 +19,7 @@ from txradio import build as radio
 from txradio import tap
 from txradio.build import EncoderMissing, buildStations, checkEncoder, conformer
 from txradio.net.sourceport import SourceSession, announcedFormat
+from txradio.sources.encoder import EncoderSettings
 from txradio.sources.transcode import ALWAYS, TranscodingSource
 from txradio.stream.station import Station
 from txradio.testing import FakeFrameSource
@@ -263,7 +264,7 @@ class LiveFormatTests(SynchronousTestCase):
             clock=reactor,
             sourcePassword="hackme",
             conform=lambda switcher: TranscodingSource(
-                switcher, AudioFormat(44100, 2), policy, reactor=reactor, encoderAvailable=available
+                switcher, EncoderSettings(AudioFormat(44100, 2)), policy, reactor=reactor, encoderAvailable=available
             ),
         )
 

@@ -500,7 +500,7 @@ class ThreadTests(LibraryTestMixin, SynchronousTestCase):
         with C{Retry-After} at once.
         """
         self.library.maxJobs = 2
-        self.library.queue.maxWaiting = 1
+        self.library.queue.limits.maxWaiting = 1
         for path in ("/library/Jazz/", "/library/Rock/", "/library/Jazz/Bop/"):
             protocol, transport = self.client.connect()
             protocol.dataReceived(requestBytes(path))
@@ -525,7 +525,7 @@ class ThreadTests(LibraryTestMixin, SynchronousTestCase):
         protocol.dataReceived(requestBytes("/library/Jazz/"))
         protocol, transport = self.client.connect()
         protocol.dataReceived(requestBytes("/library/Rock/"))
-        self.clock.advance(self.library.queue.timeout)
+        self.clock.advance(self.library.queue.limits.timeout)
         self.assertIn(b"503 Service Unavailable", transport.value())
         self.assertIn(b"Retry-After: 5", transport.value())
         self.assertEqual(self.library.queue.waiting, 0)

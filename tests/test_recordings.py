@@ -17,7 +17,7 @@ from twisted.trial.unittest import TestCase
 from twisted.web.server import Site
 
 from tests._web import SiteClient
-from txradio.operations.recordings import Recorder
+from txradio.operations.recordings import Recorder, RecordingLimits
 from txradio.sources.live import LiveSource
 from txradio.stream.events import SourceConnected
 from txradio.stream.station import Station
@@ -64,14 +64,15 @@ class RecorderTests(TestCase):
         self.observer = Observer(self.station)
         self.station.broadcaster.addObserver(self.observer)
 
-    def recorder(self, **kwargs: Any) -> Recorder:
-        kwargs.setdefault("minFree", 1 << 20)
+    def recorder(self, opener: Any = None, **limits: Any) -> Recorder:
+        limits.setdefault("minFree", 1 << 20)
         recorder = Recorder(
             self.station,
             self.folder,
             self.clock,
+            RecordingLimits(**limits),
             diskUsage=lambda path: Usage(0, 0, self.free),
-            **kwargs,
+            opener=opener,
         )
         recorder.start()
         self.addCleanup(recorder.stop)
@@ -408,7 +409,7 @@ class ConfigTests(TestCase):
         recorder = station.recorder
         self.assertIsInstance(recorder, Recorder)
         self.assertEqual(recorder.folder, os.path.join(folder, "live"))
-        self.assertEqual((recorder.keep, recorder.maxBytes, recorder.minFree), (3, 2 << 20, 0))
+        self.assertEqual((recorder.limits.keep, recorder.limits.maxBytes, recorder.limits.minFree), (3, 2 << 20, 0))
         self.assertIn(recorder, list(station))
         configureRecorder(station, config.mounts[0], config.server, clock)
         self.assertIs(station.recorder, recorder)

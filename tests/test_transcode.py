@@ -13,7 +13,7 @@ from zope.interface.verify import verifyObject
 from tests._process import FakeProcessReactor
 from tests.test_encoder import frames, stream
 from txradio.interfaces import IEncoder
-from txradio.sources.encoder import HANG_TIMEOUT, PRIME_FRAMES, Backoff
+from txradio.sources.encoder import HANG_TIMEOUT, PRIME_FRAMES, Backoff, EncoderSettings
 from txradio.sources.transcode import ALWAYS, TranscodingSource
 from txradio.stream.station import Station
 from txradio.testing import connectInMemory
@@ -79,7 +79,7 @@ class TranscodingSourceTests(SynchronousTestCase):
         self.inner = ScriptedSource(items)
         kwargs.setdefault("backoff", Backoff(1.0, 60.0, 2.0, jitter=lambda: 0))
         return TranscodingSource(
-            self.inner, AudioFormat(44100, 2), policy, reactor=self.reactor, name="/test", **kwargs
+            self.inner, EncoderSettings(AudioFormat(44100, 2), name="/test"), policy, reactor=self.reactor, **kwargs
         )
 
     def test_interface(self) -> None:
@@ -233,7 +233,7 @@ class TitleTimingTests(SynchronousTestCase):
         reactor = FakeProcessReactor()
         items = [TitleChange("A"), *frames(100), TitleChange("B"), *frames(100)]
         inner = ScriptedSource(items)
-        source = TranscodingSource(inner, AudioFormat(44100, 2, 64), ALWAYS, reactor=reactor, lookahead=10.0)
+        source = TranscodingSource(inner, EncoderSettings(AudioFormat(44100, 2, 64)), ALWAYS, reactor=reactor, lookahead=10.0)
         source.pull(FRAME)
         process = reactor.spawned[0]
         self.assertEqual(len(process.written), len(stream(200)))
@@ -253,7 +253,7 @@ class TitleTimingTests(SynchronousTestCase):
         reactor = FakeProcessReactor()
         items = [TitleChange("A"), *frames(10), TitleChange("B"), *frames(10)]
         source = TranscodingSource(
-            ScriptedSource(items), AudioFormat(44100, 2, 64), ALWAYS, reactor=reactor, lookahead=10.0
+            ScriptedSource(items), EncoderSettings(AudioFormat(44100, 2, 64)), ALWAYS, reactor=reactor, lookahead=10.0
         )
         self.patch(AudioFormat, "delay", property(lambda self: 2 * 1152 / 44100))
         source.pull(FRAME)
@@ -274,11 +274,10 @@ class DerivedMountTests(SynchronousTestCase):
         self.inner = ScriptedSource([TitleChange("A"), *frames(20000)])
         self.source = TranscodingSource(
             self.inner,
-            AudioFormat(44100, 2, 64),
+            EncoderSettings(AudioFormat(44100, 2, 64), name="/stream-64"),
             ALWAYS,
             reactor=self.reactor,
             backoff=Backoff(1.0, 60.0, 2.0, jitter=lambda: 0),
-            name="/stream-64",
         )
         self.station = Station(self.source, mount="/stream-64", clock=self.reactor)
         self.station.startService()
@@ -398,11 +397,10 @@ class SilenceWhileBackingOffTests(SynchronousTestCase):
         inner = ScriptedSource([TitleChange("A"), *frames(20000, sampleRate=48000)])
         source = TranscodingSource(
             inner,
-            AudioFormat(44100, 2),
+            EncoderSettings(AudioFormat(44100, 2), name="/stream"),
             TRANSCODE,
             reactor=reactor,
             backoff=Backoff(4.0, 60.0, 2.0, jitter=lambda: 0),
-            name="/stream",
         )
         station = Station(source, clock=reactor)
         station.startService()

@@ -17,14 +17,16 @@ from __future__ import annotations
 
 import os
 from collections.abc import Container, Mapping
+from dataclasses import replace
 
 from twisted.logger import Logger
 
 from txradio.config import MountConfig, RadioConfig, ServerConfig
 from txradio.net.push import PushClient
-from txradio.operations.recordings import Recorder
+from txradio.operations.recordings import Recorder, RecordingLimits
 from txradio.service import RadioService
 from txradio.sources.decode import Decoders
+from txradio.sources.encoder import EncoderSettings
 from txradio.sources.intro import IntroError, convertIntro, fitsFormat, readIntro
 from txradio.sources.loudness import Leveller, LoudnessAnalyser
 from txradio.sources.playlist import PlaylistSource
@@ -130,14 +132,9 @@ def conformer(
     @return: a callable wrapping a source in a L{TranscodingSource}.
     """
     policy = resolvePolicy(policy, encoder)
+    settings = EncoderSettings(audioFormat, encoder or "ffmpeg", name=name)
     return lambda switcher: TranscodingSource(
-        switcher,
-        audioFormat,
-        policy,
-        reactor=reactor,
-        executable=encoder or "ffmpeg",
-        encoderAvailable=encoder is not None,
-        name=name,
+        switcher, settings, policy, reactor=reactor, encoderAvailable=encoder is not None
     )
 
 
@@ -277,11 +274,11 @@ def configureStation(station: Station, mount: MountConfig, server: ServerConfig 
         or L{None} for the defaults.
     """
     station.info = streamInfo(mount)
-    station.maxListeners = mount.maxListeners
-    station.lagLimit = mount.lagLimit
+    station.limits = replace(
+        station.limits, maxListeners=mount.maxListeners, lagLimit=mount.lagLimit, legacyStatus=mount.icyStatus
+    )
     station.sourcePassword = mount.sourcePassword if mount.live else None
     station.sourceUser = mount.sourceUser
-    station.legacyStatus = mount.icyStatus
     # The site serves no HLS for a station whose hls is false.
     station.hls = mount.hls
     station.maxListenerDuration = listenerDuration(mount, server)
@@ -414,14 +411,14 @@ def configureRecorder(station: Station, mount: MountConfig, server: ServerConfig
     folder = mount.recordingsDir or (server.recordingsDir if server is not None else None)
     key = None
     if mount.record and folder is not None:
-        key = (
-            os.path.join(folder, mount.path.strip("/")),
-            mount.recordingsKeep,
-            mount.recordingsMaxAgeDays,
-            mount.recordMaxMegabytes << 20,
-            mount.recordMaxSeconds,
-            (server.recordingsMinFree if server is not None else 256) << 20,
+        limits = RecordingLimits(
+            keep=mount.recordingsKeep,
+            maxAgeDays=mount.recordingsMaxAgeDays,
+            maxBytes=mount.recordMaxMegabytes << 20,
+            maxSeconds=mount.recordMaxSeconds,
+            minFree=(server.recordingsMinFree if server is not None else 256) << 20,
         )
+        key = (os.path.join(folder, mount.path.strip("/")), limits)
     old = station.recorder
     if old is not None and getattr(old, "settingsKey", None) == key:
         return
@@ -430,10 +427,8 @@ def configureRecorder(station: Station, mount: MountConfig, server: ServerConfig
         station.recorder = None
     if key is None:
         return
-    path, keep, maxAge, maxBytes, maxSeconds, minFree = key
-    recorder = Recorder(
-        station, path, reactor, keep=keep, maxAgeDays=maxAge, maxBytes=maxBytes, maxSeconds=maxSeconds, minFree=minFree
-    )
+    path, limits = key
+    recorder = Recorder(station, path, reactor, limits)
     recorder.settingsKey = key
     station.recorder = recorder
     recorder.setServiceParent(station)
@@ -480,7 +475,7 @@ def derivedStation(parent: Station, mount: str, audioFormat: AudioFormat, reacto
     follower.peer = f"derived mount {mount}"
     # Not a listener of the parent: it takes no listener slot there.
     follower.internal = True
-    source = TranscodingSource(follower, audioFormat, ALWAYS, reactor=reactor, executable=encoder, name=mount)
+    source = TranscodingSource(follower, EncoderSettings(audioFormat, encoder, name=mount), ALWAYS, reactor=reactor)
     station = Station(source, mount=mount, clock=reactor, **kwargs)
     station.derivedFrom = parent
     parent.derived.append(station)

@@ -12,7 +12,7 @@ import os
 from typing import Any
 
 from txradio.config._check import Table, show
-from txradio.config.kinds import Strings, Text, parsed
+from txradio.config.kinds import Strings, Text, checked, parsed
 from txradio.config.places import _resolve
 from txradio.wire.access import MAX_HTPASSWD_BYTES, AgentBans, parseNetworks
 
@@ -38,9 +38,7 @@ class AgentPatterns(Strings):
     """
 
     def value(self, table: Table, key: str, value: Any) -> tuple[str, ...]:
-        patterns = Strings.value(self, table, key, value)
-        parsed(table, key, AgentBans, patterns)
-        return patterns
+        return checked(table, key, AgentBans, Strings.value(self, table, key, value))
 
     def describe(self) -> str:
         return "array of strings (substrings or `re:` patterns)"

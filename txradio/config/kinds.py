@@ -52,6 +52,22 @@ def parsed(table: Table, key: str, parse: Callable[[_T], _R], value: _T) -> _R:
         raise AssertionError("unreachable") from error  # pragma: no cover
 
 
+def checked(table: Table, key: str, check: Callable[[_T], object], value: _T) -> _T:
+    """
+    Check a setting's value with a parser from the layer that uses it, and
+    keep the value as it was given (the layer parses it again when used).
+
+    @param table: the table the setting is in.
+    @param key: its key.
+    @param check: the parser.
+    @param value: what to check.
+    @return: C{value}.
+    @raise ConfigError: when the parser raises L{ValueError}.
+    """
+    parsed(table, key, check, value)
+    return value
+
+
 class Kind:
     """
     The base of every kind: a required setting must be there, an absent

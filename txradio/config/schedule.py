@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from txradio.config._check import Table, checkTable, knownKeys, setting, show, typeName
-from txradio.config.kinds import Choice, Flag, Integer, Kind, SubTable, Text, parsed
+from txradio.config.kinds import Choice, Flag, Integer, Kind, SubTable, Text, checked
 from txradio.config.places import Folder, Playlist
 from txradio.wire.schedule import Rotation, parseWhen
 
@@ -28,9 +28,7 @@ class When(Text):
         Text.__init__(self, allowEmpty=False)
 
     def value(self, table: Table, key: str, value: Any) -> str:
-        text = Text.value(self, table, key, value)
-        parsed(table, key, parseWhen, text)
-        return text
+        return checked(table, key, parseWhen, Text.value(self, table, key, value))
 
     def describe(self) -> str:
         return 'string, e.g. "Mon-Fri 06:00-10:00"'

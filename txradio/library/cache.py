@@ -143,6 +143,21 @@ class QueueFull(Exception):
     """
 
 
+@dataclass(slots=True)
+class QueueLimits:
+    """
+    The bounds of a L{JobQueue}; its owner may change them while it runs.
+
+    @ivar maxRunning: jobs running at once at most.
+    @ivar maxWaiting: jobs waiting at most.
+    @ivar timeout: seconds a job waits at most.
+    """
+
+    maxRunning: int
+    maxWaiting: int
+    timeout: float
+
+
 class JobQueue:
     """
     At most C{maxRunning} jobs at once; up to C{maxWaiting} more wait their
@@ -151,9 +166,7 @@ class JobQueue:
     client left) gives up its place at once.
 
     @ivar running: jobs running now.
-    @ivar maxRunning: jobs running at once at most.
-    @ivar maxWaiting: jobs waiting at most.
-    @ivar timeout: seconds a job waits at most.
+    @ivar limits: its L{QueueLimits}.
     """
 
     def __init__(
@@ -174,9 +187,7 @@ class JobQueue:
         """
         self._start = start
         self._clock = clock
-        self.maxRunning = maxRunning
-        self.maxWaiting = maxWaiting
-        self.timeout = timeout
+        self.limits = QueueLimits(maxRunning, maxWaiting, timeout)
         self.running = 0
         self._waiting: OrderedDict[Deferred, tuple[Callable[..., Any], tuple, IDelayedCall]] = OrderedDict()
 
@@ -192,7 +203,7 @@ class JobQueue:
         @return: whether a job would start at once (nobody waits and a slot
             is free).
         """
-        return self.running < self.maxRunning and not self._waiting
+        return self.running < self.limits.maxRunning and not self._waiting
 
     def submit(self, function: Callable[..., Any], *args: Any) -> Deferred:
         """
@@ -206,10 +217,10 @@ class JobQueue:
         """
         if self.idle():
             return self._run(function, args)
-        if len(self._waiting) >= self.maxWaiting:
+        if len(self._waiting) >= self.limits.maxWaiting:
             raise QueueFull()
         waiter: Deferred = Deferred(self._cancel)
-        expiry = self._clock.callLater(self.timeout, self._expire, waiter)
+        expiry = self._clock.callLater(self.limits.timeout, self._expire, waiter)
         self._waiting[waiter] = (function, args, expiry)
         return waiter
 
@@ -273,11 +284,11 @@ class JobQueue:
         """
         Start waiting jobs while slots are free, oldest first.
         """
-        while self.running < self.maxRunning and self._waiting:
+        while self.running < self.limits.maxRunning and self._waiting:
             waiter, (function, args, expiry) = self._waiting.popitem(last=False)
             if expiry.active():
                 expiry.cancel()
             self._run(function, args).chainDeferred(waiter)
 
 
-__all__ = ["CachedValue", "JobQueue", "QueueFull", "VersionedCache"]
+__all__ = ["CachedValue", "JobQueue", "QueueFull", "QueueLimits", "VersionedCache"]

@@ -334,11 +334,11 @@ class Library(Service):
         """
         Jobs running in threads at once at most.
         """
-        return self.queue.maxRunning
+        return self.queue.limits.maxRunning
 
     @maxJobs.setter
     def maxJobs(self, value: int) -> None:
-        self.queue.maxRunning = value
+        self.queue.limits.maxRunning = value
 
     def _runJob(self, function: Callable[..., Any], *args: Any) -> Deferred:
         """

@@ -24,7 +24,7 @@ from txradio._version import __version__
 from txradio.interfaces import IListener
 from txradio.sources.relay import endpointFor
 from txradio.wire.icy import headerValue, parseMetadata
-from txradio.wire.upstream import ResponseError, ResponseHeadParser, Upstream, parseUpstream
+from txradio.wire.upstream import ResponseHeadParser, Upstream, parseUpstream
 
 MAX_PUSH_BACKLOG = 524288
 """Bytes of audio the push may fall behind before it reconnects."""
@@ -113,11 +113,7 @@ class PushProtocol(Protocol):
         """
         if self._parser is None:
             return
-        try:
-            head = self._parser.feed(data)
-        except ResponseError as error:
-            self._giveUp(str(error))
-            return
+        head = self._parser.feedOrFail(data, self._giveUp)
         if head is None:
             return
         self._parser = None

@@ -40,7 +40,7 @@ import re
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, BinaryIO, cast
 
 from twisted.application.service import Service
@@ -68,6 +68,27 @@ DEFAULT_MIN_FREE = 256 << 20
 
 DEFAULT_CHECK_INTERVAL = 30.0
 """Seconds between two free-space checks while a show is recorded."""
+
+
+@dataclass(frozen=True, slots=True)
+class RecordingLimits:
+    """
+    How much a recorder keeps and writes, and how it watches the disk.
+
+    @ivar keep: finished recordings kept.
+    @ivar maxAgeDays: days a recording is kept, or L{None} for ever.
+    @ivar maxBytes: the largest part.
+    @ivar maxSeconds: the longest part, in seconds of audio.
+    @ivar minFree: free bytes below which nothing is recorded.
+    @ivar checkInterval: seconds between free-space checks.
+    """
+
+    keep: int = DEFAULT_KEEP
+    maxAgeDays: int | None = None
+    maxBytes: int = DEFAULT_MAX_BYTES
+    maxSeconds: float = DEFAULT_MAX_SECONDS
+    minFree: int = DEFAULT_MIN_FREE
+    checkInterval: float = DEFAULT_CHECK_INTERVAL
 
 RECORDING_NAME = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d-\d\d-\d\d)_([A-Za-z0-9._-]+)\.mp3$")
 """What a recording's file name looks like (and all a feed will serve)."""
@@ -128,21 +149,23 @@ def _cueFields(path: str) -> dict[str, str]:
     return fields
 
 
+@dataclass(slots=True)
 class _Part:
     """
     One file being written: the audio, and what its cue sheet will say.
+
+    @ivar size: audio bytes written.
     """
 
-    def __init__(self, path: str, show: str, started: float, handle: BinaryIO) -> None:
-        self.path = path
-        self.show = show
-        self.started = started
-        self.handle = handle
-        self.bytes = 0
-        self.frames = 0
-        self.samples = 0
-        self.sampleRate = 0
-        self.tracks: list[CueTrack] = []
+    path: str
+    show: str
+    started: float
+    handle: BinaryIO
+    size: int = 0
+    frames: int = 0
+    samples: int = 0
+    sampleRate: int = 0
+    tracks: list[CueTrack] = field(default_factory=list)
 
     @property
     def seconds(self) -> float:
@@ -171,7 +194,7 @@ class _Part:
             self.frames += 1
             samples += header.samples
         self.handle.write(data[:end])
-        self.bytes += end
+        self.size += end
         self.samples = samples
 
     def _title(self, block: bytes, samples: int) -> None:
@@ -196,7 +219,7 @@ class _Part:
             sheet = cueSheet(name, self.show, self.tracks, self.sampleRate or 44100)
             rem = (
                 f"REM STARTED {self.started:.3f}\r\nREM SECONDS {self.seconds:.6f}\r\n"
-                f"REM FRAMES {self.frames}\r\nREM BYTES {self.bytes}\r\n"
+                f"REM FRAMES {self.frames}\r\nREM BYTES {self.size}\r\n"
             )
             cuePath = self.path[:-4] + ".cue"
             with open(cuePath + ".tmp", "w", encoding="utf-8", newline="") as out:
@@ -209,6 +232,7 @@ class Recorder(Service, InternalListener):
     Records a station's live shows; see the module docstring.
 
     @ivar folder: where this mount's recordings go.
+    @ivar limits: the L{RecordingLimits} it records and keeps by.
     @ivar current: the part being written, or L{None}.
     @ivar finishedCount: parts finished since start (for tests and status).
     @ivar stoppedReason: why the last recording stopped early, or L{None}.
@@ -226,12 +250,7 @@ class Recorder(Service, InternalListener):
         station: Any,
         folder: str,
         clock: IReactorTime,
-        keep: int = DEFAULT_KEEP,
-        maxAgeDays: int | None = None,
-        maxBytes: int = DEFAULT_MAX_BYTES,
-        maxSeconds: float = DEFAULT_MAX_SECONDS,
-        minFree: int = DEFAULT_MIN_FREE,
-        checkInterval: float = DEFAULT_CHECK_INTERVAL,
+        limits: RecordingLimits = RecordingLimits(),
         diskUsage: DiskUsage = shutil.disk_usage,
         opener: Callable[[str], BinaryIO] | None = None,
     ) -> None:
@@ -239,24 +258,14 @@ class Recorder(Service, InternalListener):
         @param station: the L{txradio.stream.station.Station} to record.
         @param folder: this mount's recordings folder (made when needed).
         @param clock: the wall clock (file names, free-space checks).
-        @param keep: finished recordings kept.
-        @param maxAgeDays: days a recording is kept, or L{None} for ever.
-        @param maxBytes: the largest part.
-        @param maxSeconds: the longest part, in seconds of audio.
-        @param minFree: free bytes below which nothing is recorded.
-        @param checkInterval: seconds between free-space checks.
+        @param limits: what it keeps and how large a part grows.
         @param diskUsage: C{shutil.disk_usage}, or a fake.
         @param opener: opens a new file for writing; tests pass a fake.
         """
         self.station = station
         self.folder = folder
         self.clock = clock
-        self.keep = keep
-        self.maxAgeDays = maxAgeDays
-        self.maxBytes = maxBytes
-        self.maxSeconds = maxSeconds
-        self.minFree = minFree
-        self.checkInterval = checkInterval
+        self.limits = limits
         self.diskUsage = diskUsage
         self.opener: Callable[[str], BinaryIO] = opener or _openUnbuffered
         self.current: _Part | None = None
@@ -391,7 +400,7 @@ class Recorder(Service, InternalListener):
         try:
             os.makedirs(self.folder, exist_ok=True)
             free = self._freeBytes()
-            if free < self.minFree:
+            if free < self.limits.minFree:
                 self._stopEarly(f"only {free} bytes free in {self.folder}")
                 return
             self._partNumber += 1
@@ -403,12 +412,12 @@ class Recorder(Service, InternalListener):
         self.current = _Part(path, self._show, self.clock.seconds(), handle)
         self._log.info("{mount}: recording {path}", mount=mount, path=path)
         if self._check is None:
-            self._check = self.clock.callLater(self.checkInterval, self._checkSpace)
+            self._check = self.clock.callLater(self.limits.checkInterval, self._checkSpace)
 
     def _write(self, chunk: Chunk, end: int) -> None:
         part = self.current
         assert part is not None
-        if part.bytes and (part.bytes + end > self.maxBytes or part.seconds >= self.maxSeconds):
+        if part.size and (part.size + end > self.limits.maxBytes or part.seconds >= self.limits.maxSeconds):
             self._finishPart()
             self._openPart()
             part = self.current
@@ -430,10 +439,10 @@ class Recorder(Service, InternalListener):
         except OSError as e:
             self._stopEarly(f"cannot check the free space: {e}")
             return
-        if free < self.minFree:
+        if free < self.limits.minFree:
             self._stopEarly(f"only {free} bytes free in {self.folder}")
             return
-        self._check = self.clock.callLater(self.checkInterval, self._checkSpace)
+        self._check = self.clock.callLater(self.limits.checkInterval, self._checkSpace)
 
     def _stopEarly(self, why: str) -> None:
         """
@@ -512,8 +521,9 @@ class Recorder(Service, InternalListener):
         deleted = []
         now = self.clock.seconds()
         for index, recording in enumerate(self.finished()):
-            tooOld = self.maxAgeDays is not None and now - recording.started > self.maxAgeDays * 86400
-            if index >= self.keep or tooOld:
+            maxAgeDays = self.limits.maxAgeDays
+            tooOld = maxAgeDays is not None and now - recording.started > maxAgeDays * 86400
+            if index >= self.limits.keep or tooOld:
                 for path in (recording.path, recording.path[:-4] + ".cue"):
                     try:
                         os.remove(path)

@@ -221,6 +221,21 @@ CacheKey = tuple[int, int]
 """A file's modification time (ns) and size: a changed file is measured again."""
 
 
+@dataclass(frozen=True, slots=True)
+class AnalyserLimits:
+    """
+    How much a L{LoudnessAnalyser} holds and runs at once.
+
+    @ivar concurrency: analyses running at once, at most.
+    @ivar cacheSize: measurements kept, at most.
+    @ivar queueSize: tracks waiting to be measured, at most.
+    """
+
+    concurrency: int = 1
+    cacheSize: int = 4096
+    queueSize: int = 64
+
+
 class LoudnessAnalyser:
     """
     Measures tracks in child processes, a few at a time, and remembers the
@@ -230,6 +245,7 @@ class LoudnessAnalyser:
     be measured.  Failures are cached too (as L{None}), so a file ffmpeg
     cannot read is not tried on every pass.
 
+    @ivar limits: the L{AnalyserLimits} it keeps to.
     @ivar analysed: measurements made by ffmpeg so far.
     @ivar failed: analyses that failed so far.
     @ivar dropped: requests dropped because the queue was full.
@@ -262,9 +278,7 @@ class LoudnessAnalyser:
         self._reactor = reactor
         self.executable = executable
         self.needSilence = needSilence
-        self.concurrency = concurrency
-        self.cacheSize = cacheSize
-        self.queueSize = queueSize
+        self.limits = AnalyserLimits(concurrency, cacheSize, queueSize)
         self._readTags = readTags
         self._stat = stat
         self._cache: OrderedDict[str, tuple[CacheKey, Measurement | None]] = OrderedDict()
@@ -324,7 +338,7 @@ class LoudnessAnalyser:
                 if tagged is not None:
                     self._remember(path, key, tagged)
                     continue
-            if len(self._queue) >= self.queueSize:
+            if len(self._queue) >= self.limits.queueSize:
                 self.dropped += 1
                 continue
             self._queue.append((path, key))
@@ -350,14 +364,14 @@ class LoudnessAnalyser:
         """
         self._cache[path] = (key, measurement)
         self._cache.move_to_end(path)
-        while len(self._cache) > self.cacheSize:
+        while len(self._cache) > self.limits.cacheSize:
             self._cache.popitem(last=False)
 
     def _startMore(self) -> None:
         """
         Start analyses while there are tracks queued and room to run them.
         """
-        while self._queue and len(self._running) < self.concurrency and not self._stopped:
+        while self._queue and len(self._running) < self.limits.concurrency and not self._stopped:
             path, key = self._queue.popleft()
             analysis = _Analysis(partial(self._finished, path, key))
             self._running[path] = analysis

@@ -24,7 +24,7 @@ from txradio._version import __version__
 from txradio.interfaces import IRelay
 from txradio.sources.live import LiveSource
 from txradio.wire.icy import MAX_METAINT, MetadataDemuxer
-from txradio.wire.upstream import ResponseError, ResponseHeadParser, Upstream, parseUpstream
+from txradio.wire.upstream import ResponseHeadParser, Upstream, parseUpstream
 
 MAX_REDIRECTS = 5
 """Redirects followed before an upstream is considered broken."""
@@ -94,11 +94,7 @@ class RelayProtocol(Protocol):
         if self._timer is not None and self._timer.active():
             self._timer.reset(self.factory.relay.timeout)
         if self._parser is not None:
-            try:
-                head = self._parser.feed(data)
-            except ResponseError as error:
-                self._fail(str(error))
-                return
+            head = self._parser.feedOrFail(data, self._fail)
             if head is None:
                 return
             data, self._parser = self._parser.remainder, None

@@ -33,8 +33,6 @@ from zope.interface import implementer
 
 from txradio.interfaces import IEncoder, IFrameSource, IStandby
 from txradio.sources.encoder import (
-    DEFAULT_EXECUTABLE,
-    HANG_TIMEOUT,
     PRIME_FRAMES,
     Backoff,
     EncoderProcess,
@@ -138,38 +136,34 @@ class TranscodingSource:
     def __init__(
         self,
         inner: IFrameSource,
-        outputFormat: AudioFormat,
+        encoderSettings: EncoderSettings,
         policy: str = TRANSCODE,
         reactor=None,
         clock: IReactorTime | None = None,
-        executable: str = DEFAULT_EXECUTABLE,
         encoderAvailable: bool = True,
         lookahead: float = LOOKAHEAD,
         backoff: Backoff | None = None,
-        hangTimeout: float = HANG_TIMEOUT,
-        name: str = "",
     ) -> None:
         """
         @param inner: the source to read.
-        @param outputFormat: the format to hand on.
+        @param encoderSettings: the L{EncoderSettings} every encoder run
+            gets: the format to hand on, the program, the watchdog period
+            and the log name.
         @param policy: L{TRANSCODE}, L{SKIP} or L{ALWAYS}.
         @param reactor: the C{IReactorProcess} encoders are spawned with;
             the global reactor by default (looked up when first needed).
         @param clock: the time for backoff and watchdogs; C{reactor} by
             default.
-        @param executable: the ffmpeg program.
         @param encoderAvailable: whether it can be run.
         @param lookahead: seconds read ahead while encoding.
         @param backoff: spaces encoder restarts; a default L{Backoff} if
             L{None}.
-        @param hangTimeout: seconds between encoder watchdog checks.
-        @param name: a name for logs, e.g. the mount.
         @raise ValueError: for an unknown policy.
         """
         if policy not in (TRANSCODE, SKIP, ALWAYS):
             raise ValueError(f"policy must be {TRANSCODE}, {SKIP} or {ALWAYS}, not {policy!r}")
         self.inner = inner
-        self.encoderSettings = EncoderSettings(outputFormat, executable, hangTimeout, name)
+        self.encoderSettings = encoderSettings
         self.policy = policy
         self.encoderAvailable = encoderAvailable
         self.lookahead = lookahead

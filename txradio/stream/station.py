@@ -6,7 +6,7 @@ A station: one mount point with its stream info, broadcaster and limits.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any, cast
 
 from twisted.application.service import IService, MultiService
@@ -68,6 +68,25 @@ FALLBACK_SLOT = _FALLBACK
 """The switcher slot of a station's fallback (after live and programme)."""
 
 
+@dataclass(frozen=True, slots=True)
+class StationLimits:
+    """
+    How a station serves its listeners: the settings that travel together
+    from its mount's configuration (a reload replaces them at once).
+
+    @ivar metaint: audio bytes between metadata blocks for listeners that ask.
+    @ivar maxListeners: the most listeners at once, or L{None} for no limit.
+    @ivar lagLimit: bytes a stalled listener may fall behind before it is
+        dropped.
+    @ivar legacyStatus: answer C{ICY 200 OK} instead of C{HTTP/1.0 200 OK}.
+    """
+
+    metaint: int = DEFAULT_METAINT
+    maxListeners: int | None = None
+    lagLimit: int = DEFAULT_LAG_LIMIT
+    legacyStatus: bool = False
+
+
 @implementer(IStation)
 class Station(MultiService):
     """
@@ -84,11 +103,8 @@ class Station(MultiService):
     @ivar mount: the mount path, e.g. C{b"/stream"}.
     @ivar info: the L{StreamInfo} announced in headers and status.
     @ivar broadcaster: the L{Broadcaster} that paces the station's source.
-    @ivar metaint: audio bytes between metadata blocks for listeners that ask.
-    @ivar maxListeners: the most listeners at once, or L{None} for no limit.
-    @ivar lagLimit: bytes a stalled listener may fall behind before it is
-        dropped.
-    @ivar legacyStatus: answer C{ICY 200 OK} instead of C{HTTP/1.0 200 OK}.
+    @ivar limits: the L{StationLimits} it serves listeners with (also read
+        as L{metaint}, L{maxListeners}, L{lagLimit} and L{legacyStatus}).
     @ivar sourceUser: the user name live source clients log in with.
     @ivar sourcePassword: their password, or L{None} when this mount takes
         no live sources.
@@ -156,10 +172,7 @@ class Station(MultiService):
         self.setName(self.mount.decode("ascii"))  # type: ignore[no-untyped-call]  # Twisted's services are untyped
         self.info = info if info is not None else StreamInfo()
         self.clock = clock
-        self.metaint = metaint
-        self.maxListeners = maxListeners
-        self.lagLimit = lagLimit
-        self.legacyStatus = legacyStatus
+        self.limits = StationLimits(metaint, maxListeners, lagLimit, legacyStatus)
         self.peakListeners = 0
         self.totalListeners = 0
         self.maxListenerDuration = 0.0
@@ -204,6 +217,34 @@ class Station(MultiService):
             # A programme that connects somewhere (a relay) runs with the
             # station.
             source.setServiceParent(self)  # type: ignore[no-untyped-call]  # Twisted's services are untyped
+
+    @property
+    def metaint(self) -> int:
+        """
+        Audio bytes between metadata blocks for listeners that ask.
+        """
+        return self.limits.metaint
+
+    @property
+    def maxListeners(self) -> int | None:
+        """
+        The most listeners at once, or L{None} for no limit.
+        """
+        return self.limits.maxListeners
+
+    @property
+    def lagLimit(self) -> int:
+        """
+        Bytes a stalled listener may fall behind before it is dropped.
+        """
+        return self.limits.lagLimit
+
+    @property
+    def legacyStatus(self) -> bool:
+        """
+        Whether to answer C{ICY 200 OK} instead of C{HTTP/1.0 200 OK}.
+        """
+        return self.limits.legacyStatus
 
     def _titleChanged(self, title: str) -> None:
         """

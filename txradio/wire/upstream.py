@@ -9,6 +9,7 @@ L{txradio.sources.relay.endpointFor}.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -161,3 +162,19 @@ class ResponseHeadParser:
                 raise ResponseError(f"malformed header line from the upstream: {line[:60]!r}")
             headers.append((name.strip().lower(), value.strip()))
         return ResponseHead(int(status[1]), tuple(headers))
+
+    def feedOrFail(self, data: bytes, fail: Callable[[str], object]) -> ResponseHead | None:
+        """
+        Take bytes from the upstream, as L{feed}, but hand a bad head's
+        reason to C{fail} instead of raising.
+
+        @param data: bytes as received.
+        @param fail: called with why the head is too big or malformed.
+        @return: the head once the blank line has arrived, else L{None}
+            (also after C{fail} was called).
+        """
+        try:
+            return self.feed(data)
+        except ResponseError as error:
+            fail(str(error))
+            return None
