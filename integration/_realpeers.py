@@ -192,6 +192,17 @@ class ChildProcess(ProcessProtocol):
         """
         return (self.out + self.err).decode("utf-8", "replace")
 
+    @property
+    def httpStatuses(self) -> list[int]:
+        """
+        The HTTP status codes ffmpeg reported refusing it (C{Server returned
+        401 Unauthorized}, C{HTTP error 404 Not Found}), in order; read from
+        those phrases only, so that a port number such as C{40433} in a URL
+        is never taken for a status.
+        """
+        found = re.findall(r"(?:Server returned|HTTP error) (\d{3})\b", self.output)
+        return [int(code) for code in found]
+
     def describe(self) -> str:
         """
         @return: the command and how it ended, with its output, for messages.

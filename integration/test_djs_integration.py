@@ -147,7 +147,7 @@ class DJTests(TestCase):
         yield listener.waitForTone(PLAYLIST_HZ, 15)
         source = djSource(self, self.port, "alice", "ecila", ALICE_HZ)
         yield withTimeout(source.whenEnded(), 20, "ffmpeg to give up")
-        self.assertIn("403", source.output)
+        self.assertIn(403, source.httpStatuses, source.describe())
         self.assertNotIn(ALICE_HZ, listener.tones, listener.heard())
         self.assertIsNone(self.station.liveSource)
 

@@ -344,6 +344,6 @@ class DynamicMountTests(TestCase):
         args[-1] = args[-1].replace(PASSWORD, "guess")
         source = spawn(self, args, 30)
         yield withTimeout(source.whenEnded(), 20, "ffmpeg to give up")
-        self.assertIn("401", source.output)
+        self.assertIn(401, source.httpStatuses, source.describe())
         mounts = yield self.mounts()
         self.assertNotIn("/nope", mounts)

@@ -590,7 +590,7 @@ class LiveSourceTests(TestCase):
         source = ffmpegSource(self, self.port, password="not-" + PASSWORD)
         yield withTimeout(source.whenEnded(), 20, "ffmpeg to give up")
         self.assertNotIn(source.exitCode, (0, None), source.describe())
-        self.assertIn("401", source.output)
+        self.assertIn(401, source.httpStatuses, source.describe())
         self.assertTrue(
             any("failed source login on /stream from 127.0.0.1" in text for text in log), "\n".join(log[-20:])
         )
@@ -707,13 +707,13 @@ class MountEnumerationTests(TestCase):
         log = captureLog(self)
         for mount in ("/live", "/nosuchmount"):
             source = yield self.push(mount, "WRONG")
-            self.assertIn("401", source.output)
-            self.assertNotIn("404", source.output)
+            self.assertIn(401, source.httpStatuses, source.describe())
+            self.assertNotIn(404, source.httpStatuses, source.describe())
         failed = [text for text in log if "failed source login on" in text]
         self.assertEqual(len(failed), 2, "\n".join(log[-20:]))
         self.assertIn("/nosuchmount", failed[1])
         source = yield self.push("/nosuchmount", PASSWORD)
-        self.assertIn("404", source.output)
+        self.assertIn(404, source.httpStatuses, source.describe())
         self.assertIsNone(self.station.liveSource)
 
 
