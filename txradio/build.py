@@ -22,6 +22,7 @@ from dataclasses import replace
 from twisted.logger import Logger
 
 from txradio.config import MountConfig, RadioConfig, ServerConfig
+from txradio.config.schedule import BlockConfig
 from txradio.net.push import PushClient
 from txradio.operations.recordings import Recorder, RecordingLimits
 from txradio.service import RadioService
@@ -29,7 +30,8 @@ from txradio.sources.decode import Decoders
 from txradio.sources.encoder import EncoderSettings
 from txradio.sources.intro import IntroError, convertIntro, fitsFormat, readIntro
 from txradio.sources.loudness import Leveller, LoudnessAnalyser
-from txradio.sources.playlist import PlaylistSource
+from txradio.sources.playlist import PlaylistSource, Tracks
+from txradio.sources.reair import RecordingTracks
 from txradio.sources.relay import RelaySource
 from txradio.sources.requests import takeRequests
 from txradio.sources.schedule import Block, ScheduledSource, scheduledTracksFor
@@ -198,6 +200,35 @@ def playlistSource(mount: MountConfig, reactor, policy: str, server: ServerConfi
     return source
 
 
+def recordingsFolder(mount: MountConfig, server: ServerConfig | None) -> str | None:
+    """
+    @param mount: a mount's settings.
+    @param server: the server settings, or L{None} for the defaults.
+    @return: the folder its recordings are written to (C{DIR/MOUNT}), or
+        L{None} when it has none.
+    """
+    folder = mount.recordingsDir or (server.recordingsDir if server is not None else None)
+    return None if folder is None else os.path.join(folder, mount.path.strip("/"))
+
+
+def blockTracks(block: BlockConfig, mount: MountConfig, server: ServerConfig) -> Tracks:
+    """
+    Make the track list of a block of the programme clock.
+
+    @param block: the block's settings.
+    @param mount: the mount it belongs to.
+    @param server: the server settings.
+    @return: its folder's or playlist's tracks, or the recordings it re-airs.
+    """
+    if block.recordings is None:
+        return tracksFor(block.folder or block.playlist or "", block.shuffle)
+    # The configuration's rules: the mount's own recordings may be in its
+    # own folder; another mount's are in the server's.
+    own = mount.recordingsDir if block.recordings == mount.path else None
+    folder = os.path.join(own or server.recordingsDir or "", block.recordings.strip("/"))
+    return RecordingTracks(folder, block.show, block.pick)
+
+
 def scheduledSource(mount: MountConfig, server: ServerConfig, reactor, **kwargs) -> PlaylistSource:
     """
     Make a mount's programme on the programme clock: its blocks, with its
@@ -215,7 +246,7 @@ def scheduledSource(mount: MountConfig, server: ServerConfig, reactor, **kwargs)
         Block(
             block.name or block.when,
             parseWhen(block.when),
-            tracksFor(block.folder or block.playlist or "", block.shuffle),
+            blockTracks(block, mount, server),
             hard=block.start == "hard",
             rotation=block.rotation.rules() if block.rotation is not None else rules,
             when=block.when,
@@ -408,7 +439,7 @@ def configureRecorder(station: Station, mount: MountConfig, server: ServerConfig
     @param server: the server settings, or L{None} for the defaults.
     @param reactor: the clock.
     """
-    folder = mount.recordingsDir or (server.recordingsDir if server is not None else None)
+    folder = recordingsFolder(mount, server)
     key = None
     if mount.record and folder is not None:
         limits = RecordingLimits(
@@ -418,7 +449,7 @@ def configureRecorder(station: Station, mount: MountConfig, server: ServerConfig
             maxSeconds=mount.recordMaxSeconds,
             minFree=(server.recordingsMinFree if server is not None else 256) << 20,
         )
-        key = (os.path.join(folder, mount.path.strip("/")), limits)
+        key = (folder, limits)
     old = station.recorder
     if old is not None and getattr(old, "settingsKey", None) == key:
         return

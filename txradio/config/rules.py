@@ -139,6 +139,37 @@ def mountsRules(file: str, mounts: list[MountConfig], where: dict[str, str]) -> 
     return tuple(mounts)
 
 
+def reairRules(file: str, server: ServerConfig, mounts: tuple[MountConfig, ...]) -> None:
+    """
+    A block that re-airs recordings names a mount that records, whose
+    recordings are found in C{[server] recordings_dir} (or, for the mount's
+    own recordings, in its own C{recordings_dir}).
+
+    @param file: the file's path, for errors.
+    @param server: the server settings.
+    @param mounts: the mounts.
+    @raise ConfigError: when the rule is broken.
+    """
+    byPath = {mount.path: mount for mount in mounts}
+    for index, mount in enumerate(mounts, 1):
+        for number, block in enumerate(mount.blocks, 1):
+            if block.recordings is None:
+                continue
+            key = f"mount[{index}].block[{number}].recordings"
+            recorded = byPath.get(block.recordings)
+            if recorded is None or not recorded.record:
+                raise ConfigError(
+                    file, f"{block.recordings} is not a mount with record = true here, so it has no recordings", key
+                )
+            if recorded is not mount and recorded.recordingsDir not in (None, server.recordingsDir):
+                raise ConfigError(
+                    file,
+                    f"{block.recordings} keeps its recordings in its own recordings_dir; "
+                    "another mount re-airs them only from [server] recordings_dir",
+                    key,
+                )
+
+
 def radioRules(file: str, server: ServerConfig, mounts: tuple[MountConfig, ...]) -> None:
     """
     SHOUTcast source ports need a live mount to feed; a recorded mount
@@ -156,6 +187,7 @@ def radioRules(file: str, server: ServerConfig, mounts: tuple[MountConfig, ...])
                 f"mount {mount.path} has record = true but no folder; set recordings_dir here or in [server]",
                 f"mount[{index}].record",
             )
+    reairRules(file, server, mounts)
     if server.shoutcastSourceListen and not any(mount.live for mount in mounts):
         raise ConfigError(
             file,

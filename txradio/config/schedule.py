@@ -12,7 +12,7 @@ from typing import Any
 
 from txradio.config._check import Table, checkTable, knownKeys, setting, show, typeName
 from txradio.config.kinds import Choice, Flag, Integer, Kind, SubTable, Text, checked
-from txradio.config.places import Folder, Playlist
+from txradio.config.places import Folder, MountPath, Playlist
 from txradio.wire.schedule import Rotation, parseWhen
 
 MAX_SEPARATION = 100000
@@ -114,7 +114,7 @@ class RotationConfig:
 class BlockConfig:
     """
     A block of the programme clock: a C{[[mount.block]]} table.  Exactly
-    one of C{folder} and C{playlist} is set.
+    one of C{folder}, C{playlist} and C{recordings} is set.
     """
 
     when: str = setting(
@@ -127,6 +127,23 @@ class BlockConfig:
     name: str = setting("", kind=Text(), help="Its name, for the logs and the schedule.", shown="its `when`")
     folder: str | None = setting(None, kind=Folder(), help="A folder of music it plays.")
     playlist: str | None = setting(None, kind=Playlist(), help="An .m3u playlist (or a folder) it plays.")
+    recordings: str | None = setting(
+        None,
+        kind=MountPath(),
+        help='Re-air the recorded shows of this mount (one with `record = true`), e.g. `"/stream"`.',
+        doc="Each recording's cue sheet gives the titles announced while it plays. See docs/shows.md.",
+    )
+    show: str | None = setting(
+        None,
+        kind=Text(allowEmpty=False),
+        help="With `recordings`: only this show's (DJ's) recordings.",
+        shown="every show",
+    )
+    pick: str = setting(
+        "latest",
+        kind=Choice(("latest", "rotation")),
+        help="With `recordings`: `latest` plays the newest show; `rotation` every show in turn, oldest first.",
+    )
     shuffle: bool = setting(False, kind=Flag(), help="Play its tracks in a random order.")
     start: str = setting(
         "soft",
@@ -160,8 +177,8 @@ class JinglesConfig:
 
 def blockRules(table: Table, blocks: tuple[BlockConfig, ...], playlist: str | None) -> None:
     """
-    Each block plays exactly one of a folder and a playlist, and the mount
-    has a playlist, which is the default block.
+    Each block plays exactly one of a folder, a playlist and a mount's
+    recordings, and the mount has a playlist, which is the default block.
 
     @param table: the mount's table.
     @param blocks: its blocks.
@@ -169,7 +186,10 @@ def blockRules(table: Table, blocks: tuple[BlockConfig, ...], playlist: str | No
     @raise ConfigError: when not.
     """
     for index, block in enumerate(blocks, 1):
-        if (block.folder is None) == (block.playlist is None):
-            table.fail(f"block[{index}]", "give exactly one of folder and playlist")
+        given = [block.folder, block.playlist, block.recordings]
+        if sum(value is not None for value in given) != 1:
+            table.fail(f"block[{index}]", "give exactly one of folder, playlist and recordings")
+        if block.show is not None and block.recordings is None:
+            table.fail(f"block[{index}].show", "show chooses among recordings; give recordings too")
     if blocks and playlist is None:
         table.fail("block", "a mount with blocks needs a playlist: it plays outside every block")

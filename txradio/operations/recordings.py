@@ -36,7 +36,6 @@ C{maxAgeDays}, are deleted with their cue sheets.
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import time
 from collections.abc import Callable
@@ -52,7 +51,7 @@ from txradio.stream.events import Event, SourceConnected, SourceDisconnected
 from txradio.stream.listener import InternalListener
 from txradio.wire.icy import parseMetadata
 from txradio.wire.mp3 import parseHeader
-from txradio.wire.shows import CueTrack, cueSheet, safeName
+from txradio.wire.shows import RECORDING_NAME, CueTrack, cueSheet, safeName
 
 DEFAULT_KEEP = 50
 """Finished recordings kept per mount."""
@@ -90,8 +89,6 @@ class RecordingLimits:
     minFree: int = DEFAULT_MIN_FREE
     checkInterval: float = DEFAULT_CHECK_INTERVAL
 
-RECORDING_NAME = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d-\d\d-\d\d)_([A-Za-z0-9._-]+)\.mp3$")
-"""What a recording's file name looks like (and all a feed will serve)."""
 
 DiskUsage = Callable[[str], Any]
 

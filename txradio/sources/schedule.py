@@ -25,8 +25,11 @@ from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 
 from txradio.sources.playlist import PlaylistSource, Tracks
+from txradio.sources.reair import CueMarks
 from txradio.sources.requests import RequestQueue
 from txradio.sources.tracks import NoTracks
+from txradio.wire.mp3 import Frame
+from txradio.wire.programme import TitleChange
 from txradio.wire.schedule import (
     JinglePolicy,
     Played,
@@ -352,6 +355,9 @@ class ScheduledSource(PlaylistSource):
 
     Audio already handed to the broadcaster (its lead, about one tick)
     still plays, so a hard start is heard within a tick of its time.
+
+    A track with a cue sheet beside it (a recorded show, re-aired) has the
+    sheet's titles announced at their offsets (L{CueMarks}).
     """
 
     tracks: ScheduledTracks
@@ -363,8 +369,39 @@ class ScheduledSource(PlaylistSource):
         @param kwargs: L{PlaylistSource}'s other arguments.
         """
         PlaylistSource.__init__(self, tracks, clock=clock, **kwargs)
+        self.cueMarks = CueMarks()
         self.hardStarts = HardStarts(tracks, self._clock, self._cut)  # type: ignore[arg-type]
         self.hardStarts.start()
+
+    def pull(self, duration: float) -> list[Frame | TitleChange]:
+        """
+        Return about C{duration} seconds of frames, with the cue titles of
+        a re-aired show put in; see L{PlaylistSource.pull}.
+
+        @param duration: seconds of audio wanted.
+        @return: frames and title changes.
+        """
+        out = self.cueMarks.apply(PlaylistSource.pull(self, duration))
+        for item in reversed(out):
+            if isinstance(item, TitleChange):
+                self.title = item.title
+                break
+        return out
+
+    def _startTrack(self, first: Frame) -> None:
+        """
+        A track starts: its cue sheet, if it has one, gives its titles.
+
+        @param first: the track's first frame.
+        """
+        PlaylistSource._startTrack(self, first)
+        assert self.path is not None
+        mark = self._pending[-1]
+        assert isinstance(mark, TitleChange)
+        announced = self.cueMarks.started(self.path, mark)
+        if announced is not mark:
+            self._pending[-1] = announced
+            self._trackTitle = announced.title
 
     def _cut(self, block: Block) -> None:
         """

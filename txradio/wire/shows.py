@@ -26,6 +26,11 @@ MAX_NAME = 64
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
+RECORDING_NAME = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d-\d\d-\d\d)_([A-Za-z0-9._-]+)\.mp3$")
+"""What a recording's file name looks like: its start (UTC) and its show."""
+
+_PART = re.compile(r"^(.*)-part(\d+)$")
+
 
 def safeName(name: str, default: str = "live") -> str:
     """
@@ -139,6 +144,71 @@ def parseCueSheet(text: str) -> list[tuple[str, str, str]]:
             elif words[0] == "INDEX":
                 tracks[-1][2] = value.split(" ", 1)[1]
     return [(p, t, i) for p, t, i in tracks]
+
+
+def cueSeconds(index: str) -> float:
+    """
+    Read a cue sheet C{INDEX} time.
+
+    @param index: C{"mm:ss:ff"} (75 frames a second).
+    @return: the offset in seconds.
+    @raise ValueError: for another text.
+    """
+    minutes, seconds, frames = (int(part) for part in index.split(":"))
+    if not (0 <= seconds < 60 and 0 <= frames < CUE_FRAMES_PER_SECOND and minutes >= 0):
+        raise ValueError(f"{index!r} is not a cue time mm:ss:ff")
+    return minutes * 60 + seconds + frames / CUE_FRAMES_PER_SECOND
+
+
+def cueTitles(text: str) -> list[tuple[float, str]]:
+    """
+    The titles of a cue sheet and where they start, as a re-air announces
+    them: C{"Performer - Title"} (or the title alone), in order of offset.
+
+    @param text: a cue sheet (as L{cueSheet} writes it).
+    @return: C{(seconds, title)} pairs; tracks without a valid C{INDEX}
+        or title are left out.
+    """
+    titles = []
+    for performer, title, index in parseCueSheet(text):
+        try:
+            seconds = cueSeconds(index)
+        except ValueError:
+            continue
+        if title:
+            titles.append((seconds, f"{performer} - {title}" if performer else title))
+    titles.sort(key=lambda pair: pair[0])
+    return titles
+
+
+@dataclass(frozen=True, slots=True)
+class RecordingName:
+    """
+    What a recording's file name says.
+
+    @ivar started: when its show started, C{"YYYY-MM-DDTHH-MM-SS"} (UTC).
+    @ivar show: the show's name as written in file names (L{safeName}).
+    @ivar part: its part number, 1 for the first.
+    """
+
+    started: str
+    show: str
+    part: int
+
+
+def readRecordingName(name: str) -> RecordingName | None:
+    """
+    @param name: a file name (no folder).
+    @return: what it says, or L{None} when it is not a recording's name.
+    """
+    match = RECORDING_NAME.match(name)
+    if match is None:
+        return None
+    show, part = match.group(2), 1
+    numbered = _PART.match(show)
+    if numbered is not None:
+        show, part = numbered.group(1), int(numbered.group(2))
+    return RecordingName(match.group(1), show, part)
 
 
 def formatDuration(seconds: float) -> str:
