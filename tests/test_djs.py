@@ -86,21 +86,17 @@ class DJTestMixin:
         self.station.startService()
         self.events: list = []
         self.station.events.subscribe(self.events.append)
-        self.desk = DJDesk(
-            [
-                DJAccount("alice", "wonder", frozenset([b"/stream"]), parseWindows(["Mon 20:00-22:00"]), grace=10.0),
-                DJAccount(
-                    "bob",
-                    hashPassword("builder", n=1024),
-                    frozenset([b"/stream"]),
-                    parseWindows(["Mon 21:00-23:00", "Fri 18:00-19:30"]),
-                ),
-                DJAccount("carol", "singer", frozenset([b"/other"]), parseWindows(["Mon-Sun 00:00-24:00"])),
-            ],
-            UTC,
-            self.clock,
-            queue=self.queue,
-        )
+        self.djAccounts = [
+            DJAccount("alice", "wonder", frozenset([b"/stream"]), parseWindows(["Mon 20:00-22:00"]), grace=10.0),
+            DJAccount(
+                "bob",
+                hashPassword("builder", n=1024),
+                frozenset([b"/stream"]),
+                parseWindows(["Mon 21:00-23:00", "Fri 18:00-19:30"]),
+            ),
+            DJAccount("carol", "singer", frozenset([b"/other"]), parseWindows(["Mon-Sun 00:00-24:00"])),
+        ]
+        self.desk = DJDesk(self.djAccounts, UTC, self.clock, queue=self.queue)
         self.factory = ListenerFactory({self.station.mount: self.station}, clock=self.clock)
         self.factory.djs = self.desk
         self.clock.pump([0.5] * 4)
@@ -206,6 +202,35 @@ class LoginTests(DJTestMixin, SynchronousTestCase):
         self.connect(sourceRequest("alice", "wonder"))
         _, transport = self.connect(sourceRequest("bob", "builder"), port=4001)
         self.assertEqual(self.status(transport), b"HTTP/1.0 403 Forbidden")
+
+
+class MountQueueTests(DJTestMixin, SynchronousTestCase):
+    """
+    A mount's own C{dj_queue} overrides the station's.
+    """
+
+    def test_mountTurnsQueueOn(self) -> None:
+        """
+        With hand-over off for the station but on for C{/stream}, a second
+        DJ there waits (C{200}) rather than being refused.
+        """
+        self.desk.configure(self.djAccounts, UTC, False, {b"/stream": True})
+        self.connect(sourceRequest("alice", "wonder"))
+        _, transport = self.connect(sourceRequest("bob", "builder"), port=4001)
+        self.assertEqual(self.status(transport), b"HTTP/1.0 200 OK")
+        self.assertEqual(self.desk.waiting(b"/stream").peer, "192.0.2.9:4001")
+
+    def test_mountTurnsQueueOff(self) -> None:
+        """
+        With hand-over on for the station but off for C{/stream}, a second
+        DJ there gets 403; another mount follows the station.
+        """
+        self.desk.configure(self.djAccounts, UTC, True, {b"/stream": False})
+        self.connect(sourceRequest("alice", "wonder"))
+        _, transport = self.connect(sourceRequest("bob", "builder"), port=4001)
+        self.assertEqual(self.status(transport), b"HTTP/1.0 403 Forbidden")
+        self.assertFalse(self.desk.mayWait(b"/stream"))
+        self.assertTrue(self.desk.mayWait(b"/other"))
 
 
 class WindowEndTests(DJTestMixin, SynchronousTestCase):
@@ -407,6 +432,31 @@ class BuildTests(SynchronousTestCase):
         configureDJs(service, parseConfig(self.text.format(folder=folder).replace("alice", "bob")), None)
         self.assertIs(service.factory.djs, desk)
         self.assertEqual(desk.accounts("alice"), [])
+
+    def test_mountQueue(self) -> None:
+        """
+        A mount's C{dj_queue} reaches the desk and overrides the station's
+        for that mount only, at start and on a reload.
+        """
+        from twisted.internet.testing import MemoryReactorClock
+
+        import txradio
+        from txradio.build import serviceFromConfig
+        from txradio.wiring import configureDJs
+
+        folder = os.path.join(os.path.dirname(os.path.abspath(txradio.__file__)), "demo")
+        text = self.text.format(folder=folder).replace("[[dj]]", "dj_queue = false\n[[dj]]", 1)
+        config = parseConfig(text)
+        self.assertIs(config.mounts[0].djQueue, False)
+        service = serviceFromConfig(config, MemoryReactorClock(), encoder=None)
+        desk = service.factory.djs
+        assert desk is not None
+        self.assertEqual((desk.queue, desk.mountQueues), (True, {b"/stream": False}))
+        self.assertFalse(desk.mayWait(b"/stream"))
+        self.assertTrue(desk.mayWait(b"/elsewhere"))
+        configureDJs(service, parseConfig(self.text.format(folder=folder)), None)
+        self.assertEqual(desk.mountQueues, {})
+        self.assertTrue(desk.mayWait(b"/stream"))
 
 
 class ShowNameTests(DJTestMixin, SynchronousTestCase):

@@ -62,6 +62,7 @@ IN_PLACE = frozenset(
         "tokenSecret",
         "tokenBindAddress",
         "listenerAuthUrl",
+        "djQueue",
     }
 )
 """Mount settings a running mount takes without disconnecting anyone."""

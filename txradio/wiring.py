@@ -40,11 +40,12 @@ def configureDJs(service: RadioService, config: RadioConfig, reactor) -> None:
 
     accounts = accountsFrom(config.djs)
     zone = ZoneInfo(config.server.timezone)
+    own = {mount.path.encode("ascii"): mount.djQueue for mount in config.mounts if mount.djQueue is not None}
     desk = service.factory.djs
     if desk is not None:
-        desk.configure(accounts, zone, config.server.djQueue)
+        desk.configure(accounts, zone, config.server.djQueue, own)
     elif accounts:
-        service.factory.djs = DJDesk(accounts, zone, reactor, queue=config.server.djQueue)
+        service.factory.djs = DJDesk(accounts, zone, reactor, queue=config.server.djQueue, mountQueues=own)
 
 
 def directoryClients(config: RadioConfig, stations: Mapping[str, Station], reactor, only=None) -> list[YPClient]:

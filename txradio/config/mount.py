@@ -210,6 +210,13 @@ class MountConfig:
         kind=Flag(),
         help="Accept live source clients: Icecast PUT and SOURCE, or SHOUTcast v1 through shoutcast_source_listen.",
     )
+    djQueue: bool | None = setting(
+        None,
+        kind=Flag(),
+        help="Hold a DJ who logs in while another source is on this mount, and hand it over when the first leaves.",
+        doc="Overrides `[server] dj_queue` for this mount. See docs/shows.md, Hand-over.",
+        shown="`[server] dj_queue`",
+    )
     sourcePassword: str | PasswordHash | None = setting(
         None,
         kind=Secret(hashable=True, emptyHint="there is no default"),

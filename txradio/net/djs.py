@@ -18,7 +18,7 @@ first's, with no programme between.  One DJ waits per mount at most.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import tzinfo
 from typing import Any, Protocol
@@ -98,35 +98,53 @@ class DJDesk:
     waiting.
 
     @ivar zone: the station's time zone.
-    @ivar queue: whether a DJ may wait for the mount (hand-over).
+    @ivar queue: whether a DJ may wait for a busy mount (hand-over), for
+        the mounts not in L{mountQueues}.
+    @ivar mountQueues: the mounts whose own setting overrides L{queue}.
     """
 
     _log = Logger()
 
-    def __init__(self, accounts: Iterable[DJAccount], zone: tzinfo, clock: IReactorTime, queue: bool = False) -> None:
+    def __init__(
+        self,
+        accounts: Iterable[DJAccount],
+        zone: tzinfo,
+        clock: IReactorTime,
+        queue: bool = False,
+        mountQueues: Mapping[bytes, bool] | None = None,
+    ) -> None:
         """
         @param accounts: the DJ accounts.
         @param zone: the station's time zone, for the windows.
         @param clock: the radio's clock; its C{seconds()} are POSIX time.
         @param queue: whether a DJ may wait for a busy mount.
+        @param mountQueues: the mounts that decide otherwise, by path.
         """
         self._clock = clock
         self._onAir: dict[bytes, _Show] = {}
         self._waiting: dict[bytes, DJSession] = {}
-        self.configure(accounts, zone, queue)
+        self.configure(accounts, zone, queue, mountQueues)
 
-    def configure(self, accounts: Iterable[DJAccount], zone: tzinfo, queue: bool) -> None:
+    def configure(
+        self,
+        accounts: Iterable[DJAccount],
+        zone: tzinfo,
+        queue: bool,
+        mountQueues: Mapping[bytes, bool] | None = None,
+    ) -> None:
         """
         Take new accounts and settings (a reload).  DJs on the air keep
-        their current window's end.
+        their current window's end; a DJ already waiting keeps waiting.
 
         @param accounts: the DJ accounts.
         @param zone: the station's time zone.
         @param queue: whether a DJ may wait for a busy mount.
+        @param mountQueues: the mounts that decide otherwise, by path.
         """
         self._accounts = {account.name: account for account in accounts}
         self.zone = zone
         self.queue = queue
+        self.mountQueues = dict(mountQueues or {})
 
     def accounts(self, user: str | None = None) -> list[tuple[str, str | PasswordHash]]:
         """
@@ -192,7 +210,7 @@ class DJDesk:
             waits yet).
         """
         # MAX_WAITING is 1: the waiting room is one seat per mount.
-        return self.queue and mount not in self._waiting
+        return self.mountQueues.get(mount, self.queue) and mount not in self._waiting
 
     def hold(self, mount: bytes, session: DJSession) -> None:
         """
