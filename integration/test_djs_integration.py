@@ -4,6 +4,11 @@ logs in as a DJ (its own user name and password) and is heard by mpg123
 inside its window, gets 403 outside it, is ended at the end of a short
 window, and a second DJ waiting takes over with no programme between.
 
+The last test starts the radio as operators do, C{twistd txradio --config
+FILE} in a child process, with the DJs, their windows and a mount's own
+C{dj_queue} read from the TOML file, and has a waiting DJ take over when
+the first one's window ends.
+
 Tones tell the parties apart: the programme plays 440 Hz, DJ alice 1000 Hz
 and DJ bob 660 Hz; mpg123 decodes the stream to 8 kHz PCM, classified per
 0.1 s window (see L{integration.test_live_integration}).
@@ -23,6 +28,7 @@ from twisted.internet import reactor
 from twisted.internet.defer import inlineCallbacks
 from twisted.trial.unittest import TestCase
 
+from integration._figures import recordFigure
 from integration._realpeers import LOCAL_ENDPOINT, makeTracks, requireProgram, spawn, withTimeout
 from integration.test_live_integration import (
     LIVE_HZ,
@@ -34,6 +40,7 @@ from integration.test_live_integration import (
     playlistStation,
     startService,
 )
+from integration.test_operations_integration import RealRadioTestCase, freePort, local
 from txradio.net.djs import DJAccount, DJDesk
 from txradio.stream.events import SourceConnected, SourceDisconnected
 from txradio.wire.windows import DAYS, parseWindows
@@ -175,6 +182,99 @@ class DJTests(TestCase):
         self.assertNotIn(PLAYLIST_HZ, between, listener.heard())
         self.assertNotIn("error", listener.err.decode("utf-8", "replace").lower(), listener.describe())
         self.assertEqual([e.dj for e in self.events if isinstance(e, SourceConnected)], ["alice", "bob"])
+
+
+def windowEndingAtMinute(margin: float) -> tuple[str, float]:
+    """
+    A window, in UTC, that ends at the next whole minute at least C{margin}
+    seconds from now (a configuration file names an IANA time zone, so the
+    end is a whole minute of UTC).
+
+    @param margin: the least time before it ends.
+    @return: C{(window, end)}: a ten-minute window ending then, and its end
+        in POSIX seconds.
+    """
+    now = reactor.seconds()
+    end = (int(now + margin) // 60 + 1) * 60
+    local = datetime.fromtimestamp(end, UTC)
+    start = local - timedelta(minutes=10)
+    return f"{DAYS[start.weekday()]} {start:%H:%M}-{local:%H:%M}", float(end)
+
+
+class ConfigFileHandOverTests(RealRadioTestCase):
+    """
+    A radio started from a configuration file, as operators start it: DJ A's
+    window ends while she broadcasts (no grace) and DJ B, waiting, takes
+    over at a frame boundary.
+    """
+
+    timeout = 150
+
+    @inlineCallbacks
+    def test_handOverAtWindowEnd(self):
+        """
+        alice is on the air until her window ends at a whole minute; bob,
+        who logged in while she was on (held: the station's C{dj_queue} is
+        off but the mount's own is on), is heard right after her: mpg123
+        hears 1000 Hz then 660 Hz with no 440 Hz programme between and
+        reports no decoding error, and alice's ffmpeg is cut off within a
+        second and a half of the window's end.
+        """
+        requireProgram("ffmpeg")
+        requireProgram("mpg123")
+        folder = os.path.abspath(self.mktemp())
+        yield makeTracks(self, folder, [PLAYLIST_TRACK])
+        window, end = windowEndingAtMinute(20)
+        port = freePort()
+        config = os.path.abspath(self.mktemp())
+        self.writeConfig(
+            config,
+            f"""
+[server]
+listen = ["{local(port)}"]
+timezone = "UTC"
+dj_queue = false
+
+[[mount]]
+path = "/stream"
+playlist = "{folder}"
+dj_queue = true
+
+[[dj]]
+name = "alice"
+password = "ecila"
+mounts = ["/stream"]
+windows = ["{window}"]
+grace = 0
+
+[[dj]]
+name = "bob"
+password = "bob"
+mounts = ["/stream"]
+windows = ["{ALL_WEEK}"]
+""",
+        )
+        server = yield self.startServer(["--config", config], [port], timeout=self.timeout)
+        url = f"http://127.0.0.1:{port}/stream"
+        listener = listen(self, url, timeout=self.timeout)
+        before = yield listener.waitForTone(PLAYLIST_HZ, 15)
+        alice = djSource(self, port, "alice", "ecila", ALICE_HZ, timeout=self.timeout)
+        aliceAt = yield listener.waitForTone(ALICE_HZ, 15, start=before, length=2 * RUN)
+        bob = djSource(self, port, "bob", "bob", BOB_HZ, timeout=self.timeout)
+        yield server.waitForOutput(r"waits to take over /stream", 10)
+        self.assertTrue(bob.running, bob.describe())
+        yield withTimeout(alice.whenEnded(), end - reactor.seconds() + 10, "alice cut off at her window's end")
+        cutAt = reactor.seconds()
+        recordFigure("dj cut off after the window's end", seconds=round(cutAt - end, 3))
+        self.assertLess(abs(cutAt - end), 1.5, f"alice's ffmpeg ended at {cutAt}, her window at {end}")
+        self.assertIn("the window of dj alice on /stream is over", server.output)
+        bobAt = yield listener.waitForTone(BOB_HZ, 20, start=aliceAt, length=2 * RUN)
+        between = listener.tones[aliceAt:bobAt]
+        self.assertIn(ALICE_HZ, between, listener.heard())
+        self.assertNotIn(PLAYLIST_HZ, between, listener.heard())
+        self.assertTrue(bob.running, bob.describe())
+        self.assertTrue(listener.running, listener.describe())
+        self.assertNotIn("error", listener.err.decode("utf-8", "replace").lower(), listener.describe())
 
 
 def _sleep(seconds: float):

@@ -249,13 +249,14 @@ class RealRadioTestCase(TestCase):
 
     timeout = 45
 
-    def startServer(self, args: list[str], ports: list[int]):
+    def startServer(self, args: list[str], ports: list[int], timeout: float = 60):
         """
         Start C{python -m twisted txradio ARGS} from the checkout, stopped
         with C{SIGTERM} (then C{SIGKILL}) when the test ends.
 
         @param args: the plugin's arguments.
         @param ports: the ports it should listen on.
+        @param timeout: seconds before it is killed.
         @return: a L{Deferred} firing with the L{ChildProcess} once every
             port listens.
         """
@@ -263,7 +264,7 @@ class RealRadioTestCase(TestCase):
         env = dict(os.environ, PYTHONUNBUFFERED="1", LC_ALL="C.UTF-8")
         for name in ("LISTEN_FDS", "LISTEN_PID", "LISTEN_FDNAMES"):
             env.pop(name, None)
-        child = spawn(self, command, 60, path=CHECKOUT, env=env)
+        child = spawn(self, command, timeout, path=CHECKOUT, env=env)
         # Registered after spawn's own cleanup, so it runs first: a gentle
         # stop, then spawn's SIGKILL if the process is still there.
         self.addCleanup(self.stopGently, child)

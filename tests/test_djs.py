@@ -377,6 +377,16 @@ class ConfigTests(SynchronousTestCase):
         self.assertEqual(config.djs[0].mounts, ("/stream",))
         self.assertEqual(config.server.timezone, "Europe/Berlin")
 
+    def test_grace(self) -> None:
+        """
+        C{grace} may be 0 (its default: no overrun) but not negative.
+        """
+        dj = '[[dj]]\nname = "alice"\npassword = "x"\nmounts = ["/stream"]\nwindows = ["Mon 20:00-22:00"]\n'
+        self.assertEqual(parseConfig(self.base + dj + "grace = 0\n").djs[0].grace, 0)
+        self.assertEqual(parseConfig(self.base + dj + "grace = 2.5\n").djs[0].grace, 2.5)
+        error = self.assertRaises(ConfigError, parseConfig, self.base + dj + "grace = -1\n")
+        self.assertIn("at least 0", str(error))
+
     def test_badWindow(self) -> None:
         """
         A bad window is named in the error.

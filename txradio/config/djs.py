@@ -81,7 +81,7 @@ class DJConfig:
     )
     grace: float = setting(
         0.0,
-        kind=Seconds(MAX_GRACE),
+        kind=Seconds(MAX_GRACE, allowZero=True),
         help="Seconds the DJ may stay on air after a window ends, before the source is ended.",
         shown="`0`",
     )

@@ -261,20 +261,30 @@ class Integer(Kind):
 
 class Seconds(Kind):
     """
-    A duration: an integer or a float, more than 0 and at most a limit.
+    A duration: an integer or a float, more than 0 (or at least 0) and at
+    most a limit.
 
     @ivar maximum: the longest allowed, in seconds.
+    @ivar allowZero: whether 0 is allowed (none at all, e.g. no grace).
     """
 
-    def __init__(self, maximum: float) -> None:
+    def __init__(self, maximum: float, allowZero: bool = False) -> None:
         self.maximum = maximum
+        self.allowZero = allowZero
 
     def value(self, table: Table, key: str, value: Any) -> float:
-        expected = f"a number of seconds more than 0 and at most {self.maximum:g}"
-        return _numberWithin(table, key, value, expected, lambda seconds: 0 < seconds <= self.maximum)
+        expected = f"a number of seconds {self._least()} and at most {self.maximum:g}"
+
+        def fits(seconds: float) -> bool:
+            return (seconds >= 0 if self.allowZero else seconds > 0) and seconds <= self.maximum
+
+        return _numberWithin(table, key, value, expected, fits)
+
+    def _least(self) -> str:
+        return "at least 0" if self.allowZero else "more than 0"
 
     def describe(self) -> str:
-        return f"number (seconds), more than 0, at most {self.maximum:g}"
+        return f"number (seconds), {self._least()}, at most {self.maximum:g}"
 
     def fromOption(self, text: str) -> float:
         return _number(text, float, "a number of seconds")
