@@ -227,6 +227,15 @@ class ReairBlockTests(SynchronousTestCase):
         self.source.close()
         self.assertEqual(self.clock.getDelayedCalls(), [])
 
+    def test_upcoming(self) -> None:
+        """
+        While the block is on, the title foreseen next is the recording's
+        first cue title, not its file's name.
+        """
+        self.clock.advance(60)
+        self.assertEqual(self.source.upcomingTitles(1), ["Alice - Hello"])
+        self.source.close()
+
     def test_title(self) -> None:
         """
         The source's C{title} is the last cue title handed out.
@@ -285,6 +294,26 @@ when = "Sun 10:00-12:00"
         assert isinstance(tracks, RecordingTracks)
         self.assertEqual(tracks.folder, os.path.abspath(os.path.join(self.base, "shows", "stream")))
         self.assertEqual((tracks.show, tracks.pick), ("alice", ROTATION))
+        source.close()
+
+    def test_ownFolder(self) -> None:
+        """
+        A mount re-airing its own recordings reads them from its own
+        C{recordings_dir} when it has one.
+        """
+        from txradio.build import playlistSource
+        from txradio.config import parseConfig
+
+        text = self.config('recordings = "/stream"')
+        own = os.path.join(self.base, "own")
+        os.makedirs(own)
+        config = parseConfig(text.replace("record = true", f'record = true\nrecordings_dir = "{own}"'))
+        source = playlistSource(config.mounts[0], Clock(), "transcode", config.server)
+        assert isinstance(source, ScheduledSource)
+        tracks = source.tracks.blocks[0].tracks
+        assert isinstance(tracks, RecordingTracks)
+        self.assertEqual(tracks.folder, os.path.abspath(os.path.join(own, "stream")))
+        self.assertEqual((tracks.show, tracks.pick), (None, LATEST))
         source.close()
 
     def test_refused(self) -> None:

@@ -25,7 +25,7 @@ from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 
 from txradio.sources.playlist import PlaylistSource, Tracks
-from txradio.sources.reair import CueMarks
+from txradio.sources.reair import CueMarks, readCueTitles
 from txradio.sources.requests import RequestQueue
 from txradio.sources.tracks import NoTracks
 from txradio.wire.mp3 import Frame
@@ -441,6 +441,10 @@ class ScheduledSource(PlaylistSource):
         """
         titles = []
         for path in self.tracks.upcoming(count):
+            cues = readCueTitles(path)
+            if cues and cues[0][0] == 0:
+                titles.append(cues[0][1])  # a recorded show: its first title
+                continue
             try:
                 titles.append(self._titleOf(path))
             except Exception:
