@@ -200,15 +200,14 @@ def playlistSource(mount: MountConfig, reactor, policy: str, server: ServerConfi
     return source
 
 
-def recordingsFolder(mount: MountConfig, server: ServerConfig | None) -> str | None:
+def recordingsFolder(base: str, mount: str) -> str:
     """
-    @param mount: a mount's settings.
-    @param server: the server settings, or L{None} for the defaults.
-    @return: the folder its recordings are written to (C{DIR/MOUNT}), or
-        L{None} when it has none.
+    @param base: a C{recordings_dir}.
+    @param mount: a mount's path.
+    @return: the folder the mount's recordings are written to there
+        (C{DIR/MOUNT}).
     """
-    folder = mount.recordingsDir or (server.recordingsDir if server is not None else None)
-    return None if folder is None else os.path.join(folder, mount.path.strip("/"))
+    return os.path.join(base, mount.strip("/"))
 
 
 def blockTracks(block: BlockConfig, mount: MountConfig, server: ServerConfig) -> Tracks:
@@ -225,7 +224,7 @@ def blockTracks(block: BlockConfig, mount: MountConfig, server: ServerConfig) ->
     # The configuration's rules: the mount's own recordings may be in its
     # own folder; another mount's are in the server's.
     own = mount.recordingsDir if block.recordings == mount.path else None
-    folder = os.path.join(own or server.recordingsDir or "", block.recordings.strip("/"))
+    folder = recordingsFolder(own or server.recordingsDir or "", block.recordings)
     return RecordingTracks(folder, block.show, block.pick)
 
 
@@ -439,7 +438,7 @@ def configureRecorder(station: Station, mount: MountConfig, server: ServerConfig
     @param server: the server settings, or L{None} for the defaults.
     @param reactor: the clock.
     """
-    folder = recordingsFolder(mount, server)
+    folder = mount.recordingsDir or (server.recordingsDir if server is not None else None)
     key = None
     if mount.record and folder is not None:
         limits = RecordingLimits(
@@ -449,7 +448,7 @@ def configureRecorder(station: Station, mount: MountConfig, server: ServerConfig
             maxSeconds=mount.recordMaxSeconds,
             minFree=(server.recordingsMinFree if server is not None else 256) << 20,
         )
-        key = (folder, limits)
+        key = (recordingsFolder(folder, mount.path), limits)
     old = station.recorder
     if old is not None and getattr(old, "settingsKey", None) == key:
         return
