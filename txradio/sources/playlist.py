@@ -538,7 +538,9 @@ class PlaylistSource:
         self._afterTrack()
         # The seam ends where the next track's own frames resume; the
         # guard silences those that borrow from frames not sent.
-        self._into = (path, replace(incoming, keepFrom=plan.resume))
+        # A hair past the boundary, so that a sum of frame durations that
+        # falls just past it does not keep the frame ending there.
+        self._into = (path, replace(incoming, keepFrom=plan.resume + 1e-6))
 
     def _crossedInto(self) -> tuple[str | None, TrackPlan | None]:
         """
