@@ -370,6 +370,18 @@ class PlaylistCrossfadeTests(SynchronousTestCase):
         )
         self.assertEqual(self.source.crossfades, 1)
 
+    def test_seamFormat(self) -> None:
+        """
+        The seam takes A's sample rate and channels, and the mount's
+        bitrate, or without one the highest of A's frames just read.
+        """
+        self.play(1.0)
+        self.assertEqual(self.seams.seams[0].plan.format, SeamFormat(44100, 2, 128, 1152))
+        self.source.skip()
+        self.seams.bitrate = 64  # type: ignore[assignment]
+        self.play(1.0)
+        self.assertEqual(self.seams.seams[1].plan.format, SeamFormat(44100, 2, 64, 1152))
+
     def test_notReady(self) -> None:
         """
         A seam not ready when the cut is read gives a clean cut, with one
@@ -424,3 +436,58 @@ class PlaylistCrossfadeTests(SynchronousTestCase):
         played = self.play(TRACK_FRAMES * FRAME)
         self.assertNotIn("160k", " ".join(played))
         self.assertEqual(self.source.crossfades, 0)
+
+
+class SettingTests(SynchronousTestCase):
+    """
+    C{crossfade} in the configuration: off by default, bounded, and wired
+    where the playlist is built.
+    """
+
+    def config(self, line: str):
+        from txradio.config import parseConfig
+        from txradio.sources.tracks import demoTracks
+
+        folder = os.path.dirname(demoTracks().paths[0])
+        return parseConfig(f'[[mount]]\npath = "/stream"\nplaylist = "{folder}"\n{line}\n')
+
+    def test_off(self) -> None:
+        """
+        Without it, no seam maker, and no measurement either.
+        """
+        from txradio.build import playlistSource
+
+        mount = self.config("").mounts[0]
+        self.assertIsNone(mount.crossfade)
+        source = playlistSource(mount, FakeProcessReactor(), "skip")
+        self.assertIsNone(source.seams)
+        self.assertIsNone(source._leveller)
+
+    def test_on(self) -> None:
+        """
+        With it (and ffmpeg installed), the playlist gets a seam maker at
+        the mount's bitrate, and a leveller that measures every track with
+        ffmpeg (a duration is needed) at unity gain.
+        """
+        from txradio.build import playlistSource
+        from txradio.wire.audioformat import findEncoder
+
+        if findEncoder("ffmpeg") is None:
+            raise self.skipTest("ffmpeg is not installed")
+        mount = self.config("crossfade = 2.5\nbitrate = 96").mounts[0]
+        source = playlistSource(mount, FakeProcessReactor(), "skip")
+        assert source.seams is not None and source._leveller is not None
+        self.assertEqual((source.seams.seconds, source.seams.bitrate), (2.5, 96))
+        self.assertIsNone(source._leveller.target)
+        self.assertFalse(source._leveller.trimSilence)
+        self.assertTrue(source._leveller.analyser.needSilence)
+
+    def test_bounded(self) -> None:
+        """
+        More than 15 s, or 0, is refused, naming the key.
+        """
+        from txradio.config import ConfigError
+
+        for value in ("16", "0", "-1"):
+            error = self.assertRaises(ConfigError, self.config, f"crossfade = {value}")
+            self.assertIn("crossfade", str(error))

@@ -276,7 +276,7 @@ class PlaylistSource:
                 if cut:
                     self._crossInto()
                     return True
-                self._orderSeam()
+                self._orderSeam(frames)
             if not data:
                 self._endTrack()
             elif self._framer.freeFormat and not frames:
@@ -427,10 +427,14 @@ class PlaylistSource:
             return requested, True
         return (self._queue[0], False) if self._queue else None
 
-    def _orderSeam(self) -> None:
+    def _orderSeam(self, frames: list[Frame]) -> None:
         """
         Have the crossfade into the next track made while this one plays,
         once both are measured and the next one is known.
+
+        @param frames: the track's frames just read: without a bitrate of
+            its own, the mount's seams take their highest (a VBR track's
+            first frame may be far below its usual bitrate).
         """
         maker, leveller = self.seams, self._leveller
         if maker is None or leveller is None or self._seam is not None or self.path is None:
@@ -451,7 +455,8 @@ class PlaylistSource:
             return  # not measured yet: asked again at the next block
         self._seamFor = upcoming
         header = self._header
-        audioFormat = SeamFormat(header.sampleRate, header.channels, maker.bitrate or header.bitrate, header.samples)
+        bitrate = maker.bitrate or max((frame.header.bitrate for frame in frames), default=header.bitrate)
+        audioFormat = SeamFormat(header.sampleRate, header.channels, bitrate, header.samples)
         spans = [_span(path, plan) for path, plan in ((self.path, outgoing), (upcoming[0], incoming))]
         if spans[0] is None or spans[1] is None:
             return
