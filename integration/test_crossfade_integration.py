@@ -4,7 +4,8 @@ tones, at levels about 18 dB apart, each with 2.5 s of silence at both ends,
 played with C{--crossfade 3 --loudness -16 --trim-silence}: every join is a
 crossfade of over a second (both tones heard at once), the levels are even,
 no silence over 0.5 s is heard, both the stream and its derived 64 kbps
-mount decode cleanly, and the derived mount carries the same titles.
+mount decode cleanly, and the derived mount and the HLS segments carry the
+same titles.
 
 The length of each crossfade and the levels are recorded as figures
 (L{integration._figures}).
@@ -23,7 +24,7 @@ from twisted.internet.task import deferLater
 from twisted.trial.unittest import TestCase
 
 from integration._figures import recordFigure
-from integration._realpeers import LOCAL_ENDPOINT, connectRaw, requireProgram, run
+from integration._realpeers import LOCAL_ENDPOINT, connectRaw, fetch, parseResponse, requireProgram, run, titlesInOrder
 from integration.test_loudness_integration import PLAYER_TROUBLE, decibels
 from integration.test_transcode_integration import splitICY, titleTimes
 from txradio.tap import Options, makeService
@@ -89,6 +90,28 @@ def toneLevel(samples: array.array, start: int, stop: int, frequency: float) -> 
     # |X| = A * count / 4, and its RMS level is A / sqrt(2).
     amplitude = 4 * math.sqrt(max(power, 0.0)) / count
     return 20 * math.log10(amplitude / math.sqrt(2)) if amplitude > 0 else -math.inf
+
+
+def segmentTitle(segment: bytes) -> str | None:
+    """
+    Read the title (C{TIT2}) from the ID3v2.4 tag that starts an HLS
+    segment.
+
+    @return: the title, or L{None} when the tag has none.
+    """
+    assert segment[:3] == b"ID3", segment[:10]
+    size = 0
+    for byte in segment[6:10]:
+        size = size << 7 | byte
+    tag, at = segment[10 : 10 + size], 0
+    while at + 10 <= len(tag):
+        frameID, length = tag[at : at + 4], 0
+        for byte in tag[at + 4 : at + 8]:
+            length = length << 7 | byte
+        if frameID == b"TIT2":
+            return tag[at + 11 : at + 10 + length].rstrip(b"\0").decode("utf-8")
+        at += 10 + length
+    return None
 
 
 class CrossfadeTests(TestCase):
@@ -185,6 +208,7 @@ class CrossfadeTests(TestCase):
             request = f"GET {mount} HTTP/1.0\r\nIcy-MetaData: 1\r\n\r\n".encode()
             clients[mount] = yield connectRaw(self, port, request)
         yield deferLater(reactor, LISTEN, lambda: None)
+        hlsTitles = yield self.hlsTitles(port)
         frames, changes, recorded = yield self.record(clients["/stream"], "/stream")
         derivedFrames, derivedChanges, _ = yield self.record(clients["/stream-64"], "/stream-64")
         samples = yield self.decode(recorded)
@@ -233,3 +257,29 @@ class CrossfadeTests(TestCase):
         parentTitles = [title for _, title in changes]
         first = parentTitles.index(derivedTitles[0])
         self.assertEqual(parentTitles[first : first + len(derivedTitles)], derivedTitles)
+        # HLS: the segments still listed carry the same titles, in order.
+        names = [title.removeprefix("Test - ") for title in parentTitles]
+        self.assertGreaterEqual(len(hlsTitles), 2, hlsTitles)
+        first = names.index(hlsTitles[0])
+        self.assertEqual(names[first : first + len(hlsTitles)], hlsTitles)
+
+    @inlineCallbacks
+    def hlsTitles(self, port: int) -> Any:
+        """
+        Fetch C{/stream.m3u8} and every segment it lists.
+
+        @return: a L{Deferred} firing with the segments' titles, repeats
+            collapsed.
+        """
+        reply = yield fetch(self, port, b"GET /stream.m3u8 HTTP/1.0\r\n\r\n")
+        status, _, body = parseResponse(reply)
+        self.assertIn(b" 200 ", status + b" ")
+        titles = []
+        for line in body.decode("utf-8").splitlines():
+            if line and not line.startswith("#"):
+                path = line if line.startswith("/") else "/" + line
+                reply = yield fetch(self, port, f"GET {path} HTTP/1.0\r\n\r\n".encode())
+                status, _, segment = parseResponse(reply)
+                self.assertIn(b" 200 ", status + b" ", path)
+                titles.append(segmentTitle(segment))
+        return titlesInOrder([title for title in titles if title])
