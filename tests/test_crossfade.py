@@ -396,6 +396,22 @@ class PlaylistCrossfadeTests(SynchronousTestCase):
         self.assertEqual(len([m for m in messages if "not ready in time" in m]), 1)
         self.assertEqual(self.source.crossfades, 0)
 
+    def test_failedSeam(self) -> None:
+        """
+        A seam whose child failed gives a clean cut; the failure's own line
+        is the only one.
+        """
+        self.play(1.0)
+        seam = self.seams.seams[0]
+        seam._fail("ffmpeg exploded")
+        played = self.play(TRACK_FRAMES * FRAME + 1.0)
+        self.assertEqual(played[1:3], ["b.mp3", played[2]])
+        self.assertTrue(played[2].startswith("96k"))
+        messages = [e.get("log_format", "") for e in self.events if e["log_level"].name == "warn"]
+        self.assertEqual(len(messages), 1, messages)
+        self.assertIn("no crossfade from", messages[0])
+        self.assertEqual(self.source.crossfades, 0)
+
     def test_skipDiscards(self) -> None:
         """
         Skipping A while its seam is prepared discards the seam: B plays
