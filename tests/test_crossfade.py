@@ -23,6 +23,7 @@ from txradio.sources.seams import MAX_SEAM_BYTES, SEAM_TIMEOUT, Seam, SeamMaker
 from txradio.sources.tracks import ListTracks
 from txradio.wire.crossfade import (
     EVEN_CURVE,
+    LEAD_FRAMES,
     LOUD_CURVE,
     SeamFormat,
     SeamPlan,
@@ -68,7 +69,12 @@ class PlannerTests(SynchronousTestCase):
         self.assertGreater(plan.cut, 20.06 - 3.0 - FRAME)
         self.assertGreaterEqual(plan.resume, 2.44 + 3.0)
         self.assertLess(plan.resume, 2.44 + 3.0 + FRAME)
-        self.assertAlmostEqual(plan.frames * FRAME, plan.outgoingLength + plan.incomingLength - plan.overlap)
+        # The encoding starts the lead frames before the cut; those are
+        # left out.
+        self.assertAlmostEqual(plan.start, plan.cut - LEAD_FRAMES * FRAME)
+        self.assertAlmostEqual(
+            (plan.lead + plan.frames) * FRAME, plan.outgoingLength + plan.incomingLength - plan.overlap
+        )
         self.assertLessEqual(plan.overlap, 3.0 + 1e-9)
         self.assertGreater(plan.overlap, 3.0 - FRAME)
         self.assertLessEqual(plan.overlap, min(plan.outgoingLength, plan.incomingLength))
@@ -120,7 +126,7 @@ class PlannerTests(SynchronousTestCase):
         args = seamArguments(plan, "/usr/bin/ffmpeg")
         self.assertEqual(args[0], "/usr/bin/ffmpeg")
         self.assertEqual(args[args.index("-i") - 4 : args.index("-i") + 2],
-                         ["-ss", f"{plan.cut:.6f}", "-t", f"{plan.outgoingLength:.6f}", "-i", "file:/m/a:b.mp3"])  # fmt: skip
+                         ["-ss", f"{plan.start:.6f}", "-t", f"{plan.outgoingLength:.6f}", "-i", "file:/m/a:b.mp3"])  # fmt: skip
         self.assertIn("file:/m/b.mp3", args)
         self.assertEqual(args[args.index("file:/m/b.mp3") - 4], "1.500000")
         for pair in (["-c:a", "libmp3lame"], ["-b:a", "96k"], ["-ar", "48000"], ["-ac", "1"],
@@ -165,15 +171,15 @@ class SeamTests(SynchronousTestCase):
     def test_ready(self) -> None:
         """
         When ffmpeg exits cleanly the seam holds exactly the planned number
-        of frames (the encoder's flush frame is left out), and its timeout
-        is cancelled.
+        of frames (the lead frames and the encoder's flush frame are left
+        out), and its timeout is cancelled.
         """
         seam = self.maker.make(aPlan(10))
         child = self.reactor.spawned[0]
         self.assertTrue(child.stdinClosed)
         self.assertEqual(child.args, seamArguments(aPlan(10), "/usr/bin/ffmpeg"))
-        frame = silentFrame(44100, 2, 128)
-        seam.childDataReceived(1, frame.data * 11)
+        frame, lead, flush = silentFrame(44100, 2, 128), silentFrame(44100, 2, 32), silentFrame(44100, 2, 64)
+        seam.childDataReceived(1, lead.data * LEAD_FRAMES + frame.data * 10 + flush.data)
         self.assertFalse(seam.ready)
         child.exit(0)
         self.assertTrue(seam.ready)
@@ -195,7 +201,7 @@ class SeamTests(SynchronousTestCase):
         short.childDataReceived(1, silentFrame(44100, 2, 128).data * 3)
         self.reactor.spawned[1].exit(0)
         self.assertFalse(short.ready)
-        self.assertIn("3 frames, 10 were wanted", short.failure or "")
+        self.assertIn(f"3 frames, {10 + LEAD_FRAMES} were wanted", short.failure or "")
         warnings = self.warnings()
         self.assertEqual(len(warnings), 2, warnings)
         self.assertIn("no crossfade from a.mp3 into a.mp3", warnings[0])

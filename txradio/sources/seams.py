@@ -91,13 +91,14 @@ class Seam(ProcessProtocol):
             return
         framer = Framer()
         frames = framer.feed(output) + framer.flush()
-        wanted = self.plan.frames
-        if len(frames) < wanted:
-            self._fail(f"ffmpeg made {len(frames)} frames, {wanted} were wanted")
+        lead, wanted = self.plan.lead, self.plan.frames
+        if len(frames) < lead + wanted:
+            self._fail(f"ffmpeg made {len(frames)} frames, {lead + wanted} were wanted")
             return
-        # The encoder's last frame holds its flush: the timeline keeps
-        # exactly the frames the seam replaces.
-        self.frames = frames[:wanted]
+        # The lead frames (the encoder's priming) and the encoder's last
+        # frame (its flush) are left out: the timeline keeps exactly the
+        # frames the seam replaces.
+        self.frames = frames[lead : lead + wanted]
 
     def expire(self) -> None:
         """

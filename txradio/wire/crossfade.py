@@ -34,6 +34,12 @@ LEAD = 1.0
 """Seconds the cut point must lie ahead of what was read of A when the seam
 is planned, so there is time to make it."""
 
+LEAD_FRAMES = 2
+"""Frames the seam's encoding starts before the cut, and that are then
+left out: an encoder's first frame starts with its priming silence (576
+samples for LAME), so the seam's first frame kept decodes like A's own
+frame it replaces, with nothing missing and nothing twice."""
+
 LEVEL_GAP = 3.0
 """dB: when one track still plays this much louder than the other after
 levelling, it gets the faster curve (see L{chooseCurves})."""
@@ -109,6 +115,8 @@ class SeamPlan:
     @ivar curves: C{acrossfade}'s C{c1} (A's fade-out) and C{c2} (B's
         fade-in).
     @ivar format: the format it is encoded in.
+    @ivar lead: frames encoded before the cut and left out (see
+        L{LEAD_FRAMES}).
     """
 
     outgoing: TrackSpan
@@ -119,11 +127,17 @@ class SeamPlan:
     frames: int
     curves: tuple[str, str]
     format: SeamFormat
+    lead: int = LEAD_FRAMES
+
+    @property
+    def start(self) -> float:
+        """Seconds from the start of A where the seam's encoding starts."""
+        return self.cut - self.lead * self.format.frameDuration
 
     @property
     def outgoingLength(self) -> float:
-        """Seconds of A that go into the seam."""
-        return self.outgoing.end - self.cut
+        """Seconds of A that go into the seam's encoding."""
+        return self.outgoing.end - self.start
 
     @property
     def incomingLength(self) -> float:
@@ -182,7 +196,7 @@ def planSeam(
         if track.end - track.start < SPAN_FACTOR * seconds:
             return None
     cut = math.floor((outgoing.end - seconds) / frame + 1e-9) * frame
-    if cut < max(outgoing.start, played + LEAD):
+    if cut < max(outgoing.start, played + LEAD, LEAD_FRAMES * frame):
         return None
     resume = math.ceil((incoming.start + seconds) / frame - 1e-9) * frame
     outgoingLength = outgoing.end - cut
@@ -228,7 +242,8 @@ def seamArguments(plan: SeamPlan, executable: str = "ffmpeg") -> list[str]:
     The whole ffmpeg command making a seam: both inputs read from their
     seam's part only, mixed by L{filterGraph}, encoded with LAME at A's
     constant bitrate to MP3 on standard output, without a Xing/Info frame
-    or tags (the frames go straight into the stream).
+    or tags (the frames go straight into the stream), and without the bit
+    reservoir, so that no frame borrows from the lead frames left out.
 
     @param plan: the seam.
     @param executable: the ffmpeg program.
@@ -237,7 +252,7 @@ def seamArguments(plan: SeamPlan, executable: str = "ffmpeg") -> list[str]:
     audioFormat = plan.format
     return [
         executable, "-hide_banner", "-nostdin", "-nostats", "-v", "error",
-        "-ss", f"{plan.cut:.6f}", "-t", f"{plan.outgoingLength:.6f}",
+        "-ss", f"{plan.start:.6f}", "-t", f"{plan.outgoingLength:.6f}",
         # file: keeps a name with a colon from being read as a protocol.
         "-i", "file:" + plan.outgoing.path,
         "-ss", f"{plan.incoming.start:.6f}", "-t", f"{plan.incomingLength:.6f}",
@@ -246,6 +261,6 @@ def seamArguments(plan: SeamPlan, executable: str = "ffmpeg") -> list[str]:
         "-map", "[seam]", "-vn",
         "-c:a", "libmp3lame", "-b:a", f"{audioFormat.bitrate}k",
         "-ar", str(audioFormat.sampleRate), "-ac", str(audioFormat.channels),
-        "-write_xing", "0", "-id3v2_version", "0",
+        "-reservoir", "0", "-write_xing", "0", "-id3v2_version", "0",
         "-f", "mp3", "pipe:1",
     ]  # fmt: skip
