@@ -8,6 +8,7 @@ playing A's frames, the seam, then B's frames
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 
 from twisted.internet.testing import EventLoggingObserver
 from twisted.logger import globalLogPublisher
@@ -30,10 +31,19 @@ from txradio.wire.crossfade import (
     TrackSpan,
     chooseCurves,
     filterGraph,
+    handOver,
     planSeam,
     seamArguments,
 )
-from txradio.wire.mp3 import Frame, silentFrame
+from txradio.wire.mp3 import (
+    Frame,
+    granuleBlocks,
+    mainDataBegin,
+    mainDataBits,
+    mainDataSize,
+    silentFrame,
+    withMainData,
+)
 from txradio.wire.programme import TitleChange
 
 FORMAT = SeamFormat(44100, 2, 128)
@@ -138,6 +148,96 @@ class PlannerTests(SynchronousTestCase):
         self.assertIn("[1:a]volume=3.00dB,", graph)
         self.assertIn("channel_layouts=mono", graph)
         self.assertIn(f"acrossfade=d={plan.overlap:.6f}:c1=qsin:c2=qsin[seam]", graph)
+
+
+def coded(bitrate: int, used: int, begin: int = 0, fill: bytes = b"\x01", protected: bool = False) -> Frame:
+    """
+    A Layer III frame (44.1 kHz stereo) whose granules use C{used} bytes of
+    audio data, starting C{begin} bytes back, and whose data area is
+    C{fill} repeated.
+    """
+    frame = silentFrame(44100, 2, bitrate)
+    if protected:
+        data = bytearray(frame.data)
+        data[1] &= 0xFE
+        frame = Frame(replace(frame.header, protected=True), bytes(data[:4]) + b"\0\0" + bytes(data[4:-2]))
+    start = 6 if frame.header.protected else 4
+    side = int.from_bytes(frame.data[start : start + 32], "big")
+    blocks = granuleBlocks(frame.header)
+    share, extra = divmod(used * 8, len(blocks))
+    for index, offset in enumerate(blocks):
+        bits = share + (extra if index == 0 else 0)
+        side |= bits << (256 - offset - 12)
+    frame = Frame(frame.header, frame.data[:start] + side.to_bytes(32, "big") + frame.data[start + 32 :])
+    size = mainDataSize(frame)
+    return withMainData(frame, begin, (fill * size)[:size])
+
+
+def chunks(frames: list[Frame]) -> list[bytes]:
+    """
+    Read each frame's audio data the way a decoder does: from
+    C{main_data_begin} bytes back in the frames' data areas.
+    """
+    stream = b""
+    out = []
+    for frame in frames:
+        at = len(stream)
+        stream += frame.data[len(frame.data) - mainDataSize(frame) :]
+        begin = at - mainDataBegin(frame)
+        out.append(stream[begin : begin + (mainDataBits(frame) + 7) // 8])
+    return out
+
+
+class HandOverTests(SynchronousTestCase):
+    """
+    L{handOver} repacks a seam's last frames so that they end with the audio
+    data the next frame borrows.
+    """
+
+    def test_repacked(self) -> None:
+        """
+        Every frame's audio data reads back the same, the frames' sizes and
+        headers are unchanged, and the last bytes are the borrowed ones.
+        """
+        seam = [coded(128, 200, fill=bytes([index])) for index in range(1, 5)]
+        borrowed = bytes(range(200, 256)) * 8
+        repacked = handOver(seam, borrowed)
+        assert repacked is not None
+        self.assertEqual(chunks(repacked), chunks(seam))
+        self.assertEqual([frame.header for frame in repacked], [frame.header for frame in seam])
+        areas = b"".join(frame.data[len(frame.data) - mainDataSize(frame) :] for frame in repacked)
+        self.assertEqual(areas[-len(borrowed) :], borrowed)
+        self.assertTrue(all(mainDataBegin(frame) <= 511 for frame in repacked))
+        # The next frame, borrowing those bytes, reads them.
+        after = coded(128, 100, begin=len(borrowed), fill=b"\x09")
+        self.assertEqual(chunks(repacked + [after])[-1], (borrowed + b"\x09" * 100)[:100])
+
+    def test_noRoom(self) -> None:
+        """
+        Frames whose audio data fills them leave no room: L{None}.
+        """
+        full = coded(128, mainDataSize(silentFrame(44100, 2, 128)))
+        self.assertIsNone(handOver([full, full], b"x" * 10))
+        self.assertIsNone(handOver([coded(128, 200)], b"x" * 300))
+
+    def test_nothingBorrowed(self) -> None:
+        """
+        Nothing borrowed: the frames as they are.
+        """
+        seam = [coded(128, 100)]
+        self.assertEqual(handOver(seam, b""), seam)
+
+    def test_protected(self) -> None:
+        """
+        A protected frame's CRC is recomputed over its new side information.
+        """
+        from txradio.wire.gain import crcMatches
+
+        seam = [coded(128, 100, protected=True) for _ in range(2)]
+        repacked = handOver(seam, b"y" * 300)
+        assert repacked is not None
+        self.assertTrue(all(crcMatches(frame) for frame in repacked))
+        self.assertEqual(chunks(repacked), chunks(seam))
 
 
 def aPlan(frames: int = 10) -> SeamPlan:
@@ -387,6 +487,32 @@ class PlaylistCrossfadeTests(SynchronousTestCase):
         self.seams.bitrate = 64  # type: ignore[assignment]
         self.play(1.0)
         self.assertEqual(self.seams.seams[1].plan.format, SeamFormat(44100, 2, 64, 1152))
+
+    def test_reservoirHandedOver(self) -> None:
+        """
+        When B's first frame kept borrows audio data from the frames the
+        seam replaced, the seam's last frames are repacked to end with
+        those bytes, and B's frame plays as it is instead of silenced.
+        """
+        own = coded(96, 100, begin=60, fill=b"\x42")
+        with open(self.paths["b.mp3"], "wb") as f:
+            f.write(own.data * TRACK_FRAMES)
+        first = pullAll(self.source, 1.0)
+        seam = self.seams.seams[0]
+        self.seams.finish(seam)
+        assert seam.frames is not None
+        original = list(seam.frames)
+        items = first + pullAll(self.source, TRACK_FRAMES * FRAME)
+        frames = [item for item in items if isinstance(item, Frame)]
+        cut = round(seam.plan.cut / FRAME)
+        played = frames[cut : cut + seam.plan.frames]
+        following = frames[cut + seam.plan.frames]
+        self.assertEqual(following, own)
+        self.assertEqual(played[:-8], original[:-8])
+        self.assertNotEqual(played[-8:], original[-8:])
+        areas = b"".join(frame.data[len(frame.data) - mainDataSize(frame) :] for frame in played)
+        self.assertEqual(areas[-60:], b"\x42" * 60)
+        self.assertEqual(chunks(played + [following])[-1], b"\x42" * 100)
 
     def test_notReady(self) -> None:
         """

@@ -30,9 +30,9 @@ from txradio.sources.requests import RequestQueue
 from txradio.sources.seams import Seam, SeamMaker
 from txradio.sources.tags import readTitle
 from txradio.sources.tracks import NoTracks
-from txradio.wire.crossfade import SeamFormat, TrackSpan, planSeam
+from txradio.wire.crossfade import SeamFormat, TrackSpan, handOver, planSeam
 from txradio.wire.gain import STEP_DB, applyGain
-from txradio.wire.mp3 import Frame, FrameHeader, Framer, ReservoirGuard
+from txradio.wire.mp3 import Frame, FrameHeader, Framer, ReservoirGuard, mainDataBegin, mainDataSize
 from txradio.wire.programme import TitleChange
 
 
@@ -60,6 +60,10 @@ RETRY_DELAY = 10.0
 
 ATTEMPTS_PER_PULL = 32
 """Files tried at most in one pull, so a run of bad files never blocks long."""
+
+HANDOVER_FRAMES = 8
+"""The last frames of a crossfade seam repacked to carry the audio data
+that the next track's first frames borrow (L{handOver})."""
 
 
 @implementer(IProgramme)
@@ -143,6 +147,8 @@ class PlaylistSource:
         self._seamPlan: TrackPlan | None = None
         self._into: tuple[str, TrackPlan] | None = None
         self._announced: str | None = None
+        self._handover: list[Frame] | None = None
+        self._borrowable = bytearray()
 
     @property
     def onAir(self) -> bool:
@@ -249,7 +255,7 @@ class PlaylistSource:
             if self._closed:
                 return False
             if self._file is None and not self._openNext():
-                return False
+                return bool(self._pending)
             assert self._file is not None and self.path is not None
             try:
                 data = self._file.read(READ_SIZE)
@@ -274,8 +280,10 @@ class PlaylistSource:
                 frames, cut = self._beforeCut(frames)
                 self._pending.extend(self._take(frames))
                 if cut:
+                    # The next track opens now, while the seam's last
+                    # frames are still here to hand its reservoir over.
                     self._crossInto()
-                    return True
+                    continue
                 self._orderSeam(frames)
             if not data:
                 self._endTrack()
@@ -286,7 +294,7 @@ class PlaylistSource:
             elif not self._trackFrames and self._trackBytes - self._framer.tagBytes > NOT_MP3_AFTER:
                 self._skip(self.path, "no MPEG audio found")
                 continue
-            if frames and self._pending:
+            if frames and self._pending and self._handover is None:
                 return True
         return bool(self._pending)
 
@@ -357,6 +365,8 @@ class PlaylistSource:
         self._plan = None
         self._measured = None
         self._seamFor = None
+        if into is None:
+            self._handover = None
         self._trackTime = 0.0
         self._guard.reset()
         leveller = self._leveller
@@ -401,14 +411,46 @@ class PlaylistSource:
             duration = frame.header.duration
             end = start + duration
             if end > keepFrom and (keepUntil is None or start < keepUntil):
+                if self._handover is not None:
+                    self._handOver(frame)
                 if keepFrom:
                     # The first frames kept may borrow audio data from the
                     # dropped ones: the guard silences those that do.
                     frame = self._guard.check(frame)
                 out.append(applyGain(frame, steps))
+            elif self._handover is not None and frame.header.layer == 3:
+                self._borrowable += frame.data[len(frame.data) - mainDataSize(frame) :]
+                del self._borrowable[: -ReservoirGuard.LIMIT]
             start = end
         self._trackTime = start
         return out
+
+    def _handOver(self, first: Frame) -> None:
+        """
+        The first frame of the track a seam led into is read: if it borrows
+        audio data from the frames the seam replaced, repack the seam's
+        last frames (still waiting to be pulled) to end with those bytes,
+        so that nothing of it is silenced.
+
+        @param first: the track's first frame kept.
+        """
+        tail, borrowable = self._handover, bytes(self._borrowable)
+        self._handover, self._borrowable = None, bytearray()
+        assert tail is not None
+        pending = self._pending
+        count = len(tail)
+        borrowed = mainDataBegin(first) if first.header.layer == 3 else 0
+        if not borrowed or borrowed > len(borrowable) or len(pending) < count:
+            return
+        if any(pending[len(pending) - count + index] is not frame for index, frame in enumerate(tail)):
+            return  # already pulled (the track was slow to open)
+        repacked = handOver(tail, borrowable[-borrowed:])
+        if repacked is None:
+            return
+        for _ in tail:
+            pending.pop()
+        pending.extend(repacked)
+        self._guard.reset(borrowed)
 
     def _peekRequest(self) -> str | None:
         """
@@ -546,6 +588,7 @@ class PlaylistSource:
         # A hair past the boundary, so that a sum of frame durations that
         # falls just past it does not keep the frame ending there.
         self._into = (path, replace(incoming, keepFrom=plan.resume + 1e-6))
+        self._handover = seam.frames[-HANDOVER_FRAMES:]
 
     def _crossedInto(self) -> tuple[str | None, TrackPlan | None]:
         """

@@ -15,13 +15,21 @@ that plays (from its leading silence's end to the resume point).  The two
 overlap by about the seam's length (L{SeamPlan.overlap}, within one frame of
 what was asked, so the seam fits whole frames).
 
+Where the seam gives way to B's own frames, B's first frames borrow audio
+data (the bit reservoir) from B's frames that the seam replaced:
+L{handOver} moves the seam's own audio data earlier, into room its frames
+leave unused, so that the seam's last bytes are the ones B borrows.
+
 Nothing here does I/O.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
+
+from txradio.wire.mp3 import Frame, MPEGVersion, mainDataBegin, mainDataBits, mainDataSize, withMainData
 
 MIN_OVERLAP = 0.5
 """Seconds: a shorter crossfade is not worth a seam."""
@@ -264,3 +272,58 @@ def seamArguments(plan: SeamPlan, executable: str = "ffmpeg") -> list[str]:
         "-reservoir", "0", "-write_xing", "0", "-id3v2_version", "0",
         "-f", "mp3", "pipe:1",
     ]  # fmt: skip
+
+
+def handOver(frames: Sequence[Frame], borrowed: bytes) -> list[Frame] | None:
+    """
+    Repack the last frames of a seam so that the frame after them finds the
+    audio data it borrows.
+
+    Each frame's own audio data (C{part2_3_length} bits) is moved as late
+    as it may go, no later than its own frame and no earlier than its
+    C{main_data_begin} allows, and never before the first frame given;
+    the last C{len(borrowed)} bytes of the frames' audio data areas are
+    then C{borrowed}.
+
+    @param frames: the seam's last frames, Layer III, in order; the first
+        borrows nothing from before it.
+    @param borrowed: the bytes the next frame borrows (its
+        C{main_data_begin} bytes from before it in its own stream).
+    @return: the frames rewritten, or L{None} when they have not enough
+        unused room (or are not Layer III).
+    """
+    if not borrowed:
+        return list(frames)
+    if not frames or any(frame.header.layer != 3 for frame in frames):
+        return None
+    furthest = 511 if frames[0].header.version is MPEGVersion.MPEG1 else 255
+    areas = [frame.data[len(frame.data) - mainDataSize(frame) :] for frame in frames]
+    stream = b"".join(areas)
+    positions = []
+    chunks = []
+    at = 0
+    for frame, area in zip(frames, areas):
+        begin = at - mainDataBegin(frame)
+        size = (mainDataBits(frame) + 7) // 8
+        if begin < 0 or begin + size > at + len(area):
+            return None
+        positions.append(at)
+        chunks.append(stream[begin : begin + size])
+        at += len(area)
+    end = len(stream) - len(borrowed)
+    starts = [0] * len(frames)
+    for index in reversed(range(len(frames))):
+        position = positions[index]
+        end = min(end, position + len(areas[index]))
+        start = min(end - len(chunks[index]), position)
+        if start < max(position - furthest, 0):
+            return None
+        starts[index] = end = start
+    packed = bytearray(len(stream))
+    for start, chunk in zip(starts, chunks):
+        packed[start : start + len(chunk)] = chunk
+    packed[len(stream) - len(borrowed) :] = borrowed
+    return [
+        withMainData(frame, position - start, bytes(packed[position : position + len(area)]))
+        for frame, position, start, area in zip(frames, positions, starts, areas)
+    ]
