@@ -236,12 +236,24 @@ class CrossfadeTests(TestCase):
         for offset in range(int((SILENCE + 0.5) * RATE), len(samples) - window, window):
             run_ = run_ + 1 if decibels(samples, offset, offset + window) < SILENT else 0
             longest = max(longest, run_)
+        # No gap even a few frames long (a seam's priming, or frames the
+        # reservoir guard silenced): the quietest 10 ms, and frames whose
+        # side information is all zero (silenced), after the first join.
+        short = int(0.01 * RATE)
+        quietest = min(
+            decibels(samples, offset, offset + short)
+            for offset in range(int((SILENCE + 0.5) * RATE), len(samples) - 2 * short, short)
+        )
+        firstJoin = int((changes[1][0] - CROSSFADE) / (1152 / 44100))
+        silenced = sum(1 for frame in frames[firstJoin:] if not any(frame.data[4:36]))
         recordFigure(
             "crossfade 3 s with loudness -16 LUFS and trim-silence, four tracks 18 dB apart",
             crossfadeSecondsAtJoins=overlaps,
             levelsDb={title: round(level, 1) for title, level in levels},
             spreadDb=round(spread, 1),
             longestSilenceSeconds=round(longest * WINDOW, 2),
+            quietestTenMillisecondsDb=round(quietest, 1),
+            silencedFrames=silenced,
             trackSeconds=[round(b[0] - a[0], 2) for a, b in zip(changes, changes[1:])],
         )
         self.assertGreaterEqual(len(overlaps), 4, changes)
@@ -250,6 +262,8 @@ class CrossfadeTests(TestCase):
         self.assertGreaterEqual(len(levels), 3, changes)
         self.assertLessEqual(spread, 2.0, levels)
         self.assertLessEqual(longest * WINDOW, 0.5, changes)
+        self.assertGreater(quietest, SILENT, changes)
+        self.assertEqual(silenced, 0)
         # The derived mount: 64 kbps, and the same titles in the same order.
         self.assertEqual({frame.header.bitrate for frame in derivedFrames}, {64})
         derivedTitles = [title for _, title in derivedChanges]
