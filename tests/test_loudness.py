@@ -95,13 +95,13 @@ class ParseTests(SynchronousTestCase):
         """
         Loudness, true peak, and the silence at both ends are read.
         """
-        self.assertEqual(parseAnalysis(TRACK_LOG), Measurement(-41.7, -41.2, 2.50018, 6.49984, "ebur128"))
+        self.assertEqual(parseAnalysis(TRACK_LOG), Measurement(-41.7, -41.2, 2.50018, 6.49984, "ebur128", 9.0))
 
     def test_noSilence(self) -> None:
         """
         A track without silence has none to trim.
         """
-        self.assertEqual(parseAnalysis(TONE_LOG), Measurement(-22.2, -18.5, 0.0, None, "ebur128"))
+        self.assertEqual(parseAnalysis(TONE_LOG), Measurement(-22.2, -18.5, 0.0, None, "ebur128", 3.0))
 
     def test_silenceToEndUnterminated(self) -> None:
         """
@@ -359,9 +359,9 @@ class LevellerTests(SynchronousTestCase):
         silence edges keep a margin of audio.
         """
         analyser = FixedAnalyser()
-        analyser.known["a"] = Measurement(-22.0, -10.0, 2.5, 6.5)
+        analyser.known["a"] = Measurement(-22.0, -10.0, 2.5, 6.5, duration=9.0)
         leveller = Leveller(analyser, -16.0, True)  # type: ignore[arg-type]
-        self.assertEqual(leveller.planFor("a"), TrackPlan(4, 2.5 - EDGE_MARGIN, 6.5 + EDGE_MARGIN))
+        self.assertEqual(leveller.planFor("a"), TrackPlan(4, 2.5 - EDGE_MARGIN, 6.5 + EDGE_MARGIN, 9.0, -16.0))
         self.assertIsNone(leveller.planFor("b"))
         self.assertEqual(Leveller(analyser, None, True).planFor("a").steps, 0)  # type: ignore[arg-type, union-attr]
         self.assertFalse(Leveller(analyser, -16.0, False).planFor("a").trims)  # type: ignore[arg-type, union-attr]

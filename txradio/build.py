@@ -35,6 +35,7 @@ from txradio.sources.reair import RecordingTracks
 from txradio.sources.relay import RelaySource
 from txradio.sources.requests import takeRequests
 from txradio.sources.schedule import Block, ScheduledSource, scheduledTracksFor
+from txradio.sources.seams import SeamMaker
 from txradio.sources.tracks import FolderTracks, tracksFor
 from txradio.sources.transcode import ALWAYS, TranscodingSource
 from txradio.stream.intro import introChunk
@@ -185,8 +186,10 @@ def playlistSource(mount: MountConfig, reactor, policy: str, server: ServerConfi
     """
     refuse = refuser(mount.audioFormat) if policy == SKIP else None
     leveller = None
-    if mount.loudness is not None or mount.trimSilence:
-        analyser = LoudnessAnalyser(reactor, needSilence=mount.trimSilence)
+    if mount.loudness is not None or mount.trimSilence or mount.crossfade:
+        # A crossfade needs each track's duration, which only ffmpeg's
+        # measurement gives (ReplayGain tags do not).
+        analyser = LoudnessAnalyser(reactor, needSilence=mount.trimSilence or bool(mount.crossfade))
         leveller = Leveller(analyser, mount.loudness, mount.trimSilence)
     if server is not None and (mount.blocks or mount.jingles is not None):
         source = scheduledSource(mount, server, reactor, refuse=refuse, leveller=leveller)
@@ -194,7 +197,16 @@ def playlistSource(mount: MountConfig, reactor, policy: str, server: ServerConfi
         source = PlaylistSource(
             tracksFor(mount.playlist, mount.shuffle), clock=reactor, name=mount.path, refuse=refuse, leveller=leveller
         )
-    source.decoders = Decoders(reactor, mount.audioFormat, findEncoder("ffmpeg"))
+    ffmpeg = findEncoder("ffmpeg")
+    source.decoders = Decoders(reactor, mount.audioFormat, ffmpeg)
+    if mount.crossfade:
+        if ffmpeg is None:
+            _log.warn(
+                "{mount}: crossfade needs ffmpeg, which is not installed: tracks follow with clean cuts",
+                mount=mount.path,
+            )
+        else:
+            source.seams = SeamMaker(reactor, mount.crossfade, ffmpeg, mount.path, mount.audioFormat.bitrate)
     if mount.requests and server is not None:
         takeRequests(source, reactor, server.requests.limits())
     return source
@@ -480,7 +492,7 @@ def updateStation(
     configureStation(station, mount, server)
     configureIntro(station, mount, reactor)
     configureRecorder(station, mount, server, reactor)
-    if changed & {"playlist", "shuffle", "loudness", "trimSilence", "requests"}:
+    if changed & {"playlist", "shuffle", "loudness", "trimSilence", "crossfade", "requests"}:
         # The policy cannot have changed (that rebuilds the mount): keep the
         # one its conformer was given.
         policy = station.conformer.policy if station.conformer is not None else SKIP

@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 
 from txradio.config._check import setting
 from txradio.config.access import AgentPatterns, Networks, PasswordPath
-from txradio.config.kinds import Among, Choice, Flag, Integer, Level, SubTable, Text, User
+from txradio.config.kinds import Among, Choice, Flag, Integer, Level, Seconds, SubTable, Text, User
 from txradio.config.places import Folder, HookURL, IntroFile, MountPath, Playlist, Upstream
 from txradio.config.schedule import BlockConfig, JinglesConfig, SubTables
 from txradio.config.secrets import Secret
@@ -21,6 +21,9 @@ from txradio.stream.listener import DEFAULT_LAG_LIMIT
 from txradio.wire.audioformat import BITRATES, POLICIES, SAMPLE_RATES, AudioFormat
 from txradio.wire.icy import DEFAULT_METAINT, MAX_METAINT
 from txradio.wire.passwordhash import PasswordHash
+
+MAX_CROSSFADE = 15.0
+"""The longest crossfade, in seconds."""
 
 MAX_BURST = 16 << 20
 """The largest C{burst_size} accepted, in bytes (16 MiB)."""
@@ -102,6 +105,8 @@ class MountConfig:
     @ivar loudness: the loudness in LUFS the playlist's tracks are brought
         to, or L{None} to leave their levels alone.
     @ivar trimSilence: whether the playlist's tracks lose their silent ends.
+    @ivar crossfade: seconds over which one playlist track fades into the
+        next, or L{None} for clean cuts.
     @ivar relay: the upstream URL to relay, or L{None}.
     @ivar live: whether live source clients may broadcast to the mount.
     @ivar sourcePassword: the password they log in with (or its
@@ -197,6 +202,18 @@ class MountConfig:
         doc="It applies to the mount's `playlist`. Silence is below -50 dB for at least 0.3 s, found by ffmpeg "
         "in the same background measurement as `loudness`; it is dropped a frame at a time.",
         option="trim-silence",
+    )
+    crossfade: float | None = setting(
+        None,
+        kind=Seconds(MAX_CROSSFADE),
+        help="Fade each playlist track into the next over this many seconds (e.g. 3).",
+        doc="It applies to the mount's `playlist`. Only the seam is re-encoded: ffmpeg mixes the end of one track "
+        "with the start of the next in a child process while the first plays, and the rest of both tracks "
+        "passes through as their own frames. The tracks are measured as for `loudness` (at unity gain when "
+        "`loudness` is off), so it needs ffmpeg; a seam not ready in time, a track under three times the "
+        'crossfade, or a first track not yet measured gives a clean cut. See "Crossfades" in docs/programming.md.',
+        option="crossfade",
+        shown="off",
     )
     relay: str | None = setting(
         None,
@@ -336,7 +353,7 @@ class MountConfig:
     allowIp: tuple[str, ...] | None = setting(
         None,
         kind=Networks(),
-        help="Only these addresses and networks may listen (IPv4 and IPv6, e.g. `\"10.0.0.0/8\"`); 403 for others.",
+        help='Only these addresses and networks may listen (IPv4 and IPv6, e.g. `"10.0.0.0/8"`); 403 for others.',
         doc="Replaces the server's `allow_ip` for this mount; `[]` allows everyone. See docs/security.md.",
         shown="the server's",
     )

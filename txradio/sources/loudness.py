@@ -29,7 +29,7 @@ from twisted.internet.protocol import ProcessProtocol
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
-from txradio.wire.gain import gainSteps
+from txradio.wire.gain import STEP_DB, gainSteps
 
 FILTERS = "ebur128=peak=true:framelog=verbose,silencedetect=n=-50dB:d=0.3"
 """The ffmpeg filters that measure a track.  C{framelog=verbose} keeps
@@ -66,6 +66,7 @@ class Measurement:
     @ivar trailingSilence: seconds from the start where the silence at the
         end starts, L{None} when there is none or it was not measured.
     @ivar method: C{"ebur128"} or C{"replaygain"}.
+    @ivar duration: seconds of audio, or L{None} when not measured.
     """
 
     loudness: float
@@ -73,6 +74,7 @@ class Measurement:
     leadingSilence: float | None = None
     trailingSilence: float | None = None
     method: str = "ebur128"
+    duration: float | None = None
 
 
 _INTEGRATED = re.compile(rb"^\s*I:\s*(-?(?:[\d.]+|inf))\s*LUFS", re.MULTILINE)
@@ -120,7 +122,7 @@ def parseAnalysis(log: bytes) -> Measurement:
             end is None or (duration is not None and end >= duration - EDGE_MARGIN)
         ):
             trailing = start
-    return Measurement(loudness, truePeak, leading, trailing, "ebur128")
+    return Measurement(loudness, truePeak, leading, trailing, "ebur128", duration)
 
 
 def _decibels(text: str) -> float:
@@ -439,11 +441,17 @@ class TrackPlan:
     @ivar keepFrom: seconds from the start before which frames are dropped.
     @ivar keepUntil: seconds from the start from which frames are dropped,
         or L{None} to keep them all.
+    @ivar duration: the track's measured duration in seconds, or L{None}
+        when not known (a crossfade needs it).
+    @ivar loudness: the loudness it plays at, gain included, in LUFS, or
+        L{None} when not known.
     """
 
     steps: int = 0
     keepFrom: float = 0.0
     keepUntil: float | None = None
+    duration: float | None = None
+    loudness: float | None = None
 
     @property
     def trims(self) -> bool:
@@ -510,4 +518,5 @@ class Leveller:
                 keepFrom = max(measurement.leadingSilence - EDGE_MARGIN, 0.0)
             if measurement.trailingSilence is not None:
                 keepUntil = measurement.trailingSilence + EDGE_MARGIN
-        return TrackPlan(steps, keepFrom, keepUntil)
+        loudness = measurement.loudness + steps * STEP_DB
+        return TrackPlan(steps, keepFrom, keepUntil, measurement.duration, loudness)

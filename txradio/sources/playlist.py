@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable
 from contextlib import suppress
+from dataclasses import replace
 from typing import IO, Protocol
 
 from twisted.internet.interfaces import IReactorTime
@@ -26,10 +27,12 @@ from txradio.interfaces import IProgramme
 from txradio.sources.decode import Decoders, countSkipped, formatOf
 from txradio.sources.loudness import Leveller, TrackPlan
 from txradio.sources.requests import RequestQueue
+from txradio.sources.seams import Seam, SeamMaker
 from txradio.sources.tags import readTitle
 from txradio.sources.tracks import NoTracks
-from txradio.wire.gain import applyGain
-from txradio.wire.mp3 import Frame, FrameHeader, Framer, ReservoirGuard
+from txradio.wire.crossfade import SeamFormat, TrackSpan, handOver, planSeam
+from txradio.wire.gain import STEP_DB, applyGain
+from txradio.wire.mp3 import Frame, FrameHeader, Framer, ReservoirGuard, mainDataBegin, mainDataSize
 from txradio.wire.programme import TitleChange
 
 
@@ -58,6 +61,10 @@ RETRY_DELAY = 10.0
 ATTEMPTS_PER_PULL = 32
 """Files tried at most in one pull, so a run of bad files never blocks long."""
 
+HANDOVER_FRAMES = 8
+"""The last frames of a crossfade seam repacked to carry the audio data
+that the next track's first frames borrow (L{handOver})."""
+
 
 @implementer(IProgramme)
 class PlaylistSource:
@@ -69,6 +76,7 @@ class PlaylistSource:
     @ivar trackPath: the file whose title was announced last, or L{None}.
     @ivar tracksPlayed: tracks that produced audio so far.
     @ivar skipped: files skipped so far.
+    @ivar crossfades: seams played so far.
     """
 
     _log = Logger()
@@ -76,6 +84,8 @@ class PlaylistSource:
     """Listener requests (L{txradio.sources.requests.RequestQueue}), taken first at each track change."""
     decoders: Decoders | None = None
     """Starts ffmpeg for files that are not MP3 (L{txradio.sources.decode}); without it they are skipped."""
+    seams: SeamMaker | None = None
+    """Makes crossfade seams (L{txradio.sources.seams}); without it tracks follow each other with clean cuts."""
 
     def __init__(
         self,
@@ -129,6 +139,16 @@ class PlaylistSource:
         self._plan: TrackPlan | None = None
         self._trackTime = 0.0
         self._guard = ReservoirGuard()
+        self.crossfades = 0
+        self._measured: TrackPlan | None = None
+        self._header: FrameHeader | None = None
+        self._seam: Seam | None = None
+        self._seamFor: tuple[str, bool] | None = None
+        self._seamPlan: TrackPlan | None = None
+        self._into: tuple[str, TrackPlan] | None = None
+        self._announced: str | None = None
+        self._handover: list[Frame] | None = None
+        self._borrowable = bytearray()
 
     @property
     def onAir(self) -> bool:
@@ -235,7 +255,7 @@ class PlaylistSource:
             if self._closed:
                 return False
             if self._file is None and not self._openNext():
-                return False
+                return bool(self._pending)
             assert self._file is not None and self.path is not None
             try:
                 data = self._file.read(READ_SIZE)
@@ -257,7 +277,14 @@ class PlaylistSource:
                     self._startTrack(frames[0])
                 self._trackFrames += len(frames)
                 self._passFrames += len(frames)
-                self._pending.extend(frames if self._plan is None else self._shape(frames))
+                frames, cut = self._beforeCut(frames)
+                self._pending.extend(self._take(frames))
+                if cut:
+                    # The next track opens now, while the seam's last
+                    # frames are still here to hand its reservoir over.
+                    self._crossInto()
+                    continue
+                self._orderSeam(frames)
             if not data:
                 self._endTrack()
             elif self._framer.freeFormat and not frames:
@@ -267,7 +294,7 @@ class PlaylistSource:
             elif not self._trackFrames and self._trackBytes - self._framer.tagBytes > NOT_MP3_AFTER:
                 self._skip(self.path, "no MPEG audio found")
                 continue
-            if frames and self._pending:
+            if frames and self._pending and self._handover is None:
                 return True
         return bool(self._pending)
 
@@ -282,7 +309,9 @@ class PlaylistSource:
                 return False
             self._retryAt = None
         for _ in range(ATTEMPTS_PER_PULL):
-            path = self._requested()
+            path, into = self._crossedInto()
+            if path is None:
+                path = self._requested()
             if path is None:
                 if not self._queue and not self._startPass():
                     return False
@@ -299,7 +328,7 @@ class PlaylistSource:
             self._trackFrames = 0
             self._trackBytes = 0
             self._trackTitle = ""
-            self._startPlan(path)
+            self._startPlan(path, into)
             return True
         return False
 
@@ -324,26 +353,46 @@ class PlaylistSource:
         """
         return None if self.requests is None else self.requests.take()
 
-    def _startPlan(self, path: str) -> None:
+    def _startPlan(self, path: str, into: TrackPlan | None = None) -> None:
         """
         A track opens: take its gain and trim from the leveller, if it was
         measured, and have the next tracks measured while it plays.
 
         @param path: the track.
+        @param into: its plan when a crossfade seam led into it (its frames
+            resume where the seam ends), else L{None}.
         """
         self._plan = None
+        self._measured = None
+        self._seamFor = None
+        if into is None:
+            self._handover = None
         self._trackTime = 0.0
         self._guard.reset()
         leveller = self._leveller
         if leveller is None:
             return
-        plan = leveller.planFor(path)
+        plan = into if into is not None else leveller.planFor(path)
+        self._measured = plan
         if plan is None:
             self._log.debug("{name}: {path} is not measured yet; it plays unchanged", name=self.name, path=path)
         elif plan.steps or plan.trims:
             self._plan = plan
         # This track too: it is measured for its next turn if not now.
         leveller.prepare([path, *list(self._queue)[: leveller.lookahead]])
+
+    def _take(self, frames: list[Frame]) -> list[Frame]:
+        """
+        The track's next frames as they play: shaped by its plan, if it has
+        one.
+
+        @param frames: the track's next frames, in order.
+        @return: the frames to play.
+        """
+        if self._plan is not None:
+            return self._shape(frames)
+        self._trackTime += sum(frame.header.duration for frame in frames)
+        return frames
 
     def _shape(self, frames: list[Frame]) -> list[Frame]:
         """
@@ -362,32 +411,219 @@ class PlaylistSource:
             duration = frame.header.duration
             end = start + duration
             if end > keepFrom and (keepUntil is None or start < keepUntil):
+                if self._handover is not None:
+                    self._handOver(frame)
                 if keepFrom:
                     # The first frames kept may borrow audio data from the
                     # dropped ones: the guard silences those that do.
                     frame = self._guard.check(frame)
                 out.append(applyGain(frame, steps))
+            elif self._handover is not None and frame.header.layer == 3:
+                self._borrowable += frame.data[len(frame.data) - mainDataSize(frame) :]
+                del self._borrowable[: -ReservoirGuard.LIMIT]
             start = end
         self._trackTime = start
         return out
 
-    def _startPass(self) -> bool:
+    def _handOver(self, first: Frame) -> None:
+        """
+        The first frame of the track a seam led into is read: if it borrows
+        audio data from the frames the seam replaced, repack the seam's
+        last frames (still waiting to be pulled) to end with those bytes,
+        so that nothing of it is silenced.
+
+        @param first: the track's first frame kept.
+        """
+        tail, borrowable = self._handover, bytes(self._borrowable)
+        self._handover, self._borrowable = None, bytearray()
+        assert tail is not None
+        pending = self._pending
+        count = len(tail)
+        borrowed = mainDataBegin(first) if first.header.layer == 3 else 0
+        if not borrowed or borrowed > len(borrowable) or len(pending) < count:
+            return
+        if any(pending[len(pending) - count + index] is not frame for index, frame in enumerate(tail)):
+            return  # already pulled (the track was slow to open)
+        repacked = handOver(tail, borrowable[-borrowed:])
+        if repacked is None:
+            return
+        for _ in tail:
+            pending.pop()
+        pending.extend(repacked)
+        self._guard.reset(borrowed)
+
+    def _peekRequest(self) -> str | None:
+        """
+        @return: the listener request that plays next, or L{None}.
+        """
+        request = None if self.requests is None else self.requests.peek()
+        return None if request is None else request.path
+
+    def _nextPath(self) -> tuple[str, bool] | None:
+        """
+        @return: the track that plays next and whether it is a request, or
+            L{None} when not known yet.
+        """
+        requested = self._peekRequest()
+        if requested is not None:
+            return requested, True
+        return (self._queue[0], False) if self._queue else None
+
+    def _orderSeam(self, frames: list[Frame]) -> None:
+        """
+        Have the crossfade into the next track made while this one plays,
+        once both are measured and the next one is known.
+
+        @param frames: the track's frames just read: without a bitrate of
+            its own, the mount's seams take their highest (a VBR track's
+            first frame may be far below its usual bitrate).
+        """
+        maker, leveller = self.seams, self._leveller
+        if maker is None or leveller is None or self._seam is not None or self.path is None:
+            return
+        if not self._queue and self._peekRequest() is None:
+            # The end of a pass: the next one is chosen now rather than
+            # when this track ends, so its first track is known.
+            self._startPass(ahead=True)
+        upcoming = self._nextPath()
+        if upcoming is None or upcoming == self._seamFor or self._header is None:
+            return
+        outgoing = self._measured or _unchanged(leveller.planFor(self.path))
+        if outgoing is None:
+            return
+        self._measured = outgoing
+        incoming = leveller.planFor(upcoming[0])
+        if incoming is None:
+            return  # not measured yet: asked again at the next block
+        self._seamFor = upcoming
+        header = self._header
+        bitrate = maker.bitrate or max((frame.header.bitrate for frame in frames), default=header.bitrate)
+        audioFormat = SeamFormat(header.sampleRate, header.channels, bitrate, header.samples)
+        spans = [_span(path, plan) for path, plan in ((self.path, outgoing), (upcoming[0], incoming))]
+        if spans[0] is None or spans[1] is None:
+            return
+        plan = planSeam(spans[0], spans[1], maker.seconds, audioFormat, played=self._trackTime)
+        if plan is None:
+            self._log.debug("{name}: no room for a crossfade into {path}", name=self.name, path=upcoming[0])
+            return
+        self._seamPlan = incoming
+        self._seam = maker.make(plan)
+
+    def _beforeCut(self, frames: list[Frame]) -> tuple[list[Frame], bool]:
+        """
+        Find where the track's frames give way to its crossfade seam, if it
+        has one.  When the cut is reached and the seam is not ready (or the
+        next track is no longer the one it was made for), the track plays
+        on: a clean cut, with a log line.
+
+        @param frames: the track's next frames, in order.
+        @return: the frames before the cut, and whether the cut was reached
+            with the seam ready to play.
+        """
+        seam = self._seam
+        if seam is None:
+            return frames, False
+        at, index, cut = self._trackTime, 0, seam.plan.cut - 1e-6
+        while index < len(frames) and at < cut:
+            at += frames[index].header.duration
+            index += 1
+        if at < cut:
+            return frames, False
+        incoming = seam.plan.incoming.path
+        if not self._stillNext():
+            self._log.info("{name}: the next track changed; no crossfade into {path}", name=self.name, path=incoming)
+        elif not seam.ready:
+            if seam.failure is None:
+                self._log.warn(
+                    "{name}: the crossfade into {path} was not ready in time; a clean cut plays",
+                    name=self.name,
+                    path=incoming,
+                )
+        else:
+            return frames[:index], True
+        seam.cancel()
+        self._seam = None
+        return frames, False
+
+    def _stillNext(self) -> bool:
+        """
+        @return: whether the track the seam was made for still plays next:
+            a request that came in later waits until after it.
+        """
+        assert self._seamFor is not None
+        path, requested = self._seamFor
+        if requested:
+            return self._peekRequest() == path
+        return bool(self._queue) and self._queue[0] == path
+
+    def _crossInto(self) -> None:
+        """
+        The cut is reached: queue the seam's frames, with the next track's
+        title in their middle, and have the next track open where the seam
+        ends.
+        """
+        seam, incoming, upcoming = self._seam, self._seamPlan, self._seamFor
+        assert seam is not None and seam.frames is not None and incoming is not None and upcoming is not None
+        self._seam = None
+        plan = seam.plan
+        path, requested = upcoming
+        if requested:
+            assert self.requests is not None
+            self.requests.take()
+        else:
+            self._queue.popleft()
+        try:
+            title = self._titleOf(path)
+        except Exception:
+            self._log.failure("reading the title of {path}", path=path)
+            title = ""
+        self._pending.extend(seam.frames[: plan.titleAt])
+        self._pending.append(TitleChange(title))
+        self._pending.extend(seam.frames[plan.titleAt :])
+        self.crossfades += 1
+        self._closeFile()
+        self._afterTrack()
+        # The seam ends where the next track's own frames resume; the
+        # guard silences those that borrow from frames not sent.
+        # A hair past the boundary, so that a sum of frame durations that
+        # falls just past it does not keep the frame ending there.
+        self._into = (path, replace(incoming, keepFrom=plan.resume + 1e-6))
+        self._handover = seam.frames[-HANDOVER_FRAMES:]
+
+    def _crossedInto(self) -> tuple[str | None, TrackPlan | None]:
+        """
+        @return: the track a seam just led into, with its plan, or
+            C{(None, None)}.
+        """
+        into, self._into = self._into, None
+        if into is None:
+            self._announced = None
+            return None, None
+        self._announced = into[0]
+        return into
+
+    def _startPass(self, ahead: bool = False) -> bool:
         """
         Begin a new pass over the track list.
 
+        @param ahead: whether it is chosen while the last track of the pass
+            before still plays (for a crossfade); if it fails, nothing is
+            said or paused then: the next track's turn tries again.
         @return: L{False} (and a pause before the next try) when the list has
             nothing to play.
         """
         try:
             paths = self.tracks.nextPass()
         except NoTracks as error:
-            self._report("tracks", str(error))
-            self._pause()
+            if not ahead:
+                self._report("tracks", str(error))
+                self._pause()
             return False
         if self.decoders is None or self.decoders.executable is None:
             paths = self._withoutDecoding(paths)
             if not paths:
-                self._pause()
+                if not ahead:
+                    self._pause()
                 return False
         self._queue.extend(paths)
         if any(key == "tracks" for key, _ in self._reported):
@@ -437,9 +673,12 @@ class PlaylistSource:
             title = ""
         self._trackTitle = title
         self.trackPath = self.path
-        self._pending.append(TitleChange(title))
+        if self._announced != self.path:
+            self._pending.append(TitleChange(title))
+        self._announced = None
         self.tracksPlayed += 1
         header = first.header
+        self._header = header
         audioFormat = (header.sampleRate, header.channels)
         if self._format is not None and audioFormat != self._format:
             self._log.warn(
@@ -526,3 +765,34 @@ class PlaylistSource:
                 self._file.close()
         self._file = None
         self.path = None
+        self._into = None
+        if self._seam is not None:
+            self._seam.cancel()
+            self._seam = None
+
+
+def _span(path: str, plan: TrackPlan) -> TrackSpan | None:
+    """
+    @param path: a track.
+    @param plan: its plan.
+    @return: what the crossfade planner needs of it, or L{None} when its
+        end is not known.
+    """
+    end = plan.keepUntil if plan.keepUntil is not None else plan.duration
+    if end is None:
+        return None
+    return TrackSpan(path, plan.keepFrom, end, plan.steps * STEP_DB, plan.loudness)
+
+
+def _unchanged(plan: TrackPlan | None) -> TrackPlan | None:
+    """
+    A track measured only after it started plays unchanged, but it can
+    still fade into the next one where its audio ends.
+
+    @param plan: its plan, or L{None} when it is still not measured.
+    @return: the plan it plays by: no gain, nothing dropped at the start.
+    """
+    if plan is None:
+        return None
+    loudness = None if plan.loudness is None else plan.loudness - plan.steps * STEP_DB
+    return replace(plan, steps=0, keepFrom=0.0, loudness=loudness)

@@ -421,6 +421,15 @@ class ScheduledSource(PlaylistSource):
     def _requested(self) -> str | None:
         return None  # the track list takes requests, after a due jingle
 
+    def _peekRequest(self) -> str | None:
+        return None  # likewise
+
+    def _startPass(self, ahead: bool = False) -> bool:
+        # The schedule chooses each track when its turn comes (blocks and
+        # jingles depend on the time), never ahead: a crossfade needs the
+        # next track known, so on the programme clock it is a clean cut.
+        return False if ahead else PlaylistSource._startPass(self)
+
     def upcoming(self) -> str | None:
         """
         The title that plays next: the track read ahead, else the first

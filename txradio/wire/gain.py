@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import math
 
-from txradio.wire.mp3 import Frame, MPEGVersion, _crc16, _sideInfoLength
+from txradio.wire.mp3 import Frame, _crc16, _sideInfoLength, granuleBlocks
 
 STEP_DB = 1.5
 """The change in level, in dB, of one C{global_gain} step."""
@@ -50,15 +50,8 @@ def _gainOffsets(frame: Frame) -> tuple[int, tuple[int, ...]]:
         start.
     """
     header = frame.header
-    channels = header.channels
     sideStart = 6 if header.protected else 4
-    if header.version is MPEGVersion.MPEG1:
-        first = 9 + (5 if channels == 1 else 3) + 4 * channels
-        blocks, width = 2 * channels, 59
-    else:
-        first = 8 + (1 if channels == 1 else 2)
-        blocks, width = channels, 63
-    return sideStart, tuple(first + block * width + 21 for block in range(blocks))
+    return sideStart, tuple(block + 21 for block in granuleBlocks(header))
 
 
 def globalGains(frame: Frame) -> list[int]:

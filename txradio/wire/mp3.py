@@ -491,7 +491,6 @@ def silentFrame(sampleRate: int, channels: int, bitrate: int) -> Frame:
     return Frame(parsed, header + bytes(parsed.length - 4))
 
 
-
 def _sideInfoLength(header: FrameHeader) -> int:
     """
     @param header: a Layer III frame's header.
@@ -500,6 +499,68 @@ def _sideInfoLength(header: FrameHeader) -> int:
     if header.version is MPEGVersion.MPEG1:
         return 17 if header.channels == 1 else 32
     return 9 if header.channels == 1 else 17
+
+
+def granuleBlocks(header: FrameHeader) -> tuple[int, ...]:
+    """
+    Where a Layer III frame's granule blocks are: one per granule and
+    channel, each starting with its C{part2_3_length} (12 bits), then
+    C{big_values} (9) and C{global_gain} (8).
+
+    @param header: the frame's header.
+    @return: the bit offset of each block from the side information's start.
+    """
+    channels = header.channels
+    if header.version is MPEGVersion.MPEG1:
+        first = 9 + (5 if channels == 1 else 3) + 4 * channels
+        blocks, width = 2 * channels, 59
+    else:
+        first = 8 + (1 if channels == 1 else 2)
+        blocks, width = channels, 63
+    return tuple(first + block * width for block in range(blocks))
+
+
+def mainDataBits(frame: Frame) -> int:
+    """
+    How much audio data a Layer III frame's granules use.
+
+    @param frame: a Layer III frame.
+    @return: the sum of its C{part2_3_length} fields, in bits.
+    """
+    header = frame.header
+    size = _sideInfoLength(header)
+    start = 6 if header.protected else 4
+    side = int.from_bytes(frame.data[start : start + size], "big")
+    bits = size * 8
+    return sum((side >> (bits - offset - 12)) & 0xFFF for offset in granuleBlocks(header))
+
+
+def withMainData(frame: Frame, begin: int, data: bytes) -> Frame:
+    """
+    A copy of a Layer III frame with another C{main_data_begin} and other
+    bytes after its side information (the CRC, if it has one, recomputed).
+
+    @param frame: a Layer III frame.
+    @param begin: the new C{main_data_begin}, in bytes (at most 511 for
+        MPEG-1, 255 otherwise).
+    @param data: the new bytes after the side information, as many as
+        L{mainDataSize} says.
+    @return: the new frame.
+    """
+    header = frame.header
+    start = 6 if header.protected else 4
+    size = _sideInfoLength(header)
+    assert len(data) == mainDataSize(frame)
+    width = 9 if header.version is MPEGVersion.MPEG1 else 8
+    assert 0 <= begin < 1 << width
+    bits = size * 8
+    side = int.from_bytes(frame.data[start : start + size], "big")
+    side = (side & ((1 << (bits - width)) - 1)) | (begin << (bits - width))
+    sideBytes = side.to_bytes(size, "big")
+    head = frame.data[:4]
+    if header.protected:
+        head += _crc16(head[2:4] + sideBytes).to_bytes(2, "big")
+    return Frame(header, head + sideBytes + data)
 
 
 def mainDataBegin(frame: Frame) -> int:
@@ -585,11 +646,15 @@ class ReservoirGuard:
     def __init__(self) -> None:
         self._available = 0
 
-    def reset(self) -> None:
+    def reset(self, available: int = 0) -> None:
         """
         A new stream starts: nothing before it may be borrowed.
+
+        @param available: bytes of the new stream's audio data already
+            sent before its first frame (see
+            L{txradio.wire.crossfade.handOver}), 0 for none.
         """
-        self._available = 0
+        self._available = min(available, self.LIMIT)
 
     def check(self, frame: Frame) -> Frame:
         """
