@@ -503,6 +503,6 @@ top_of_hour = true
         self.assertEqual(clock.getDelayedCalls(), [])
         bad = text.replace(f'folder = "{base}/morning"\n', "")
         error = self.assertRaises(ConfigError, parseConfig, bad)
-        self.assertIn("folder and playlist", str(error))
+        self.assertIn("folder, playlist and query", str(error))
         bad = text.replace('"Mon-Fri 06:00-10:00"', '"Mon-Fri 6-10"')
         self.assertRaises(ConfigError, parseConfig, bad)

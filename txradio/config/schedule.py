@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from txradio.config._check import Table, checkTable, knownKeys, setting, show, typeName
-from txradio.config.kinds import Choice, Flag, Integer, Kind, SubTable, Text, checked
+from txradio.config.kinds import Choice, Flag, Integer, Kind, SubTable, Text, checked, parsed
 from txradio.config.places import Folder, Playlist
+from txradio.wire.query import TrackQuery, parseQuery
 from txradio.wire.schedule import Rotation, parseWhen
 
 MAX_SEPARATION = 100000
@@ -54,6 +55,21 @@ class TimeZone(Text):
 
     def describe(self) -> str:
         return "string (IANA time zone)"
+
+
+class Query(Kind):
+    """
+    A query over the library index, e.g. C{{genre = "jazz", year =
+    "1990-1999"}}; the value is a L{TrackQuery}.
+    """
+
+    def value(self, table: Table, key: str, value: Any) -> TrackQuery:
+        if not isinstance(value, dict):
+            table.fail(key, f'must be a table such as {{ genre = "jazz", year = "1990-1999" }}, not {typeName(value)}')
+        return parsed(table, key, parseQuery, value)
+
+    def describe(self) -> str:
+        return "table (artist, album, genre, year)"
 
 
 class SubTables(Kind):
@@ -114,7 +130,7 @@ class RotationConfig:
 class BlockConfig:
     """
     A block of the programme clock: a C{[[mount.block]]} table.  Exactly
-    one of C{folder} and C{playlist} is set.
+    one of C{folder}, C{playlist} and C{query} is set.
     """
 
     when: str = setting(
@@ -127,6 +143,14 @@ class BlockConfig:
     name: str = setting("", kind=Text(), help="Its name, for the logs and the schedule.", shown="its `when`")
     folder: str | None = setting(None, kind=Folder(), help="A folder of music it plays.")
     playlist: str | None = setting(None, kind=Playlist(), help="An .m3u playlist (or a folder) it plays.")
+    query: TrackQuery | None = setting(
+        None,
+        kind=Query(),
+        help='The library\'s songs it plays, by their tags: e.g. `{ genre = "jazz", year = "1990-1999" }`.',
+        doc="Keys `artist`, `album`, `genre` (a string or a list of strings, any of which matches; a tag "
+        'matches when it holds the words, whatever the case) and `year` (`1994` or `"1990-1999"`). '
+        "Every key given must match. Needs the library (`[server] library`).",
+    )
     shuffle: bool = setting(False, kind=Flag(), help="Play its tracks in a random order.")
     start: str = setting(
         "soft",
@@ -160,8 +184,8 @@ class JinglesConfig:
 
 def blockRules(table: Table, blocks: tuple[BlockConfig, ...], playlist: str | None) -> None:
     """
-    Each block plays exactly one of a folder and a playlist, and the mount
-    has a playlist, which is the default block.
+    Each block plays exactly one of a folder, a playlist and a query, and
+    the mount has a playlist, which is the default block.
 
     @param table: the mount's table.
     @param blocks: its blocks.
@@ -169,7 +193,7 @@ def blockRules(table: Table, blocks: tuple[BlockConfig, ...], playlist: str | No
     @raise ConfigError: when not.
     """
     for index, block in enumerate(blocks, 1):
-        if (block.folder is None) == (block.playlist is None):
-            table.fail(f"block[{index}]", "give exactly one of folder and playlist")
+        if [block.folder, block.playlist, block.query].count(None) != 2:
+            table.fail(f"block[{index}]", "give exactly one of folder, playlist and query")
     if blocks and playlist is None:
         table.fail("block", "a mount with blocks needs a playlist: it plays outside every block")

@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 from collections import deque
 from collections.abc import Callable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 
@@ -140,6 +141,7 @@ class ScheduledTracks:
         self._tags: dict[str, tuple[str, str]] = {}
         self._queues: dict[int, deque[str]] = {}
         self._jingleQueue: deque[str] = deque()
+        self._unplayable: dict[int, str] = {}
         self._startedAt = clock.seconds()
         self._tracksSinceJingle = 0
         self._lastJingleAt: float | None = None
@@ -196,14 +198,15 @@ class ScheduledTracks:
                 "{name}: block {block} begins", name=self.name, block=block.name or "default", when=now.isoformat()
             )
             self.current = block
-        queue = self._queue(block)
+        block, queue = self._playable(block)
         at = now.timestamp()
         history = list(self.history)
         chosen = self._choose(queue, history, block.rotation, at)
         if breaches(self._played(queue[chosen], at), history, block.rotation) and len(queue) < LOOKAHEAD:
             # The end of a pass leaves few to choose from: the next pass's
             # tracks may keep the rules where these cannot.
-            queue.extend(block.tracks.nextPass())
+            with suppress(NoTracks):
+                queue.extend(block.tracks.nextPass())
             chosen = self._choose(queue, history, block.rotation, at)
         path = queue[chosen]
         del queue[chosen]
@@ -220,11 +223,11 @@ class ScheduledTracks:
         @param count: how many.
         @return: up to C{count} paths.
         """
-        block = self.blockAt(self.now())
         try:
-            queue = list(self._queue(block))[:LOOKAHEAD]
+            block, pending = self._playable(self.blockAt(self.now()))
         except NoTracks:
             return []
+        queue = list(pending)[:LOOKAHEAD]
         history = list(self.history)
         at = self._clock.seconds()
         out: list[str] = []
@@ -258,6 +261,32 @@ class ScheduledTracks:
         if not queue:
             queue.extend(block.tracks.nextPass())
         return queue
+
+    def _playable(self, block: Block) -> tuple[Block, deque[str]]:
+        """
+        @param block: the block on now.
+        @return: it and the rest of its pass, or the default block and its
+            pass when it has nothing to play now (a library query before
+            the index is built, or matching nothing; an empty folder).
+        @raise NoTracks: when the default block has nothing either.
+        """
+        try:
+            queue = self._queue(block)
+        except NoTracks as error:
+            if block is self.default:
+                raise
+            reason = str(error)
+            if self._unplayable.get(id(block)) != reason:
+                self._unplayable[id(block)] = reason
+                self._log.warn(
+                    "{name}: block {block} has nothing to play ({reason}); the default block plays",
+                    name=self.name,
+                    block=block.name,
+                    reason=reason,
+                )
+            return self.default, self._queue(self.default)
+        self._unplayable.pop(id(block), None)
+        return block, queue
 
     def _nextJingle(self) -> str | None:
         """
