@@ -232,10 +232,11 @@ def scheduledSource(
             hard=block.start == "hard",
             rotation=block.rotation.rules() if block.rotation is not None else rules,
             when=block.when,
+            plays=blockPlays(block),
         )
         for block in mount.blocks
     ]
-    default = Block("default", None, tracksFor(mount.playlist, mount.shuffle), rotation=rules)
+    default = Block("default", None, tracksFor(mount.playlist, mount.shuffle), rotation=rules, plays="playlist")
     jingles, policy = None, JinglePolicy()
     if mount.jingles is not None:
         jingles = FolderTracks(mount.jingles.folder)
@@ -260,6 +261,16 @@ def blockTracks(block: BlockConfig, library: Library | None) -> Tracks:
     if library is None:
         raise ValueError(f"block {block.name or block.when} queries the library, and there is none")
     return QueryTracks(library, block.query, block.shuffle)
+
+
+def blockPlays(block: BlockConfig) -> str:
+    """
+    @param block: a block's settings.
+    @return: what it plays, for the status (no file-system paths).
+    """
+    if block.query is not None:
+        return f"query: {block.query.describe()}"
+    return "folder" if block.folder is not None else "playlist"
 
 
 def programmeFor(mount: MountConfig, server: ServerConfig, reactor, policy: str, library: Library | None = None):

@@ -28,12 +28,14 @@ from twisted.logger import Logger
 from txradio.sources.playlist import PlaylistSource, Tracks
 from txradio.sources.requests import RequestQueue
 from txradio.sources.tracks import NoTracks
+from txradio.wire.programme import TitleChange
 from txradio.wire.schedule import (
     JinglePolicy,
     Played,
     Rotation,
     Slot,
     activeBlock,
+    blockChanges,
     breaches,
     chooseNext,
     jingleDue,
@@ -82,6 +84,8 @@ class Block:
     @ivar hard: whether it cuts the track playing when it starts.
     @ivar rotation: its rotation rules.
     @ivar when: its C{when} as written, for the status.
+    @ivar plays: what it plays, for the status: C{"folder"}, C{"playlist"}
+        or C{"query: genre jazz"} (no file-system paths).
     """
 
     name: str
@@ -90,6 +94,7 @@ class Block:
     hard: bool = False
     rotation: Rotation = field(default_factory=Rotation)
     when: str = ""
+    plays: str = ""
 
 
 class ScheduledTracks:
@@ -160,6 +165,19 @@ class ScheduledTracks:
         """
         index = activeBlock([block.slot for block in self.blocks if block.slot is not None], when)
         return self.default if index is None else self.blocks[index]
+
+    def changes(self, count: int) -> list[tuple[datetime, Block]]:
+        """
+        The coming changes of the block on, within a week.
+
+        @param count: how many at most.
+        @return: C{(moment, block starting)} pairs, the next first.
+        """
+        timed = [block for block in self.blocks if block.slot is not None]
+        return [
+            (at, self.default if index is None else timed[index])
+            for at, index in blockChanges([block.slot for block in timed if block.slot is not None], self.now(), count)
+        ]
 
     def nextChange(self) -> datetime | None:
         """
@@ -426,18 +444,41 @@ class ScheduledSource(PlaylistSource):
         titles = self.upcomingTitles(1)
         return titles[0] if titles else None
 
+    def readAhead(self) -> tuple[str, float] | None:
+        """
+        The next track when it is already read ahead (its first frames wait
+        behind the end of the track on the air).
+
+        @return: its title and the seconds of audio before it, or L{None}.
+        """
+        before = 0.0
+        for item in self._pending:
+            if type(item) is TitleChange:
+                return item.title, before
+            before += item.header.duration  # type: ignore[union-attr]
+        return None
+
+    def forecast(self, count: int) -> list[tuple[str, str]]:
+        """
+        @param count: how many.
+        @return: C{(path, title)} of the tracks L{ScheduledTracks.upcoming}
+            foresees.
+        """
+        out = []
+        for path in self.tracks.upcoming(count):
+            try:
+                title = self._titleOf(path)
+            except Exception:
+                title = os.path.basename(path)
+            out.append((path, title))
+        return out
+
     def upcomingTitles(self, count: int) -> list[str]:
         """
         @param count: how many.
         @return: the titles foreseen by L{ScheduledTracks.upcoming}.
         """
-        titles = []
-        for path in self.tracks.upcoming(count):
-            try:
-                titles.append(self._titleOf(path))
-            except Exception:
-                titles.append(os.path.basename(path))
-        return titles
+        return [title for _, title in self.forecast(count)]
 
     def close(self) -> None:
         """
