@@ -16,11 +16,16 @@ from the other users of the machine), by
 - txradio (C{twistd txradio --loudness -16 --trim-silence}, plus
   C{--crossfade SECONDS} when asked and when the txradio tree accepts it,
   which this script finds out from C{--help}), with one listener on
-  127.0.0.1 reading the stream;
+  127.0.0.1 reading the stream, and a plain txradio (no options) likewise;
 - Liquidsoap (Debian's C{liquidsoap}, 2.x), with a generated script doing
   the same: C{playlist} of the folder, C{blank.strip} (silence trimming),
   C{normalize(target=-16.)}, C{crossfade(duration=…)} and
   C{output.file(%mp3(bitrate=128))}.
+
+A window holds few track changes, and the first tracks are measured
+before it starts, so the studio's steady state is also printed: the plain
+playout plus one analysis (measured here, on one of the tracks) per track
+played.
 
 Both run in real time (txradio paces by the reactor's clock and cannot run
 faster; Liquidsoap is run the same way for the same window).  The CPU is
@@ -259,7 +264,8 @@ def stopProcess(process: subprocess.Popen) -> None:
 
 def programme(work: str, seconds: float, crossfade: float, tracks: int) -> None:
     """
-    Part 1: txradio and Liquidsoap side by side for C{seconds}.
+    Part 1: txradio (plain, and with the studio's options) and Liquidsoap
+    side by side for C{seconds}.
     """
     folder = os.path.join(work, "programme")
     makeProgramme(folder, tracks)
@@ -272,60 +278,66 @@ def programme(work: str, seconds: float, crossfade: float, tracks: int) -> None:
             note = (
                 f"this txradio tree has no --crossfade: txradio ran without crossfades, Liquidsoap with {crossfade:g} s"
             )
-    haveLiquidsoap = shutil.which("liquidsoap") is not None
-    radio, port = startTxradio(folder, options)
-    listener = Listener(port, time.monotonic() + 60)
-    listener.start()
-    liquid = out = None
-    if haveLiquidsoap:
-        liquid, out = startLiquidsoap(folder, work, crossfade)
+    processes: dict[str, subprocess.Popen] = {}
+    listeners: list[Listener] = []
+    out = None
+    for name, extra in (("txradio plain", []), ("txradio studio", options)):
+        processes[name], port = startTxradio(folder, extra)
+        listeners.append(Listener(port, time.monotonic() + 60))
+        listeners[-1].start()
+    if shutil.which("liquidsoap") is not None:
+        processes["liquidsoap"], out = startLiquidsoap(folder, work, crossfade)
     try:
-        waitFor(lambda: listener.firstAudio is not None, 60, "txradio played nothing")
-        if liquid is not None:
+        for listener in listeners:
+            waitFor(lambda one=listener: one.firstAudio is not None, 60, "txradio played nothing")
+        if out is not None:
             waitFor(lambda: os.path.exists(out) and os.path.getsize(out) > 0, 60, "liquidsoap wrote nothing")
         start = time.monotonic()
-        before = {"txradio": treeCPU(radio.pid)}
-        if liquid is not None:
-            before["liquidsoap"] = treeCPU(liquid.pid)
+        before = {name: treeCPU(process.pid) for name, process in processes.items()}
         time.sleep(seconds)
         elapsed = time.monotonic() - start
-        after = {"txradio": treeCPU(radio.pid)}
-        if liquid is not None:
-            after["liquidsoap"] = treeCPU(liquid.pid)
-        if liquid is not None and liquid.poll() is not None:
-            raise RuntimeError("liquidsoap stopped during the window")
+        after = {name: treeCPU(process.pid) for name, process in processes.items()}
+        for name, process in processes.items():
+            if process.poll() is not None:
+                raise RuntimeError(f"{name} stopped during the window")
     finally:
-        listener.stop()
-        stopProcess(radio)
-        if liquid is not None:
-            stopProcess(liquid)
+        for listener in listeners:
+            listener.stop()
+        for process in processes.values():
+            stopProcess(process)
     print(f"\n== Programme: {tracks} tracks of {TONE + 5:g} s, {elapsed:.1f} s side by side in real time ==")
-    print(f"txradio {' '.join(options)}; one listener received {listener.received / 1024:.0f} KiB")
-    if haveLiquidsoap:
+    print(
+        f"txradio studio: {' '.join(options)}; each txradio had one listener ({listeners[1].received / 1024:.0f} KiB)"
+    )
+    if out is not None:
         print(f"liquidsoap: playlist, blank.strip, normalize(target=-16.), crossfade({crossfade:g} s), MP3 128 kbps")
     if note:
         print(note)
-    print(f"{'':12} {'CPU s':>8} {'CPU s per hour of programme':>28} {'% of a core':>12}")
+    print(f"{'':32} {'CPU s':>8} {'CPU s per hour':>15} {'% of a core':>12}")
     perHour = {}
     for name in before:
         used = after[name] - before[name]
         perHour[name] = used / elapsed * 3600
-        print(f"{name:12} {used:8.2f} {perHour[name]:28.1f} {used / elapsed * 100:12.2f}")
-    if "liquidsoap" in perHour:
-        print(f"ratio liquidsoap / txradio: {perHour['liquidsoap'] / max(perHour['txradio'], 1e-9):.1f}")
-    else:
-        print("liquidsoap is not installed: no reference")
-    # The first tracks were measured before the window (two ahead of the
-    # one playing): count one analysis per track played instead.
+        print(f"{name:32} {used:8.2f} {perHour[name]:15.1f} {used / elapsed * 100:12.2f}")
+    # The window holds few track changes (and the first tracks were
+    # measured before it): the steady state is the plain playout plus one
+    # analysis per track played.
     analysis = analysisCost(os.path.join(folder, "01.mp3"))
     perTrack = TONE + 5
-    amortised = perHour["txradio"] + 3600 / perTrack * analysis
+    steady = perHour["txradio plain"] + 3600 / perTrack * analysis
+    name = "txradio studio, steady state (*)"
+    print(f"{name:32} {'':8} {steady:15.1f} {steady / 36:12.2f}")
     print(
-        f"txradio with one analysis per track played ({analysis:.2f} CPU s per {perTrack:g} s track, "
-        f"{3600 / perTrack:.0f} tracks an hour): {amortised:.1f} CPU s per hour of programme"
+        f"(*) plain playout + one analysis per track played: {analysis:.2f} CPU s per {perTrack:g} s track, "
+        f"{3600 / perTrack:.0f} tracks an hour"
     )
     if "liquidsoap" in perHour:
-        print(f"ratio liquidsoap / txradio with its analyses: {perHour['liquidsoap'] / amortised:.1f}")
+        print(
+            f"ratio liquidsoap / txradio studio: {perHour['liquidsoap'] / max(perHour['txradio studio'], 1e-9):.1f} "
+            f"measured, {perHour['liquidsoap'] / steady:.1f} steady state"
+        )
+    else:
+        print("liquidsoap is not installed: no reference")
 
 
 def makeLibrary(folder: str, files: int) -> list[str]:

@@ -354,6 +354,8 @@ when = "Sat 20:00-23:00"
         assert isinstance(tracks, QueryTracks)
         self.assertIs(tracks.library, library)
         self.assertTrue(tracks.shuffle)
+        self.assertEqual(source.tracks.blocks[0].plays, "query: genre jazz, year 1990-1999")
+        self.assertEqual(source.tracks.default.plays, "playlist")
         source.close()
         self.assertRaises(ValueError, buildStations, config, clock, None)
 
