@@ -5,7 +5,7 @@ A programme block that plays a query over the library index
 a L{TrackQuery}, listed afresh from the index on every pass.
 
 The index is built, and kept up to date, by L{Library} in a thread; this
-module only filters it.  An index of up to L{REACTOR_SEARCH_MAX} songs is
+module only filters it.  An index of up to L{REACTOR_QUERY_MAX} songs is
 filtered on the reactor (a few milliseconds, once per index build); a
 larger one in the library's threads, the block playing its previous list
 (or, before the first, the default block) meanwhile.
@@ -22,9 +22,11 @@ from twisted.python.failure import Failure
 
 from txradio.library.entries import IndexEntry
 from txradio.library.index import Library, LibraryBusy
-from txradio.library.search import REACTOR_SEARCH_MAX
 from txradio.sources.tracks import NoTracks
-from txradio.wire.query import TrackQuery, matches
+from txradio.wire.query import TrackQuery, matcher
+
+REACTOR_QUERY_MAX = 5000
+"""Songs in the index up to which a query filters it on the reactor (a few milliseconds)."""
 
 
 def selectSongs(index: Sequence[IndexEntry], query: TrackQuery, root: bytes) -> list[str]:
@@ -37,10 +39,11 @@ def selectSongs(index: Sequence[IndexEntry], query: TrackQuery, root: bytes) -> 
     @param root: the library's real path.
     @return: their absolute paths.
     """
+    match = matcher(query)
     return [
         os.fsdecode(os.path.join(root, entry.relative))
         for entry in index
-        if matches(query, entry.tags.artist, entry.tags.album, entry.tags.genre, entry.tags.year)
+        if match(entry.tags.artist, entry.tags.album, entry.tags.genre, entry.tags.year)
     ]
 
 
@@ -86,7 +89,7 @@ class QueryTracks:
         if index is None:
             raise NoTracks("the library index is not built yet")
         if index is not self._filtered:
-            if len(index) <= REACTOR_SEARCH_MAX:
+            if len(index) <= REACTOR_QUERY_MAX:
                 self._found(selectSongs(index, self.query, self.library.root), index)
             else:
                 self._filterInThread(index)

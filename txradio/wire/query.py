@@ -18,7 +18,7 @@ says, L{matches} tells whether one song's tags match.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 TEXT_KEYS = ("artist", "album", "genre")
@@ -32,6 +32,9 @@ MAX_VALUES = 50
 
 MAX_VALUE_LENGTH = 200
 """Characters one value of a query may hold at most."""
+
+MAX_REMEMBERED = 50000
+"""Distinct tag texts a L{matcher} remembers the words of at most."""
 
 FIRST_YEAR, LAST_YEAR = 1000, 2999
 """The years a query (or a tag) may name."""
@@ -47,16 +50,6 @@ def words(text: str) -> tuple[str, ...]:
     @return: its words, case-folded, without punctuation.
     """
     return tuple(_WORD.findall(text.casefold()))
-
-
-def _holds(tag: tuple[str, ...], value: tuple[str, ...]) -> bool:
-    """
-    @param tag: a tag's words.
-    @param value: a query value's words (not empty).
-    @return: whether C{value} appears in C{tag} as consecutive words.
-    """
-    size = len(value)
-    return any(tag[at : at + size] == value for at in range(len(tag) - size + 1))
 
 
 def yearOf(text: str) -> int | None:
@@ -176,9 +169,48 @@ def parseQuery(table: Mapping[str, object]) -> TrackQuery:
     )
 
 
+def matcher(query: TrackQuery) -> Callable[[str, str, str, int | None], bool]:
+    """
+    Prepare a query for matching many songs: each value becomes a padded
+    string of words (C{" acid jazz "}), searched in the tag's own padded
+    words, which are remembered per distinct tag text (a library repeats
+    its artists, albums and genres).
+
+    @param query: the query.
+    @return: a function of a song's artist, album, genre and year telling
+        whether it matches (see L{matches}).
+    """
+    needles = [
+        tuple(f" {' '.join(value)} " for value in values) for values in (query.artists, query.albums, query.genres)
+    ]
+    seen: dict[str, str] = {}
+
+    def padded(tag: str) -> str:
+        found = seen.get(tag)
+        if found is None:
+            if len(seen) >= MAX_REMEMBERED:
+                seen.clear()
+            found = seen[tag] = f" {' '.join(words(tag))} "
+        return found
+
+    def match(artist: str, album: str, genre: str, year: int | None) -> bool:
+        if query.years is not None and (year is None or not query.years[0] <= year <= query.years[1]):
+            return False
+        for values, tag in zip(needles, (artist, album, genre), strict=True):
+            if values:
+                text = padded(tag)
+                if not any(value in text for value in values):
+                    return False
+        return True
+
+    return match
+
+
 def matches(query: TrackQuery, artist: str, album: str, genre: str, year: int | None) -> bool:
     """
-    Whether a song's tags match a query.
+    Whether a song's tags match a query: every field of the query given
+    matches, a text field when the tag holds one of its values as
+    consecutive whole words.
 
     @param query: the query.
     @param artist: the song's artist tag (C{""} when unknown).
@@ -187,13 +219,4 @@ def matches(query: TrackQuery, artist: str, album: str, genre: str, year: int | 
     @param year: its year, or L{None} when unknown.
     @return: L{True} when every field of the query matches.
     """
-    for values, tag in ((query.artists, artist), (query.albums, album), (query.genres, genre)):
-        if values:
-            tagWords = words(tag)
-            if not any(_holds(tagWords, value) for value in values):
-                return False
-    if query.years is not None:
-        first, last = query.years
-        if year is None or not first <= year <= last:
-            return False
-    return True
+    return matcher(query)(artist, album, genre, year)
