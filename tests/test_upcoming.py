@@ -93,6 +93,9 @@ class DurationsTests(SynchronousTestCase):
         durations(paths[0])
         self.assertEqual(len(reads), 5)
         self.assertIsNone(durations(os.path.join(folder, "missing")))
+        os.mkfifo(os.path.join(folder, "pipe.mp3"))
+        self.assertIsNone(durations(os.path.join(folder, "pipe.mp3")))
+        self.assertEqual(len(reads), 5)
 
     def test_readDuration(self) -> None:
         """

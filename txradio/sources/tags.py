@@ -6,6 +6,7 @@ Titles for tracks, read from their tags with mutagen.
 from __future__ import annotations
 
 import os
+import stat
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
@@ -122,11 +123,15 @@ class Durations:
     def __call__(self, path: str) -> float | None:
         """
         @param path: a track.
-        @return: its length in seconds, or L{None} when not known.
+        @return: its length in seconds, or L{None} when not known (or not a
+            regular file).
         """
         try:
             info = os.stat(path)
         except OSError:
+            return None
+        if not stat.S_ISREG(info.st_mode):
+            # A named pipe would block the reader (on the reactor).
             return None
         key = (path, info.st_mtime_ns, info.st_size)
         if key in self._known:
