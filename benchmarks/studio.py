@@ -39,8 +39,9 @@ Part 2, the analysis.  A library of C{--files} short MP3 files (1.5 s each,
 folders) is measured by L{LoudnessAnalyser} (one ffmpeg child at a time, as
 a mount runs it) for C{--sample} files or the time budget, whichever comes
 first: files per second, CPU per file (this process and its children), and
-the reactor's worst lateness meanwhile (a 10 ms timer), which shows that the
-analysis never blocks the reactor.  One full-length track (180 s) is
+the reactor's lateness meanwhile (a 10 ms timer; 99th percentile and worst)
+against the same reactor idle just before, which shows that the analysis
+never blocks the reactor.  One full-length track (180 s) is
 measured three times to extrapolate to a library of full-length tracks.
 Then txradio is started on the whole library with and without
 C{--loudness -16 --trim-silence}, alternately, and the time from its start
@@ -366,13 +367,15 @@ def makeLibrary(folder: str, files: int) -> list[str]:
     return paths
 
 
-def analyse(paths: list[str], budget: float) -> dict[str, float]:
+def analyse(paths: list[str], budget: float, quiet: float) -> dict[str, float]:
     """
     Measure files with L{LoudnessAnalyser} on the real reactor, keeping its
-    queue topped up, for at most C{budget} seconds.
+    queue topped up, for at most C{budget} seconds, after C{quiet} seconds
+    of the same reactor doing nothing (the reference for its lateness).
 
     @return: files measured, seconds, CPU seconds (this process and its
-        children) and the reactor's worst lateness.
+        children), and the reactor's lateness (99th percentile and worst)
+        with and without the analyses.
     """
     from twisted.internet import reactor, task
 
@@ -380,42 +383,58 @@ def analyse(paths: list[str], budget: float) -> dict[str, float]:
 
     analyser = LoudnessAnalyser(reactor, needSilence=True)
     todo = list(paths)
-    lateness = [0.0]
+    late: dict[str, list[float]] = {"quiet": [], "analysing": []}
     last = [time.monotonic()]
     result: dict[str, float] = {}
+    began = time.monotonic()
+    usage: dict[str, float] = {}
 
     def tick() -> None:
         now = time.monotonic()
-        lateness[0] = max(lateness[0], now - last[0] - 0.01)
+        late["quiet" if started is None else "analysing"].append(max(0.0, now - last[0] - 0.01))
         last[0] = now
 
+    started: float | None = None
+
     def feed() -> None:
+        nonlocal started
+        if started is None:
+            if time.monotonic() - began < quiet:
+                return
+            started = time.monotonic()
+            usage["self"] = cpu(resource.RUSAGE_SELF)
+            usage["children"] = cpu(resource.RUSAGE_CHILDREN)
         if analyser.pending < analyser.limits.queueSize // 2 and todo:
             batch, todo[:] = todo[:32], todo[32:]
             analyser.request(batch)
         done = analyser.analysed + analyser.failed
         if done >= len(paths) or time.monotonic() - started > budget:
-            result.update(files=done, failed=analyser.failed)
+            result.update(files=done, failed=analyser.failed, seconds=time.monotonic() - started)
+            result["selfCPU"] = cpu(resource.RUSAGE_SELF) - usage["self"]
+            result["childCPU"] = cpu(resource.RUSAGE_CHILDREN) - usage["children"]
             analyser.stop()
             reactor.stop()
 
     timer = task.LoopingCall(tick)
     feeder = task.LoopingCall(feed)
-    selfBefore = resource.getrusage(resource.RUSAGE_SELF)
-    childBefore = resource.getrusage(resource.RUSAGE_CHILDREN)
-    started = time.monotonic()
     reactor.callWhenRunning(timer.start, 0.01)
     reactor.callWhenRunning(feeder.start, 0.005)
     # The signal handlers reap the ffmpeg children (SIGCHLD).
     reactor.run()
-    elapsed = time.monotonic() - started
-    selfAfter = resource.getrusage(resource.RUSAGE_SELF)
-    childAfter = resource.getrusage(resource.RUSAGE_CHILDREN)
-    result["seconds"] = elapsed
-    result["selfCPU"] = selfAfter.ru_utime + selfAfter.ru_stime - selfBefore.ru_utime - selfBefore.ru_stime
-    result["childCPU"] = childAfter.ru_utime + childAfter.ru_stime - childBefore.ru_utime - childBefore.ru_stime
-    result["lateness"] = lateness[0]
+    for phase, samples in late.items():
+        samples.sort()
+        result[phase + "P99"] = samples[int(len(samples) * 0.99)] if samples else 0.0
+        result[phase + "Max"] = samples[-1] if samples else 0.0
     return result
+
+
+def cpu(who: int) -> float:
+    """
+    @param who: C{RUSAGE_SELF} or C{RUSAGE_CHILDREN}.
+    @return: its user and system CPU seconds.
+    """
+    usage = resource.getrusage(who)
+    return usage.ru_utime + usage.ru_stime
 
 
 def fullTrackCost(work: str) -> float:
@@ -476,7 +495,7 @@ def library(work: str, files: int, sample: int, budget: float, rounds: int) -> N
     began = time.monotonic()
     paths = makeLibrary(folder, files)
     print(f"\n== Loudness analysis: a library of {files} files (made in {time.monotonic() - began:.1f} s) ==")
-    result = analyse(paths[:sample], budget)
+    result = analyse(paths[:sample], budget, quiet=min(10.0, budget / 4))
     done = max(result["files"], 1)
     rate = done / result["seconds"]
     perFile = (result["selfCPU"] + result["childCPU"]) / done
@@ -485,7 +504,11 @@ def library(work: str, files: int, sample: int, budget: float, rounds: int) -> N
         f"{rate:.1f} files/s, CPU {perFile * 1000:.1f} ms per file "
         f"(ffmpeg {result['childCPU'] / done * 1000:.1f} ms, txradio {result['selfCPU'] / done * 1000:.2f} ms)"
     )
-    print(f"the reactor's worst lateness meanwhile (10 ms timer): {result['lateness'] * 1000:.1f} ms")
+    print(
+        "the reactor's lateness (a 10 ms timer), 99th percentile / worst: "
+        f"{result['analysingP99'] * 1000:.1f} / {result['analysingMax'] * 1000:.1f} ms while analysing, "
+        f"{result['quietP99'] * 1000:.1f} / {result['quietMax'] * 1000:.1f} ms idle just before"
+    )
     print(
         f"{files} files of 1.5 s: {files / rate / 60:.1f} min at one analysis at a time, {files * perFile / 60:.1f} CPU min"
     )
