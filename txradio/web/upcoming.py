@@ -1,7 +1,9 @@
-# -*- test-case-name: tests.test_requests_web -*-
+# -*- test-case-name: tests.test_upcoming,tests.test_requests_web -*-
 """
-What comes next on a mount: its listener requests and the next few titles,
-for C{/api/v1/status}, C{/api/v1/requests} and the station page.
+What comes next on a mount: its listener requests and the next few tracks,
+each with the time it should start, and its programme clock's blocks and
+coming block changes, for C{/api/v1/status}, C{/api/v1/requests} and the
+station page.
 """
 
 from __future__ import annotations
