@@ -424,6 +424,30 @@ class BrowserTests(TestCase):
         self.assertEqual(browser.problems(), [])
 
     @inlineCallbacks
+    def test_upNextWithTimes(self) -> Any:
+        """
+        "Up next" shows the next track with the time it should start, and
+        after a track change C{requests.js} fills it again from the status,
+        the time in the reader's own time zone.
+        """
+        browser = self.browser
+        yield browser.navigate(self.url + "/")
+        upNext = '[data-mount="/stream"] [data-field=upcoming] li'
+        first = yield browser.evaluate(f"document.querySelector({json.dumps(upNext)}).textContent")
+        self.assertRegex(first, r"^txradio - Walking Bass about \d\d:\d\d$")
+        yield browser.waitFor("window.txradioEvents && window.txradioEvents.readyState === 1")
+        self.source.skip()
+        refreshed = yield browser.waitFor(
+            f"document.querySelector({json.dumps(upNext)}).firstChild.textContent === 'txradio - Night Chimes'"
+            f" && document.querySelector({json.dumps(upNext + ' small')}) !== null",
+            timeout=15,
+        )
+        self.assertTrue(refreshed)
+        when = yield browser.evaluate(f"document.querySelector({json.dumps(upNext + ' small')}).textContent")
+        self.assertRegex(when, r"^ about \d")
+        self.assertEqual(browser.problems(), [])
+
+    @inlineCallbacks
     def test_layout(self) -> Any:
         """
         The page fits a phone's width without sideways scrolling and the

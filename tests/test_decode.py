@@ -10,13 +10,15 @@ from __future__ import annotations
 import os
 import wave
 
+from twisted.internet.error import ProcessDone
 from twisted.internet.testing import EventLoggingObserver
 from twisted.logger import globalLogPublisher
+from twisted.python.failure import Failure
 from twisted.trial.unittest import SynchronousTestCase
 
 from tests._process import FakeProcessReactor
 from tests.test_playlist import DEMO, audioOf
-from txradio.sources.decode import MAX_BUFFERED, DecodedFile, Decoders, decoderArguments, formatOf
+from txradio.sources.decode import DECODE_STALL, MAX_BUFFERED, DecodedFile, Decoders, decoderArguments, formatOf
 from txradio.sources.playlist import PlaylistSource
 from txradio.sources.tags import readTitle
 from txradio.sources.tracks import ListTracks, scanFolder
@@ -228,3 +230,107 @@ class WAVTitleTests(SynchronousTestCase):
         with open(path, "ab") as out:
             out.write(b"LIST" + (len(fields) + 4).to_bytes(4, "little") + b"INFO" + fields)
         self.assertEqual(readTitle(path), "Test - Tone")
+
+
+class WatchdogTests(SynchronousTestCase):
+    """
+    A decoding child that writes nothing for L{DECODE_STALL} seconds is
+    killed, and the next track plays.
+    """
+
+    def setUp(self) -> None:
+        self.folder = self.mktemp()
+        os.mkdir(self.folder)
+        self.wav = os.path.join(self.folder, "Tone_A.wav")
+        makeWAV(self.wav)
+        self.reactor = FakeProcessReactor()
+        self.logged = EventLoggingObserver.createWithCleanup(self, globalLogPublisher)
+        self.source = PlaylistSource(ListTracks([self.wav, DEMO[0]]), clock=self.reactor, name="/m")
+        self.source.decoders = Decoders(self.reactor, AudioFormat(), "/usr/bin/ffmpeg")
+        self.addCleanup(self.source.close)
+
+    def test_hungAtStart(self) -> None:
+        """
+        A child that never writes is killed after L{DECODE_STALL} seconds;
+        the file is skipped with one log line saying so, and the next
+        track plays.  Its exit afterwards changes nothing.
+        """
+        self.assertEqual(self.source.pull(1.0), [])
+        [child] = self.reactor.spawned
+        self.reactor.advance(DECODE_STALL - 0.1)
+        self.assertEqual(child.signals, [])
+        self.assertEqual(self.source.pull(1.0), [])
+        self.reactor.advance(0.1)
+        self.assertEqual(child.signals, ["KILL"])
+        items = pullSome(self.source, 4)
+        self.assertEqual(titles(items), ["txradio - Morning Arpeggio"])
+        self.assertEqual(self.source.skipped, 1)
+        child.exit(1, signal=9)
+        lines = [e for e in self.logged if "wrote nothing" in str(e.get("reason", ""))]
+        self.assertEqual(len(lines), 1)
+        self.assertEqual(lines[0]["reason"], "ffmpeg wrote nothing for 10 s and was killed")
+        self.assertEqual(self.reactor.getDelayedCalls(), [])
+
+    def test_hungInTrack(self) -> None:
+        """
+        A child that stops writing in the middle of a track is killed; what
+        it wrote plays, a log line names the file, and the next track
+        follows.
+        """
+        self.source.pull(0.5)
+        [child] = self.reactor.spawned
+        child.protocol.childDataReceived(1, audioOf(DEMO[1])[:20000])
+        items = self.source.pull(0.2)
+        self.assertEqual(titles(items), ["Tone A"])
+        self.reactor.advance(DECODE_STALL)
+        self.assertEqual(child.signals, ["KILL"])
+        items = pullSome(self.source, 10)
+        self.assertEqual(titles(items), ["txradio - Morning Arpeggio"])
+        self.assertEqual(self.source.skipped, 0)
+        lines = [e for e in self.logged if "the next track plays" in e.get("log_format", "")]
+        self.assertEqual(len(lines), 1)
+        self.assertEqual(lines[0]["path"], self.wav)
+
+    def test_writingKeepsItAlive(self) -> None:
+        """
+        Each write gives the child another L{DECODE_STALL} seconds; its
+        exit stops the watchdog.
+        """
+        decoded = DecodedFile(self.reactor, "/m/a.flac")
+        transport = PausingTransport()
+        decoded.makeConnection(transport)  # type: ignore[arg-type]
+        for _ in range(5):
+            self.reactor.advance(DECODE_STALL - 1)
+            decoded.outReceived(b"x")
+        self.assertEqual(transport.signals, [])
+        decoded.processEnded(Failure(ProcessDone(0)))
+        self.assertEqual(self.reactor.getDelayedCalls(), [])
+        self.assertFalse(decoded.stalled)
+
+    def test_pausedIsNotHung(self) -> None:
+        """
+        While its output is paused (the playlist has enough), the child is
+        not watched; once resumed, it is again.
+        """
+        decoded = DecodedFile(self.reactor, "/m/a.flac")
+        transport = PausingTransport()
+        decoded.makeConnection(transport)  # type: ignore[arg-type]
+        decoded.outReceived(b"x" * MAX_BUFFERED)
+        self.assertTrue(transport.paused)
+        self.reactor.advance(DECODE_STALL * 10)
+        self.assertEqual(transport.signals, [])
+        decoded.read(MAX_BUFFERED)
+        self.assertFalse(transport.paused)
+        self.reactor.advance(DECODE_STALL)
+        self.assertEqual(transport.signals, ["KILL"])
+        self.assertTrue(decoded.stalled)
+        self.assertTrue(decoded.finished)
+
+    def test_closeStopsWatching(self) -> None:
+        """
+        Closing the file stops the watchdog.
+        """
+        decoded = DecodedFile(self.reactor, "/m/a.flac")
+        decoded.makeConnection(PausingTransport())  # type: ignore[arg-type]
+        decoded.close()
+        self.assertEqual(self.reactor.getDelayedCalls(), [])

@@ -325,7 +325,7 @@ when = "Sun 10:00-12:00"
         from txradio.config import ConfigError, parseConfig
 
         cases = [
-            ('recordings = "/stream"\nfolder = "."', "exactly one of folder, playlist and recordings"),
+            ('recordings = "/stream"\nfolder = "."', "exactly one of folder, playlist, query and recordings"),
             ('playlist = "."\nshow = "alice"', "give recordings too"),
             ('recordings = "/other"', "/other is not a mount with record = true"),
             ('recordings = "/stream"\npick = "best"', "pick"),

@@ -264,3 +264,19 @@ class ApplyTests(SynchronousTestCase):
         answer = self.request(post).value()
         self.assertTrue(answer.startswith(b"HTTP/1.1 422"), answer[:200])
         self.flushLoggedErrors()
+
+    def test_queryBlockAdded(self) -> None:
+        """
+        A reload that adds a block querying the library rebuilds the mount
+        with a track list over the running radio's library.
+        """
+        from txradio.library.query import QueryTracks
+
+        block = '\n[[mount.block]]\nname = "Jazz"\nwhen = "daily 00:00-24:00"\nquery = { genre = "jazz" }\n'
+        self.write(BASE.replace(f'playlist = "{DEMO}"\n', f'playlist = "{DEMO}"\n{block}'))
+        plan = self.reloader.reload()
+        self.assertEqual(plan.rebuilt, ("/a",))
+        tracks = self.station("/a").programme.tracks.blocks[0].tracks
+        assert isinstance(tracks, QueryTracks)
+        self.assertIsNotNone(self.radio.library)
+        self.assertIs(tracks.library, self.radio.library)

@@ -82,7 +82,8 @@ class RequestsAPITests(SiteMixin, SynchronousTestCase):
                 "path": "Jazz/Bop/Chimes.mp3",
                 "title": "Night Chimes",
                 "artist": "txradio",
-                "expected": None,
+                # The track on the air, 20.04 s long, started at 22:13:20.
+                "expected": "2023-11-14T22:13:40Z",
             },
         )
         self.assertIsNone(response.header("access-control-allow-origin"))
@@ -263,8 +264,11 @@ class PageTests(SiteMixin, SynchronousTestCase):
         self.post({"path": "Jazz/Bop/Chimes.mp3"})
         page = self.client.request("/", headers={"Accept": "text/html"}).text
         self.assertIn("<h3>Up next</h3>", page)
-        self.assertIn('<ol class="upcoming" data-field="upcoming"><li>txradio - Night Chimes</li></ol>', page)
-        self.assertIn('<ol class="requests" data-field="requests"><li>txradio - Night Chimes</li></ol>', page)
+        # The track on the air (20 s long) started now: the request plays at
+        # 22:13:40 UTC.
+        entry = "<li>txradio - Night Chimes <small>about 22:13</small></li>"
+        self.assertIn(f'<ol class="upcoming" data-field="upcoming">{entry}</ol>', page)
+        self.assertIn(f'<ol class="requests" data-field="requests">{entry}</ol>', page)
         self.assertIn(f'src="{assetURL("requests.js")}"', page)
         script = self.client.request(assetURL("requests.js"))
         self.assertEqual(script.status, 200)

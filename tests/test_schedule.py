@@ -13,11 +13,14 @@ from zoneinfo import ZoneInfo
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
-from txradio.sources.schedule import Block, HardStarts, ScheduledSource, ScheduledTracks
+from txradio.library.entries import IndexEntry, TrackTags
+from txradio.library.query import QueryTracks
+from txradio.sources.schedule import HISTORY, Block, HardStarts, ScheduledSource, ScheduledTracks
 from txradio.sources.tracks import ListTracks
 from txradio.testing import syntheticFrame
 from txradio.wire.mp3 import Frame
 from txradio.wire.programme import TitleChange
+from txradio.wire.query import parseQuery
 from txradio.wire.schedule import (
     JinglePolicy,
     Played,
@@ -152,6 +155,31 @@ class JingleDueTests(SynchronousTestCase):
 ARTISTS = 6
 
 
+class IndexOf:
+    """
+    A library whose index is built: what L{QueryTracks} uses of one.
+    """
+
+    root = b""
+
+    def __init__(self, index: tuple[IndexEntry, ...]) -> None:
+        self.index = index
+
+    def currentIndex(self) -> tuple[IndexEntry, ...]:
+        return self.index
+
+
+def jazzIndex() -> tuple[IndexEntry, ...]:
+    """
+    @return: an index of 15 jazz songs (C{query/NN}) and 15 others.
+    """
+    return tuple(
+        IndexEntry(path.encode(), TrackTags(genre=genre), 1, "")
+        for genre, prefix in (("Rock", "rock"), ("Jazz", "query"))
+        for path in library(prefix, 15)
+    )
+
+
 def library(prefix: str, count: int) -> list[str]:
     """
     @return: paths C{prefix/NN}; their artist is C{prefix-artistK}.
@@ -271,6 +299,12 @@ class SimulatedWeekTests(SynchronousTestCase):
             block("jazz", "Mon-Fri 20:00-22:30", False),
             block("late", "Fri,Sat 23:00-03:00", True),
             block("sunday", "Sun 09:15-13:45", False),
+            Block(
+                "query",
+                parseWhen("Sat 14:00-16:00"),
+                QueryTracks(IndexOf(jazzIndex()), parseQuery({"genre": "jazz"}), shuffle=True, rng=rng),  # type: ignore[arg-type]
+                rotation=self.rules,
+            ),
         ]
         self.tracks = ScheduledTracks(
             self.blocks,
@@ -355,7 +389,7 @@ class SimulatedWeekTests(SynchronousTestCase):
             self.assertEqual(self.tracks.blockAt(when).name, name)
             self.assertTrue(path.startswith(name + "/"))
             seen.add(name)
-        self.assertEqual(seen, {"morning", "jazz", "late", "sunday", "default"})
+        self.assertEqual(seen, {"morning", "jazz", "late", "sunday", "query", "default"})
 
     def test_rotation(self) -> None:
         """
@@ -366,6 +400,20 @@ class SimulatedWeekTests(SynchronousTestCase):
         self.assertGreater(len(history), 400)
         for index, played in enumerate(history):
             self.assertEqual(breaches(played, history[:index], self.rules), 0, played)
+
+    def test_rotationWholeWeek(self) -> None:
+        """
+        The rules hold over the whole week's log, not only the last
+        L{HISTORY} tracks the track list remembers.
+        """
+        played = [
+            Played(path, *(tag.casefold() for tag in tagsOf(path)), start)
+            for start, path, name, _ in self.log
+            if name != "jingle"
+        ]
+        self.assertGreater(len(played), HISTORY)
+        for index, entry in enumerate(played):
+            self.assertEqual(breaches(entry, played[:index], self.rules), 0, entry)
 
     def test_topOfHourJingles(self) -> None:
         """
@@ -503,6 +551,6 @@ top_of_hour = true
         self.assertEqual(clock.getDelayedCalls(), [])
         bad = text.replace(f'folder = "{base}/morning"\n', "")
         error = self.assertRaises(ConfigError, parseConfig, bad)
-        self.assertIn("folder, playlist and recordings", str(error))
+        self.assertIn("folder, playlist, query and recordings", str(error))
         bad = text.replace('"Mon-Fri 06:00-10:00"', '"Mon-Fri 6-10"')
         self.assertRaises(ConfigError, parseConfig, bad)

@@ -22,7 +22,10 @@ from dataclasses import replace
 from twisted.logger import Logger
 
 from txradio.config import MountConfig, RadioConfig, ServerConfig
+from txradio.config.rules import libraryFolderOf
 from txradio.config.schedule import BlockConfig
+from txradio.library.index import Library
+from txradio.library.query import QueryTracks
 from txradio.net.push import PushClient
 from txradio.operations.recordings import Recorder, RecordingLimits
 from txradio.service import RadioService
@@ -172,7 +175,9 @@ def streamInfo(mount: MountConfig) -> StreamInfo:
     )
 
 
-def playlistSource(mount: MountConfig, reactor, policy: str, server: ServerConfig | None = None) -> PlaylistSource:
+def playlistSource(
+    mount: MountConfig, reactor, policy: str, server: ServerConfig | None = None, library: Library | None = None
+) -> PlaylistSource:
     """
     Make a mount's playlist programme.
 
@@ -182,6 +187,8 @@ def playlistSource(mount: MountConfig, reactor, policy: str, server: ServerConfi
         playlist itself skips tracks of another format.
     @param server: the server settings, for the programme clock; without
         them the mount's blocks and jingles are left out.
+    @param library: the on-demand library, for blocks that query its
+        index.
     @return: the source.
     """
     refuse = refuser(mount.audioFormat) if policy == SKIP else None
@@ -192,7 +199,7 @@ def playlistSource(mount: MountConfig, reactor, policy: str, server: ServerConfi
         analyser = LoudnessAnalyser(reactor, needSilence=mount.trimSilence or bool(mount.crossfade))
         leveller = Leveller(analyser, mount.loudness, mount.trimSilence)
     if server is not None and (mount.blocks or mount.jingles is not None):
-        source = scheduledSource(mount, server, reactor, refuse=refuse, leveller=leveller)
+        source = scheduledSource(mount, server, reactor, library, refuse=refuse, leveller=leveller)
     else:
         source = PlaylistSource(
             tracksFor(mount.playlist, mount.shuffle), clock=reactor, name=mount.path, refuse=refuse, leveller=leveller
@@ -222,15 +229,23 @@ def recordingsFolder(base: str, mount: str) -> str:
     return os.path.join(base, mount.strip("/"))
 
 
-def blockTracks(block: BlockConfig, mount: MountConfig, server: ServerConfig) -> Tracks:
+def blockTracks(block: BlockConfig, mount: MountConfig, server: ServerConfig, library: Library | None) -> Tracks:
     """
     Make the track list of a block of the programme clock.
 
     @param block: the block's settings.
     @param mount: the mount it belongs to.
     @param server: the server settings.
-    @return: its folder's or playlist's tracks, or the recordings it re-airs.
+    @param library: the on-demand library, or L{None}.
+    @return: its folder's or playlist's tracks, its query over the library
+        index, or the recordings it re-airs.
+    @raise ValueError: for a query without a library (the configuration's
+        rules refuse it first).
     """
+    if block.query is not None:
+        if library is None:
+            raise ValueError(f"block {block.name or block.when} queries the library, and there is none")
+        return QueryTracks(library, block.query, block.shuffle)
     if block.recordings is None:
         return tracksFor(block.folder or block.playlist or "", block.shuffle)
     # The configuration's rules: the mount's own recordings may be in its
@@ -240,7 +255,9 @@ def blockTracks(block: BlockConfig, mount: MountConfig, server: ServerConfig) ->
     return RecordingTracks(folder, block.show, block.pick)
 
 
-def scheduledSource(mount: MountConfig, server: ServerConfig, reactor, **kwargs) -> PlaylistSource:
+def scheduledSource(
+    mount: MountConfig, server: ServerConfig, reactor, library: Library | None = None, **kwargs
+) -> PlaylistSource:
     """
     Make a mount's programme on the programme clock: its blocks, with its
     playlist as the default block, and its jingles.
@@ -248,8 +265,11 @@ def scheduledSource(mount: MountConfig, server: ServerConfig, reactor, **kwargs)
     @param mount: a mount with a playlist and blocks or jingles.
     @param server: the server settings (time zone, rotation rules).
     @param reactor: the clock.
+    @param library: the on-demand library, for blocks that query its
+        index.
     @param kwargs: the L{PlaylistSource}'s other arguments.
     @return: a L{ScheduledSource}.
+    @raise ValueError: for a block with a query and no library.
     """
     assert mount.playlist is not None
     rules = server.rotation.rules()
@@ -257,14 +277,15 @@ def scheduledSource(mount: MountConfig, server: ServerConfig, reactor, **kwargs)
         Block(
             block.name or block.when,
             parseWhen(block.when),
-            blockTracks(block, mount, server),
+            blockTracks(block, mount, server, library),
             hard=block.start == "hard",
             rotation=block.rotation.rules() if block.rotation is not None else rules,
             when=block.when,
+            plays=blockPlays(block),
         )
         for block in mount.blocks
     ]
-    default = Block("default", None, tracksFor(mount.playlist, mount.shuffle), rotation=rules)
+    default = Block("default", None, tracksFor(mount.playlist, mount.shuffle), rotation=rules, plays="playlist")
     jingles, policy = None, JinglePolicy()
     if mount.jingles is not None:
         jingles = FolderTracks(mount.jingles.folder)
@@ -273,7 +294,19 @@ def scheduledSource(mount: MountConfig, server: ServerConfig, reactor, **kwargs)
     return ScheduledSource(tracks, clock=reactor, name=mount.path, **kwargs)
 
 
-def programmeFor(mount: MountConfig, server: ServerConfig, reactor, policy: str):
+def blockPlays(block: BlockConfig) -> str:
+    """
+    @param block: a block's settings.
+    @return: what it plays, for the status (no file-system paths).
+    """
+    if block.query is not None:
+        return f"query: {block.query.describe()}"
+    if block.recordings is not None:
+        return f"recordings of {block.recordings}"
+    return "folder" if block.folder is not None else "playlist"
+
+
+def programmeFor(mount: MountConfig, server: ServerConfig, reactor, policy: str, library: Library | None = None):
     """
     Make what a mount plays of its own.
 
@@ -281,11 +314,12 @@ def programmeFor(mount: MountConfig, server: ServerConfig, reactor, policy: str)
     @param server: the server settings (the relay's timeout).
     @param reactor: the reactor.
     @param policy: the mount's resolved format policy.
+    @param library: the on-demand library, for blocks that query it.
     @return: a L{PlaylistSource}, a L{RelaySource}, or L{None} for a
         live-only mount.
     """
     if mount.playlist is not None:
-        return playlistSource(mount, reactor, policy, server)
+        return playlistSource(mount, reactor, policy, server, library)
     if mount.relay is not None:
         return RelaySource(mount.relay, reactor=reactor, name=mount.path, timeout=server.sourceTimeout)
     return None
@@ -477,7 +511,12 @@ def configureRecorder(station: Station, mount: MountConfig, server: ServerConfig
 
 
 def updateStation(
-    station: Station, mount: MountConfig, changed: frozenset[str], reactor, server: ServerConfig | None = None
+    station: Station,
+    mount: MountConfig,
+    changed: frozenset[str],
+    reactor,
+    server: ServerConfig | None = None,
+    library: Library | None = None,
 ) -> None:
     """
     Update a running station in place (a reload): its listeners stay
@@ -496,7 +535,7 @@ def updateStation(
         # The policy cannot have changed (that rebuilds the mount): keep the
         # one its conformer was given.
         policy = station.conformer.policy if station.conformer is not None else SKIP
-        station.replaceProgramme(playlistSource(mount, reactor, policy, server))
+        station.replaceProgramme(playlistSource(mount, reactor, policy, server, library))
 
 
 def derivedStation(parent: Station, mount: str, audioFormat: AudioFormat, reactor, encoder: str, **kwargs) -> Station:
@@ -525,7 +564,12 @@ def derivedStation(parent: Station, mount: str, audioFormat: AudioFormat, reacto
 
 
 def buildStation(
-    mount: MountConfig, server: ServerConfig, reactor, encoder: str | None, parent: Station | None = None
+    mount: MountConfig,
+    server: ServerConfig,
+    reactor,
+    encoder: str | None,
+    parent: Station | None = None,
+    library: Library | None = None,
 ) -> Station:
     """
     Make one mount's station: the one place a station is made from
@@ -536,6 +580,7 @@ def buildStation(
     @param reactor: the reactor (clock and process spawner).
     @param encoder: the encoder program's path, or L{None} when missing.
     @param parent: for a derived mount, the station it re-encodes.
+    @param library: the on-demand library, for blocks that query it.
     @return: the station, not yet linked to its fallback.
     """
     shape = {"metaint": mount.metaint, "burstSize": mount.burstSize}
@@ -545,7 +590,7 @@ def buildStation(
     else:
         policy = resolvePolicy(mount.formatPolicy, encoder)
         station = Station(
-            programmeFor(mount, server, reactor, policy),
+            programmeFor(mount, server, reactor, policy, library),
             mount=mount.path,
             clock=reactor,
             conform=conformer(mount.audioFormat, policy, reactor, encoder, mount.path),
@@ -587,7 +632,11 @@ def linkFallbacks(config: RadioConfig, stations: Mapping[str, Station], only: Co
 
 
 def buildStations(
-    config: RadioConfig, reactor, encoder: str | None | bool = True, keep: Mapping[str, Station] | None = None
+    config: RadioConfig,
+    reactor,
+    encoder: str | None | bool = True,
+    keep: Mapping[str, Station] | None = None,
+    library: Library | None = None,
 ) -> list[Station]:
     """
     Make the stations a configuration describes, with their fallbacks.
@@ -599,6 +648,7 @@ def buildStations(
     @param keep: stations already running, by mount path, to use as they
         are instead of building them (a configuration reload); their
         fallbacks are left alone (see L{linkFallbacks}).
+    @param library: the on-demand library, for blocks that query it.
     @return: the stations, in the configuration's order.
     @raise EncoderMissing: when a mount needs the encoder and it is missing.
     """
@@ -611,7 +661,7 @@ def buildStations(
     for mount in sorted(config.mounts, key=lambda m: m.deriveFrom is not None):
         if mount.path not in stations:
             parent = stations.get(mount.deriveFrom) if mount.deriveFrom is not None else None
-            stations[mount.path] = buildStation(mount, config.server, reactor, encoder or None, parent)
+            stations[mount.path] = buildStation(mount, config.server, reactor, encoder or None, parent, library)
     stations = {mount.path: stations[mount.path] for mount in config.mounts}
     # Kept stations are running: the caller relinks them when it is time.
     linkFallbacks(config, stations, only=[path for path in stations if path not in (keep or {})])
@@ -637,17 +687,10 @@ def libraryFolder(config: RadioConfig) -> str | None:
         mount's playlist that is a folder; L{None} when it is C{false} or
         there is no such folder.
     """
-    folder = config.server.library
-    if folder is False:
-        return None
-    if folder is None:
-        folder = next(
-            (m.playlist for m in config.mounts if m.playlist is not None and os.path.isdir(m.playlist)), None
-        )
-    return folder if isinstance(folder, str) and folder else None
+    return libraryFolderOf(config.server, config.mounts)
 
 
-def libraryFor(config: RadioConfig, reactor):
+def libraryFor(config: RadioConfig, reactor) -> Library | None:
     """
     The on-demand library a configuration asks for.
 
@@ -656,8 +699,6 @@ def libraryFor(config: RadioConfig, reactor):
     @return: a L{txradio.library.index.Library} for L{libraryFolder}, or
         L{None} for none.
     """
-    from txradio.library.index import Library
-
     folder = libraryFolder(config)
     return Library(folder, clock=reactor) if folder else None
 
@@ -678,13 +719,14 @@ def serviceFromConfig(config: RadioConfig, reactor=None, encoder: str | None | b
         from twisted.internet import reactor
     if encoder is True:
         encoder = checkEncoder(config)
-    stations = buildStations(config, reactor, encoder)
+    library = libraryFor(config, reactor)
+    stations = buildStations(config, reactor, encoder, library=library)
     byPath = {station.mount.decode(): station for station in stations}
     live = [station for station in stations if station.acceptsSources]
     shoutcast = [(endpoint, live[0]) for endpoint in config.server.shoutcastSourceListen] if live else []
     service = RadioService(
         stations,
-        library=libraryFor(config, reactor),
+        library=library,
         listen=config.server.listen,
         reactor=reactor,
         publicURL=config.server.publicURL,

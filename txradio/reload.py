@@ -277,7 +277,7 @@ class Reloader:
         byPath = {station.mount.decode("ascii"): station for station in radio.stations}
         keep = {path: byPath[path] for path in (*plan.unchanged, *(path for path, _ in plan.updated))}
         encoder = checkEncoder(new) if plan.added or plan.rebuilt else None
-        stations = buildStations(new, self._reactor, encoder=encoder, keep=keep)
+        stations = buildStations(new, self._reactor, encoder=encoder, keep=keep, library=radio.library)
         newByPath = {station.mount.decode("ascii"): station for station in stations}
         # The server settings first: a log that cannot be opened stops the
         # reload before any mount changed.
@@ -288,7 +288,7 @@ class Reloader:
         configureAccess(radio, new, self._reactor, access)
         configureDJs(radio, new, self._reactor)
         for path, keys in plan.updated:
-            updateStation(byPath[path], new.mount(path), keys, self._reactor, new.server)
+            updateStation(byPath[path], new.mount(path), keys, self._reactor, new.server, radio.library)
         for path in plan.unchanged:
             # The server's default listener duration may have changed, and
             # an intro file changed on disk is read again.

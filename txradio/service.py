@@ -77,6 +77,8 @@ class RadioService(MultiService):
         then the dynamic mounts.
     @ivar dynamicStations: the dynamic mounts, made by source clients (see
         L{txradio.dynamic}) and served until their source leaves.
+    @ivar library: the on-demand library (L{txradio.library.index.Library}),
+        or L{None}; blocks of the programme clock may query its index.
     @ivar factory: the L{ListenerFactory} every port uses.
     @ivar certificates: the reloadable certificates of the C{ssl:} ports;
         see L{reloadCertificates}.
@@ -181,6 +183,7 @@ class RadioService(MultiService):
         self.hooks: list = []
         self.audience: AudienceRecorder | None = None
         self._clock = reactor
+        self.library = library
         self._addresses = AddressPolicy()
         self.logins: ILoginThrottle = logins if logins is not None else LoginThrottle(reactor)
         self._metrics: MetricsResource | None = None

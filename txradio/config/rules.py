@@ -10,6 +10,7 @@ span mounts may also fill in what one mount takes from another.
 
 from __future__ import annotations
 
+import os
 from dataclasses import replace
 from typing import Any
 
@@ -187,6 +188,15 @@ def radioRules(file: str, server: ServerConfig, mounts: tuple[MountConfig, ...])
                 f"mount {mount.path} has record = true but no folder; set recordings_dir here or in [server]",
                 f"mount[{index}].record",
             )
+    for index, mount in enumerate(mounts, 1):
+        for number, block in enumerate(mount.blocks, 1):
+            if block.query is not None and libraryFolderOf(server, mounts) is None:
+                raise ConfigError(
+                    file,
+                    "chooses songs from the library index, and there is no library: set [server] library "
+                    "to the music folder",
+                    f"mount[{index}].block[{number}].query",
+                )
     reairRules(file, server, mounts)
     if server.shoutcastSourceListen and not any(mount.live for mount in mounts):
         raise ConfigError(
@@ -194,6 +204,24 @@ def radioRules(file: str, server: ServerConfig, mounts: tuple[MountConfig, ...])
             "is set but no mount has live = true; SHOUTcast v1 sources need a live mount to feed",
             "server.shoutcast_source_listen",
         )
+
+
+def libraryFolderOf(server: ServerConfig, mounts: tuple[MountConfig, ...]) -> str | None:
+    """
+    The folder of the on-demand library: the one place it is decided.
+
+    @param server: the server settings.
+    @param mounts: the mounts.
+    @return: C{server.library}, or, when that is left out, the first
+        mount's playlist that is a folder; L{None} when it is C{false} or
+        there is no such folder.
+    """
+    folder = server.library
+    if folder is False:
+        return None
+    if folder is None:
+        folder = next((m.playlist for m in mounts if m.playlist is not None and os.path.isdir(m.playlist)), None)
+    return folder if isinstance(folder, str) and folder else None
 
 
 def hookRules(table: Table, values: dict[str, Any]) -> None:

@@ -11,8 +11,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from txradio.config._check import Table, checkTable, knownKeys, setting, show, typeName
-from txradio.config.kinds import Choice, Flag, Integer, Kind, SubTable, Text, checked
+from txradio.config.kinds import Choice, Flag, Integer, Kind, SubTable, Text, checked, parsed
 from txradio.config.places import Folder, MountPath, Playlist
+from txradio.wire.query import TrackQuery, parseQuery
 from txradio.wire.schedule import Rotation, parseWhen
 
 MAX_SEPARATION = 100000
@@ -54,6 +55,21 @@ class TimeZone(Text):
 
     def describe(self) -> str:
         return "string (IANA time zone)"
+
+
+class Query(Kind):
+    """
+    A query over the library index, e.g. C{{genre = "jazz", year =
+    "1990-1999"}}; the value is a L{TrackQuery}.
+    """
+
+    def value(self, table: Table, key: str, value: Any) -> TrackQuery:
+        if not isinstance(value, dict):
+            table.fail(key, f'must be a table such as {{ genre = "jazz", year = "1990-1999" }}, not {typeName(value)}')
+        return parsed(table, key, parseQuery, value)
+
+    def describe(self) -> str:
+        return "table (artist, album, genre, year)"
 
 
 class SubTables(Kind):
@@ -114,7 +130,7 @@ class RotationConfig:
 class BlockConfig:
     """
     A block of the programme clock: a C{[[mount.block]]} table.  Exactly
-    one of C{folder}, C{playlist} and C{recordings} is set.
+    one of C{folder}, C{playlist}, C{query} and C{recordings} is set.
     """
 
     when: str = setting(
@@ -143,6 +159,14 @@ class BlockConfig:
         "latest",
         kind=Choice(("latest", "rotation")),
         help="With `recordings`: `latest` plays the newest show; `rotation` every show in turn, oldest first.",
+    )
+    query: TrackQuery | None = setting(
+        None,
+        kind=Query(),
+        help='The library\'s songs it plays, by their tags: e.g. `{ genre = "jazz", year = "1990-1999" }`.',
+        doc="Keys `artist`, `album`, `genre` (a string or a list of strings, any of which matches; a tag "
+        'matches when it holds the words, whatever the case) and `year` (`1994` or `"1990-1999"`). '
+        "Every key given must match. Needs the library (`[server] library`).",
     )
     shuffle: bool = setting(False, kind=Flag(), help="Play its tracks in a random order.")
     start: str = setting(
@@ -177,8 +201,9 @@ class JinglesConfig:
 
 def blockRules(table: Table, blocks: tuple[BlockConfig, ...], playlist: str | None) -> None:
     """
-    Each block plays exactly one of a folder, a playlist and a mount's
-    recordings, and the mount has a playlist, which is the default block.
+    Each block plays exactly one of a folder, a playlist, a query and a
+    mount's recordings, and the mount has a playlist, which is the default
+    block.
 
     @param table: the mount's table.
     @param blocks: its blocks.
@@ -186,9 +211,9 @@ def blockRules(table: Table, blocks: tuple[BlockConfig, ...], playlist: str | No
     @raise ConfigError: when not.
     """
     for index, block in enumerate(blocks, 1):
-        given = [block.folder, block.playlist, block.recordings]
+        given = [block.folder, block.playlist, block.query, block.recordings]
         if sum(value is not None for value in given) != 1:
-            table.fail(f"block[{index}]", "give exactly one of folder, playlist and recordings")
+            table.fail(f"block[{index}]", "give exactly one of folder, playlist, query and recordings")
         if block.show is not None and block.recordings is None:
             table.fail(f"block[{index}].show", "show chooses among recordings; give recordings too")
     if blocks and playlist is None:

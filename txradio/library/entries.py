@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from txradio.library.paths import displayName
 from txradio.sources.tags import titleFromName
 from txradio.wire.icy import cleanTitle
+from txradio.wire.query import yearOf
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +25,8 @@ class TrackTags:
     @ivar album: its album, or C{""}.
     @ivar duration: its length in seconds, or L{None} when unknown.
     @ivar track: its track number as tagged (e.g. C{"3/12"}), or C{""}.
+    @ivar genre: its genre, or C{""}.
+    @ivar year: its year (from its date tag), or L{None}.
     """
 
     title: str = ""
@@ -31,6 +34,8 @@ class TrackTags:
     album: str = ""
     duration: float | None = None
     track: str = ""
+    genre: str = ""
+    year: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,7 +133,15 @@ def readTrackTags(path: bytes) -> TrackTags:
 
     length = getattr(getattr(audio, "info", None), "length", None)
     duration = float(length) if isinstance(length, (int, float)) and length > 0 else None
-    return TrackTags(first("title"), first("artist"), first("album"), duration, first("tracknumber"))
+    return TrackTags(
+        first("title"),
+        first("artist"),
+        first("album"),
+        duration,
+        first("tracknumber"),
+        first("genre"),
+        yearOf(first("date")),
+    )
 
 
 def songTitle(entry: Entry | IndexEntry) -> str:

@@ -688,6 +688,17 @@ class Library(Service):
 
         return running.addCallbacks(built, failed).addBoth(finished)
 
+    def currentIndex(self) -> tuple[IndexEntry, ...] | None:
+        """
+        The search index as it is, starting a new build in the background
+        when it is older than L{INDEX_MAX_AGE} seconds or missing.
+
+        @return: the index, or L{None} while none has been built yet.
+        """
+        if not self.indexing and (self.indexedAt is None or self.clock.seconds() - self.indexedAt > INDEX_MAX_AGE):
+            self.buildIndex()
+        return self.index
+
     def search(self, query: str, within: bytes = b"") -> Deferred:
         """
         Search titles, artists, albums and file names, in a thread.
@@ -702,10 +713,8 @@ class Library(Service):
         @raise LibraryBusy: when too many jobs run and wait (for an index
             too large to search on the reactor).
         """
-        if not self.indexing and (self.indexedAt is None or self.clock.seconds() - self.indexedAt > INDEX_MAX_AGE):
-            self.buildIndex()
         terms = searchTerms(query)
-        index = self.index
+        index = self.currentIndex()
         if index is None:
             return succeed((None, False))
         if not terms:

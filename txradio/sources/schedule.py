@@ -18,6 +18,7 @@ from __future__ import annotations
 import os
 from collections import deque
 from collections.abc import Callable, Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, tzinfo
 
@@ -36,6 +37,7 @@ from txradio.wire.schedule import (
     Rotation,
     Slot,
     activeBlock,
+    blockChanges,
     breaches,
     chooseNext,
     jingleDue,
@@ -84,6 +86,8 @@ class Block:
     @ivar hard: whether it cuts the track playing when it starts.
     @ivar rotation: its rotation rules.
     @ivar when: its C{when} as written, for the status.
+    @ivar plays: what it plays, for the status: C{"folder"}, C{"playlist"}
+        or C{"query: genre jazz"} (no file-system paths).
     """
 
     name: str
@@ -92,6 +96,7 @@ class Block:
     hard: bool = False
     rotation: Rotation = field(default_factory=Rotation)
     when: str = ""
+    plays: str = ""
 
 
 class ScheduledTracks:
@@ -143,6 +148,7 @@ class ScheduledTracks:
         self._tags: dict[str, tuple[str, str]] = {}
         self._queues: dict[int, deque[str]] = {}
         self._jingleQueue: deque[str] = deque()
+        self._unplayable: dict[int, str] = {}
         self._startedAt = clock.seconds()
         self._tracksSinceJingle = 0
         self._lastJingleAt: float | None = None
@@ -161,6 +167,19 @@ class ScheduledTracks:
         """
         index = activeBlock([block.slot for block in self.blocks if block.slot is not None], when)
         return self.default if index is None else self.blocks[index]
+
+    def changes(self, count: int) -> list[tuple[datetime, Block]]:
+        """
+        The coming changes of the block on, within a week.
+
+        @param count: how many at most.
+        @return: C{(moment, block starting)} pairs, the next first.
+        """
+        timed = [block for block in self.blocks if block.slot is not None]
+        return [
+            (at, self.default if index is None else timed[index])
+            for at, index in blockChanges([block.slot for block in timed if block.slot is not None], self.now(), count)
+        ]
 
     def nextChange(self) -> datetime | None:
         """
@@ -199,14 +218,15 @@ class ScheduledTracks:
                 "{name}: block {block} begins", name=self.name, block=block.name or "default", when=now.isoformat()
             )
             self.current = block
-        queue = self._queue(block)
+        block, queue = self._playable(block)
         at = now.timestamp()
         history = list(self.history)
         chosen = self._choose(queue, history, block.rotation, at)
         if breaches(self._played(queue[chosen], at), history, block.rotation) and len(queue) < LOOKAHEAD:
             # The end of a pass leaves few to choose from: the next pass's
             # tracks may keep the rules where these cannot.
-            queue.extend(block.tracks.nextPass())
+            with suppress(NoTracks):
+                queue.extend(block.tracks.nextPass())
             chosen = self._choose(queue, history, block.rotation, at)
         path = queue[chosen]
         del queue[chosen]
@@ -223,11 +243,11 @@ class ScheduledTracks:
         @param count: how many.
         @return: up to C{count} paths.
         """
-        block = self.blockAt(self.now())
         try:
-            queue = list(self._queue(block))[:LOOKAHEAD]
+            block, pending = self._playable(self.blockAt(self.now()))
         except NoTracks:
             return []
+        queue = list(pending)[:LOOKAHEAD]
         history = list(self.history)
         at = self._clock.seconds()
         out: list[str] = []
@@ -261,6 +281,32 @@ class ScheduledTracks:
         if not queue:
             queue.extend(block.tracks.nextPass())
         return queue
+
+    def _playable(self, block: Block) -> tuple[Block, deque[str]]:
+        """
+        @param block: the block on now.
+        @return: it and the rest of its pass, or the default block and its
+            pass when it has nothing to play now (a library query before
+            the index is built, or matching nothing; an empty folder).
+        @raise NoTracks: when the default block has nothing either.
+        """
+        try:
+            queue = self._queue(block)
+        except NoTracks as error:
+            if block is self.default:
+                raise
+            reason = str(error)
+            if self._unplayable.get(id(block)) != reason:
+                self._unplayable[id(block)] = reason
+                self._log.warn(
+                    "{name}: block {block} has nothing to play ({reason}); the default block plays",
+                    name=self.name,
+                    block=block.name,
+                    reason=reason,
+                )
+            return self.default, self._queue(self.default)
+        self._unplayable.pop(id(block), None)
+        return block, queue
 
     def _nextJingle(self) -> str | None:
         """
@@ -443,22 +489,45 @@ class ScheduledSource(PlaylistSource):
         titles = self.upcomingTitles(1)
         return titles[0] if titles else None
 
+    def readAhead(self) -> tuple[str, float] | None:
+        """
+        The next track when it is already read ahead (its first frames wait
+        behind the end of the track on the air).
+
+        @return: its title and the seconds of audio before it, or L{None}.
+        """
+        before = 0.0
+        for item in self._pending:
+            if type(item) is TitleChange:
+                return item.title, before
+            before += item.header.duration  # type: ignore[union-attr]
+        return None
+
+    def forecast(self, count: int) -> list[tuple[str, str]]:
+        """
+        @param count: how many.
+        @return: C{(path, title)} of the tracks L{ScheduledTracks.upcoming}
+            foresees.
+        """
+        out = []
+        for path in self.tracks.upcoming(count):
+            cues = readCueTitles(path)
+            if cues and cues[0][0] == 0:
+                out.append((path, cues[0][1]))  # a recorded show: its first title
+                continue
+            try:
+                title = self._titleOf(path)
+            except Exception:
+                title = os.path.basename(path)
+            out.append((path, title))
+        return out
+
     def upcomingTitles(self, count: int) -> list[str]:
         """
         @param count: how many.
         @return: the titles foreseen by L{ScheduledTracks.upcoming}.
         """
-        titles = []
-        for path in self.tracks.upcoming(count):
-            cues = readCueTitles(path)
-            if cues and cues[0][0] == 0:
-                titles.append(cues[0][1])  # a recorded show: its first title
-                continue
-            try:
-                titles.append(self._titleOf(path))
-            except Exception:
-                titles.append(os.path.basename(path))
-        return titles
+        return [title for _, title in self.forecast(count)]
 
     def close(self) -> None:
         """

@@ -6,6 +6,9 @@ Titles for tracks, read from their tags with mutagen.
 from __future__ import annotations
 
 import os
+import stat
+from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 
 import mutagen
@@ -80,3 +83,62 @@ def readTitle(path: str) -> str:
     if title and artist:
         return f"{artist} - {title}"
     return title or titleFromName(path)
+
+
+DURATION_CACHE = 4096
+"""Tracks whose length L{Durations} remembers at most."""
+
+
+def readDuration(path: str) -> float | None:
+    """
+    Read a track's length from its headers with mutagen (an MP3 file's
+    Xing/VBRI header, or its size and bitrate).
+
+    @param path: the file.
+    @return: seconds, or L{None} when it cannot be told.
+    """
+    try:
+        audio = mutagen.File(path)
+    except (MutagenError, OSError, ValueError):
+        return None
+    length = getattr(getattr(audio, "info", None), "length", None)
+    return float(length) if isinstance(length, (int, float)) and length > 0 else None
+
+
+class Durations:
+    """
+    Tracks' lengths, read once per version of each file (its path,
+    modification time and size), the last L{DURATION_CACHE} kept.
+    """
+
+    def __init__(self, read: Callable[[str], float | None] = readDuration, size: int = DURATION_CACHE) -> None:
+        """
+        @param read: reads a file's length (tests replace it).
+        @param size: files remembered at most.
+        """
+        self._read = read
+        self._size = size
+        self._known: OrderedDict[tuple[str, int, int], float | None] = OrderedDict()
+
+    def __call__(self, path: str) -> float | None:
+        """
+        @param path: a track.
+        @return: its length in seconds, or L{None} when not known (or not a
+            regular file).
+        """
+        try:
+            info = os.stat(path)
+        except OSError:
+            return None
+        if not stat.S_ISREG(info.st_mode):
+            # A named pipe would block the reader (on the reactor).
+            return None
+        key = (path, info.st_mtime_ns, info.st_size)
+        if key in self._known:
+            self._known.move_to_end(key)
+            return self._known[key]
+        length = self._read(path)
+        self._known[key] = length
+        while len(self._known) > self._size:
+            self._known.popitem(last=False)
+        return length

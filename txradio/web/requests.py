@@ -31,7 +31,7 @@ from txradio.library.index import LibraryBusy, PathRefused, TrackTags, displayNa
 from txradio.sources.requests import QueueFull, Refused
 from txradio.sources.tags import titleFromName
 from txradio.web.status import JSONResource, WebContext, isoTime, renderJSON
-from txradio.web.upcoming import queueJSON, requestQueueOf
+from txradio.web.upcoming import queueJSON, requestQueueOf, requestTimes
 
 MAX_BODY = 4096
 """The largest request body read, in bytes."""
@@ -120,7 +120,8 @@ class RequestsResource(JSONResource):
         for station in self.context.stations:
             queue = requestQueueOf(station)
             if queue is not None:
-                mounts.append({"mount": station.mount.decode("ascii"), "requests": queueJSON(queue, isoTime)})
+                requests = queueJSON(queue, isoTime, requestTimes(station))
+                mounts.append({"mount": station.mount.decode("ascii"), "requests": requests})
         return http.OK, {"mounts": mounts}
 
     def render_POST(self, request: Request) -> bytes | int:
@@ -152,6 +153,7 @@ class RequestsResource(JSONResource):
                 reply = self._error(request, RequestError(TOO_MANY_REQUESTS, refused.message, refused.retryAfter))
             else:
                 self._log.info("{mount}: {title} requested ({position} in the queue)", mount=station.mount, title=title, position=position)
+                times = requestTimes(station)
                 reply = renderJSON(
                     request,
                     {
@@ -160,7 +162,7 @@ class RequestsResource(JSONResource):
                         "path": relative,
                         "title": title,
                         "artist": tags.artist,
-                        "expected": None,
+                        "expected": isoTime(times[position - 1]) if position <= len(times) else None,
                     },
                     http.CREATED,
                     cors=False,

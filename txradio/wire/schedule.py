@@ -297,3 +297,48 @@ def jingleDue(policy: JinglePolicy, tracksSince: int, lastAt: float | None, now:
         if (lastAt is None and startedAt < hour) or (lastAt is not None and lastAt < hour):
             return True
     return False
+
+
+def blockChanges(slots: Sequence[Slot], when: datetime, count: int, days: int = 7) -> list[tuple[datetime, int | None]]:
+    """
+    The coming changes of the block on: each moment at which
+    L{activeBlock} becomes another block (or the default), the next first.
+
+    @param slots: the blocks' slots, in the configuration's order.
+    @param when: a moment, with the station's time zone.
+    @param count: how many changes at most.
+    @param days: how far ahead to look.
+    @return: C{(moment, block index or None for the default)} pairs.
+    """
+    changes: list[tuple[datetime, int | None]] = []
+    until = when + timedelta(days=days)
+    current = activeBlock(slots, when)
+    at: datetime | None = when
+    while len(changes) < count:
+        at = nextChange(slots, at) if at is not None else None
+        if at is None or at > until:
+            break
+        block = activeBlock(slots, at)
+        if block != current:
+            changes.append((at, block))
+            current = block
+    return changes
+
+
+def expectedStarts(first: float | None, durations: Sequence[float | None]) -> list[float | None]:
+    """
+    When each of a run of tracks should start, played one after another.
+
+    @param first: when the first starts (seconds), or L{None} when not
+        known.
+    @param durations: each track's length in seconds, or L{None} when not
+        known.
+    @return: each track's start; L{None} from the first whose start cannot
+        be known (after a track of unknown length).
+    """
+    starts: list[float | None] = []
+    at = first
+    for duration in durations:
+        starts.append(at)
+        at = None if at is None or duration is None else at + duration
+    return starts

@@ -3,12 +3,19 @@
 (function () {
   "use strict";
 
-  function fill(list, titles) {
+  /* Each entry is [title, expected start (RFC 3339) or null]; the time
+     shows in the reader's own time zone. */
+  function fill(list, entries) {
     if (!list) { return; }
     while (list.firstChild) { list.removeChild(list.firstChild); }
-    titles.forEach(function (title) {
+    entries.forEach(function (entry) {
       var item = document.createElement("li");
-      item.textContent = title;
+      item.textContent = entry[0];
+      if (entry[1]) {
+        var when = document.createElement("small");
+        when.textContent = " about " + new Date(entry[1]).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+        item.appendChild(when);
+      }
       list.appendChild(item);
     });
   }
@@ -27,9 +34,11 @@
             if (candidate.getAttribute("data-mount") === mount.mount) { article = candidate; }
           });
           if (!article) { return; }
-          fill(article.querySelector("[data-field=upcoming]"), mount.upcoming || []);
+          fill(article.querySelector("[data-field=upcoming]"), (mount.next || []).map(function (next) {
+            return [next.title, next.expected];
+          }));
           fill(article.querySelector("[data-field=requests]"), (mount.requests || []).map(function (request) {
-            return request.artist ? request.artist + " - " + request.title : request.title;
+            return [request.artist ? request.artist + " - " + request.title : request.title, request.expected];
           }));
         });
       }).catch(function () { /* tried again at the next refresh */ });
