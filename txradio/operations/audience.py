@@ -135,6 +135,7 @@ class AudienceRecorder:
         epoch: Callable[[float], float] | None = None,
         retentionDays: int = 0,
         queueLimit: int = QUEUE_LIMIT,
+        hosts: Callable[[str], str] | None = None,
     ) -> None:
         """
         @param database: the statistics file.
@@ -147,6 +148,8 @@ class AudienceRecorder:
             epoch; the identity by default.
         @param retentionDays: days rows are kept, or 0 for ever.
         @param queueLimit: the most rows waiting.
+        @param hosts: shows an HLS client's address as the privacy setting
+            allows (a listener's comes shown already); unchanged by default.
         """
         self.database = database
         self._clock = clock
@@ -155,6 +158,7 @@ class AudienceRecorder:
             runInThread, self._stopPool = _threadPoolRunner(clock)
         self._run = runInThread
         self._epoch = epoch or (lambda seconds: seconds)
+        self._hosts = hosts or (lambda host: host)
         self.retentionDays = retentionDays
         self.queueLimit = queueLimit
         self._threshold = min(FLUSH_ROWS, queueLimit)
@@ -306,7 +310,7 @@ class AudienceRecorder:
                         round(seconds, 3),
                         protocol,
                         str(player or ""),
-                        hostOf(peer),
+                        hostOf(peer) if protocol == "icy" else self._hosts(peer),
                         reasonLabel(reason),
                     ),
                 )
