@@ -47,8 +47,17 @@ START = 1_796_083_200.0  # 2026-12-01T00:00:00Z
 
 
 class Station:
+    """
+    What the recorder reads of a station; its listener count is a property,
+    as the real one's is.
+    """
+
     mount = b"/stream"
-    listenerCount = 0
+    count = 0
+
+    @property
+    def listenerCount(self) -> int:
+        return self.count
 
 
 class Listener:
@@ -180,13 +189,13 @@ def main() -> int:
         keep = kept.append
         before = time.thread_time()
         for (_when, event), change in zip(batch, counts):
-            station.listenerCount += change
+            station.count += change
             keep(event)
         loopCPU += time.thread_time() - before
-        station.listenerCount -= sum(counts)
+        station.count -= sum(counts)
         before = time.thread_time()
         for (_when, event), change in zip(batch, counts):
-            station.listenerCount += change
+            station.count += change
             recorder(event)
         if chunkEnd == nextTick:
             worker.deliver(wait=True)  # The last write ended within the interval.

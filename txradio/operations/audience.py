@@ -196,9 +196,8 @@ class AudienceRecorder:
         @param event: any station event; joins, leaves, HLS sessions and
             titles count.
         """
-        # Per event only one flat tuple of references a session, and the
-        # track's listeners counted up and down (the station's count, which
-        # may walk its listeners, is read once a track); turning them into rows (the
+        # Per event only what must be read now (the listener count) and one
+        # flat tuple of references a session; turning them into rows (the
         # epoch, the mount's text, the address, the reason's label) happens
         # in the worker.  Inlined (no helper calls on the common paths):
         # this runs for every join and leave; see benchmarks/audience.py.
@@ -211,7 +210,7 @@ class AudienceRecorder:
                 if when > airing.lastChange:
                     airing.listenerSeconds += airing.listeners * (when - airing.lastChange)
                     airing.lastChange = when
-                airing.listeners -= 1
+                airing.listeners = station.listenerCount
                 airing.lost += 1
             seconds = event.seconds  # type: ignore[attr-defined]
             if seconds >= PROBE_SECONDS:
@@ -237,7 +236,7 @@ class AudienceRecorder:
                 if when > airing.lastChange:
                     airing.listenerSeconds += airing.listeners * (when - airing.lastChange)
                     airing.lastChange = when
-                airing.listeners += 1
+                airing.listeners = station.listenerCount
                 airing.gained += 1
         elif kind is HLSSessionEnded:
             if event.seconds >= PROBE_SECONDS:  # type: ignore[attr-defined]
