@@ -609,6 +609,15 @@ class SessionEventTests(HLSSiteTestMixin, SynchronousTestCase):
         self.site.resource.hls.removeStation(self.station)
         self.assertEqual([(e.userAgent, e.reason) for e in self.events], [("Player/1", STATION_STOPPED)])
 
+    def test_stopped(self) -> None:
+        """
+        Stopping the site ends the sessions still open.
+        """
+        self.run_(30)
+        self.client.request("/stream.m3u8", headers={"User-Agent": "Player/1"})
+        self.site.webService.stopService()
+        self.assertEqual([(e.userAgent, e.reason) for e in self.events], [("Player/1", STATION_STOPPED)])
+
     def test_recorded(self) -> None:
         """
         The audience statistics keep an HLS session with the protocol

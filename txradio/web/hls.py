@@ -37,6 +37,7 @@ from typing import Any
 
 from twisted.application.internet import TimerService
 from twisted.application.service import MultiService
+from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
 from twisted.web import http
 from twisted.web.resource import Resource
@@ -522,6 +523,27 @@ def relatedStations(station: IStation) -> list[IStation]:
     return family
 
 
+class _SessionSweep(TimerService):
+    """
+    Ends the idle HLS sessions of a site every target duration, and all of
+    them when it stops.
+    """
+
+    def __init__(self, routes: HLSRoutes) -> None:
+        """
+        @param routes: the site's HLS routes.
+        """
+        TimerService.__init__(self, routes.settings.targetDuration, routes.expireSessions)
+        self._routes = routes
+
+    def stopService(self) -> Deferred[None]:
+        """
+        End every session, then stop the timer.
+        """
+        self._routes.endSessions()
+        return TimerService.stopService(self)
+
+
 class HLSRoutes:
     """
     The HLS side of a site: an L{HLSMount} per station that has HLS, the
@@ -546,7 +568,7 @@ class HLSRoutes:
         self._segments: dict[bytes, SegmentResource] = {}
         self._paths: dict[bytes, Resource] = {}
         self._clock = clock
-        sweep = TimerService(self.settings.targetDuration, self.expireSessions)
+        sweep = _SessionSweep(self)
         sweep.clock = clock
         sweep.setName("hls-sessions")
         sweep.setServiceParent(self.service)
@@ -560,6 +582,14 @@ class HLSRoutes:
         """
         for mount in list(self.mounts.values()):
             mount.sessions.expire()
+
+    def endSessions(self) -> None:
+        """
+        End every HLS session (the radio stops: they are recorded before
+        the statistics close).
+        """
+        for mount in list(self.mounts.values()):
+            mount.sessions.endAll()
 
     def addStation(self, station) -> None:
         """
