@@ -56,6 +56,38 @@ def rows(mount: str) -> str:
     return f"document.querySelectorAll('article[data-mount={json.dumps(mount)}] tr[data-listener]')"
 
 
+@inlineCallbacks
+def saveScreenshots(testCase: TestCase, browser: Any, name: str, before: str = "") -> Any:
+    """
+    Save a page at a phone's and a desktop's width, in the test's folder
+    and, with C{TXRADIO_UPDATE_SCREENSHOTS=1}, in C{docs/images/}.
+
+    @param testCase: the running test.
+    @param browser: the L{integration.test_browser.Browser} showing it.
+    @param name: the file name's stem, e.g. C{"admin"}.
+    @param before: JavaScript run after each resize, before the shot
+        (e.g. scrolling to what is shown).
+    @return: the paths written in the test's folder.
+    """
+    folder = os.path.abspath(testCase.mktemp())
+    os.makedirs(folder)
+    written = []
+    for label, viewport in (("phone", PHONE), ("desktop", DESKTOP)):
+        yield browser.setViewport(viewport)
+        if before:
+            yield browser.evaluate(before)
+        yield deferLater(reactor, 0.3, lambda: None)
+        png = yield browser.screenshot()
+        path = os.path.join(folder, f"{name}-{label}.png")
+        with open(path, "wb") as f:
+            f.write(png)
+        if os.environ.get("TXRADIO_UPDATE_SCREENSHOTS") == "1" and os.path.isdir(DOCS_IMAGES):
+            shutil.copy(path, os.path.join(DOCS_IMAGES, f"{name}-{label}.png"))
+        written.append(path)
+    yield browser.setViewport(DESKTOP)
+    return written
+
+
 class AdminBrowserTests(TestCase):
     """
     The admin page in a real browser, with real players.
@@ -117,29 +149,12 @@ class AdminBrowserTests(TestCase):
 
         return deferLater(reactor, 0, check)
 
-    @inlineCallbacks
     def screenshots(self, name: str) -> Any:
         """
-        Save the page at a phone's and a desktop's width.
-
-        @param name: the file name's stem, e.g. C{"admin"}.
-        @return: the paths written in the test's folder.
+        Save the page at a phone's and a desktop's width; see
+        L{saveScreenshots}.
         """
-        folder = os.path.abspath(self.mktemp())
-        os.makedirs(folder)
-        written = []
-        for label, viewport in (("phone", PHONE), ("desktop", DESKTOP)):
-            yield self.browser.setViewport(viewport)
-            yield deferLater(reactor, 0.3, lambda: None)
-            png = yield self.browser.screenshot()
-            path = os.path.join(folder, f"{name}-{label}.png")
-            with open(path, "wb") as f:
-                f.write(png)
-            if os.environ.get("TXRADIO_UPDATE_SCREENSHOTS") == "1" and os.path.isdir(DOCS_IMAGES):
-                shutil.copy(path, os.path.join(DOCS_IMAGES, f"{name}-{label}.png"))
-            written.append(path)
-        yield self.browser.setViewport(DESKTOP)
-        return written
+        return saveScreenshots(self, self.browser, name)
 
     @inlineCallbacks
     def test_controlRoom(self) -> Any:

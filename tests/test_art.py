@@ -9,12 +9,13 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+from html.parser import HTMLParser
 
 from mutagen.id3 import APIC, ID3
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
-from tests._web import DEMO, SiteClient
+from tests._web import DEMO, MusicFolder, SiteClient, runNow
 from txradio.library.art import MAX_PICTURE_BYTES, ArtCache, pictureOf
 from txradio.stream.broadcast import Broadcaster
 from txradio.testing import FakeFrameSource
@@ -185,3 +186,79 @@ class WebTests(SynchronousTestCase):
         self.assertEqual(client.request("/art/../etc/passwd").status, 404)
         status = client.request("/api/v1/status").json()
         self.assertIn("art", status["mounts"][0])
+
+
+class PagesTests(SynchronousTestCase):
+    """
+    The station page, its live events and the library's folder pages show
+    the album art.
+    """
+
+    def setUp(self) -> None:
+        from txradio.library.index import Library
+        from txradio.stream.station import Station
+        from txradio.web.site import buildSite
+
+        self.clock = Clock()
+        self.folder = MusicFolder()
+        self.addCleanup(self.folder.remove)
+        self.path = os.path.join(self.folder.root, "Jazz", "02 Morning.mp3")
+        tags = ID3()
+        tags.add(APIC(encoding=3, mime="image/jpeg", type=3, desc="Cover", data=JPEG))
+        tags.save(self.path)
+        self.source = FakeFrameSource(["Artist - Song"])
+        self.station = Station(self.source, clock=self.clock)
+        self.library = Library(self.folder.root, runInThread=runNow, clock=self.clock)
+        self.site = buildSite([self.station], clock=self.clock, library=self.library)
+        self.context = self.site.root.context  # type: ignore[attr-defined]
+        self.client = SiteClient(self, self.site, self.clock)
+        self.patch(__import__("txradio.web.art", fromlist=["isLive"]), "isLive", lambda station: False)
+
+    def art(self, document: str) -> list[dict[str, str]]:
+        """
+        @return: the attributes of the document's C{<img>} elements.
+        """
+        found: list[dict[str, str]] = []
+
+        class Images(HTMLParser):
+            def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+                if tag == "img":
+                    found.append({name: value or "" for name, value in attrs})
+
+        Images().feed(document)
+        return found
+
+    def test_stationPage(self) -> None:
+        """
+        The station page shows the picture of the track playing; without
+        one the picture is there, hidden, for the page's script to fill.
+        """
+        images = self.art(self.client.request("/").text)
+        self.assertEqual([(i["data-field"], i["src"], "hidden" in i) for i in images], [("art", "", True)])
+        self.source.trackPath = self.path  # type: ignore[attr-defined]
+        name = self.context.art.nameFor(self.path)
+        images = self.art(self.client.request("/").text)
+        self.assertEqual([(i["data-field"], i["src"], "hidden" in i) for i in images], [("art", f"/art/{name}", False)])
+        self.assertEqual(self.client.request(images[0]["src"]).body, JPEG)
+
+    def test_events(self) -> None:
+        """
+        The live events carry the picture's path, so the open page changes
+        it with the track.
+        """
+        from txradio.web.events import EventHub
+
+        hub = EventHub(self.context, self.clock)
+        self.assertIsNone(hub.snapshot()["/stream"]["art"])
+        self.source.trackPath = self.path  # type: ignore[attr-defined]
+        self.assertEqual(hub.snapshot()["/stream"]["art"], "/art/" + str(self.context.art.nameFor(self.path)))
+
+    def test_folderPage(self) -> None:
+        """
+        A folder page shows the cover of its first songs; a folder whose
+        songs have none shows no picture.
+        """
+        images = self.art(self.client.request("/library/Jazz/").text)
+        name = self.context.art.nameFor(self.path)
+        self.assertEqual([(i["src"], i["alt"]) for i in images], [(f"/art/{name}", "Cover of Jazz")])
+        self.assertEqual(self.art(self.client.request("/library/Rock/").text), [])

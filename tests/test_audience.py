@@ -20,7 +20,15 @@ from txradio.operations import audiencedb
 from txradio.operations.audience import FLUSH_INTERVAL, PROBE_SECONDS, STOP_TIMEOUT, AudienceRecorder
 from txradio.operations.audiencedb import AudienceDatabase, pages, parseTime, periodEdges, splitTitle
 from txradio.operations.logs import AddressPolicy
-from txradio.stream.events import CLIENT_LEFT, KICKED, ListenerJoined, ListenerLeft, TitleChanged
+from txradio.stream.events import (
+    CLIENT_LEFT,
+    HLS_IDLE,
+    KICKED,
+    HLSSessionEnded,
+    ListenerJoined,
+    ListenerLeft,
+    TitleChanged,
+)
 
 T0 = float(calendar.timegm((2026, 12, 1, 0, 0, 0)))
 """Midnight UTC, 1 December 2026: where the scripted day starts."""
@@ -67,7 +75,9 @@ class Script:
     def station(self, mount: bytes) -> FakeStation:
         return self.stations.setdefault(mount, FakeStation(mount))
 
-    def join(self, seconds: float, name: str, peer: str, mount: bytes = b"/stream", player: str = "mpg123/1.32") -> None:
+    def join(
+        self, seconds: float, name: str, peer: str, mount: bytes = b"/stream", player: str = "mpg123/1.32"
+    ) -> None:
         self.at(seconds)
         station = self.station(mount)
         listener = FakeListener(player)
@@ -87,7 +97,9 @@ class Script:
         self.recorder(TitleChanged(self.station(mount), self.clock.seconds(), title))
 
 
-def scriptedDay(testCase: SynchronousTestCase, database: AudienceDatabase | None = None) -> tuple[AudienceRecorder, Clock]:
+def scriptedDay(
+    testCase: SynchronousTestCase, database: AudienceDatabase | None = None
+) -> tuple[AudienceRecorder, Clock]:
     """
     Record the scripted sessions and tracks used by the report tests.
 
@@ -201,7 +213,20 @@ class RecorderTests(SynchronousTestCase):
             [
                 (T0, T0 + 3000, "/stream", "Artist One - Song A", "Artist One", "Song A", "", 0, 2, 3, 1, 3602.0),
                 (T0 + 3000, T0 + 5000, "/stream", "Song B", "", "Song B", "", 2, 1, 0, 1, 3200.0),
-                (T0 + 5000, T0 + 9600, "/stream", "Artist One - Song A", "Artist One", "Song A", "", 1, 0, 1, 2, 4100.0),
+                (
+                    T0 + 5000,
+                    T0 + 9600,
+                    "/stream",
+                    "Artist One - Song A",
+                    "Artist One",
+                    "Song A",
+                    "",
+                    1,
+                    0,
+                    1,
+                    2,
+                    4100.0,
+                ),
             ],
         )
 
@@ -277,7 +302,9 @@ class RecorderTests(SynchronousTestCase):
         """
         database = AudienceDatabase(":memory:")
         database.write([("session", (T0 + i // 3, T0 + 100, "/s", 100.0, "icy", "", f"a{i}", "x")) for i in range(10)])
-        seen = [row[7] for page in pages(lambda after: database.sessionPage(T0, T0 + 10, None, after, 4)) for row in page]
+        seen = [
+            row[7] for page in pages(lambda after: database.sessionPage(T0, T0 + 10, None, after, 4)) for row in page
+        ]
         self.assertEqual(seen, [f"a{i}" for i in range(10)])
 
     def test_addressPolicy(self) -> None:
@@ -318,6 +345,42 @@ class RecorderTests(SynchronousTestCase):
         jobs.release()
         self.assertEqual(recorder.written, 1)
 
+    def test_queryWritesFirst(self) -> None:
+        """
+        A report counts the rows still queued: they are handed to the
+        worker before the report runs, without waiting for the tick.
+        """
+        database = AudienceDatabase(":memory:")
+        clock = Clock()
+        recorder = AudienceRecorder(database, clock, runNow)
+        recorder.start()
+        script = Script(recorder, clock)
+        script.join(0, "A", "192.0.2.1")
+        script.leave(60, "A")
+        self.assertEqual(recorder.written, 0)
+        rows = self.successResultOf(recorder.query(database.sessionPage, 0, T0 + 86400, None, None))
+        self.assertEqual([(row[4], row[5]) for row in rows], [(60.0, "icy")])
+        self.assertEqual(recorder.written, 1)
+
+    def test_hlsSessions(self) -> None:
+        """
+        An ended HLS session is kept like a listener's, with the protocol
+        C{hls}; a probe under L{PROBE_SECONDS} is not.
+        """
+        database = AudienceDatabase(":memory:")
+        clock = Clock()
+        clock.advance(T0 + 600)
+        recorder = AudienceRecorder(database, clock, runNow)
+        station = FakeStation()
+        recorder(HLSSessionEnded(station, T0 + 600, "192.0.2.9", "AppleCoreMedia/1.0", HLS_IDLE, 540.0))
+        recorder(HLSSessionEnded(station, T0 + 600, "192.0.2.8", "probe", HLS_IDLE, PROBE_SECONDS - 1))
+        self.successResultOf(recorder.flush())
+        rows = database.sessionPage(0, T0 + 86400, None, None)
+        self.assertEqual(
+            [row[1:] for row in rows],
+            [(T0 + 60, T0 + 600, "/stream", 540.0, "hls", "AppleCoreMedia/1.0", "192.0.2.9", "hls_idle")],
+        )
+
     def test_retention(self) -> None:
         """
         With a retention, rows that ended longer ago are deleted.
@@ -350,10 +413,12 @@ class FailureTests(SynchronousTestCase):
         recorder.start()
         script = Script(recorder, clock)
         for i in range(3):
-            script.join(i * 100, "A", "192.0.2.1")
-            script.leave(i * 100 + 60, "A")
+            script.join(i * 2 * FLUSH_INTERVAL, "A", "192.0.2.1")
+            script.leave(i * 2 * FLUSH_INTERVAL + 60, "A")
             clock.advance(FLUSH_INTERVAL)
-        errors = [e for e in logged if "audience statistics" in e.get("log_format", "") and e["log_level"].name == "error"]
+        errors = [
+            e for e in logged if "audience statistics" in e.get("log_format", "") and e["log_level"].name == "error"
+        ]
         self.assertEqual(len(errors), 1)
         self.assertEqual(errors[0]["path"], path)
         self.assertEqual(recorder.dropped, 3)
@@ -378,7 +443,7 @@ class FailureTests(SynchronousTestCase):
         self.assertEqual(len(warnings), 1)
         recorder.flush()
         function, args, _ = jobs.jobs[0]
-        self.assertEqual([row[1][4] for row in args[0]], [f"192.0.2.{i}" for i in range(15, 25)])
+        self.assertEqual([row[4] for row in args[0]], [f"192.0.2.{i}" for i in range(15, 25)])
 
     def test_stopBounded(self) -> None:
         """
@@ -428,4 +493,3 @@ class _Unclosed:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._database, name)
-

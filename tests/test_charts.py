@@ -145,7 +145,12 @@ class RouteTests(SynchronousTestCase):
         [line] = root.iter(SVG + "polyline")
         self.assertEqual(len(line.get("points", "").split()), 24)
         peaks = [r["peak"] for r in self.database.listeners("hour", T0, T0 + 86400, "/stream")]
-        self.assertIn(str(max(peaks)), [t.text for t in root.iter(SVG + "text")])
+        texts = [t.text for t in root.iter(SVG + "text")]
+        self.assertIn(str(max(peaks)), texts)
+        # The ends are labelled with the date and the hour: 24 hours apart,
+        # the hour alone would read the same.
+        self.assertIn("12-01 00:00", texts)
+        self.assertIn("12-01 23:00", texts)
 
     def test_listenersByDay(self) -> None:
         """

@@ -83,7 +83,9 @@ class PackTimestampTests(SynchronousTestCase):
         tag = packTimestamp(0, "Ärtist - Sóng")
         title = b"TIT2\x00\x00\x00\x06\x00\x00\x03S\xc3\xb3ng"
         artist = b"TPE1\x00\x00\x00\x08\x00\x00\x03\xc3\x84rtist"
-        self.assertEqual(tag, b"ID3\x04\x00\x00\x00\x00\x00" + bytes([63 + 16 + 18]) + HEAD[10:] + b"\x00" * 8 + title + artist)
+        self.assertEqual(
+            tag, b"ID3\x04\x00\x00\x00\x00\x00" + bytes([63 + 16 + 18]) + HEAD[10:] + b"\x00" * 8 + title + artist
+        )
 
     def test_titleWithoutArtist(self) -> None:
         """
@@ -92,6 +94,18 @@ class PackTimestampTests(SynchronousTestCase):
         tag = packTimestamp(0, "Station jingle")
         self.assertTrue(tag.endswith(b"TIT2\x00\x00\x00\x0f\x00\x00\x03Station jingle"))
         self.assertNotIn(b"TPE1", tag)
+
+    def test_url(self) -> None:
+        """
+        A URL travels as a C{WXXX} frame after the text frames: UTF-8
+        description, a NUL, then the URL in ISO-8859-1, characters beyond
+        it percent-encoded.
+        """
+        tag = packTimestamp(0, "Song", "http://radio.example/art/ä€.jpg")
+        self.assertTrue(
+            tag.endswith(b"WXXX\x00\x00\x00\x32\x00\x00\x03StreamUrl\x00http://radio.example/art/\xe4%E2%82%AC.jpg")
+        )
+        self.assertNotIn(b"WXXX", packTimestamp(0, "Song"))
 
     def test_syncsafeSizes(self) -> None:
         """

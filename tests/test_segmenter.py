@@ -313,6 +313,26 @@ class TitleTests(SynchronousTestCase):
         self.assertIn(b"\x03One", splitSegment(before)[0])
         self.assertEqual(changed.title, "B - Two")
 
+    def test_artURL(self) -> None:
+        """
+        The C{StreamUrl} sent with a title (the album art's URL) goes into
+        the segment's tag as a C{WXXX} frame described C{StreamUrl}; a
+        title without one has none.
+        """
+        clock = Clock()
+        source = FakeFrameSource(["A - One", "B - Two"], framesPerTrack=500)
+        broadcaster = Broadcaster(source, clock=clock)
+        broadcaster.metadataURL = lambda title: "http://radio.example/art/1.jpg" if "One" in title else None
+        segmenter = Segmenter(broadcaster, clock=clock, windowSegments=100)
+        segmenter.startService()
+        broadcaster.startService()
+        for _ in range(40):
+            clock.advance(1)
+        frame = b"WXXX\x00\x00\x00\x29\x00\x00\x03StreamUrl\x00http://radio.example/art/1.jpg"
+        tags = {segment.title: splitSegment(segment)[0] for segment in segmenter.segments}
+        self.assertIn(frame, tags["A - One"])
+        self.assertNotIn(b"WXXX", tags["B - Two"])
+
     def test_titleSoonAfterCut(self) -> None:
         """
         A title that changes less than 0.4 s into a segment becomes that

@@ -6,16 +6,22 @@ that point at them.
 
 from __future__ import annotations
 
+import csv
+import io
 import os
 
 from twisted.internet.task import Clock
 from twisted.internet.testing import MemoryReactorClock
 from twisted.trial.unittest import SynchronousTestCase
 
-from tests._web import SiteClient
+from tests._web import SiteClient, basicAuth, runNow
 from txradio.build import serviceFromConfig
 from txradio.config import parseConfig
+from txradio.operations.audience import AudienceRecorder
+from txradio.operations.audiencedb import AudienceDatabase
+from txradio.operations.logs import AddressPolicy
 from txradio.sources.tracks import demoTracks
+from txradio.stream.events import HLS_IDLE, STATION_STOPPED, HLSSessionEnded
 from txradio.stream.station import Station
 from txradio.testing import FakeFrameSource
 from txradio.web.hls import HLSSettings, SessionCounter
@@ -37,6 +43,7 @@ class HLSSiteTestMixin:
     """
 
     hls: HLSSettings | None = None
+    adminPassword: str | None = None
 
     def setUp(self) -> None:
         self.clock = Clock()
@@ -49,7 +56,7 @@ class HLSSiteTestMixin:
         )
         self.stations = [self.station]
         self.extraStations()
-        self.site = buildSite(self.stations, clock=self.clock, hls=self.hls)
+        self.site = buildSite(self.stations, clock=self.clock, hls=self.hls, adminPassword=self.adminPassword)
         self.site.webService.startService()
         for station in self.stations:
             station.startService()
@@ -281,7 +288,9 @@ class VariantTests(HLSSiteTestMixin, SynchronousTestCase):
         lines = response.body.decode().splitlines()
         self.assertEqual(lines[3], "../stream-64.m3u8")
         self.assertEqual(lines[5], "../stream.m3u8")
-        self.assertRegex(lines[2], r'^#EXT-X-STREAM-INF:BANDWIDTH=129000,AVERAGE-BANDWIDTH=12\d\d\d\d,CODECS="mp4a.40.34"$')
+        self.assertRegex(
+            lines[2], r'^#EXT-X-STREAM-INF:BANDWIDTH=129000,AVERAGE-BANDWIDTH=12\d\d\d\d,CODECS="mp4a.40.34"$'
+        )
 
 
 class PlaylistFileTests(HLSSiteTestMixin, SynchronousTestCase):
@@ -308,9 +317,7 @@ class PlaylistFileTests(HLSSiteTestMixin, SynchronousTestCase):
         text = self.client.request("/stream.m3u").text
         self.assertEqual(
             text,
-            "#EXTM3U\r\n"
-            f"#EXTINF:-1,Main\r\n{self.base}/stream\r\n"
-            f"#EXTINF:-1,Low\r\n{self.base}/stream-64\r\n",
+            f"#EXTM3U\r\n#EXTINF:-1,Main\r\n{self.base}/stream\r\n#EXTINF:-1,Low\r\n{self.base}/stream-64\r\n",
         )
         self.assertEqual(self.m3u("/listen.m3u"), self.m3u("/stream.m3u"))
 
@@ -516,3 +523,126 @@ class SessionCounterTests(SynchronousTestCase):
         for key in "abcde":
             counter.seen(key)
         self.assertEqual(counter.count(), 3)
+
+    def test_ended(self) -> None:
+        """
+        A session ends, once, when its client fetched nothing for the
+        window: with the times of its first and last requests.  A client
+        back after that starts a new session.
+        """
+        clock = Clock()
+        ended: list[tuple[object, float, float, bool]] = []
+        counter = SessionCounter(clock, 18, ended=lambda *args: ended.append(args))
+        counter.seen("a")
+        clock.advance(6)
+        counter.seen("a")
+        clock.advance(18)
+        counter.expire()
+        self.assertEqual(ended, [])
+        clock.advance(1)
+        counter.seen("b")
+        self.assertEqual(ended, [("a", 0.0, 6.0, True)])
+        counter.expire()
+        self.assertEqual(len(ended), 1)
+        clock.advance(30)
+        counter.seen("b")
+        self.assertEqual(ended[1:], [("b", 25.0, 25.0, True)])
+        counter.endAll()
+        self.assertEqual(ended[2:], [("b", 55.0, 55.0, False)])
+        self.assertEqual(counter.count(), 0)
+
+    def test_pushedOut(self) -> None:
+        """
+        A session pushed out by the limit ends, not idle.
+        """
+        ended: list[tuple[object, float, float, bool]] = []
+        counter = SessionCounter(Clock(), 18, limit=1, ended=lambda *args: ended.append(args))
+        counter.seen("a")
+        counter.seen("b")
+        self.assertEqual(ended, [("a", 0.0, 0.0, False)])
+
+
+class SessionEventTests(HLSSiteTestMixin, SynchronousTestCase):
+    """
+    Ended HLS sessions reach the station's observers, and the audience
+    statistics keep them.
+    """
+
+    adminPassword = "secret"
+
+    def setUp(self) -> None:
+        super().setUp()
+        self.events: list[HLSSessionEnded] = []
+        self.station.events.subscribe(
+            lambda event: self.events.append(event) if isinstance(event, HLSSessionEnded) else None
+        )
+
+    def test_idle(self) -> None:
+        """
+        A player fetching the playlist and segments for a minute, then
+        nothing, ends its session three target durations after its last
+        request, without any further request (the site sweeps every target
+        duration); its length runs to the end of the last segment it could
+        fetch.  Two players behind one address are two sessions.
+        """
+        self.run_(30)
+        start = self.clock.seconds()
+        for second in range(0, 61, 6):
+            self.client.request("/stream.m3u8", headers={"User-Agent": "Player/1"})
+            if second <= 30:
+                self.client.request("/stream.m3u8", headers={"User-Agent": "Other/2"})
+            self.run_(6)
+        self.assertEqual([e.userAgent for e in self.events], ["Other/2"])
+        self.run_(3 * 6 + 6)
+        self.assertEqual(
+            [(e.userAgent, e.when - start, e.seconds, e.reason) for e in self.events],
+            [("Other/2", 36.0, 36.0, HLS_IDLE), ("Player/1", 66.0, 66.0, HLS_IDLE)],
+        )
+        self.assertEqual({e.peer for e in self.events}, {self.events[0].peer})
+
+    def test_removed(self) -> None:
+        """
+        A mount that stops serving HLS ends its sessions.
+        """
+        self.run_(30)
+        self.client.request("/stream.m3u8", headers={"User-Agent": "Player/1"})
+        self.site.resource.hls.removeStation(self.station)
+        self.assertEqual([(e.userAgent, e.reason) for e in self.events], [("Player/1", STATION_STOPPED)])
+
+    def test_stopped(self) -> None:
+        """
+        Stopping the site ends the sessions still open.
+        """
+        self.run_(30)
+        self.client.request("/stream.m3u8", headers={"User-Agent": "Player/1"})
+        self.site.webService.stopService()
+        self.assertEqual([(e.userAgent, e.reason) for e in self.events], [("Player/1", STATION_STOPPED)])
+
+    def test_recorded(self) -> None:
+        """
+        The audience statistics keep an HLS session with the protocol
+        C{hls}, the player and the address as the privacy setting shows
+        it, in C{sessions.csv} as in the database.
+        """
+        database = AudienceDatabase(":memory:")
+        recorder = AudienceRecorder(database, self.clock, runNow, hosts=AddressPolicy("truncate").host)
+        self.station.events.subscribe(recorder)
+        self.site.setAudience(recorder)
+        self.run_(30)
+        for _ in range(10):
+            self.client.request("/stream.m3u8", headers={"User-Agent": "AppleCoreMedia/1.0"})
+            self.run_(6)
+        self.run_(30)
+        rows = self.successResultOf(recorder.query(database.sessionPage, 0, 2e9, None, None))
+        self.assertEqual(
+            [row[3:8] for row in rows],
+            [("/stream", 60.0, "hls", "AppleCoreMedia/1.0", "192.0.2.0")],
+        )
+        response = self.client.request(
+            "/admin/reports/sessions.csv?from=0&to=2000000000", headers={"Authorization": basicAuth("admin", "secret")}
+        )
+        sessions = list(csv.DictReader(io.StringIO(response.body.decode())))
+        self.assertEqual(
+            [(row["protocol"], row["player"], float(row["seconds"])) for row in sessions],
+            [("hls", "AppleCoreMedia/1.0", 60.0)],
+        )

@@ -397,7 +397,11 @@ class RadioService(MultiService):
             stopping = old.stop()
         if path is not None:
             self.audience = AudienceRecorder(
-                AudienceDatabase(path), self._clock, runInThread, retentionDays=retentionDays
+                AudienceDatabase(path),
+                self._clock,
+                runInThread,
+                retentionDays=retentionDays,
+                hosts=lambda host: self._addresses.host(host),
             )
             self.observe(self.audience)
             self.audience.start()

@@ -22,7 +22,7 @@ oldest, counted and logged.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,16 +34,20 @@ from twisted.python.failure import Failure
 
 from txradio.operations.audiencedb import AudienceDatabase, splitTitle
 from txradio.operations.logs import hostOf
-from txradio.stream.events import Event, ListenerJoined, ListenerLeft, TitleChanged, reasonLabel
+from txradio.stream.events import Event, HLSSessionEnded, ListenerJoined, ListenerLeft, TitleChanged, reasonLabel
 
 PROBE_SECONDS = 5.0
 """Sessions shorter than this many seconds are not kept: players probing
 the stream, monitoring checks, a listener who clicked away at once."""
 
-FLUSH_INTERVAL = 30.0
-"""Seconds between writes of the queued rows."""
+FLUSH_INTERVAL = 300.0
+"""The longest queued rows wait before they are written, in seconds.  Each
+write costs the reactor a thread handoff and its answer, so rows go in few
+large batches; the reports still see every row, since a report first hands
+the queue to the worker (see L{AudienceRecorder.query}).  A crash loses at
+most this much of the statistics."""
 
-FLUSH_ROWS = 500
+FLUSH_ROWS = 1000
 """Queued rows that start a write before L{FLUSH_INTERVAL} is up."""
 
 QUEUE_LIMIT = 100_000
@@ -55,6 +59,7 @@ STOP_TIMEOUT = 10.0
 
 PURGE_INTERVAL = 3600.0
 """Seconds between deletions of rows older than the retention."""
+
 
 @dataclass(slots=True)
 class _Airing:
@@ -130,6 +135,7 @@ class AudienceRecorder:
         epoch: Callable[[float], float] | None = None,
         retentionDays: int = 0,
         queueLimit: int = QUEUE_LIMIT,
+        hosts: Callable[[str], str] | None = None,
     ) -> None:
         """
         @param database: the statistics file.
@@ -142,6 +148,8 @@ class AudienceRecorder:
             epoch; the identity by default.
         @param retentionDays: days rows are kept, or 0 for ever.
         @param queueLimit: the most rows waiting.
+        @param hosts: shows an HLS client's address as the privacy setting
+            allows (a listener's comes shown already); unchanged by default.
         """
         self.database = database
         self._clock = clock
@@ -150,9 +158,12 @@ class AudienceRecorder:
             runInThread, self._stopPool = _threadPoolRunner(clock)
         self._run = runInThread
         self._epoch = epoch or (lambda seconds: seconds)
+        self._hosts = hosts or (lambda host: host)
         self.retentionDays = retentionDays
         self.queueLimit = queueLimit
-        self._queue: deque[tuple[str, tuple[Any, ...]]] = deque()
+        self._threshold = min(FLUSH_ROWS, queueLimit)
+        self._sessions: deque[tuple[Any, ...]] = deque()
+        self._plays: deque[tuple[Any, ...]] = deque()
         self._airing: dict[str, _Airing] = {}
         self._busy = False
         self._waiters: list[Deferred] = []
@@ -182,42 +193,41 @@ class AudienceRecorder:
         """
         Note a station event: cheap, on the reactor thread.
 
-        @param event: any station event; joins, leaves and titles count.
+        @param event: any station event; joins, leaves, HLS sessions and
+            titles count.
         """
-        # Per event only what must be read now (the listener count) and a
-        # tuple of references; the formatting happens in the worker.
-        # Inlined (no helper calls on the common paths): this runs for
-        # every join and leave; see benchmarks/audience.py.
+        # Per event only what must be read now (the listener count) and one
+        # flat tuple of references a session; turning them into rows (the
+        # epoch, the mount's text, the address, the reason's label) happens
+        # in the worker.  Inlined (no helper calls on the common paths):
+        # this runs for every join and leave; see benchmarks/audience.py.
         kind = type(event)
         if kind is ListenerLeft:
             station = event.station
+            when = event.when
             airing = self._airing.get(station)
             if airing is not None:
-                when = event.when
                 if when > airing.lastChange:
                     airing.listenerSeconds += airing.listeners * (when - airing.lastChange)
                     airing.lastChange = when
                 airing.listeners = station.listenerCount
                 airing.lost += 1
-            if event.seconds >= PROBE_SECONDS:  # type: ignore[attr-defined]
-                queue = self._queue
-                if len(queue) >= self.queueLimit:
-                    self._overflow()
-                queue.append(
+            seconds = event.seconds  # type: ignore[attr-defined]
+            if seconds >= PROBE_SECONDS:
+                sessions = self._sessions
+                sessions.append(
                     (
-                        "session",
-                        (
-                            event.when,
-                            event.seconds,  # type: ignore[attr-defined]
-                            station.mount,
-                            event.listener.userAgent,  # type: ignore[attr-defined]
-                            event.peer,  # type: ignore[attr-defined]
-                            event.reason,  # type: ignore[attr-defined]
-                        ),
+                        when,
+                        seconds,
+                        station.mount,
+                        event.listener.userAgent,  # type: ignore[attr-defined]
+                        event.peer,  # type: ignore[attr-defined]
+                        event.reason,  # type: ignore[attr-defined]
+                        "icy",
                     )
                 )
-                if len(queue) >= FLUSH_ROWS and not self._busy:
-                    self._pump()
+                if len(sessions) >= self._threshold:
+                    self._full()
         elif kind is ListenerJoined:
             station = event.station
             airing = self._airing.get(station)
@@ -228,6 +238,21 @@ class AudienceRecorder:
                     airing.lastChange = when
                 airing.listeners = station.listenerCount
                 airing.gained += 1
+        elif kind is HLSSessionEnded:
+            if event.seconds >= PROBE_SECONDS:  # type: ignore[attr-defined]
+                self._sessions.append(
+                    (
+                        event.when,
+                        event.seconds,  # type: ignore[attr-defined]
+                        event.station.mount,
+                        event.userAgent,  # type: ignore[attr-defined]
+                        event.peer,  # type: ignore[attr-defined]
+                        event.reason,  # type: ignore[attr-defined]
+                        "hls",
+                    )
+                )
+                if len(self._sessions) >= self._threshold:
+                    self._full()
         elif kind is TitleChanged:
             station = event.station
             listeners = station.listenerCount
@@ -246,83 +271,92 @@ class AudienceRecorder:
         if airing is None:
             return
         airing.count(when, listeners)
-        self._put(
+        self._plays.append(
             (
-                "play",
-                (
-                    airing.started,
-                    when,
-                    station.mount,
-                    airing.title,
-                    airing.listenersStart,
-                    listeners,
-                    airing.gained,
-                    airing.lost,
-                    airing.listenerSeconds,
-                ),
+                airing.started,
+                when,
+                station.mount,
+                airing.title,
+                airing.listenersStart,
+                listeners,
+                airing.gained,
+                airing.lost,
+                airing.listenerSeconds,
             )
         )
+        if len(self._plays) >= self._threshold:
+            self._full()
 
-    def _store(self, batch: list[tuple[str, tuple[Any, ...]]]) -> None:
+    def _store(self, sessions: Sequence[tuple[Any, ...]], plays: Sequence[tuple[Any, ...]]) -> None:
         """
         Turn queued events into rows and write them: in the worker.
 
-        @param batch: C{("session", ...)} and C{("play", ...)} tuples as
-            L{__call__} and L{_endAiring} queue them.
+        @param sessions: C{(when, seconds, mount, player, peer, reason,
+            protocol)} tuples as L{__call__} queues them.
+        @param plays: tuples as L{_endAiring} queues them.
         """
         epoch = self._epoch
         rows: list[tuple[str, tuple[Any, ...]]] = []
-        for kind, raw in batch:
-            if kind == "session":
-                when, seconds, mount, player, peer, reason = raw
-                end = epoch(when)
-                row: tuple[Any, ...] = (
-                    end - seconds,
-                    end,
-                    mount.decode("ascii", "replace"),
-                    round(seconds, 3),
-                    "icy",
-                    str(player or ""),
-                    hostOf(peer),
-                    reasonLabel(reason),
+        for when, seconds, mount, player, peer, reason, protocol in sessions:
+            end = epoch(when)
+            rows.append(
+                (
+                    "session",
+                    (
+                        end - seconds,
+                        end,
+                        mount.decode("ascii", "replace"),
+                        round(seconds, 3),
+                        protocol,
+                        str(player or ""),
+                        hostOf(peer) if protocol == "icy" else self._hosts(peer),
+                        reasonLabel(reason),
+                    ),
                 )
-            else:
-                started, ended, mount, title, listenersStart, listenersEnd, gained, lost, listenerSeconds = raw
-                artist, song = splitTitle(title)
-                row = (
-                    epoch(started),
-                    epoch(ended),
-                    mount.decode("ascii", "replace"),
-                    title,
-                    artist,
-                    song,
-                    "",
-                    listenersStart,
-                    listenersEnd,
-                    gained,
-                    lost,
-                    round(listenerSeconds, 3),
+            )
+        for started, ended, mount, title, listenersStart, listenersEnd, gained, lost, listenerSeconds in plays:
+            artist, song = splitTitle(title)
+            rows.append(
+                (
+                    "play",
+                    (
+                        epoch(started),
+                        epoch(ended),
+                        mount.decode("ascii", "replace"),
+                        title,
+                        artist,
+                        song,
+                        "",
+                        listenersStart,
+                        listenersEnd,
+                        gained,
+                        lost,
+                        round(listenerSeconds, 3),
+                    ),
                 )
-            rows.append((kind, row))
+            )
         self.database.write(rows)
 
-    def _put(self, row: tuple[str, tuple[Any, ...]]) -> None:
+    def _full(self) -> None:
         """
-        Queue a row, dropping the oldest when the queue is full.
+        A queue reached L{FLUSH_ROWS} (or the L{queueLimit}, if smaller): hand it to the worker, or, while the
+        worker is busy, keep it within L{queueLimit} by dropping its oldest.
         """
-        queue = self._queue
-        if len(queue) >= self.queueLimit:
-            self._overflow()
-        queue.append(row)
-        if len(queue) >= FLUSH_ROWS and not self._busy:
+        if not self._busy and (len(self._sessions) >= FLUSH_ROWS or len(self._plays) >= FLUSH_ROWS):
             self._pump()
+            return
+        for queue in (self._sessions, self._plays):
+            while len(queue) > self.queueLimit:
+                self._overflow(queue)
 
-    def _overflow(self) -> None:
+    def _overflow(self, queue: deque[tuple[Any, ...]]) -> None:
         """
-        The queue is full: drop its oldest row, counted, logged once until
+        A queue is full: drop its oldest row, counted, logged once until
         it drains.
+
+        @param queue: the full queue.
         """
-        self._queue.popleft()
+        queue.popleft()
         self.dropped += 1
         if not self._overflowing:
             self._overflowing = True
@@ -363,33 +397,36 @@ class AudienceRecorder:
         """
         if self._busy:
             return
-        if not self._queue:
+        if not self._sessions and not self._plays:
             waiters, self._waiters = self._waiters, []
             for waiter in waiters:
                 waiter.callback(None)
             return
-        batch = list(self._queue)
-        self._queue.clear()
+        # The queues go to the worker whole; new ones take their place.
+        sessions, self._sessions = self._sessions, deque()
+        plays, self._plays = self._plays, deque()
+        rows = len(sessions) + len(plays)
         if self._overflowing:
             self._overflowing = False
-            self._log.info("audience statistics: the queue is below its limit again ({dropped} rows lost)",
-                           dropped=self.dropped)
+            self._log.info(
+                "audience statistics: the queue is below its limit again ({dropped} rows lost)", dropped=self.dropped
+            )
         self._busy = True
 
         def done(result: object) -> None:
             self._busy = False
             if isinstance(result, Failure):
-                self.dropped += len(batch)
+                self.dropped += rows
                 self._failed(result)
             else:
-                self.written += len(batch)
+                self.written += rows
                 if self._failing is not None:
                     self._log.info("audience statistics: writing again ({dropped} rows lost)", dropped=self.dropped)
                     self._failing = None
-            if self._waiters or len(self._queue) >= FLUSH_ROWS:
+            if self._waiters or len(self._sessions) >= FLUSH_ROWS or len(self._plays) >= FLUSH_ROWS:
                 self._pump()
 
-        maybeDeferred(self._run, self._store, batch).addBoth(done)
+        maybeDeferred(self._run, self._store, sessions, plays).addBoth(done)
 
     def _failed(self, failure: Failure) -> None:
         """
@@ -406,13 +443,17 @@ class AudienceRecorder:
 
     def query(self, function: Callable[..., Any], *args: Any) -> Deferred:
         """
-        Run a report in the worker thread.
+        Run a report in the worker thread, after writing the rows queued
+        (unless a write is under way: then the rows queued since wait).
 
         @param function: an L{AudienceDatabase<txradio.operations.audiencedb.AudienceDatabase>} method, or any function of
             it taking the database first when given unbound.
         @param args: its arguments.
         @return: a L{Deferred} firing with its result.
         """
+        # The rows queued so far go first (the worker runs its jobs in
+        # order), so a report counts them, however long until the next tick.
+        self._pump()
         return maybeDeferred(self._run, function, *args)
 
     def stop(self) -> Deferred[None]:
@@ -434,7 +475,7 @@ class AudienceRecorder:
             if isinstance(result, Failure):
                 self._log.warn(
                     "audience statistics: the last {rows} rows were not written within {timeout} s",
-                    rows=len(self._queue),
+                    rows=len(self._sessions) + len(self._plays),
                     timeout=STOP_TIMEOUT,
                 )
                 self._stopPool = None  # Joining a stuck worker would block the reactor.

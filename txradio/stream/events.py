@@ -69,6 +69,10 @@ to it were in flight (503)."""
 AUTH_TIME_LIMIT = "auth time limit"
 """The URL authentication server's C{icecast-auth-timelimit} ran out."""
 
+HLS_IDLE = "hls idle"
+"""The reason given when an HLS client fetched nothing for some target
+durations: it stopped playing."""
+
 REASON_LABELS = {
     CLIENT_LEFT: "client_left",
     LAG_LIMIT: "lag_limit",
@@ -86,6 +90,7 @@ REASON_LABELS = {
     AUTH_REFUSED: "auth_refused",
     AUTH_UNAVAILABLE: "auth_unavailable",
     AUTH_TIME_LIMIT: "auth_time_limit",
+    HLS_IDLE: "hls_idle",
 }
 """Short, stable names for the reasons, as metric labels and hook fields."""
 
@@ -223,6 +228,40 @@ class ListenerLeft(Event):
 
 
 @dataclass(frozen=True, eq=False)
+class HLSSessionEnded(Event):
+    """
+    An HLS client stopped fetching a mount's playlist and segments: its
+    session ended, some target durations after its last request.
+
+    @ivar peer: the client's address.
+    @ivar userAgent: its C{User-Agent}, or C{""}.
+    @ivar reason: why the session counts as ended: L{HLS_IDLE} or
+        L{STATION_STOPPED}.
+    @ivar seconds: from its first request to its last, plus the target
+        duration the last segment plays.
+    """
+
+    name: ClassVar[str] = "hls-session-ended"
+    station: Any
+    when: float
+    peer: str
+    userAgent: str
+    reason: str
+    seconds: float
+
+    def fields(self) -> dict[str, Any]:
+        """
+        @return: the client's address, player, why and how long it listened.
+        """
+        return {
+            "peer": self.peer,
+            "userAgent": self.userAgent,
+            "reason": reasonLabel(self.reason),
+            "seconds": round(self.seconds, 3),
+        }
+
+
+@dataclass(frozen=True, eq=False)
 class ListenerRefused(Event):
     """
     A request for the stream was refused.
@@ -342,6 +381,7 @@ EVENT_TYPES: dict[str, type[Event]] = {
         ListenerJoined,
         ListenerLeft,
         ListenerRefused,
+        HLSSessionEnded,
         TitleChanged,
         MetadataUpdated,
         SourceConnected,

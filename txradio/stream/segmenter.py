@@ -91,14 +91,15 @@ and the audio no longer continues in time.
 """
 
 
-def _titleOf(block: bytes) -> str | None:
+def _metadataOf(block: bytes) -> tuple[str | None, str | None]:
     """
-    Read the title out of an encoded ICY metadata block.
+    Read the title and the URL out of an encoded ICY metadata block.
 
     @param block: a block as L{txradio.wire.icy.encodeMetadata} builds it.
-    @return: the title, or L{None} when it is empty.
+    @return: C{(StreamTitle, StreamUrl)}, each L{None} when empty.
     """
-    return parseMetadata(block[1:]).get("StreamTitle") or None
+    fields = parseMetadata(block[1:])
+    return fields.get("StreamTitle") or None, fields.get("StreamUrl") or None
 
 
 @implementer(IListener)
@@ -120,6 +121,9 @@ class Segmenter(Service, InternalListener):
     @ivar bytesSent: audio bytes received (for L{IListener}).
     @ivar framesSeen: frames received.
     @ivar discontinuities: discontinuities found since start.
+    @ivar title: the stream title heard last, or L{None}.
+    @ivar url: the C{StreamUrl} heard with it (the album art's URL, which
+        goes into the segments' ID3 tag as C{WXXX}), or L{None}.
     """
 
     _log = Logger()
@@ -187,7 +191,9 @@ class Segmenter(Service, InternalListener):
         # Titles.
         self._block: bytes | None = None
         self.title: str | None = None
+        self.url: str | None = None
         self._segmentTitle: str | None = None
+        self._segmentURL: str | None = None
 
     # The service: watch the broadcaster while running.
 
@@ -283,11 +289,11 @@ class Segmenter(Service, InternalListener):
                 markIndex += 1
                 if block != self._block:
                     self._block = block
-                    self.title = _titleOf(block)
+                    self.title, self.url = _metadataOf(block)
                     if self._frames and self._samples * PTS_CLOCK < self._minimum * self._rate:
                         # Too little audio for a segment of its own: the
                         # title starts with this segment, a little early.
-                        self._segmentTitle = self.title
+                        self._segmentTitle, self._segmentURL = self.title, self.url
                     elif self._frames:
                         self._takePiece(data, pieceStart, offset)
                         pieceStart = offset
@@ -322,7 +328,7 @@ class Segmenter(Service, InternalListener):
                 if (cell + 1) * self._cell - midpoint < self._minimum:
                     # It would end almost at once: run on to the next line.
                     self._startCell = cell + 1
-                self._segmentTitle = self.title
+                self._segmentTitle, self._segmentURL = self.title, self.url
             self._frames += 1
             self._samples += header.samples
             self._runSamples += header.samples
@@ -356,7 +362,7 @@ class Segmenter(Service, InternalListener):
         if not self._frames:
             return
         pts = self._start % PTS_WRAP
-        data = packTimestamp(pts, self._segmentTitle) + b"".join(self._pieces)
+        data = packTimestamp(pts, self._segmentTitle, self._segmentURL) + b"".join(self._pieces)
         sequence = self._nextSequence if self._nextSequence is not None else 0
         segment = Segment(
             sequence=sequence,

@@ -24,7 +24,7 @@ from txradio.interfaces import IStation
 from txradio.library.art import ArtCache
 from txradio.web.status import isLive
 
-__all__ = ["ART_PREFIX", "ArtResource", "artName", "installStreamURLs", "withArt"]
+__all__ = ["ART_PREFIX", "ArtResource", "artName", "artPath", "installStreamURLs", "withArt"]
 
 ART_PREFIX = "/art/"
 """Where the pictures are served."""
@@ -47,6 +47,17 @@ def artName(station: IStation, cache: ArtCache) -> str | None:
     return cache.nameFor(path)
 
 
+def artPath(station: IStation, cache: ArtCache | None) -> str | None:
+    """
+    @param station: a mount.
+    @param cache: the pictures, or L{None} when art is not served.
+    @return: the site path of the picture of what it plays now, e.g.
+        C{"/art/3f…a9.jpg"}, or L{None}.
+    """
+    name = artName(station, cache) if cache is not None else None
+    return ART_PREFIX + name if name is not None else None
+
+
 def installStreamURLs(stations: list[IStation], cache: ArtCache, publicURL: str | None) -> None:
     """
     Make each mount's metadata blocks carry C{StreamUrl='<art URL>'} when
@@ -62,8 +73,8 @@ def installStreamURLs(stations: list[IStation], cache: ArtCache, publicURL: str 
     for station in stations:
 
         def url(title: str, station: IStation = station) -> str | None:
-            name = artName(station, cache)
-            return base + ART_PREFIX + name if name is not None else None
+            path = artPath(station, cache)
+            return base + path if path is not None else None
 
         station.broadcaster.metadataURL = url  # type: ignore[attr-defined]
 
@@ -111,6 +122,6 @@ def withArt(status: dict[str, Any], station: IStation, base: str, cache: ArtCach
     @return: C{status} with C{art}: the absolute URL of the current
         track's picture, or L{None}.
     """
-    name = artName(station, cache) if cache is not None else None
-    status["art"] = base + ART_PREFIX + name if name is not None else None
+    path = artPath(station, cache)
+    status["art"] = base + path if path is not None else None
     return status

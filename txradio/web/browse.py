@@ -33,6 +33,7 @@ from twisted.web.template import Tag, tags
 
 from zope.interface import implementer
 
+from txradio.library.art import ArtCache
 from txradio.library.cache import VersionedCache
 from txradio.library.index import (
     AUDIO_TYPES,
@@ -54,6 +55,7 @@ from txradio.library.index import (
     searchTerms,
     songTitle,
 )
+from txradio.web.libraryart import folderArt
 from txradio.web.page import CONTENT_SECURITY_POLICY, layout, renderHTML
 from txradio.web.status import allowCORS, baseURL
 from txradio.wire.icy import cleanTitle
@@ -361,14 +363,16 @@ class LibraryResource(Resource):
     isLeaf = True
     _log = Logger()
 
-    def __init__(self, library: Library, publicURL: str | None = None) -> None:
+    def __init__(self, library: Library, publicURL: str | None = None, art: ArtCache | None = None) -> None:
         """
         @param library: the library.
         @param publicURL: a configured base URL, or L{None}.
+        @param art: the album art, or L{None} for folder pages without.
         """
         Resource.__init__(self)
         self.library = library
         self.publicURL = publicURL
+        self.art = art
         self.bodies: VersionedCache[tuple[Any, bytes]] = VersionedCache(
             BODY_CACHE_SIZE if library.cached else 0, BODY_CACHE_BYTES
         )
@@ -775,6 +779,7 @@ class LibraryResource(Resource):
         firstSong = max(0, (listing.page - 1) * self.library.pageSize - listing.folders) + 1
         content: list[Any] = [
             self._crumbs(relative),
+            folderArt(self.library.root, songs, self.art, name),
             tags.h1(name),
             self._toolbar(relative),
         ]

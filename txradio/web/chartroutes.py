@@ -96,8 +96,11 @@ class ChartsResource(Resource):
             call = recorder.query(database.listeners, by, now - RANGES[by], now, mount)
 
             def draw(rows: Any) -> str:
-                cut = 11 if by == "hour" else 0
-                return lineChart([(row["start"][cut : cut + 10], row["peak"]) for row in rows], title, "listeners")
+                # An hour as "12-06 05:00" (a day's ends are 24 hours
+                # apart: the time alone would read the same), a day as
+                # "2026-12-06".
+                label = (lambda start: start[5:16].replace("T", " ")) if by == "hour" else (lambda start: start[:10])
+                return lineChart([(label(row["start"]), row["peak"]) for row in rows], title, "listeners")
 
         elif name == b"tracks.svg":
             title = "Tracks most heard, last 7 days"

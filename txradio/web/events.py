@@ -38,6 +38,7 @@ from twisted.web.server import NOT_DONE_YET, Request
 
 from zope.interface import implementer
 
+from txradio.web.art import artPath
 from txradio.web.status import WebContext, allowCORS, encodeJSON, summary
 
 MAX_CLIENTS = 256
@@ -246,11 +247,14 @@ class EventHub(Service):
         """
         Read every station's changing facts now.
 
-        @return: mount to L{summary}.
+        @return: mount to L{summary}, with C{art}: the site path of the album
+            art of what it plays, or L{None}.
         """
         hls = self.context.hls
+        art = self.context.art
         return {
-            station.mount.decode("ascii"): summary(station, hls.get(station.mount)) for station in self.context.stations
+            station.mount.decode("ascii"): {**summary(station, hls.get(station.mount)), "art": artPath(station, art)}
+            for station in self.context.stations
         }
 
     def addClient(self, request: Request) -> EventClient | None:

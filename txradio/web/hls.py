@@ -18,7 +18,9 @@ many clients listen (see C{docs/hls.md}).
 HLS listeners are counted as I{sessions}: distinct client address and
 C{User-Agent} pairs that fetched a playlist or a segment of the mount within
 the last three target durations (a player reloads its playlist about every
-target duration).  No token goes into segment URIs: a token would make every
+target duration).  A session that fetched nothing for that long has ended:
+the station's events then carry an L{HLSSessionEnded}, which the audience
+statistics keep with the protocol C{hls}.  No token goes into segment URIs: a token would make every
 client's URIs different and defeat every cache, which is the point of HLS.
 Behind a cache, the server sees the cache, so it counts caches, not
 listeners: count those in the cache's own logs.
@@ -29,17 +31,20 @@ from __future__ import annotations
 import hashlib
 import posixpath
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from twisted.application.internet import TimerService
 from twisted.application.service import MultiService
+from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IReactorTime
 from twisted.web import http
 from twisted.web.resource import Resource
 from twisted.web.server import Request
 
 from txradio.interfaces import IStation
+from txradio.stream.events import HLS_IDLE, STATION_STOPPED, HLSSessionEnded
 from txradio.stream.segmenter import (
     DEFAULT_GAP_THRESHOLD,
     DEFAULT_TARGET_DURATION,
@@ -60,6 +65,10 @@ SEGMENT_CACHE_CONTROL = b"public, max-age=86400, immutable"
 
 MAX_SESSIONS = 100000
 """The most HLS sessions remembered per mount (memory stays bounded)."""
+
+SESSION_TARGETS = 3
+"""Target durations without a request after which an HLS session has ended
+(a player reloads its playlist about every target duration)."""
 
 _SEGMENTS = b"/hls/"
 
@@ -85,22 +94,35 @@ class HLSSettings:
 
 class SessionCounter:
     """
-    Counts clients seen recently, by a key such as address and user agent.
+    Counts clients seen recently, by a key such as address and user agent,
+    and tells when each one's session ended: L{window} seconds after its
+    last request, or when L{limit} more recent clients push it out.
 
     @ivar window: seconds a client counts after its last request.
     @ivar limit: the most keys remembered; the oldest go first.
     """
 
-    def __init__(self, clock: IReactorTime, window: float, limit: int = MAX_SESSIONS) -> None:
+    def __init__(
+        self,
+        clock: IReactorTime,
+        window: float,
+        limit: int = MAX_SESSIONS,
+        ended: Callable[[Any, float, float, bool], None] | None = None,
+    ) -> None:
         """
         @param clock: the time.
         @param window: seconds a client counts after its last request.
         @param limit: the most keys remembered.
+        @param ended: called with a session's key, the times of its first
+            and last requests, and whether it ended idle (C{False} when it
+            was pushed out or ended by L{endAll}).
         """
         self._clock = clock
         self.window = window
         self.limit = limit
-        self._seen: OrderedDict[Any, float] = OrderedDict()
+        self._ended = ended
+        # Key to (first request, last request), least recently seen first.
+        self._seen: OrderedDict[Any, tuple[float, float]] = OrderedDict()
 
     def seen(self, key: Any) -> None:
         """
@@ -108,21 +130,51 @@ class SessionCounter:
 
         @param key: what tells clients apart.
         """
-        self._seen[key] = self._clock.seconds()
-        self._seen.move_to_end(key)
+        now = self._clock.seconds()
+        first = now
+        known = self._seen.pop(key, None)
+        if known is not None:
+            if known[1] < now - self.window:
+                self._end(key, known, True)
+            else:
+                first = known[0]
+        self._seen[key] = (first, now)
         while len(self._seen) > self.limit:
-            self._seen.popitem(last=False)
+            self._end(*self._seen.popitem(last=False), False)
+        self.expire()
+
+    def expire(self) -> None:
+        """
+        End the sessions idle for longer than L{window} seconds.
+        """
+        horizon = self._clock.seconds() - self.window
+        seen = self._seen
+        while seen:
+            key, times = next(iter(seen.items()))
+            if times[1] >= horizon:
+                break
+            del seen[key]
+            self._end(key, times, True)
+
+    def endAll(self) -> None:
+        """
+        End every session (the mount stops serving HLS).
+        """
+        while self._seen:
+            self._end(*self._seen.popitem(last=False), False)
+
+    def _end(self, key: Any, times: tuple[float, float], idle: bool) -> None:
+        """
+        Tell that a session ended.
+        """
+        if self._ended is not None:
+            self._ended(key, times[0], times[1], idle)
 
     def count(self) -> int:
         """
         @return: the clients seen within L{window} seconds.
         """
-        horizon = self._clock.seconds() - self.window
-        while self._seen:
-            key, when = next(iter(self._seen.items()))
-            if when >= horizon:
-                break
-            del self._seen[key]
+        self.expire()
         return len(self._seen)
 
 
@@ -226,7 +278,7 @@ class HLSMount:
         self.path = station.mount.decode("ascii")
         self.playlistPath = self.path + ".m3u8"
         self.masterPath = self.path + "/master.m3u8"
-        self.sessions = SessionCounter(clock, 3 * segmenter.targetDuration)
+        self.sessions = SessionCounter(clock, SESSION_TARGETS * segmenter.targetDuration, ended=self._sessionEnded)
         self.segmentRequests: dict[int, int] = {}
         self.playlistRequests = 0
         self._segmentPrefix = _relative(self.path + "/hls", self.playlistPath) + "/"
@@ -301,6 +353,30 @@ class HLSMount:
         host = getattr(address, "host", str(address))
         self.sessions.seen((host, request.getHeader(b"user-agent") or b""))
 
+    def _sessionEnded(self, key: tuple[str, bytes], first: float, last: float, idle: bool) -> None:
+        """
+        Tell the station's observers (the audience statistics among them)
+        that an HLS session ended: it lasted from its first request to the
+        end of the segment its last request could fetch.
+
+        @param key: the client's address and C{User-Agent}.
+        @param first: when its first request came.
+        @param last: when its last request came.
+        @param idle: whether it stopped fetching (or the mount stopped).
+        """
+        host, agent = key
+        end = last + self.segmenter.targetDuration
+        self.station.events.emit(
+            HLSSessionEnded(
+                self.station,
+                end,
+                host,
+                agent.decode("utf-8", "replace"),
+                HLS_IDLE if idle else STATION_STOPPED,
+                end - first,
+            )
+        )
+
     def status(self, base: str) -> dict[str, Any]:
         """
         What the status API says about this mount's HLS.
@@ -340,7 +416,6 @@ class MediaPlaylistResource(_MountResource):
     """
     C{/MOUNT.m3u8}: a mount's live media playlist.
     """
-
 
     def render_GET(self, request: Request) -> bytes:
         """
@@ -398,7 +473,6 @@ class SegmentResource(_MountResource):
     C{/MOUNT/hls/N.mp3}: a mount's segments, from memory.
     """
 
-
     def render_GET(self, request: Request) -> bytes:
         """
         Serve the segment the path names.
@@ -449,6 +523,27 @@ def relatedStations(station: IStation) -> list[IStation]:
     return family
 
 
+class _SessionSweep(TimerService):
+    """
+    Ends the idle HLS sessions of a site every target duration, and all of
+    them when it stops.
+    """
+
+    def __init__(self, routes: HLSRoutes) -> None:
+        """
+        @param routes: the site's HLS routes.
+        """
+        TimerService.__init__(self, routes.settings.targetDuration, routes.expireSessions)
+        self._routes = routes
+
+    def stopService(self) -> Deferred[None]:
+        """
+        End every session, then stop the timer.
+        """
+        self._routes.endSessions()
+        return TimerService.stopService(self)
+
+
 class HLSRoutes:
     """
     The HLS side of a site: an L{HLSMount} per station that has HLS, the
@@ -473,8 +568,28 @@ class HLSRoutes:
         self._segments: dict[bytes, SegmentResource] = {}
         self._paths: dict[bytes, Resource] = {}
         self._clock = clock
+        sweep = _SessionSweep(self)
+        sweep.clock = clock
+        sweep.setName("hls-sessions")
+        sweep.setServiceParent(self.service)
         for station in stations:
             self.addStation(station)
+
+    def expireSessions(self) -> None:
+        """
+        End the HLS sessions that fetched nothing for a while (every
+        target duration, whether requests come or not).
+        """
+        for mount in list(self.mounts.values()):
+            mount.sessions.expire()
+
+    def endSessions(self) -> None:
+        """
+        End every HLS session (the radio stops: they are recorded before
+        the statistics close).
+        """
+        for mount in list(self.mounts.values()):
+            mount.sessions.endAll()
 
     def addStation(self, station) -> None:
         """
@@ -516,6 +631,7 @@ class HLSRoutes:
         self._paths.pop(station.mount + b".m3u8", None)
         self._paths.pop(station.mount + b"/master.m3u8", None)
         mount.segmenter.disownServiceParent()
+        mount.sessions.endAll()
 
     def family(self, station) -> list[HLSMount]:
         """

@@ -26,6 +26,7 @@ from twisted.web.server import Request
 from twisted.web.template import Tag, flattenString, tags
 
 from txradio.interfaces import IStation
+from txradio.web.art import artPath
 from txradio.web.status import WebContext, displayTitle, isLive, liveDJ, stationBitrate
 from txradio.web.upcoming import upNextTags
 
@@ -197,7 +198,7 @@ def _derivedFacts(station: IStation) -> list[Tag]:
     return facts
 
 
-def stationSection(station: IStation, hls: Any = None) -> Tag:
+def stationSection(station: IStation, hls: Any = None, art: str | None = None) -> Tag:
     """
     Render one station.
 
@@ -205,6 +206,8 @@ def stationSection(station: IStation, hls: Any = None) -> Tag:
     @param hls: its L{txradio.web.hls.HLSMount}, or L{None} when it serves
         no HLS; with one, the player plays the HLS playlist, natively where
         the browser can, else with the shipped hls.js.
+    @param art: the site path of the album art of what it plays, or
+        L{None} (the picture is there, hidden, for the page's script).
     @return: an C{<article>} element.
     """
     mount = station.mount.decode("ascii")
@@ -223,6 +226,15 @@ def stationSection(station: IStation, hls: Any = None) -> Tag:
             tags.span(state, class_="badge", **{"data-field": "state", "data-on-air": "1" if onAir else "0"}),
         ),
         tags.p(info.description, class_="description", **{"data-field": "description"}),
+        tags.img(
+            src=art or "",
+            alt="Album art",
+            class_="art",
+            width="160",
+            height="160",
+            **{"data-field": "art"},
+            **({} if art else {"hidden": ""}),
+        ),
         tags.p(
             tags.span("Now playing", class_="label", id=anchor + "-now"),
             tags.span(
@@ -316,7 +328,10 @@ class StationsPage(Resource):
                 ),
                 class_="site",
             ),
-            *[stationSection(s, self.context.hls.get(s.mount)) for s in stations],
+            *[
+                stationSection(s, self.context.hls.get(s.mount), artPath(s, self.context.art))
+                for s in stations
+            ],
             *([] if stations else [tags.p("No station is configured.")]),
             tags.footer(tags.nav(*links, **{"aria-label": "More"}), tags.p("Powered by txradio")),
             bodyClass="stations",

@@ -303,7 +303,7 @@ class RadioRoot(Resource):
         self.putChild(b"art", ArtResource(self.context.art))
         installStreamURLs(self.context.stations, self.context.art, publicURL)
         if library is not None:
-            self.putChild(b"library", LibraryResource(library, publicURL))
+            self.putChild(b"library", LibraryResource(library, publicURL, self.context.art))
         self._route()
 
     def _route(self) -> None:

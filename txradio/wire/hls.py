@@ -94,7 +94,28 @@ def splitTitle(title: str) -> tuple[str | None, str]:
     return None, title.strip()
 
 
-def packTimestamp(pts: int, title: str | None = None) -> bytes:
+URL_DESCRIPTION = "StreamUrl"
+"""The description of the C{WXXX} frame carrying the URL that ICY metadata
+sends as C{StreamUrl} (the album art of what plays)."""
+
+
+def urlFrame(description: str, url: str) -> bytes:
+    """
+    Build an ID3v2.4 C{WXXX} (user-defined URL) frame.
+
+    @param description: what the URL is, in UTF-8; NUL characters removed.
+    @param url: the URL; characters outside ISO-8859-1 (which ID3 requires
+        of it) are percent-encoded, NUL characters removed.
+    @return: the frame.
+    """
+    latin = "".join(c if ord(c) < 0x100 else "".join(f"%{b:02X}" for b in c.encode("utf-8")) for c in url)
+    return _frame(
+        b"WXXX",
+        _UTF8 + description.replace("\x00", "").encode("utf-8") + b"\x00" + latin.replace("\x00", "").encode("latin-1"),
+    )
+
+
+def packTimestamp(pts: int, title: str | None = None, url: str | None = None) -> bytes:
     """
     Build the ID3v2.4 tag that starts a packed audio segment.
 
@@ -102,8 +123,10 @@ def packTimestamp(pts: int, title: str | None = None) -> bytes:
         taken modulo 2**33.
     @param title: a stream title to send as timed metadata (C{TIT2}, and
         C{TPE1} when it reads C{"Artist - Title"}), or L{None} for none.
+    @param url: the C{StreamUrl} sent with the title (the album art's
+        URL), as a C{WXXX} frame described L{URL_DESCRIPTION}, or L{None}.
     @return: the tag: header, the C{PRIV} timestamp frame, then the text
-        frames.
+        and URL frames.
     """
     frames = [_frame(b"PRIV", TIMESTAMP_OWNER + b"\x00" + (pts % PTS_WRAP).to_bytes(8, "big"))]
     if title:
@@ -111,6 +134,8 @@ def packTimestamp(pts: int, title: str | None = None) -> bytes:
         frames.append(textFrame(b"TIT2", name))
         if artist is not None:
             frames.append(textFrame(b"TPE1", artist))
+    if url:
+        frames.append(urlFrame(URL_DESCRIPTION, url))
     body = b"".join(frames)
     return b"ID3\x04\x00\x00" + _syncsafe(len(body)) + body
 

@@ -380,6 +380,15 @@
         });
       }
     }
+    var art = $("[data-field=art]", article);
+    if (art && "art" in data) {
+      if (data.art) {
+        if (art.getAttribute("src") !== data.art) { art.setAttribute("src", data.art); }
+        art.hidden = false;
+      } else {
+        art.hidden = true;
+      }
+    }
     set("name", data.name || "");
     set("description", data.description || "");
     set("listeners", String(data.listeners + (data.hlsListeners || 0)));
