@@ -214,16 +214,17 @@ def makeTestFile(folder: str, seconds: int) -> str | None:
 # --- servers ----------------------------------------------------------------
 
 
-def probe(port: int, timeout: float) -> int | None:
+def probe(port: int, timeout: float, wrap=lambda s: s) -> int | None:
     """
     Wait until C{GET /stream} answers 200 with some audio.
 
+    @param wrap: wraps the connected socket (e.g. in TLS).
     @return: the announced bitrate in kbps (icy-br), or L{None} on timeout.
     """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=2) as s:
+            with wrap(socket.create_connection(("127.0.0.1", port), timeout=2)) as s:
                 s.sendall(b"GET /stream HTTP/1.0\r\nUser-Agent: capacity-probe\r\n\r\n")
                 data = b""
                 while b"\r\n\r\n" not in data or len(data) < data.find(b"\r\n\r\n") + 1000:
@@ -245,6 +246,8 @@ def probe(port: int, timeout: float) -> int | None:
 
 class Server:
     name = "server"
+    loadgenOptions: tuple[str, ...] = ()
+    """More options for the load generator (benchmarks/tls.py adds C{--tls})."""
 
     def __init__(self, tmp: str, mp3: str | None) -> None:
         self.tmp = tmp
@@ -260,6 +263,12 @@ class Server:
 
     def start(self) -> None:
         raise NotImplementedError
+
+    def ready(self, timeout: float) -> int | None:
+        """
+        Wait until the server streams; see L{probe}.
+        """
+        return probe(self.port, timeout)
 
     def stop(self) -> None:
         for proc in self.helpers + ([self.proc] if self.proc else []):
@@ -288,7 +297,7 @@ class TxradioServer(Server):
         cmd = [
             sys.executable, "-m", "twisted", "txradio",
             "--music-dir", music,
-            "--listen", f"tcp:{self.port}:interface=127.0.0.1:backlog=4096",
+            "--listen", self.listenDescription(),
         ]
         self.logFile = open(os.path.join(self.tmp, f"txradio-{self.port}.log"), "wb")
         env = dict(os.environ, PYTHONPATH=self.root + os.pathsep + os.environ.get("PYTHONPATH", ""))
@@ -296,6 +305,12 @@ class TxradioServer(Server):
             cmd, cwd=self.root, env=env, stdout=self.logFile, stderr=subprocess.STDOUT,
             preexec_fn=childSetup(serverCPUs()),
         )
+
+    def listenDescription(self) -> str:
+        """
+        The listening endpoint, on C{self.port}.
+        """
+        return f"tcp:{self.port}:interface=127.0.0.1:backlog=4096"
 
     def stop(self) -> None:
         Server.stop(self)
@@ -370,6 +385,7 @@ def icecastUser() -> tuple[str, str] | None:
 
 class IcecastServer(Server):
     name = "icecast"
+    config = ICECAST_CONFIG
 
     def __init__(self, tmp: str, mp3: str, binary: str) -> None:
         Server.__init__(self, tmp, mp3)
@@ -382,7 +398,7 @@ class IcecastServer(Server):
         os.makedirs(logdir, mode=0o755)
         config = os.path.join(logdir, "icecast.xml")
         with open(config, "w") as f:
-            f.write(ICECAST_CONFIG.format(password=password, port=self.port, logdir=logdir))
+            f.write(self.config.format(password=password, port=self.port, logdir=logdir))
         os.chmod(config, 0o644)
         who = icecastUser()
         kwargs = {}
@@ -445,7 +461,7 @@ def runOne(server: Server, loadgen: str, n: int, meta: bool, opts, stalled: floa
     """
     server.start()
     try:
-        kbps = probe(server.port, 30)
+        kbps = server.ready(30)
         if kbps is None:
             raise RuntimeError(f"{server.name} did not start streaming on port {server.port}")
         time.sleep(opts.warmup)
@@ -455,7 +471,7 @@ def runOne(server: Server, loadgen: str, n: int, meta: bool, opts, stalled: floa
         cmd = [
             loadgen, "--port", str(server.port), "--n", str(n), "--rate", str(opts.rate),
             "--settle", str(opts.settle), "--window", str(window), "--bitrate", str(kbps * 1000),
-            "--linger", "1", "--stalled", str(stalled),
+            "--linger", "1", "--stalled", str(stalled), *server.loadgenOptions,
         ]
         if not meta:
             cmd.append("--no-meta")
