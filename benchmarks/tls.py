@@ -36,7 +36,7 @@ import capacity  # noqa: E402
 MODES = {
     "smoke": dict(ns=[50], off=[], rate=500, warmup=2.0, settle=1.0, window=3.0),
     "quick": dict(ns=[1000, 3000], off=[], rate=1000, warmup=5.0, settle=3.0, window=8.0),
-    "full": dict(ns=[1000, 3000, 9000], off=[], rate=1000, warmup=5.0, settle=5.0, window=20.0),
+    "full": dict(ns=[1000, 3000, 9000], off=[], rate=1000, warmup=5.0, settle=15.0, window=20.0),
 }
 
 
