@@ -143,6 +143,27 @@ def streamTitles(data: bytes) -> list[str]:
     return [item["StreamTitle"] for item in demuxer.feed(body) if isinstance(item, dict) and "StreamTitle" in item]
 
 
+def writeCertificate(testCase: TestCase, commonName: str, serial: int) -> tuple[str, str, bytes]:
+    """
+    Write a new self-signed certificate and its key to files.
+
+    @param testCase: the test, for a temporary folder.
+    @param commonName: its subject's common name.
+    @param serial: its serial number.
+    @return: the key's path, the certificate's path and the certificate
+        (PEM).
+    """
+    folder = os.path.abspath(testCase.mktemp())
+    os.makedirs(folder)
+    keyPath = os.path.join(folder, "key.pem")
+    certPath = os.path.join(folder, "cert.pem")
+    key, certificate = makeCertificate(commonName, serial)
+    for path, content in ((keyPath, key), (certPath, certificate)):
+        with open(path, "wb") as file:
+            file.write(content)
+    return keyPath, certPath, certificate
+
+
 def makeCertificate(commonName: str, serial: int) -> tuple[bytes, bytes]:
     """
     Make a self-signed certificate for C{localhost} and 127.0.0.1.
@@ -575,15 +596,8 @@ class CertificateReloadTests(RealRadioTestCase):
         audio, and a client offering ALPN C{http/1.1} gets the stream.
         """
         port = freePort()
-        folder = os.path.abspath(self.mktemp())
-        os.makedirs(folder)
-        keyPath = os.path.join(folder, "key.pem")
-        certPath = os.path.join(folder, "cert.pem")
-        oldKey, oldCert = makeCertificate("txradio old", 1001)
+        keyPath, certPath, oldCert = writeCertificate(self, "txradio old", 1001)
         newKey, newCert = makeCertificate("txradio renewed", 2002)
-        for path, content in ((keyPath, oldKey), (certPath, oldCert)):
-            with open(path, "wb") as file:
-                file.write(content)
         listen = f"ssl:{port}:interface=127.0.0.1:privateKey={keyPath}:certKey={certPath}"
         server = yield self.startServer(["--listen", listen], [port])
 
@@ -617,6 +631,43 @@ class CertificateReloadTests(RealRadioTestCase):
         yield self.waitForMore(old, 2, "audio to the old TLS listener after the reload")
         self.assertIsNone(old.lost)
         self.assertEqual(old.transport.getPeerCertificate().get_serial_number(), 1001)
+        self.assertNotIn("Traceback", server.output, server.describe())
+
+
+class TLSPlayerTests(RealRadioTestCase):
+    """
+    Real players decode what an C{ssl:} port streams, through the writer
+    that encrypts each listener's tick at once and sends the records
+    straight to the socket.
+    """
+
+    @inlineCallbacks
+    def test_ffmpegDecodes(self):
+        """
+        Three ffmpeg players at once (asking for ICY metadata, by default
+        and with C{-icy 1}, and not, with C{-icy 0}) decode 8 s of the
+        HTTPS stream and print nothing at their error level; with C{-v
+        debug}, ffmpeg reports no decoding error and reads the title from
+        the metadata.
+        """
+        requireProgram("ffmpeg")
+        port = freePort()
+        keyPath, certPath, _ = writeCertificate(self, "txradio", 3003)
+        listen = f"ssl:{port}:interface=127.0.0.1:privateKey={keyPath}:certKey={certPath}"
+        server = yield self.startServer(["--listen", listen], [port])
+        url = f"https://127.0.0.1:{port}/stream"
+        children = yield gatherResults(
+            [
+                run(self, ["ffmpeg", "-nostdin", "-v", "error", *icy, "-t", "8", "-i", url, "-f", "null", "-"], 40)
+                for icy in ([], ["-icy", "1"], ["-icy", "0"])
+            ]
+        )
+        for child in children:
+            self.assertEqual((child.exitCode, child.err), (0, b""), child.describe())
+        debug = yield run(self, ["ffmpeg", "-nostdin", "-v", "debug", "-t", "2", "-i", url, "-f", "null", "-"], 30)
+        self.assertEqual(debug.exitCode, 0, debug.describe())
+        self.assertIn("0 decoding errors", debug.output)
+        self.assertRegex(debug.output, r"Metadata update for StreamTitle: \S")
         self.assertNotIn("Traceback", server.output, server.describe())
 
 
