@@ -164,6 +164,29 @@ def writeCertificate(testCase: TestCase, commonName: str, serial: int) -> tuple[
     return keyPath, certPath, certificate
 
 
+@inlineCallbacks
+def connectTLS(testCase: TestCase, port: int, certificatePEM: bytes, agent: str):
+    """
+    Connect a TLS listener that trusts only one certificate.
+
+    @param testCase: the test, for clean-ups and checks.
+    @param port: the server's TLS port on 127.0.0.1.
+    @param certificatePEM: the certificate the server must show.
+    @param agent: its C{User-Agent}.
+    @return: a L{Deferred} firing with the L{RawClient} once it has the
+        response head.
+    """
+    options = optionsForClientTLS("localhost", trustRoot=Certificate.loadPEM(certificatePEM))
+    endpoint = SSL4ClientEndpoint(reactor, "127.0.0.1", port, options, timeout=10)
+    client = yield connectProtocol(endpoint, RawClient())
+    testCase.addCleanup(client.close)
+    client.transport.write(streamRequest(agent))
+    yield client.waitForHead(15)
+    status, headers, _ = parseResponse(client.data)
+    testCase.assertEqual((status, headers[b"content-type"]), (b"HTTP/1.0 200 OK", b"audio/mpeg"))
+    return client
+
+
 def makeCertificate(commonName: str, serial: int) -> tuple[bytes, bytes]:
     """
     Make a self-signed certificate for C{localhost} and 127.0.0.1.
@@ -567,27 +590,6 @@ class CertificateReloadTests(RealRadioTestCase):
     """
 
     @inlineCallbacks
-    def connectTLS(self, port: int, certificatePEM: bytes, agent: str):
-        """
-        Connect a TLS listener that trusts only one certificate.
-
-        @param port: the server's TLS port on 127.0.0.1.
-        @param certificatePEM: the certificate the server must show.
-        @param agent: its C{User-Agent}.
-        @return: a L{Deferred} firing with the L{RawClient} once it has the
-            response head.
-        """
-        options = optionsForClientTLS("localhost", trustRoot=Certificate.loadPEM(certificatePEM))
-        endpoint = SSL4ClientEndpoint(reactor, "127.0.0.1", port, options, timeout=10)
-        client = yield connectProtocol(endpoint, RawClient())
-        self.addCleanup(client.close)
-        client.transport.write(streamRequest(agent))
-        yield client.waitForHead(15)
-        status, headers, _ = parseResponse(client.data)
-        self.assertEqual((status, headers[b"content-type"]), (b"HTTP/1.0 200 OK", b"audio/mpeg"))
-        return client
-
-    @inlineCallbacks
     def test_renewedCertificate(self):
         """
         After the key and certificate files are replaced and C{SIGHUP}
@@ -601,7 +603,7 @@ class CertificateReloadTests(RealRadioTestCase):
         listen = f"ssl:{port}:interface=127.0.0.1:privateKey={keyPath}:certKey={certPath}"
         server = yield self.startServer(["--listen", listen], [port])
 
-        old = yield self.connectTLS(port, oldCert, "old-tls-listener")
+        old = yield connectTLS(self, port, oldCert, "old-tls-listener")
         self.assertEqual(old.transport.getPeerCertificate().get_serial_number(), 1001)
         yield self.waitForMore(old, 1, "audio over TLS")
 
@@ -611,7 +613,7 @@ class CertificateReloadTests(RealRadioTestCase):
         server.kill("HUP")
         yield server.waitForOutput(rf"ssl:{port}: certificate reloaded", 10)
 
-        new = yield self.connectTLS(port, newCert, "new-tls-listener")
+        new = yield connectTLS(self, port, newCert, "new-tls-listener")
         shown = new.transport.getPeerCertificate()
         self.assertEqual(shown.get_serial_number(), 2002)
         self.assertEqual(shown.get_subject().CN, "txradio renewed")
@@ -669,6 +671,27 @@ class TLSPlayerTests(RealRadioTestCase):
         self.assertIn("0 decoding errors", debug.output)
         self.assertRegex(debug.output, r"Metadata update for StreamTitle: \S")
         self.assertNotIn("Traceback", server.output, server.describe())
+
+    @inlineCallbacks
+    def test_sharedPort(self):
+        """
+        Two servers listen on one C{ssl:} port with C{reusePort=1}; the
+        kernel spreads 24 TLS listeners between them and each gets audio.
+        """
+        port = freePort()
+        keyPath, certPath, certificate = writeCertificate(self, "localhost", 4004)
+        listen = f"ssl:{port}:interface=127.0.0.1:privateKey={keyPath}:certKey={certPath}:reusePort=1"
+        servers = []
+        for _ in range(2):
+            servers.append((yield self.startServer(["--listen", listen], [port])))
+        clients = []
+        for n in range(24):
+            clients.append((yield connectTLS(self, port, certificate, f"shared-{n}")))
+        for client in clients:
+            yield client.waitForBytes(8192, 10)
+        served = [len(re.findall(r"listener \S+ joined /stream \(shared-", server.output)) for server in servers]
+        self.assertEqual(sum(served), 24)
+        self.assertNotIn(0, served)
 
 
 class MetricsTests(RealRadioTestCase):
