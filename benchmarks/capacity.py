@@ -672,13 +672,14 @@ def summariseProfile(path: str, top: int = 20) -> str:
 # --- main -------------------------------------------------------------------
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def addOptions(parser: argparse.ArgumentParser, modes: dict) -> None:
+    """
+    The options of a capacity run (also those of benchmarks/tls.py).
+    """
     mode = parser.add_mutually_exclusive_group()
-    for name in MODES:
+    for name in modes:
         mode.add_argument(f"--{name}", dest="mode", action="store_const", const=name)
     parser.add_argument("--n", type=lambda s: [int(x) for x in s.split(",")], help="listener counts, e.g. 1000,3000")
-    parser.add_argument("--meta", choices=["on", "off", "both"], help="metadata on, off or both for every N")
     parser.add_argument("--stalled", type=float, default=0.0, help="fraction of listeners that never read")
     parser.add_argument("--rate", type=float, help="new connections per second")
     parser.add_argument("--window", type=float, help="seconds of steady window")
@@ -689,6 +690,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="run py-spy on txradio for SECONDS of the steady window")
     parser.add_argument("--json", help="write every result to this file")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (logs, profiles)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    addOptions(parser, MODES)
+    parser.add_argument("--meta", choices=["on", "off", "both"], help="metadata on, off or both for every N")
     opts = parser.parse_args(argv)
     opts.mode = opts.mode or "quick"
     settings = dict(MODES[opts.mode])

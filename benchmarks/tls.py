@@ -147,27 +147,8 @@ class IcecastTLSServer(capacity.IcecastServer):
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    mode = parser.add_mutually_exclusive_group()
-    for name in MODES:
-        mode.add_argument(f"--{name}", dest="mode", action="store_const", const=name)
-    parser.add_argument("--n", type=lambda s: [int(x) for x in s.split(",")], help="listener counts, e.g. 1000,3000")
-    parser.add_argument("--rate", type=float, help="new connections per second")
-    parser.add_argument("--window", type=float, help="seconds of steady window")
-    parser.add_argument("--settle", type=float, help="seconds between the end of the ramp and the window")
+    capacity.addOptions(parser, MODES)
     parser.add_argument("--repeat", type=int, default=1, help="run every configuration this many times, alternating")
-    parser.add_argument("--servers", default="txradio,icecast", help="which servers, comma-separated")
-    parser.add_argument(
-        "--txradio-root", default=capacity.ROOT, help="the txradio tree to run (default: this checkout)"
-    )
-    parser.add_argument(
-        "--profile",
-        type=float,
-        default=0.0,
-        metavar="SECONDS",
-        help="run py-spy on txradio for SECONDS of the steady window",
-    )
-    parser.add_argument("--json", help="write every result to this file")
-    parser.add_argument("--keep", action="store_true", help="keep the temporary directory (logs, profiles)")
     opts = parser.parse_args(argv)
     settings = MODES[opts.mode or "quick"] | {
         k: getattr(opts, k) for k in ("rate", "window", "settle") if getattr(opts, k)
@@ -217,13 +198,19 @@ def main(argv: list[str] | None = None) -> int:
                     servers.append(IcecastTLSServer(tmp, mp3, icecastBinary, combined))
                 for server in servers:
                     capacity.log(f"{server.name} (TLS): N={n}")
-                    r = capacity.runOne(server, loadgen, n, True, opts, 0.0)
+                    r = capacity.runOne(server, loadgen, n, True, opts, opts.stalled)
                     results.append(r)
                     capacity.log(
                         f"  cpu {r['server_cores']:.3f} cores ({r['server_us_per_listener_s']:.1f} µs/listener·s), "
                         f"rss {r['rss_kib'] / 1024:.0f} MiB, ttfa p50/p99 {r['ttfa_p50_ms']:.1f}/{r['ttfa_p99_ms']:.1f} ms, "
                         f"stalls {r['stalls']}, disconnects {r['disconnects']}, "
                         f"failed {r['connect_fail'] + r['head_fail']}, loadgen {r['cpu_window_cores']:.3f} cores"
+                        + (
+                            f", never-reading listeners dropped {r['stalled_dropped']} of {r['stalled_listeners']} "
+                            f"after {r['drop_p50_s']:.1f}–{r['drop_max_s']:.1f} s (median–max)"
+                            if opts.stalled
+                            else ""
+                        )
                     )
         print()
         print(pairedTable(results))
@@ -308,7 +295,7 @@ def profileRun(server: capacity.Server, loadgen: str, n: int, opts) -> int:
     if not shutil.which("py-spy"):
         capacity.log("--profile needs py-spy (pip install py-spy)")
         return 2
-    r = capacity.runOne(server, loadgen, n, True, opts, 0.0, opts.profile)
+    r = capacity.runOne(server, loadgen, n, True, opts, opts.stalled, opts.profile)
     print(pairedTable([r]))
     if "profile_file" not in r:
         print("py-spy produced no profile")
