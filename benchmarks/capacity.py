@@ -214,16 +214,17 @@ def makeTestFile(folder: str, seconds: int) -> str | None:
 # --- servers ----------------------------------------------------------------
 
 
-def probe(port: int, timeout: float) -> int | None:
+def probe(port: int, timeout: float, wrap=lambda s: s) -> int | None:
     """
     Wait until C{GET /stream} answers 200 with some audio.
 
+    @param wrap: wraps the connected socket (e.g. in TLS).
     @return: the announced bitrate in kbps (icy-br), or L{None} on timeout.
     """
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=2) as s:
+            with wrap(socket.create_connection(("127.0.0.1", port), timeout=2)) as s:
                 s.sendall(b"GET /stream HTTP/1.0\r\nUser-Agent: capacity-probe\r\n\r\n")
                 data = b""
                 while b"\r\n\r\n" not in data or len(data) < data.find(b"\r\n\r\n") + 1000:
@@ -245,6 +246,8 @@ def probe(port: int, timeout: float) -> int | None:
 
 class Server:
     name = "server"
+    loadgenOptions: tuple[str, ...] = ()
+    """More options for the load generator (benchmarks/tls.py adds C{--tls})."""
 
     def __init__(self, tmp: str, mp3: str | None) -> None:
         self.tmp = tmp
@@ -260,6 +263,12 @@ class Server:
 
     def start(self) -> None:
         raise NotImplementedError
+
+    def ready(self, timeout: float) -> int | None:
+        """
+        Wait until the server streams; see L{probe}.
+        """
+        return probe(self.port, timeout)
 
     def stop(self) -> None:
         for proc in self.helpers + ([self.proc] if self.proc else []):
@@ -288,7 +297,7 @@ class TxradioServer(Server):
         cmd = [
             sys.executable, "-m", "twisted", "txradio",
             "--music-dir", music,
-            "--listen", f"tcp:{self.port}:interface=127.0.0.1:backlog=4096",
+            "--listen", self.listenDescription(),
         ]
         self.logFile = open(os.path.join(self.tmp, f"txradio-{self.port}.log"), "wb")
         env = dict(os.environ, PYTHONPATH=self.root + os.pathsep + os.environ.get("PYTHONPATH", ""))
@@ -296,6 +305,12 @@ class TxradioServer(Server):
             cmd, cwd=self.root, env=env, stdout=self.logFile, stderr=subprocess.STDOUT,
             preexec_fn=childSetup(serverCPUs()),
         )
+
+    def listenDescription(self) -> str:
+        """
+        The listening endpoint, on C{self.port}.
+        """
+        return f"tcp:{self.port}:interface=127.0.0.1:backlog=4096"
 
     def stop(self) -> None:
         Server.stop(self)
@@ -370,6 +385,7 @@ def icecastUser() -> tuple[str, str] | None:
 
 class IcecastServer(Server):
     name = "icecast"
+    config = ICECAST_CONFIG
 
     def __init__(self, tmp: str, mp3: str, binary: str) -> None:
         Server.__init__(self, tmp, mp3)
@@ -382,7 +398,7 @@ class IcecastServer(Server):
         os.makedirs(logdir, mode=0o755)
         config = os.path.join(logdir, "icecast.xml")
         with open(config, "w") as f:
-            f.write(ICECAST_CONFIG.format(password=password, port=self.port, logdir=logdir))
+            f.write(self.config.format(password=password, port=self.port, logdir=logdir))
         os.chmod(config, 0o644)
         who = icecastUser()
         kwargs = {}
@@ -445,7 +461,7 @@ def runOne(server: Server, loadgen: str, n: int, meta: bool, opts, stalled: floa
     """
     server.start()
     try:
-        kbps = probe(server.port, 30)
+        kbps = server.ready(30)
         if kbps is None:
             raise RuntimeError(f"{server.name} did not start streaming on port {server.port}")
         time.sleep(opts.warmup)
@@ -455,7 +471,7 @@ def runOne(server: Server, loadgen: str, n: int, meta: bool, opts, stalled: floa
         cmd = [
             loadgen, "--port", str(server.port), "--n", str(n), "--rate", str(opts.rate),
             "--settle", str(opts.settle), "--window", str(window), "--bitrate", str(kbps * 1000),
-            "--linger", "1", "--stalled", str(stalled),
+            "--linger", "1", "--stalled", str(stalled), *server.loadgenOptions,
         ]
         if not meta:
             cmd.append("--no-meta")
@@ -656,13 +672,14 @@ def summariseProfile(path: str, top: int = 20) -> str:
 # --- main -------------------------------------------------------------------
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def addOptions(parser: argparse.ArgumentParser, modes: dict) -> None:
+    """
+    The options of a capacity run (also those of benchmarks/tls.py).
+    """
     mode = parser.add_mutually_exclusive_group()
-    for name in MODES:
+    for name in modes:
         mode.add_argument(f"--{name}", dest="mode", action="store_const", const=name)
     parser.add_argument("--n", type=lambda s: [int(x) for x in s.split(",")], help="listener counts, e.g. 1000,3000")
-    parser.add_argument("--meta", choices=["on", "off", "both"], help="metadata on, off or both for every N")
     parser.add_argument("--stalled", type=float, default=0.0, help="fraction of listeners that never read")
     parser.add_argument("--rate", type=float, help="new connections per second")
     parser.add_argument("--window", type=float, help="seconds of steady window")
@@ -673,6 +690,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="run py-spy on txradio for SECONDS of the steady window")
     parser.add_argument("--json", help="write every result to this file")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory (logs, profiles)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    addOptions(parser, MODES)
+    parser.add_argument("--meta", choices=["on", "off", "both"], help="metadata on, off or both for every N")
     opts = parser.parse_args(argv)
     opts.mode = opts.mode or "quick"
     settings = dict(MODES[opts.mode])

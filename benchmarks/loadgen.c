@@ -34,6 +34,13 @@
  * JSON object on stdout.
  *
  * It raises its own RLIMIT_NOFILE soft limit to the hard limit.
+ *
+ * Built with -DLOADGEN_TLS (and -lssl -lcrypto), it accepts --tls: every
+ * listener then makes a TLS handshake (non-blocking, in the same epoll loop,
+ * no certificate verification, no session resumption) before its request,
+ * and reads through SSL_read; the accounting is the same as in plain mode,
+ * with the time to first audio including the handshake.  The stalled
+ * listeners shake hands and send their request, then never read.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -53,13 +60,17 @@
 #include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
+#ifdef LOADGEN_TLS
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#endif
 
 #define BURST_WINDOW 0.2
 #define HEAD_MAX 4096
 #define RECV_BUF (1 << 20)
 #define MAX_EVENTS 2048
 
-enum state { S_IDLE, S_CONNECTING, S_HEAD, S_BODY, S_DONE };
+enum state { S_IDLE, S_CONNECTING, S_HANDSHAKE, S_HEAD, S_BODY, S_DONE };
 enum end { E_NONE, E_CONNECT_FAIL, E_HEAD_FAIL, E_EOF, E_RESET, E_CLOSED_BY_US };
 
 struct listener {
@@ -87,6 +98,9 @@ struct listener {
     double anchorT, anchorPos, waitFrom;
     int stalls;
     double stalledSeconds;
+#ifdef LOADGEN_TLS
+    SSL *ssl;
+#endif
 };
 
 static struct listener *L;
@@ -101,6 +115,10 @@ static int epfd;
 static double t0;
 static unsigned char *rbuf;
 static int playerFrozen; /* the players stop at t2 */
+static int tls;          /* --tls: speak TLS to the server */
+#ifdef LOADGEN_TLS
+static SSL_CTX *sslContext;
+#endif
 
 static double now(void) {
     struct timespec ts;
@@ -118,7 +136,7 @@ static void usage(void) {
     fprintf(stderr,
             "usage: loadgen --port P [--n N] [--rate CONN_PER_S] [--no-meta] [--path /stream]\n"
             "               [--settle S] [--window S] [--bitrate BITS_PER_S] [--stalled FRACTION]\n"
-            "               [--stalled-rcvbuf BYTES] [--linger S]\n");
+            "               [--stalled-rcvbuf BYTES] [--linger S] [--tls]\n");
     exit(2);
 }
 
@@ -159,6 +177,12 @@ static void closeListener(struct listener *l, enum end why, double t) {
         close(l->fd);
         l->fd = -1;
     }
+#ifdef LOADGEN_TLS
+    if (l->ssl) {
+        SSL_free(l->ssl);
+        l->ssl = NULL;
+    }
+#endif
     if (l->head) {
         free(l->head);
         l->head = NULL;
@@ -267,9 +291,37 @@ static void headDone(struct listener *l, double t, long headEnd) {
     l->audioLeft = l->metaint;
 }
 
+/* recv(), or SSL_read() in TLS mode: >0 bytes, 0 at EOF, -1 with errno. */
+static ssize_t receive(struct listener *l) {
+#ifdef LOADGEN_TLS
+    if (l->ssl) {
+        ERR_clear_error();
+        int n = SSL_read(l->ssl, rbuf, RECV_BUF);
+        if (n > 0)
+            return n;
+        switch (SSL_get_error(l->ssl, n)) {
+        case SSL_ERROR_WANT_READ:
+        case SSL_ERROR_WANT_WRITE:
+            errno = EAGAIN;
+            return -1;
+        case SSL_ERROR_ZERO_RETURN:
+            return 0;
+        case SSL_ERROR_SYSCALL:
+            if (errno == 0)
+                return 0; /* EOF without close_notify */
+            return -1;
+        default:
+            errno = ECONNRESET;
+            return -1;
+        }
+    }
+#endif
+    return recv(l->fd, rbuf, RECV_BUF, 0);
+}
+
 static void readable(struct listener *l, double t, double t1, double t2) {
     for (;;) {
-        ssize_t n = recv(l->fd, rbuf, RECV_BUF, 0);
+        ssize_t n = receive(l);
         if (n < 0) {
             if (errno == EAGAIN || errno == EWOULDBLOCK)
                 return;
@@ -328,10 +380,56 @@ static void readable(struct listener *l, double t, double t1, double t2) {
             l->wLastBytes = l->audio;
             l->wBytes += got;
         }
-        if (n < RECV_BUF)
+        /* SSL_read returns a record at a time: read on until it would block */
+        if (n < RECV_BUF && !tls)
             return;
     }
 }
+
+/* The request has gone: wait for the answer (or, stalled, for the drop). */
+static void requestSent(struct listener *l) {
+    struct epoll_event mod = {.data.ptr = l};
+    if (l->stalled) {
+        /* never read: only hear about the server dropping us */
+        mod.events = EPOLLRDHUP;
+        l->state = S_BODY;
+    } else {
+        mod.events = EPOLLIN;
+        l->state = S_HEAD;
+        l->head = malloc(HEAD_MAX);
+        l->headLen = 0;
+    }
+    epoll_ctl(epfd, EPOLL_CTL_MOD, l->fd, &mod);
+}
+
+#ifdef LOADGEN_TLS
+/* Drive the handshake; once done, send the request through TLS. */
+static void handshake(struct listener *l, double t) {
+    ERR_clear_error();
+    int r = SSL_do_handshake(l->ssl);
+    if (r == 1) {
+        if (SSL_write(l->ssl, request, requestLen) != requestLen) {
+            closeListener(l, E_CONNECT_FAIL, t);
+            return;
+        }
+        requestSent(l);
+        return;
+    }
+    struct epoll_event mod = {.data.ptr = l};
+    switch (SSL_get_error(l->ssl, r)) {
+    case SSL_ERROR_WANT_READ:
+        mod.events = EPOLLIN;
+        break;
+    case SSL_ERROR_WANT_WRITE:
+        mod.events = EPOLLOUT;
+        break;
+    default:
+        closeListener(l, E_CONNECT_FAIL, t);
+        return;
+    }
+    epoll_ctl(epfd, EPOLL_CTL_MOD, l->fd, &mod);
+}
+#endif
 
 static int cmpd(const void *a, const void *b) {
     double x = *(const double *)a, y = *(const double *)b;
@@ -364,10 +462,27 @@ int main(int argc, char **argv) {
         else if (ARG("--path")) path = v;
         else if (ARG("--linger")) linger = atof(v);
         else if (strcmp(a, "--no-meta") == 0) meta = 0;
+        else if (strcmp(a, "--tls") == 0) tls = 1;
         else usage();
     }
     if (N <= 0 || rate <= 0 || windowLen <= 0 || bitrate <= 0)
         usage();
+#ifdef LOADGEN_TLS
+    if (tls) {
+        sslContext = SSL_CTX_new(TLS_client_method());
+        if (!sslContext)
+            return 2;
+        SSL_CTX_set_verify(sslContext, SSL_VERIFY_NONE, NULL);
+        SSL_CTX_set_session_cache_mode(sslContext, SSL_SESS_CACHE_OFF);
+        SSL_CTX_set_mode(sslContext, SSL_MODE_RELEASE_BUFFERS);
+        SSL_CTX_set_read_ahead(sslContext, 1);
+    }
+#else
+    if (tls) {
+        fprintf(stderr, "loadgen: built without TLS (compile with -DLOADGEN_TLS -lssl -lcrypto)\n");
+        return 2;
+    }
+#endif
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
         rl.rlim_cur = rl.rlim_max;
@@ -463,25 +578,33 @@ int main(int argc, char **argv) {
                     closeListener(l, E_CONNECT_FAIL, te);
                     continue;
                 }
+#ifdef LOADGEN_TLS
+                if (tls) {
+                    l->ssl = SSL_new(sslContext);
+                    if (!l->ssl || !SSL_set_fd(l->ssl, l->fd)) {
+                        closeListener(l, E_CONNECT_FAIL, te);
+                        continue;
+                    }
+                    SSL_set_connect_state(l->ssl);
+                    l->state = S_HANDSHAKE;
+                    handshake(l, te);
+                    continue;
+                }
+#endif
                 ssize_t w = send(l->fd, request, requestLen, MSG_NOSIGNAL);
                 if (w != requestLen) {
                     closeListener(l, E_CONNECT_FAIL, te);
                     continue;
                 }
-                struct epoll_event mod = {.data.ptr = l};
-                if (l->stalled) {
-                    /* never read: only hear about the server dropping us */
-                    mod.events = EPOLLRDHUP;
-                    l->state = S_BODY;
-                } else {
-                    mod.events = EPOLLIN;
-                    l->state = S_HEAD;
-                    l->head = malloc(HEAD_MAX);
-                    l->headLen = 0;
-                }
-                epoll_ctl(epfd, EPOLL_CTL_MOD, l->fd, &mod);
+                requestSent(l);
                 continue;
             }
+#ifdef LOADGEN_TLS
+            if (l->state == S_HANDSHAKE) {
+                handshake(l, te);
+                continue;
+            }
+#endif
             if (l->stalled) {
                 if (ev & (EPOLLERR | EPOLLHUP | EPOLLRDHUP)) {
                     int err = 0;

@@ -143,6 +143,50 @@ def streamTitles(data: bytes) -> list[str]:
     return [item["StreamTitle"] for item in demuxer.feed(body) if isinstance(item, dict) and "StreamTitle" in item]
 
 
+def writeCertificate(testCase: TestCase, commonName: str, serial: int) -> tuple[str, str, bytes]:
+    """
+    Write a new self-signed certificate and its key to files.
+
+    @param testCase: the test, for a temporary folder.
+    @param commonName: its subject's common name.
+    @param serial: its serial number.
+    @return: the key's path, the certificate's path and the certificate
+        (PEM).
+    """
+    folder = os.path.abspath(testCase.mktemp())
+    os.makedirs(folder)
+    keyPath = os.path.join(folder, "key.pem")
+    certPath = os.path.join(folder, "cert.pem")
+    key, certificate = makeCertificate(commonName, serial)
+    for path, content in ((keyPath, key), (certPath, certificate)):
+        with open(path, "wb") as file:
+            file.write(content)
+    return keyPath, certPath, certificate
+
+
+@inlineCallbacks
+def connectTLS(testCase: TestCase, port: int, certificatePEM: bytes, agent: str):
+    """
+    Connect a TLS listener that trusts only one certificate.
+
+    @param testCase: the test, for clean-ups and checks.
+    @param port: the server's TLS port on 127.0.0.1.
+    @param certificatePEM: the certificate the server must show.
+    @param agent: its C{User-Agent}.
+    @return: a L{Deferred} firing with the L{RawClient} once it has the
+        response head.
+    """
+    options = optionsForClientTLS("localhost", trustRoot=Certificate.loadPEM(certificatePEM))
+    endpoint = SSL4ClientEndpoint(reactor, "127.0.0.1", port, options, timeout=10)
+    client = yield connectProtocol(endpoint, RawClient())
+    testCase.addCleanup(client.close)
+    client.transport.write(streamRequest(agent))
+    yield client.waitForHead(15)
+    status, headers, _ = parseResponse(client.data)
+    testCase.assertEqual((status, headers[b"content-type"]), (b"HTTP/1.0 200 OK", b"audio/mpeg"))
+    return client
+
+
 def makeCertificate(commonName: str, serial: int) -> tuple[bytes, bytes]:
     """
     Make a self-signed certificate for C{localhost} and 127.0.0.1.
@@ -547,27 +591,6 @@ class CertificateReloadTests(RealRadioTestCase):
     """
 
     @inlineCallbacks
-    def connectTLS(self, port: int, certificatePEM: bytes, agent: str):
-        """
-        Connect a TLS listener that trusts only one certificate.
-
-        @param port: the server's TLS port on 127.0.0.1.
-        @param certificatePEM: the certificate the server must show.
-        @param agent: its C{User-Agent}.
-        @return: a L{Deferred} firing with the L{RawClient} once it has the
-            response head.
-        """
-        options = optionsForClientTLS("localhost", trustRoot=Certificate.loadPEM(certificatePEM))
-        endpoint = SSL4ClientEndpoint(reactor, "127.0.0.1", port, options, timeout=10)
-        client = yield connectProtocol(endpoint, RawClient())
-        self.addCleanup(client.close)
-        client.transport.write(streamRequest(agent))
-        yield client.waitForHead(15)
-        status, headers, _ = parseResponse(client.data)
-        self.assertEqual((status, headers[b"content-type"]), (b"HTTP/1.0 200 OK", b"audio/mpeg"))
-        return client
-
-    @inlineCallbacks
     def test_renewedCertificate(self):
         """
         After the key and certificate files are replaced and C{SIGHUP}
@@ -576,19 +599,12 @@ class CertificateReloadTests(RealRadioTestCase):
         audio, and a client offering ALPN C{http/1.1} gets the stream.
         """
         port = freePort()
-        folder = os.path.abspath(self.mktemp())
-        os.makedirs(folder)
-        keyPath = os.path.join(folder, "key.pem")
-        certPath = os.path.join(folder, "cert.pem")
-        oldKey, oldCert = makeCertificate("txradio old", 1001)
+        keyPath, certPath, oldCert = writeCertificate(self, "txradio old", 1001)
         newKey, newCert = makeCertificate("txradio renewed", 2002)
-        for path, content in ((keyPath, oldKey), (certPath, oldCert)):
-            with open(path, "wb") as file:
-                file.write(content)
         listen = f"ssl:{port}:interface=127.0.0.1:privateKey={keyPath}:certKey={certPath}"
         server = yield self.startServer(["--listen", listen], [port])
 
-        old = yield self.connectTLS(port, oldCert, "old-tls-listener")
+        old = yield connectTLS(self, port, oldCert, "old-tls-listener")
         self.assertEqual(old.transport.getPeerCertificate().get_serial_number(), 1001)
         yield self.waitForMore(old, 1, "audio over TLS")
 
@@ -598,7 +614,7 @@ class CertificateReloadTests(RealRadioTestCase):
         server.kill("HUP")
         yield server.waitForOutput(rf"ssl:{port}: certificate reloaded", 10)
 
-        new = yield self.connectTLS(port, newCert, "new-tls-listener")
+        new = yield connectTLS(self, port, newCert, "new-tls-listener")
         shown = new.transport.getPeerCertificate()
         self.assertEqual(shown.get_serial_number(), 2002)
         self.assertEqual(shown.get_subject().CN, "txradio renewed")
@@ -619,6 +635,64 @@ class CertificateReloadTests(RealRadioTestCase):
         self.assertIsNone(old.lost)
         self.assertEqual(old.transport.getPeerCertificate().get_serial_number(), 1001)
         self.assertNotIn("Traceback", server.output, server.describe())
+
+
+class TLSPlayerTests(RealRadioTestCase):
+    """
+    Real players decode what an C{ssl:} port streams, through the writer
+    that encrypts each listener's tick at once and sends the records
+    straight to the socket.
+    """
+
+    @inlineCallbacks
+    def test_ffmpegDecodes(self):
+        """
+        Three ffmpeg players at once (asking for ICY metadata, by default
+        and with C{-icy 1}, and not, with C{-icy 0}) decode 8 s of the
+        HTTPS stream and print nothing at their error level; with C{-v
+        debug}, ffmpeg reports no decoding error and reads the title from
+        the metadata.
+        """
+        requireProgram("ffmpeg")
+        port = freePort()
+        keyPath, certPath, _ = writeCertificate(self, "txradio", 3003)
+        listen = f"ssl:{port}:interface=127.0.0.1:privateKey={keyPath}:certKey={certPath}"
+        server = yield self.startServer(["--listen", listen], [port])
+        url = f"https://127.0.0.1:{port}/stream"
+        children = yield gatherResults(
+            [
+                run(self, ["ffmpeg", "-nostdin", "-v", "error", *icy, "-t", "8", "-i", url, "-f", "null", "-"], 40)
+                for icy in ([], ["-icy", "1"], ["-icy", "0"])
+            ]
+        )
+        for child in children:
+            self.assertEqual((child.exitCode, child.err), (0, b""), child.describe())
+        debug = yield run(self, ["ffmpeg", "-nostdin", "-v", "debug", "-t", "2", "-i", url, "-f", "null", "-"], 30)
+        self.assertEqual(debug.exitCode, 0, debug.describe())
+        self.assertIn("0 decoding errors", debug.output)
+        self.assertRegex(debug.output, r"Metadata update for StreamTitle: \S")
+        self.assertNotIn("Traceback", server.output, server.describe())
+
+    @inlineCallbacks
+    def test_sharedPort(self):
+        """
+        Two servers listen on one C{ssl:} port with C{reusePort=1}; the
+        kernel spreads 24 TLS listeners between them and each gets audio.
+        """
+        port = freePort()
+        keyPath, certPath, certificate = writeCertificate(self, "localhost", 4004)
+        listen = f"ssl:{port}:interface=127.0.0.1:privateKey={keyPath}:certKey={certPath}:reusePort=1"
+        servers = []
+        for _ in range(2):
+            servers.append((yield self.startServer(["--listen", listen], [port])))
+        clients = []
+        for n in range(24):
+            clients.append((yield connectTLS(self, port, certificate, f"shared-{n}")))
+        for client in clients:
+            yield client.waitForBytes(8192, 10)
+        served = [len(re.findall(r"listener \S+ joined /stream \(shared-", server.output)) for server in servers]
+        self.assertEqual(sum(served), 24)
+        self.assertNotIn(0, served)
 
 
 class MetricsTests(RealRadioTestCase):

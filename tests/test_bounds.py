@@ -11,9 +11,13 @@ throttle's table in C{tests.test_attacks}.)
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from twisted.internet.address import IPv4Address
+from twisted.internet.protocol import Factory, Protocol
 from twisted.internet.task import Clock
 from twisted.internet.testing import StringTransport
+from twisted.protocols.policies import ProtocolWrapper, WrappingFactory
 from twisted.trial.unittest import SynchronousTestCase
 
 from txradio.library.index import MAX_QUERY as MAX_SEARCH
@@ -103,10 +107,12 @@ class PureBoundsTests(SynchronousTestCase):
         self.assertEqual(len(terms), MAX_TERMS)
         self.assertLessEqual(sum(len(t) + 1 for t in searchTerms("x" * 10000)), MAX_SEARCH + 1)
 
-    def test_listenerWriteBuffer(self) -> None:
+    def listenerOver(self, wrap: Callable[[Protocol], Protocol]) -> StringTransport:
         """
-        A listener's Twisted write buffer is cut to L{LISTENER_WRITE_BUFFER}
-        bytes when it starts streaming.
+        Connect a listener (wrapped by C{wrap}) to a L{StringTransport} whose
+        C{bufferSize} is Twisted's default, and start it streaming.
+
+        @return: the transport.
         """
         clock = Clock()
         station = Station(FakeFrameSource(), clock=clock)
@@ -116,11 +122,27 @@ class PureBoundsTests(SynchronousTestCase):
         protocol = factory.buildProtocol(None)
         transport = StringTransport(peerAddress=IPv4Address("TCP", "192.0.2.5", 5))
         transport.bufferSize = 65536
-        protocol.makeConnection(transport)
+        wrap(protocol).makeConnection(transport)
         protocol.dataReceived(b"GET /stream HTTP/1.0\r\n\r\n")
         self.assertTrue(transport.value().startswith(b"HTTP/1.0 200"))
+        self.addCleanup(protocol.connectionLost, None)
+        return transport
+
+    def test_listenerWriteBuffer(self) -> None:
+        """
+        A listener's Twisted write buffer is cut to L{LISTENER_WRITE_BUFFER}
+        bytes when it starts streaming.
+        """
+        transport = self.listenerOver(lambda protocol: protocol)
         self.assertEqual(transport.bufferSize, LISTENER_WRITE_BUFFER)
-        protocol.connectionLost(None)
+
+    def test_listenerWriteBufferBelowTLS(self) -> None:
+        """
+        Under a protocol wrapper (as Twisted's TLS is), the cut applies to
+        the socket transport below it.
+        """
+        transport = self.listenerOver(lambda protocol: ProtocolWrapper(WrappingFactory(Factory()), protocol))
+        self.assertEqual(transport.bufferSize, LISTENER_WRITE_BUFFER)
 
     def shoutcast(self, data: bytes) -> bytes:
         station = Station(None, clock=Clock(), sourcePassword="pw")

@@ -22,6 +22,7 @@ CHECKED = {
     "txradio.net.listenerport.ListenerFactory": "tests.test_protocol",
     "txradio.net.push.PushProtocol": "tests.test_push",
     "txradio.net.throttle.LoginThrottle": "tests.test_attacks",
+    "txradio.net.tls.SharedTLSEndpoint": "tests.test_tls",
     "txradio.web.browse.PlaylistProducer": "tests.test_library_cache",
     "txradio.net.yp.FormBody": "tests.test_yp",
     "txradio.reload.Reloader": "tests.test_reload",

@@ -6,11 +6,24 @@ read again on request.
 from __future__ import annotations
 
 import datetime
+import socket
 
+from twisted.internet.interfaces import IStreamServerEndpoint
+from twisted.internet.protocol import Factory
 from twisted.internet.task import Clock
+from twisted.internet.testing import MemoryReactor
 from twisted.trial.unittest import SynchronousTestCase
 
-from txradio.net.tls import ReloadingContextFactory, loadCertificateOptions, reloadableTLSEndpoint, splitDescription
+from zope.interface.verify import verifyObject
+
+from txradio.net.tls import (
+    ReloadingContextFactory,
+    SharedPort,
+    SharedTLSEndpoint,
+    loadCertificateOptions,
+    reloadableTLSEndpoint,
+    splitDescription,
+)
 
 
 def writeCertificate(keyPath: str, certPath: str, name: str) -> int:
@@ -73,6 +86,7 @@ class DescriptionTests(SynchronousTestCase):
         """
         self.assertIsNone(reloadableTLSEndpoint(Clock(), "tcp:8000", 1024))
         self.assertIsNone(reloadableTLSEndpoint(Clock(), "ssl:8443:privateKey=k.pem:method=TLSv1_2", 1024))
+        self.assertIsNone(reloadableTLSEndpoint(Clock(), "ssl:8443:privateKey=k.pem:reusePort=yes", 1024))
 
 
 class ReloadTests(SynchronousTestCase):
@@ -102,6 +116,31 @@ class ReloadTests(SynchronousTestCase):
         )
         self.assertEqual((endpoint._port, endpoint._interface, endpoint._backlog), (8443, "127.0.0.1", 1024))
         self.assertEqual(self.serialOf(factory), self.serial)
+
+    def test_sharedEndpoint(self) -> None:
+        """
+        With C{reusePort=1} the description gives a L{SharedTLSEndpoint}
+        on its port and interface, with the backlog added and the same
+        reloadable certificate.
+        """
+        endpoint, factory = reloadableTLSEndpoint(
+            Clock(), f"ssl:8443:privateKey={self.key}:certKey={self.cert}:interface=127.0.0.1:reusePort=1", 1024
+        )
+        verifyObject(IStreamServerEndpoint, endpoint)
+        self.assertIsInstance(endpoint, SharedTLSEndpoint)
+        self.assertEqual(
+            (endpoint._port, endpoint._interface, endpoint._backlog, endpoint._contextFactory),
+            (8443, "127.0.0.1", 1024, factory),
+        )
+        self.assertEqual(self.serialOf(factory), self.serial)
+
+    def test_sharedPortSocket(self) -> None:
+        """
+        A L{SharedPort}'s socket may share its port with other processes.
+        """
+        skt = SharedPort(0, Factory(), reactor=MemoryReactor()).createInternetSocket()
+        self.addCleanup(skt.close)
+        self.assertEqual(skt.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT), 1)
 
     def test_reload(self) -> None:
         """

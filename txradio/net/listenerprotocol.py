@@ -15,7 +15,7 @@ from twisted.internet.defer import Deferred
 from twisted.internet.interfaces import IDelayedCall
 from twisted.internet.protocol import Protocol
 from twisted.logger import Logger
-from twisted.protocols.policies import TimeoutMixin
+from twisted.protocols.policies import ProtocolWrapper, TimeoutMixin
 from twisted.python.failure import Failure
 
 from txradio.interfaces import IStation
@@ -540,15 +540,20 @@ class ListenerProtocol(Protocol):
         that a listener that stops reading is noticed by the lag limit within
         seconds and holds little memory meanwhile.
         """
+        transport = self.transport
+        if isinstance(transport, ProtocolWrapper):
+            # TLS (Twisted's TLSMemoryBIOProtocol): the socket transport,
+            # whose buffer and socket these are, is the one below.
+            transport = transport.transport
         # Twisted's socket transports (FileDescriptor) pause their producer
         # once this many bytes are buffered; on other transports the
         # attribute is inert.
-        self.transport.bufferSize = LISTENER_WRITE_BUFFER
+        transport.bufferSize = LISTENER_WRITE_BUFFER
         size = self.factory.sendBufferSize
         if not size:
             return
         try:
-            handle = self.transport.getHandle()
+            handle = transport.getHandle()
             handle.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, size)
         except (AttributeError, OSError, NotImplementedError):
             pass

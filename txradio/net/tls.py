@@ -8,20 +8,32 @@ once, when the description is parsed; L{reloadableTLSEndpoint} parses the
 same description into an endpoint whose context factory reads the files
 again on L{ReloadingContextFactory.reload}, each new connection then getting
 the new certificate while the connections made before keep theirs.
+
+With C{reusePort=1} in the description the port is bound with
+C{SO_REUSEPORT}, so that several txradio processes (one a core, each
+relaying the same station) can listen on one port and the kernel spreads
+new connections, and their TLS handshakes, across them.
 """
 
 from __future__ import annotations
 
 import re
+import socket
 from collections.abc import Callable
 
+from twisted.internet import defer, tcp
 from twisted.internet.endpoints import SSL4ServerEndpoint
+from twisted.internet.interfaces import IListeningPort, IProtocolFactory, IStreamServerEndpoint
 from twisted.logger import Logger
 from twisted.python.filepath import FilePath
 
+from zope.interface import implementer
+
 _log = Logger()
 
-_KNOWN = frozenset({"port", "privateKey", "certKey", "extraCertChain", "interface", "backlog", "dhParameters"})
+_KNOWN = frozenset(
+    {"port", "privateKey", "certKey", "extraCertChain", "interface", "backlog", "dhParameters", "reusePort"}
+)
 
 _CERTIFICATE = re.compile(rb"-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE-----", re.DOTALL)
 
@@ -133,13 +145,75 @@ class ReloadingContextFactory:
         return True
 
 
-def reloadableTLSEndpoint(reactor, description: str, backlog: int) -> tuple[SSL4ServerEndpoint, ReloadingContextFactory] | None:
+class SharedPort(tcp.Port):
+    """
+    A TCP port bound with C{SO_REUSEPORT}: other processes may bind the same
+    address and port, and the kernel spreads new connections among them.
+    """
+
+    def createInternetSocket(self) -> socket.socket:
+        """
+        Make the listening socket, able to share its port.
+
+        @return: the socket, not yet bound.
+        """
+        skt = tcp.Port.createInternetSocket(self)
+        skt.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        return skt
+
+
+@implementer(IStreamServerEndpoint)
+class SharedTLSEndpoint:
+    """
+    A TLS server endpoint on a L{SharedPort}, as C{reactor.listenSSL} would
+    make it otherwise.
+    """
+
+    def __init__(self, reactor, port: int, contextFactory, backlog: int, interface: str) -> None:
+        """
+        @param reactor: the reactor (an C{IReactorFDSet}).
+        @param port: the port number.
+        @param contextFactory: the server's TLS context factory.
+        @param backlog: the listen backlog.
+        @param interface: the address to bind, C{""} for all.
+        """
+        self._reactor = reactor
+        self._port = port
+        self._contextFactory = contextFactory
+        self._backlog = backlog
+        self._interface = interface
+
+    def listen(self, protocolFactory: IProtocolFactory) -> defer.Deferred[IListeningPort]:
+        """
+        Listen with TLS on the shared port.
+
+        @param protocolFactory: makes the protocols behind TLS.
+        @return: a L{Deferred} firing with the listening port.
+        """
+        # Imported here: pyOpenSSL is needed only by radios that serve TLS.
+        from twisted.protocols.tls import TLSMemoryBIOFactory
+
+        port = SharedPort(
+            self._port,
+            TLSMemoryBIOFactory(self._contextFactory, False, protocolFactory),
+            self._backlog,
+            self._interface,
+            self._reactor,
+        )
+        port._type = "TLS"
+        return defer.execute(port.startListening).addCallback(lambda _: port)
+
+
+def reloadableTLSEndpoint(
+    reactor, description: str, backlog: int
+) -> tuple[SSL4ServerEndpoint | SharedTLSEndpoint, ReloadingContextFactory] | None:
     """
     Make a TLS endpoint whose certificate can be reloaded from an C{ssl:}
     description.
 
     @param reactor: the reactor.
-    @param description: e.g. C{"ssl:8443:privateKey=key.pem:certKey=cert.pem"}.
+    @param description: e.g. C{"ssl:8443:privateKey=key.pem:certKey=cert.pem"},
+        with C{reusePort=1} for a L{SharedTLSEndpoint}.
     @param backlog: the listen backlog when the description sets none.
     @return: the endpoint and its context factory, or L{None} when the
         description is not an C{ssl:} one this module understands (it is
@@ -150,7 +224,7 @@ def reloadableTLSEndpoint(reactor, description: str, backlog: int) -> tuple[SSL4
     if positional[0].lower() != "ssl" or len(positional) > 2 or set(keywords) - _KNOWN:
         return None
     port = keywords.get("port", positional[1] if len(positional) > 1 else None)
-    if port is None or not port.isdigit():
+    if port is None or not port.isdigit() or keywords.get("reusePort", "0") not in ("0", "1"):
         return None
     privateKey = keywords.get("privateKey", "server.pem")
     factory = ReloadingContextFactory(
@@ -159,7 +233,8 @@ def reloadableTLSEndpoint(reactor, description: str, backlog: int) -> tuple[SSL4
         ),
         name=f"ssl:{port}",
     )
-    endpoint = SSL4ServerEndpoint(
+    kind = SharedTLSEndpoint if keywords.get("reusePort") == "1" else SSL4ServerEndpoint
+    endpoint = kind(
         reactor,
         int(port),
         factory,
