@@ -573,6 +573,8 @@ def runOne(server: Server, loadgen: str, n: int, meta: bool, opts, stalled: floa
         result = json.loads(out.strip().splitlines()[-1])
         after = kernelCounters()
         result["kernel"] = {k: after[k] - counters.get(k, 0) for k in after if after[k] != counters.get(k, 0)}
+        # the machine's load at the end: other work on a shared machine shows here
+        result["loadavg_1min"] = os.getloadavg()[0]
         t1, c1, _ = marks["steady_start"]
         t2, c2, rss = marks["steady_end"]
         tr, cr, _ = marks.get("ramp_done", marks["start"])
@@ -833,7 +835,8 @@ def main(argv: list[str] | None = None) -> int:
                     f"  cpu {r['server_cores']:.3f} cores ({r['server_us_per_listener_s']:.1f} µs/listener·s), "
                     f"{r['kib_per_listener']:.2f} KiB/listener, ttfa p99 {r['ttfa_p99_ms']:.1f} ms, "
                     f"rate p1 {r['rate_p1']:.3f}, stalls {r['stalls']}, disconnects {r['disconnects']}, "
-                    f"failed {r['connect_fail'] + r['head_fail']}, loadgen {r['cpu_window_cores']:.3f} cores"
+                    f"failed {r['connect_fail'] + r['head_fail']}, loadgen {r['cpu_window_cores']:.3f} cores, "
+                    f"machine load {r['loadavg_1min']:.1f}"
                 )
                 if r["kernel"]:
                     log("  kernel: " + ", ".join(f"{k} {v}" for k, v in sorted(r["kernel"].items())))

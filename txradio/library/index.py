@@ -461,6 +461,11 @@ class Library(Service):
 
         def keep(raw: Any) -> Any:
             answer = finish(raw)
+            kept = self.listings.peek(key)
+            if kept is not None and kept.version == version and kept.value == answer:
+                # A refresh that found nothing new keeps the same answer, so
+                # what was rendered from it stays current.
+                answer = kept.value
             self.listings.put(key, version, answer, weigh(answer), self.clock.seconds())
             return answer
 
