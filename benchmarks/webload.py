@@ -301,9 +301,7 @@ def table(all: list[dict]) -> str:
         lines.append("|---|" + "---:|" * len(visited))
         for path in visited[0]["first"]:
             lines.append(f"| `{path}` | " + " | ".join(f"{r['first'].get(path, -1):.1f}" for r in visited) + " |")
-        lines.append(
-            "| total | " + " | ".join(f"{sum(r['first'].values()):.1f}" for r in visited) + " |"
-        )
+        lines.append("| total | " + " | ".join(f"{sum(r['first'].values()):.1f}" for r in visited) + " |")
     lines.append("")
     lines.append("| run | listeners | ok | stalls | listeners stalling | disconnects |")
     lines.append("|---|---:|---:|---:|---:|---:|")
