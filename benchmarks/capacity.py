@@ -183,6 +183,36 @@ def rssKiB(pid: int, key: str = "VmRSS") -> int:
     return 0
 
 
+KERNEL_COUNTERS = (
+    "ListenOverflows", "ListenDrops", "TCPReqQFullDrop", "TCPReqQFullDoCookies", "SyncookiesSent",
+    "TCPMemoryPressures", "PruneCalled", "RcvPruned", "TCPRcvQDrop", "TCPBacklogDrop", "TCPSynRetrans",
+    "TCPTimeouts",
+)
+"""
+The kernel's TCP counters (C{/proc/net/netstat}, for the whole network
+namespace) that say where connections or data waited: the accept queue
+(C{ListenOverflows}), the SYN queue (C{TCPReqQFull*}, C{Syncookies*}),
+socket memory (C{TCPMemoryPressures}, C{*Prune*}, C{TCPRcvQDrop}) and
+retransmissions.
+"""
+
+
+def kernelCounters() -> dict[str, int]:
+    """The TcpExt counters named in L{KERNEL_COUNTERS}."""
+    values: dict[str, int] = {}
+    try:
+        with open("/proc/net/netstat") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return values
+    for names, numbers in zip(lines[::2], lines[1::2]):
+        if names.startswith("TcpExt:"):
+            for k, v in zip(names.split()[1:], numbers.split()[1:]):
+                if k in KERNEL_COUNTERS:
+                    values[k] = int(v)
+    return values
+
+
 # --- the test file ----------------------------------------------------------
 
 
@@ -311,6 +341,30 @@ class TxradioServer(Server):
         The listening endpoint, on C{self.port}.
         """
         return f"tcp:{self.port}:interface=127.0.0.1:backlog=4096"
+
+    def stop(self) -> None:
+        Server.stop(self)
+        self.logFile.close()
+
+
+class FloorServer(Server):
+    """
+    C{benchmarks/floor.c}: one epoll loop, one send per listener a tick from
+    a shared buffer, a 4 s burst, no metadata.  The reference for what the
+    kernel and the machine cost, measured in the same run as txradio.
+    """
+
+    name = "floor"
+
+    def start(self) -> None:
+        if self.mp3 is None:
+            raise RuntimeError("the C floor needs the ffmpeg-made test file")
+        self.port = freePort()
+        self.logFile = open(os.path.join(self.tmp, f"floor-{self.port}.log"), "wb")
+        self.proc = subprocess.Popen(
+            [compileC(self.tmp, "floor"), "--port", str(self.port), "--file", self.mp3, "--backlog", "4096"],
+            stdout=self.logFile, stderr=subprocess.STDOUT, preexec_fn=childSetup(serverCPUs()),
+        )
 
     def stop(self) -> None:
         Server.stop(self)
@@ -446,13 +500,23 @@ class IcecastServer(Server):
 # --- one run ----------------------------------------------------------------
 
 
-def compileLoadgen(tmp: str) -> str:
+def compileC(tmp: str, name: str) -> str:
+    """
+    Compile C{benchmarks/NAME.c} with the system C compiler into C{tmp}.
+
+    @return: the path of the program.
+    """
     cc = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
     if not cc:
         raise RuntimeError("no C compiler (cc) found: install gcc (Debian: apt-get install gcc)")
-    out = os.path.join(tmp, "loadgen")
-    subprocess.run([cc, "-O2", "-o", out, os.path.join(HERE, "loadgen.c"), "-lm"], check=True)
+    out = os.path.join(tmp, name)
+    if not os.path.exists(out):
+        subprocess.run([cc, "-O2", "-o", out, os.path.join(HERE, f"{name}.c"), "-lm"], check=True)
     return out
+
+
+def compileLoadgen(tmp: str) -> str:
+    return compileC(tmp, "loadgen")
 
 
 def runOne(server: Server, loadgen: str, n: int, meta: bool, opts, stalled: float, profile: float = 0.0) -> dict:
@@ -477,6 +541,7 @@ def runOne(server: Server, loadgen: str, n: int, meta: bool, opts, stalled: floa
             cmd.append("--no-meta")
         marks: dict[str, tuple[float, tuple[int, int], int]] = {}
         marks["start"] = (time.monotonic(), cpuTicks(pid), rssKiB(pid))
+        counters = kernelCounters()
         proc = subprocess.Popen(
             cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
             preexec_fn=childSetup(clientCPUs()),
@@ -522,6 +587,10 @@ def runOne(server: Server, loadgen: str, n: int, meta: bool, opts, stalled: floa
         for p in spy:
             p.wait(timeout=profile + 30)
         result = json.loads(out.strip().splitlines()[-1])
+        after = kernelCounters()
+        result["kernel"] = {k: after[k] - counters.get(k, 0) for k in after if after[k] != counters.get(k, 0)}
+        # the machine's load at the end: other work on a shared machine shows here
+        result["loadavg_1min"] = os.getloadavg()[0]
         t1, c1, _ = marks["steady_start"]
         t2, c2, rss = marks["steady_end"]
         tr, cr, _ = marks.get("ramp_done", marks["start"])
@@ -592,9 +661,17 @@ def cell(result: dict | None, key: str, spec: str | None) -> str:
     return fmt(result.get(key), spec or "")
 
 
+SHORT = {"txradio": "tx", "icecast": "ice", "floor": "floor"}
+
+
 def table(results: list[dict], withIcecast: bool) -> str:
-    servers = [s for s in ("txradio", "icecast") if any(r["server"] == s for r in results)]
-    withIcecast = servers == ["txradio", "icecast"]
+    """
+    One row per configuration, the servers side by side; the ratio columns
+    set txradio against the C floor when it ran, else against Icecast.
+    """
+    servers = [s for s in ("txradio", "floor", "icecast") if any(r["server"] == s for r in results)]
+    reference = next((s for s in ("floor", "icecast") if s in servers), None)
+    compare = "txradio" in servers and reference is not None
     keyed = {(r["n"], r["meta"], r["stalled_fraction"], r["server"]): r for r in results}
     configs = []
     for r in results:
@@ -604,17 +681,17 @@ def table(results: list[dict], withIcecast: bool) -> str:
     header = ["N", "meta", "stalled"]
     for title, _, _, ratio in COLUMNS:
         for s in servers:
-            header.append(f"{title} {'tx' if s == 'txradio' else 'ice'}")
-        if ratio and withIcecast:
-            header.append(f"{title} tx/ice")
+            header.append(f"{title} {SHORT[s]}")
+        if ratio and compare:
+            header.append(f"{title} tx/{SHORT[reference]}")
     rows = []
     for n, meta, stalled in configs:
         row = [str(n), "on" if meta else "off", f"{stalled:.0%}" if stalled else "-"]
         for _title, key, spec, ratio in COLUMNS:
             values = [keyed.get((n, meta, stalled, s)) for s in servers]
             row += [cell(v, key, spec) for v in values]
-            if ratio and withIcecast and len(values) == 2:
-                a, b = values
+            if ratio and compare:
+                a, b = keyed.get((n, meta, stalled, "txradio")), keyed.get((n, meta, stalled, reference))
                 try:
                     row.append(f"{a[key] / b[key]:.2f}")
                 except (TypeError, ZeroDivisionError, KeyError):
@@ -684,7 +761,8 @@ def addOptions(parser: argparse.ArgumentParser, modes: dict) -> None:
     parser.add_argument("--rate", type=float, help="new connections per second")
     parser.add_argument("--window", type=float, help="seconds of steady window")
     parser.add_argument("--settle", type=float, help="seconds between the end of the ramp and the window")
-    parser.add_argument("--servers", default="txradio,icecast", help="which servers, comma-separated")
+    parser.add_argument("--servers", default="txradio,icecast",
+                        help="which servers, comma-separated: txradio, icecast, floor (benchmarks/floor.c)")
     parser.add_argument("--txradio-root", default=ROOT, help="the txradio tree to run (default: this checkout)")
     parser.add_argument("--profile", type=float, default=0.0, metavar="SECONDS",
                         help="run py-spy on txradio for SECONDS of the steady window")
@@ -769,6 +847,8 @@ def main(argv: list[str] | None = None) -> int:
                 servers.append(TxradioServer(tmp, mp3, opts.txradio_root))
             if haveIcecast:
                 servers.append(IcecastServer(tmp, mp3, icecastBinary))
+            if "floor" in wanted:
+                servers.append(FloorServer(tmp, mp3))
             for server in servers:
                 log(f"{server.name}: N={n}, metadata {'on' if meta else 'off'}"
                     + (f", {opts.stalled:.0%} stalled" if opts.stalled else ""))
@@ -778,8 +858,11 @@ def main(argv: list[str] | None = None) -> int:
                     f"  cpu {r['server_cores']:.3f} cores ({r['server_us_per_listener_s']:.1f} µs/listener·s), "
                     f"{r['kib_per_listener']:.2f} KiB/listener, ttfa p99 {r['ttfa_p99_ms']:.1f} ms, "
                     f"rate p1 {r['rate_p1']:.3f}, stalls {r['stalls']}, disconnects {r['disconnects']}, "
-                    f"failed {r['connect_fail'] + r['head_fail']}, loadgen {r['cpu_window_cores']:.3f} cores"
+                    f"failed {r['connect_fail'] + r['head_fail']}, loadgen {r['cpu_window_cores']:.3f} cores, "
+                    f"machine load {r['loadavg_1min']:.1f}"
                 )
+                if r["kernel"]:
+                    log("  kernel: " + ", ".join(f"{k} {v}" for k, v in sorted(r["kernel"].items())))
         print()
         print(table(results, haveIcecast))
         if opts.json:

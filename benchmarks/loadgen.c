@@ -107,6 +107,7 @@ static struct listener *L;
 static int N = 100, port = 8000, meta = 1;
 static double rate = 1000, settle = 5, windowLen = 10, bitrate = 128000, stalledFrac = 0, linger = 2;
 static int rcvbufStalled = 4096;
+static int sourcePortBase = 10000, sourcePortNext; /* 0: the kernel chooses */
 static const char *path = "/stream";
 static char request[512];
 static int requestLen;
@@ -136,7 +137,7 @@ static void usage(void) {
     fprintf(stderr,
             "usage: loadgen --port P [--n N] [--rate CONN_PER_S] [--no-meta] [--path /stream]\n"
             "               [--settle S] [--window S] [--bitrate BITS_PER_S] [--stalled FRACTION]\n"
-            "               [--stalled-rcvbuf BYTES] [--linger S] [--tls]\n");
+            "               [--stalled-rcvbuf BYTES] [--linger S] [--tls] [--source-port-base PORT|0]\n");
     exit(2);
 }
 
@@ -192,7 +193,19 @@ static void closeListener(struct listener *l, enum end why, double t) {
     l->tEnd = t;
 }
 
+static double connectSeconds, connectMax; /* time spent in socket()..connect() */
+static void startConnectAt(struct listener *l, double t);
+
 static void startConnect(struct listener *l, double t) {
+    double c0 = now();
+    startConnectAt(l, t);
+    double c = now() - c0;
+    connectSeconds += c;
+    if (c > connectMax)
+        connectMax = c;
+}
+
+static void startConnectAt(struct listener *l, double t) {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     l->tStart = t;
     if (fd < 0) {
@@ -209,8 +222,18 @@ static void startConnect(struct listener *l, double t) {
     struct sockaddr_in sa;
     memset(&sa, 0, sizeof sa);
     sa.sin_family = AF_INET;
-    sa.sin_port = htons(port);
     sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    /* Choose the source port here: with more than about half of the
+     * ephemeral range in use, the kernel's search for a free port in
+     * connect() grows with every connection (tens of ms each near 19,000),
+     * and the ramp stalls in this loop. */
+    for (int tries = 0; sourcePortBase && tries < 256; tries++) {
+        sa.sin_port = htons(sourcePortNext);
+        sourcePortNext = sourcePortNext >= 65535 ? sourcePortBase : sourcePortNext + 1;
+        if (bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0 || errno != EADDRINUSE)
+            break;
+    }
+    sa.sin_port = htons(port);
     l->fd = fd;
     if (connect(fd, (struct sockaddr *)&sa, sizeof sa) < 0 && errno != EINPROGRESS) {
         closeListener(l, E_CONNECT_FAIL, t);
@@ -461,6 +484,7 @@ int main(int argc, char **argv) {
         else if (ARG("--stalled-rcvbuf")) rcvbufStalled = atoi(v);
         else if (ARG("--path")) path = v;
         else if (ARG("--linger")) linger = atof(v);
+        else if (ARG("--source-port-base")) sourcePortBase = atoi(v);
         else if (strcmp(a, "--no-meta") == 0) meta = 0;
         else if (strcmp(a, "--tls") == 0) tls = 1;
         else usage();
@@ -493,6 +517,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "loadgen: RLIMIT_NOFILE %llu is too low for %d listeners\n", (unsigned long long)rl.rlim_cur, N);
         return 2;
     }
+    sourcePortNext = sourcePortBase;
     byteRate = bitrate / 8.0;
     prebufferBytes = byteRate * 1.0;
     requestLen = snprintf(request, sizeof request, "GET %s HTTP/1.0\r\nHost: 127.0.0.1:%d\r\nUser-Agent: txradio-loadgen\r\n%s\r\n",
@@ -714,13 +739,13 @@ int main(int argc, char **argv) {
            "\"meta_blocks\": %lld, \"meta_full\": %lld, \"meta_bad\": %lld, \"sync_bad\": %d, "
            "\"stalled_listeners\": %d, \"stalled_dropped\": %d, \"stalled_connect_fail\": %d, "
            "\"drop_p50_s\": %.2f, \"drop_max_s\": %.2f, "
-           "\"cpu_s\": %.3f, \"cpu_window_cores\": %.4f, \"wall_s\": %.2f, \"maxrss_kib\": %ld}\n",
+           "\"connect_s\": %.3f, \"connect_max_ms\": %.3f, \"cpu_s\": %.3f, \"cpu_window_cores\": %.4f, \"wall_s\": %.2f, \"maxrss_kib\": %ld}\n",
            N, meta ? "true" : "false", rate, windowLen, bitrate, nNormal, nOK, listenerSeconds / windowLen, connectFail, headFail, noAudio, disconnects,
            pct(tth, nTth, 50) * 1e3, pct(tth, nTth, 99) * 1e3, pct(ttfa, nTtfa, 50) * 1e3, pct(ttfa, nTtfa, 99) * 1e3,
            (nTtfa ? ttfa[nTtfa - 1] : -1) * 1e3, pct(burstV, nBurst, 1), pct(burstV, nBurst, 50), pct(rateV, nRate, 1),
            pct(rateV, nRate, 50), nRate ? rateV[0] : -1, stalls, listenersStalling, stalledSeconds, metaBlocks, metaFull,
            metaBad, syncBad, stalledTotal, stalledDropped, stalledEarly, pct(drop, nDrop, 50), nDrop ? drop[nDrop - 1] : -1,
-           cpuAll, (cpuW2 - cpuW1) / windowLen, tEndAll, ru.ru_maxrss);
+           connectSeconds, connectMax * 1e3, cpuAll, (cpuW2 - cpuW1) / windowLen, tEndAll, ru.ru_maxrss);
     fflush(stdout);
     return 0;
 }

@@ -22,7 +22,9 @@ listeners' steady window it runs, one after the other:
    started here with a temporary configuration, pinned to the server core);
 
 and reports requests/s, p50/p99 latency, answers that were not 2xx/3xx and
-the listeners' stalls.  With C{--before-root} it runs the same against
+the listeners' stalls.  Unless C{--cold}, every URL is first requested once,
+one after the other, and each of these first visits is timed (what a page's
+first visitor waits, without the other clients' noise).  With C{--before-root} it runs the same against
 another txradio tree (e.g. C{git archive main | tar -x -C DIR}) first.
 
 The figures are noisy on a shared machine: compare the ratios within one
@@ -199,6 +201,26 @@ def wrk(tmp: str, port: int, paths: list[str], seconds: float, name: str) -> dic
     return result
 
 
+def firstVisits(port: int, paths: list[str]) -> dict[str, float]:
+    """
+    Request each path once, one after the other.
+
+    @return: milliseconds to the end of each answer, by path.
+    """
+    import urllib.error
+    import urllib.request
+
+    times = {}
+    for path in paths:
+        started = time.monotonic()
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=30).read()
+        except (OSError, urllib.error.HTTPError):
+            pass
+        times[path] = (time.monotonic() - started) * 1000
+    return times
+
+
 def runServer(label: str, root: str, tmp: str, tone: str, loadgen: str, opts, mode: dict,
               mix: list[str], listings: list[str], nginxPort: int | None) -> dict:
     """
@@ -238,15 +260,9 @@ def runServer(label: str, root: str, tmp: str, tone: str, loadgen: str, opts, mo
         # Steady state: every URL once before measuring (a cold folder page
         # costs a thread job and a render; the figures without this are in
         # docs/performance.md).
-        if opts.warm:
-            import urllib.error
-            import urllib.request
-
-            for path in mix + listings:
-                try:
-                    urllib.request.urlopen(f"http://127.0.0.1:{server.port}{path}", timeout=30).read()
-                except (OSError, urllib.error.HTTPError):
-                    pass
+        # Steady state: every URL once before measuring, one after the
+        # other, each timed: what a page's first visitor waits ("first").
+        results["first"] = firstVisits(server.port, mix + listings) if opts.warm else {}
         log(f"{label}: mix")
         results["mix"] = wrk(tmp, server.port, mix, mode["phase"], f"{label}-mix")
         log(f"{label}: listings")
@@ -278,6 +294,14 @@ def table(all: list[dict]) -> str:
         lines.append(row(f"{r['label']}: folder listings", r["listings"]))
         if "nginx" in r:
             lines.append(row(f"nginx autoindex (during {r['label']})", r["nginx"]))
+    visited = [r for r in all if r.get("first")]
+    if visited:
+        lines.append("")
+        lines.append("| first visit, ms | " + " | ".join(r["label"] for r in visited) + " |")
+        lines.append("|---|" + "---:|" * len(visited))
+        for path in visited[0]["first"]:
+            lines.append(f"| `{path}` | " + " | ".join(f"{r['first'].get(path, -1):.1f}" for r in visited) + " |")
+        lines.append("| total | " + " | ".join(f"{sum(r['first'].values()):.1f}" for r in visited) + " |")
     lines.append("")
     lines.append("| run | listeners | ok | stalls | listeners stalling | disconnects |")
     lines.append("|---|---:|---:|---:|---:|---:|")

@@ -221,6 +221,32 @@ class ListingCacheTests(SynchronousTestCase):
         assert found is not None
         self.assertEqual(found.checkedAt, self.clock.seconds())
 
+    def test_unchangedRefreshKeepsAnswer(self) -> None:
+        """
+        A background refresh that finds the same entries keeps the answer it
+        had, so the page rendered from it is still given without rendering
+        again; one that finds a change replaces it.
+        """
+        self.fetch("/library/Jazz/")
+        key = ("page", self.library.root + b"/Jazz", 1)
+        before = self.library.listings.peek(key)
+        assert before is not None
+        self.clock.advance(RECHECK_AFTER + 1)
+        self.fetch("/library/Jazz/")
+        after = self.library.listings.peek(key)
+        assert after is not None
+        self.assertIs(after.value, before.value)
+        self.assertEqual(after.checkedAt, self.clock.seconds())
+        with open(os.path.join(self.folder.root, "Jazz", "10 Bass.mp3"), "r+b") as f:
+            # a change inside a file leaves the folder's time as it was
+            f.seek(0, os.SEEK_END)
+            f.write(b"\0" * 100)
+        self.clock.advance(RECHECK_AFTER + 1)
+        self.fetch("/library/Jazz/")
+        changed = self.library.listings.peek(key)
+        assert changed is not None
+        self.assertIsNot(changed.value, before.value)
+
     def test_treePlaylistCached(self) -> None:
         """
         A sub-tree playlist is answered from the cache the second time.

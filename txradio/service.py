@@ -6,6 +6,7 @@ as one Twisted service, to run under C{twistd} or inside another program.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import TypeVar
@@ -59,6 +60,18 @@ def withBacklog(description: str, backlog: int = DEFAULT_BACKLOG) -> str:
     if kind in ("tcp", "tcp6", "ssl") and "backlog=" not in description:
         return f"{description}:backlog={backlog}"
     return description
+
+
+def freezeHeap() -> None:
+    """
+    Collect once, then move every object alive now out of the cyclic
+    garbage collector's generations (C{gc.freeze}): the objects of start-up
+    and the library's index are then not walked by every full collection
+    (which took 20–120 ms with a large library, on the reactor).  Frozen
+    objects are still freed when their last reference goes.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 DEFAULT_STOP_TIMEOUT = 10.0
@@ -177,6 +190,9 @@ class RadioService(MultiService):
         for station in self.stations:
             station.events.subscribe(self.events.emit)
         self.registry = radioRegistry(self)
+        if library is not None:
+            # The heap is largest and settled once the library's caches are warm.
+            library.warmObservers.append(freezeHeap)
         self.logFiles: list[LogFile] = []
         self._accessLog: AccessLog | None = None
         self._playlistLog: PlaylistLog | None = None

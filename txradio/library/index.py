@@ -37,6 +37,13 @@ milliseconds), else in a thread, and their results are cached per index.
 Every cache is bounded in entries and in listed songs (see
 C{docs/security.md}).
 
+After each index build the caches are warmed in the background, one job at
+a time: the first page of up to L{WARM_FOLDERS} folders the index names
+(the shallowest first) and the sub-tree song lists of up to L{WARM_TREES}
+(the root and its first folders), so that the first visitors of a page do
+not wait for a folder scan.  Observers hear of each page listed (the web
+renders it then, between jobs) and of the end of the warm-up.
+
 Songs are served by L{txradio.web.browse.serveSong}: L{twisted.web.static.File}
 (C{Range} with 206 and 416, multiple ranges, C{HEAD}, C{Last-Modified}),
 wrapped to add a strong C{ETag} with C{If-None-Match} and C{If-Range}.
@@ -53,7 +60,7 @@ from typing import Any
 
 from twisted.application.service import Service
 from twisted.internet.defer import Deferred, maybeDeferred, succeed
-from twisted.internet.interfaces import IReactorThreads, IReactorTime
+from twisted.internet.interfaces import IDelayedCall, IReactorThreads, IReactorTime
 from twisted.logger import Logger
 from twisted.python.failure import Failure
 
@@ -104,6 +111,8 @@ __all__ = [
     "SEARCH_CACHE_SIZE",
     "TAG_CACHE_SIZE",
     "WAIT_TIMEOUT",
+    "WARM_FOLDERS",
+    "WARM_TREES",
     "Entry",
     "FolderListing",
     "IndexEntry",
@@ -156,8 +165,41 @@ cached folder pages and song lists together at most: about 100 MB at worst.
 RECHECK_AFTER = 30.0
 """Seconds after which a cached listing is computed again in the background."""
 
+WARM_FOLDERS = 256
+"""
+Folders whose first page is listed (and kept) after each index build, the
+shallowest first, one thread job at a time.
+"""
+
+WARM_TREES = 16
+"""
+Sub-trees (the root and its first folders) whose song lists are gathered
+after each index build, for their playlists.
+"""
+
 TAG_CACHE_SIZE = 20000
 """Songs whose tags are kept in memory."""
+
+
+def warmFolders(index: Iterable[IndexEntry], limit: int) -> list[bytes]:
+    """
+    The folders an index names (with every folder above them), the
+    shallowest first, each depth in natural order.
+
+    @param index: the search index.
+    @param limit: folders at most.
+    @return: their paths from the root (C{b""} for the root).
+    """
+    found: set[bytes] = {b""}
+    for entry in index:
+        parts = entry.relative.split(b"/")[:-1]
+        for depth in range(1, len(parts) + 1):
+            found.add(b"/".join(parts[:depth]))
+    ordered = sorted(
+        found,
+        key=lambda f: (f.count(b"/") + bool(f), [naturalKey(p.decode("utf-8", "replace")) for p in f.split(b"/")]),
+    )
+    return ordered[:limit]
 
 
 class LibraryBusy(Exception):
@@ -260,6 +302,9 @@ class Library(Service):
         self._indexDirty = False
         self._tags: OrderedDict[tuple[bytes, int, int], TrackTags] = OrderedDict()
         self._stopping = threading.Event()
+        self._warming: IDelayedCall | None = None
+        self.listedObservers: list[Callable[[bytes, FolderListing], object]] = []
+        self.warmObservers: list[Callable[[], object]] = []
 
     # -- service ---------------------------------------------------------
 
@@ -277,6 +322,9 @@ class Library(Service):
         """
         Service.stopService(self)
         self._stopping.set()
+        if self._warming is not None and self._warming.active():
+            self._warming.cancel()
+        self._warming = None
 
     # -- paths -----------------------------------------------------------
 
@@ -413,6 +461,11 @@ class Library(Service):
 
         def keep(raw: Any) -> Any:
             answer = finish(raw)
+            kept = self.listings.peek(key)
+            if kept is not None and kept.version == version and kept.value == answer:
+                # A refresh that found nothing new keeps the same answer, so
+                # what was rendered from it stays current.
+                answer = kept.value
             self.listings.put(key, version, answer, weigh(answer), self.clock.seconds())
             return answer
 
@@ -676,6 +729,7 @@ class Library(Service):
                 songs=len(self.index),
                 more=" (the rest left out)" if self.indexTruncated else "",
             )
+            self._warm(self.index)
 
         def failed(reason: Failure) -> None:
             self._log.failure("building the library index of {root}", reason, root=os.fsdecode(self.root))
@@ -698,6 +752,60 @@ class Library(Service):
         if not self.indexing and (self.indexedAt is None or self.clock.seconds() - self.indexedAt > INDEX_MAX_AGE):
             self.buildIndex()
         return self.index
+
+    def _warm(self, index: tuple[IndexEntry, ...]) -> None:
+        """
+        Fill the listing cache from an index, one job at a time, in the
+        background: the first pages of L{WARM_FOLDERS} folders, then the song
+        lists of L{WARM_TREES} sub-trees.  It stops when the service stops,
+        another index replaces this one, or the library is busy.  Each page
+        listed is given to the L{listedObservers}; the L{warmObservers} are
+        told when it ends.
+
+        @param index: the index just built.
+        """
+        folders = warmFolders(index, WARM_FOLDERS)
+        trees = [f for f in folders if f.count(b"/") < 1][:WARM_TREES]
+        work: list[tuple[bytes, bool]] = [(f, False) for f in folders] + [(f, True) for f in trees]
+
+        def ended() -> None:
+            for observer in list(self.warmObservers):
+                observer()
+
+        def step(_: object = None) -> None:
+            while work:
+                if not self.running or self.index is not index:
+                    return
+                relative, tree = work.pop(0)
+                try:
+                    real, info = self.resolve(relative.split(b"/") if relative else [])
+                except PathRefused:
+                    continue
+                try:
+                    if tree:
+                        pending = self.songs(real, relative, True, info)
+                    else:
+                        pending = self.listFolder(real, relative, 1, info).addCallback(listed, relative)
+                except LibraryBusy:
+                    return
+                pending.addErrback(failed).addCallback(later)
+                return
+            ended()
+
+        def later(_: object) -> None:
+            # One job per reactor turn; cancelled when the service stops.
+            if self.running:
+                self._warming = self.clock.callLater(0, step)
+
+        def listed(listing: FolderListing, relative: bytes) -> None:
+            for observer in list(self.listedObservers):
+                observer(relative, listing)
+
+        def failed(reason: Failure) -> None:
+            if not reason.check(LibraryBusy):
+                self._log.failure("warming the library's caches", reason)
+
+        step()
 
     def search(self, query: str, within: bytes = b"") -> Deferred:
         """

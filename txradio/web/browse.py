@@ -56,7 +56,7 @@ from txradio.library.index import (
     songTitle,
 )
 from txradio.web.libraryart import folderArt
-from txradio.web.page import CONTENT_SECURITY_POLICY, layout, renderHTML
+from txradio.web.page import flattenHTML, layout, renderHTML, setPageHeaders
 from txradio.web.status import allowCORS, baseURL
 from txradio.wire.icy import cleanTitle
 
@@ -376,6 +376,19 @@ class LibraryResource(Resource):
         self.bodies: VersionedCache[tuple[Any, bytes]] = VersionedCache(
             BODY_CACHE_SIZE if library.cached else 0, BODY_CACHE_BYTES
         )
+        library.listedObservers.append(self.prerender)
+
+    def prerender(self, relative: bytes, listing: FolderListing) -> None:
+        """
+        Render a folder page the library listed while warming its caches,
+        so that its first visitor gets it from the body cache.
+
+        @param relative: the folder's path from the root.
+        @param listing: its first page.
+        """
+        key = ("folder", relative, listing.page)
+        if self._cachedBody(key, listing) is None:
+            self._keepBody(key, listing, flattenHTML(self._folderDocument(listing, relative)))
 
     def render_GET(self, request: Request) -> bytes | int:
         """
@@ -472,11 +485,7 @@ class LibraryResource(Resource):
         """
         body = self._cachedBody(key, source)
         if body is not None:
-            request.setHeader(b"content-type", b"text/html; charset=utf-8")
-            request.setHeader(b"cache-control", b"no-cache")
-            request.setHeader(b"content-security-policy", CONTENT_SECURITY_POLICY)
-            request.setHeader(b"x-content-type-options", b"nosniff")
-            request.setHeader(b"referrer-policy", b"same-origin")
+            setPageHeaders(request)
             return body
         body = renderHTML(request, render())
         self._keepBody(key, source, body)

@@ -117,11 +117,10 @@ def layout(title: str, *content: Any, bodyClass: str = "") -> Tag:
     )
 
 
-def renderHTML(request: Request, document: Tag) -> bytes:
+def flattenHTML(document: Tag) -> bytes:
     """
-    Flatten a page and set the headers every page gets.
+    Flatten a page, without a request.
 
-    @param request: the request.
     @param document: the C{<html>} element (without deferred parts).
     @return: the HTML document.
     """
@@ -130,12 +129,33 @@ def renderHTML(request: Request, document: Tag) -> bytes:
     flattenString(None, document).addCallbacks(result.append, failures.append)
     if failures:
         failures[0].raiseException()
+    return b"<!DOCTYPE html>\n" + result[0]
+
+
+def setPageHeaders(request: Request) -> None:
+    """
+    Set the headers every page gets.
+
+    @param request: the request.
+    """
     request.setHeader(b"content-type", b"text/html; charset=utf-8")
     request.setHeader(b"cache-control", b"no-cache")
     request.setHeader(b"content-security-policy", CONTENT_SECURITY_POLICY)
     request.setHeader(b"x-content-type-options", b"nosniff")
     request.setHeader(b"referrer-policy", b"same-origin")
-    return b"<!DOCTYPE html>\n" + result[0]
+
+
+def renderHTML(request: Request, document: Tag) -> bytes:
+    """
+    Flatten a page and set the headers every page gets.
+
+    @param request: the request.
+    @param document: the C{<html>} element (without deferred parts).
+    @return: the HTML document.
+    """
+    body = flattenHTML(document)
+    setPageHeaders(request)
+    return body
 
 
 def formatText(bitrate: int | None) -> str:
