@@ -84,6 +84,7 @@ class ILiveSource(IFrameSource):
     operator.
     """
 
+    name = Attribute("A name for logs and the admin (L{str}), e.g. the mount and the peer.")
     connected = Attribute(
         "Whether its client is still connected (L{bool}); frames it queued "
         "may play on after it left, while L{IFrameSource.onAir} stays true."
@@ -311,6 +312,15 @@ class IStation(Interface):
     sourcePassword = Attribute("Their password (L{str}), or L{None} when it takes no live sources.")
     acceptsSources = Attribute("Whether live source clients may connect (L{bool}).")
     liveSource = Attribute("The connected live L{IFrameSource} (an L{ILiveSource}), or L{None}.")
+    liveInfo = Attribute("The L{txradio.wire.icy.StreamInfo} the live source sent, or L{None}.")
+    liveDJ = Attribute(
+        "The DJ account's name (L{str}) the live source logged in with, or "
+        "L{None} when it logged in with the mount's own password or none is connected."
+    )
+    recorder = Attribute(
+        "The mount's recorder of live shows (a "
+        "L{txradio.operations.recordings.Recorder}), or L{None} when it records none."
+    )
     programme = Attribute(
         "Its own L{IFrameSource} (a playlist, a relay, or a derived mount's "
         "encoder), or L{None} for a live-only mount; check L{IProgramme}, "
