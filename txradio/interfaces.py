@@ -110,6 +110,12 @@ class IProgramme(IFrameSource):
     next track and read its track list again.
     """
 
+    trackPath = Attribute("The file whose title was announced last (L{str}), or L{None}.")
+    requests = Attribute(
+        "The L{txradio.sources.requests.RequestQueue} its next tracks are "
+        "taken from first, or L{None} when the mount takes no requests."
+    )
+
     def skip() -> None:
         """
         Play the next track from the next frame on.
