@@ -570,6 +570,30 @@ class IRadioSite(Interface):
             when the site serves no HLS for it.
         """
 
+    def limitEventClients(maxClients: int) -> None:
+        """
+        Let at most this many pages follow the live updates, from the next
+        one that connects on.
+
+        @param maxClients: the most live-update connections at once.
+        """
+
+    def setAccess(policy: Any) -> None:
+        """
+        Check the HLS requests by a listener access policy from now on.
+
+        @param policy: a L{txradio.net.access.AccessPolicy}, or L{None}
+            for none.
+        """
+
+    def setHLS(station: IStation, served: bool) -> None:
+        """
+        Start or stop serving one of the stations as HLS.
+
+        @param station: one of the stations.
+        @param served: whether to serve it as HLS.
+        """
+
     def reservedPath(path: bytes) -> str | None:
         """
         Tell whether a mount at a path would hide something the site serves
