@@ -363,3 +363,24 @@ class SourceInfoTests(SynchronousTestCase):
         self.assertTrue(self.station.attachLive(live))
         self.assertFalse(ILiveSource.providedBy(live))
         self.assertEqual(sourceInfo(self.station), {"kind": "live", "name": "live"})
+
+
+class ListenerIdTests(SynchronousTestCase):
+    """
+    L{listenerId} names a listener by its declared L{IListener.id}.
+    """
+
+    def test_numberedAndFollowers(self) -> None:
+        """
+        A listener of the listener port is named by its number; a mount
+        following another (whose C{id} is L{None}) by 16 hex digits.
+        """
+        from txradio.stream.switcher import MountFollower
+
+        clock = Clock()
+        station = Station(FakeFrameSource(["Programme"]), clock=clock)
+        listener, _ = connectInMemory(station)
+        self.assertEqual(listenerId(listener), str(listener.id))
+        follower = MountFollower(station)
+        self.assertIsNone(follower.id)
+        self.assertRegex(listenerId(follower), "^[0-9a-f]{16}$")

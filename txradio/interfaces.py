@@ -188,6 +188,11 @@ class IListener(Interface):
     One connection (or internal consumer) receiving a broadcaster's stream.
     """
 
+    id = Attribute(
+        "A number for a listener of the listener port (L{int}), unique in the "
+        "process and what the admin calls it by, or L{None} for the others "
+        "(followers, pushes, internal consumers)."
+    )
     peer = Attribute("The listener's address, as a printable L{str}.")
     bytesSent = Attribute("Bytes written to this listener so far (L{int}).")
     userAgent = Attribute("What the listener's player calls itself (L{str}); empty when none.")

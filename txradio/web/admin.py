@@ -75,9 +75,8 @@ def listenerId(listener: IListener) -> str:
     """
     # Only listeners of the listener port have a number; followers and
     # pushes are named by a hash.
-    number = getattr(listener, "id", None)
-    if isinstance(number, int):
-        return str(number)
+    if listener.id is not None:
+        return str(listener.id)
     key = f"{id(listener)}:{listener.connectedAt!r}:{listener.peer}".encode("utf-8", "replace")
     return hashlib.sha256(key).hexdigest()[:16]
 
