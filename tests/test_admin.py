@@ -15,11 +15,13 @@ from twisted.logger import globalLogPublisher
 from twisted.trial.unittest import SynchronousTestCase
 
 from tests._web import DEMO, SiteClient, basicAuth
+from txradio.interfaces import ILiveSource
+from txradio.sources.live import LiveSource
 from txradio.sources.playlist import PlaylistSource
 from txradio.sources.tracks import ListTracks
 from txradio.stream.station import Station
-from txradio.testing import FakeFrameSource, connectInMemory
-from txradio.web.admin import listenerId
+from txradio.testing import FakeFrameSource, connectInMemory, syntheticFrame
+from txradio.web.admin import listenerId, sourceInfo
 from txradio.web.site import buildSite
 
 PASSWORD = "s3cret-pässword"
@@ -330,3 +332,55 @@ class PlaylistControlTests(SynchronousTestCase):
         self.source.skip()
         self.source.reload()
         self.assertEqual(self.source.pull(1), [])
+
+
+class SourceInfoTests(SynchronousTestCase):
+    """
+    L{sourceInfo} names a live source by its declared L{ILiveSource.name}.
+    """
+
+    def setUp(self) -> None:
+        self.clock = Clock()
+        self.station = Station(FakeFrameSource(["Programme"]), clock=self.clock)
+        self.station.startService()
+        self.addCleanup(self.station.stopService)
+
+    def test_liveSourceName(self) -> None:
+        """
+        An L{ILiveSource} on the air is shown with its C{name}.
+        """
+        live = LiveSource("live 192.0.2.1")
+        live.feed(syntheticFrame().data * 4)
+        self.assertTrue(self.station.attachLive(live))
+        self.assertEqual(sourceInfo(self.station), {"kind": "live", "name": "live 192.0.2.1"})
+
+    def test_otherLiveSource(self) -> None:
+        """
+        A live source that is not an L{ILiveSource} (no declared name) is
+        shown as C{"live"}.
+        """
+        live = FakeFrameSource(["Live"])
+        self.assertTrue(self.station.attachLive(live))
+        self.assertFalse(ILiveSource.providedBy(live))
+        self.assertEqual(sourceInfo(self.station), {"kind": "live", "name": "live"})
+
+
+class ListenerIdTests(SynchronousTestCase):
+    """
+    L{listenerId} names a listener by its declared L{IListener.id}.
+    """
+
+    def test_numberedAndFollowers(self) -> None:
+        """
+        A listener of the listener port is named by its number; a mount
+        following another (whose C{id} is L{None}) by 16 hex digits.
+        """
+        from txradio.stream.switcher import MountFollower
+
+        clock = Clock()
+        station = Station(FakeFrameSource(["Programme"]), clock=clock)
+        listener, _ = connectInMemory(station)
+        self.assertEqual(listenerId(listener), str(listener.id))
+        follower = MountFollower(station)
+        self.assertIsNone(follower.id)
+        self.assertRegex(listenerId(follower), "^[0-9a-f]{16}$")

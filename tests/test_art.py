@@ -18,7 +18,7 @@ from twisted.trial.unittest import SynchronousTestCase
 from tests._web import DEMO, MusicFolder, SiteClient, runNow
 from txradio.library.art import MAX_PICTURE_BYTES, ArtCache, pictureOf
 from txradio.stream.broadcast import Broadcaster
-from txradio.testing import FakeFrameSource
+from txradio.testing import FakeFrameSource, FakeProgramme
 from txradio.web.art import artName, installStreamURLs, withArt
 from txradio.wire.icy import encodeMetadata, parseMetadata
 
@@ -107,10 +107,6 @@ class PictureTests(SynchronousTestCase):
         self.assertEqual(big.size, 0)
 
 
-class _Programme:
-    trackPath: str | None = None
-
-
 class _Station:
     """
     Just enough of a station for L{artName}.
@@ -120,7 +116,7 @@ class _Station:
     live = None
 
     def __init__(self, path: str | None) -> None:
-        self.programme = _Programme()
+        self.programme = FakeProgramme()
         self.programme.trackPath = path
         self.broadcaster = Broadcaster(FakeFrameSource(["T"]), clock=Clock())
 
@@ -146,6 +142,16 @@ class WebTests(SynchronousTestCase):
         self.assertEqual(withArt({}, _Station(None), "http://r", self.cache), {"art": None})  # type: ignore[arg-type]
         self.assertEqual(withArt({}, station, "http://r", None), {"art": None})  # type: ignore[arg-type]
         self.assertEqual(artName(station, self.cache), self.name)  # type: ignore[arg-type]
+
+    def test_undeclaredProgramme(self) -> None:
+        """
+        A programme that does not provide L{IProgramme} (a relay, an
+        encoder) has no picture, even with a C{trackPath} of its own.
+        """
+        station = _Station(self.path)
+        station.programme = FakeFrameSource(["T"])
+        station.programme.trackPath = self.path  # type: ignore[attr-defined]
+        self.assertIsNone(artName(station, self.cache))  # type: ignore[arg-type]
 
     def test_streamURL(self) -> None:
         """
@@ -206,7 +212,7 @@ class PagesTests(SynchronousTestCase):
         tags = ID3()
         tags.add(APIC(encoding=3, mime="image/jpeg", type=3, desc="Cover", data=JPEG))
         tags.save(self.path)
-        self.source = FakeFrameSource(["Artist - Song"])
+        self.source = FakeProgramme(["Artist - Song"])
         self.station = Station(self.source, clock=self.clock)
         self.library = Library(self.folder.root, runInThread=runNow, clock=self.clock)
         self.site = buildSite([self.station], clock=self.clock, library=self.library)
@@ -235,7 +241,7 @@ class PagesTests(SynchronousTestCase):
         """
         images = self.art(self.client.request("/").text)
         self.assertEqual([(i["data-field"], i["src"], "hidden" in i) for i in images], [("art", "", True)])
-        self.source.trackPath = self.path  # type: ignore[attr-defined]
+        self.source.trackPath = self.path
         name = self.context.art.nameFor(self.path)
         images = self.art(self.client.request("/").text)
         self.assertEqual([(i["data-field"], i["src"], "hidden" in i) for i in images], [("art", f"/art/{name}", False)])
@@ -250,7 +256,7 @@ class PagesTests(SynchronousTestCase):
 
         hub = EventHub(self.context, self.clock)
         self.assertIsNone(hub.snapshot()["/stream"]["art"])
-        self.source.trackPath = self.path  # type: ignore[attr-defined]
+        self.source.trackPath = self.path
         self.assertEqual(hub.snapshot()["/stream"]["art"], "/art/" + str(self.context.art.nameFor(self.path)))
 
     def test_folderPage(self) -> None:

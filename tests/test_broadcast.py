@@ -29,6 +29,7 @@ class RecordingListener:
     A listener that records the chunks it is given.
     """
 
+    id = None
     userAgent = ""
     connectedAt = None
     seconds = 0.0

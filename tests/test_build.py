@@ -130,3 +130,35 @@ class LibraryFromConfigTests(SynchronousTestCase):
 
         error = self.assertRaises(ConfigError, self.config, 'library = "/no/such/folder"')
         self.assertIn("server.library", str(error))
+
+
+class LinkFallbacksTests(SynchronousTestCase):
+    """
+    L{linkFallbacks} reads each station's declared C{fallback}.
+    """
+
+    def test_changesOnlyWhatDiffers(self) -> None:
+        """
+        Linking again with the same configuration keeps each mount's
+        follower; a changed fallback is replaced, a removed one dropped.
+        """
+        from txradio.build import linkFallbacks
+        from txradio.stream.station import FALLBACK_SLOT, Station
+        from txradio.testing import FakeFrameSource
+
+        clock = MemoryReactorClock()
+        stations = {path: Station(FakeFrameSource(), mount=path, clock=clock) for path in ("/a", "/b", "/c")}
+        live = 'live = true\nsource_password = "pw"\n'
+        mounts = (
+            f'[[mount]]\npath = "/a"\n{live}fallback = "{{}}"\n'
+            f'[[mount]]\npath = "/b"\n{live}[[mount]]\npath = "/c"\n{live}'
+        )
+        linkFallbacks(parseConfig(mounts.format("/b")), stations)
+        self.assertIs(stations["/a"].fallback, stations["/b"])
+        follower = stations["/a"].switcher.sourceAt(FALLBACK_SLOT)
+        linkFallbacks(parseConfig(mounts.format("/b")), stations)
+        self.assertIs(stations["/a"].switcher.sourceAt(FALLBACK_SLOT), follower)
+        linkFallbacks(parseConfig(mounts.format("/c")), stations)
+        self.assertIs(stations["/a"].fallback, stations["/c"])
+        linkFallbacks(parseConfig(mounts.replace('fallback = "{}"\n', "")), stations)
+        self.assertIsNone(stations["/a"].fallback)

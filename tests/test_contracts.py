@@ -18,7 +18,7 @@ from zope.interface.verify import verifyObject
 from tests._contracts import FrameSourceContractMixin
 from tests._process import FakeProcessReactor
 from tests._web import DEMO
-from txradio.interfaces import IFrameSource
+from txradio.interfaces import IFrameSource, IProgramme
 from txradio.sources.encoder import Backoff, EncoderSettings
 from txradio.sources.live import LiveSource
 from txradio.sources.playlist import PlaylistSource
@@ -27,7 +27,7 @@ from txradio.sources.tracks import FolderTracks, M3UTracks
 from txradio.sources.transcode import TranscodingSource
 from txradio.stream.station import Station
 from txradio.stream.switcher import MountFollower, Switcher
-from txradio.testing import FakeFrameSource, syntheticFrame
+from txradio.testing import FakeFrameSource, FakeProgramme, syntheticFrame
 from txradio.wire.audioformat import TRANSCODE, AudioFormat
 
 _AUDIO = b"".join(syntheticFrame(n % 255 + 1).data for n in range(40))
@@ -150,3 +150,22 @@ class FakeFrameSourceContractTests(FrameSourceContractMixin, SynchronousTestCase
         L{FakeFrameSource} provides L{IFrameSource}.
         """
         self.assertTrue(verifyObject(IFrameSource, self.makeSource()))
+
+
+class FakeProgrammeContractTests(FrameSourceContractMixin, SynchronousTestCase):
+    """
+    L{txradio.testing.FakeProgramme} meets the L{IFrameSource} contract and
+    declares all of L{IProgramme}.
+    """
+
+    def makeSource(self) -> FakeProgramme:
+        return FakeProgramme(["A", "B"], framesPerTrack=15)
+
+    def test_interface(self) -> None:
+        """
+        L{FakeProgramme} provides L{IProgramme}, with no file and no
+        requests of its own.
+        """
+        source = self.makeSource()
+        self.assertTrue(verifyObject(IProgramme, source))
+        self.assertEqual((source.trackPath, source.requests, source.upcoming()), (None, None, None))

@@ -37,6 +37,7 @@ CHECKED = {
     "txradio.stream.switcher.MountFollower": "tests.test_source",
     "txradio.stream.switcher.Switcher": "tests.test_source",
     "txradio.testing.FakeFrameSource": "tests.test_contracts",
+    "txradio.testing.FakeProgramme": "tests.test_contracts",
     "txradio.web.events.EventClient": "tests.test_web_events",
     "txradio.web.site.RadioSite": "tests.test_web",
 }

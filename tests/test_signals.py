@@ -14,41 +14,28 @@ from twisted.internet.defer import Deferred
 from twisted.internet.testing import MemoryReactorClock, StringTransport
 from twisted.trial.unittest import SynchronousTestCase
 
-from zope.interface import implementer
 from zope.interface.verify import verifyClass
 
 from txradio.interfaces import IProgramme
 from txradio.operations.signals import SignalService
 from txradio.service import RadioService
 from txradio.stream.station import Station
-from txradio.testing import FakeFrameSource
+from txradio.testing import FakeFrameSource, FakeProgramme
 from txradio.wire.icy import MetadataDemuxer
 
 
-@implementer(IProgramme)
-class ReloadCountingProgramme(FakeFrameSource):
+class ReloadCountingProgramme(FakeProgramme):
     """
     A programme that counts how often it was told to read its tracks again.
     """
 
     reloaded = 0
 
-    def skip(self) -> None:
-        """
-        Nothing to skip.
-        """
-
     def reload(self) -> None:
         """
         Count a reload.
         """
         self.reloaded += 1
-
-    def upcoming(self) -> str | None:
-        """
-        Nothing known to come next.
-        """
-        return None
 
 
 verifyClass(IProgramme, ReloadCountingProgramme)

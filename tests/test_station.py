@@ -34,6 +34,16 @@ class StationTests(SynchronousTestCase):
         """
         self.assertTrue(verifyObject(IStation, self.station))
 
+    def test_declaredLiveMembers(self) -> None:
+        """
+        C{liveDJ}, C{liveInfo} and C{recorder}, which the web pages and the
+        recorder read without looking for them, are declared by L{IStation}
+        and are L{None} on a station with nothing live and no recorder.
+        """
+        for name in ("liveDJ", "liveInfo", "recorder"):
+            self.assertIn(name, IStation.names())
+        self.assertEqual((self.station.liveDJ, self.station.liveInfo, self.station.recorder), (None, None, None))
+
     def test_defaults(self) -> None:
         """
         A plain station serves HLS, re-encodes nothing and is re-encoded by

@@ -16,14 +16,15 @@ from zoneinfo import ZoneInfo
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
+from txradio.interfaces import IProgramme
 from txradio.sources.playlist import PlaylistSource
 from txradio.sources.requests import Limits, RequestQueue, attachRequests
 from txradio.sources.schedule import Block, ScheduledSource, ScheduledTracks
 from txradio.sources.tags import Durations
 from txradio.sources.tracks import ListTracks
-from txradio.testing import syntheticFrame
+from txradio.testing import FakeFrameSource, syntheticFrame
 from txradio.web.status import isoTime
-from txradio.web.upcoming import comingNext, programmeStatus, scheduleJSON, upNextTags
+from txradio.web.upcoming import comingNext, programmeStatus, requestQueueOf, scheduleJSON, upNextTags
 from txradio.wire.schedule import blockChanges, expectedStarts, parseWhen
 
 ZONE = ZoneInfo("Europe/Berlin")
@@ -341,3 +342,40 @@ class PlainPlaylistTests(SynchronousTestCase):
         self.assertEqual([c.title for c in coming], ["Req"])
         self.assertEqual(requests, [1000 + 100])
         self.assertIsNone(scheduleJSON(station, isoTime))  # type: ignore[arg-type]
+
+
+class DeclaredTests(SynchronousTestCase):
+    """
+    What comes next is read from what a programme declares (L{IProgramme}),
+    not from the attributes it happens to have.
+    """
+
+    def test_scheduledTrackList(self) -> None:
+        """
+        L{attachRequests} gives a L{ScheduledSource} and its track list the
+        same queue (the list plays requests after a due jingle).
+        """
+        clock = Clock()
+        default = Block("default", None, ListTracks([__file__]), plays="playlist")
+        source = ScheduledSource(ScheduledTracks([], default, clock, zone=ZONE), clock=clock)
+        self.addCleanup(source.close)
+        queue = RequestQueue(clock, Limits())
+        attachRequests(source, queue)
+        self.assertTrue(IProgramme.providedBy(source))
+        self.assertIs(source.requests, queue)
+        self.assertIs(source.tracks.requests, queue)
+        self.assertIs(requestQueueOf(FakeStation(source, clock)), queue)  # type: ignore[arg-type]
+
+    def test_undeclared(self) -> None:
+        """
+        A programme that is not an L{IProgramme} (a relay, an encoder) has
+        no request queue and no forecast, whatever attributes it has.
+        """
+        clock = Clock()
+        programme = FakeFrameSource(["Relayed"])
+        programme.requests = RequestQueue(clock, Limits())  # type: ignore[attr-defined]
+        programme.upcoming = lambda: "Next"  # type: ignore[attr-defined]
+        station = FakeStation(programme, clock)
+        self.assertIsNone(requestQueueOf(station))  # type: ignore[arg-type]
+        self.assertEqual(comingNext(station, clock.seconds()), ([], []))  # type: ignore[arg-type]
+        self.assertEqual(upNextTags(station), [])  # type: ignore[arg-type]

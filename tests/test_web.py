@@ -276,6 +276,37 @@ class SiteTests(PageTestMixin, SynchronousTestCase):
         self.assertIsInstance(self.site, RadioSite)
         self.assertTrue(verifyObject(IRadioSite, self.site))
 
+    def test_configured(self) -> None:
+        """
+        What a reload changes is set through L{IRadioSite}: the live
+        updates' limit, the HLS access policy, and which mounts are HLS.
+        """
+        root = self.site.root  # type: ignore[attr-defined]
+        self.site.limitEventClients(7)
+        self.assertEqual(root.events.limits.maxClients, 7)
+        policy = object()
+        self.site.setAccess(policy)
+        self.assertIs(root.access, policy)
+        self.site.setHLS(self.main, False)
+        self.assertNotIn(self.main.mount, root.hls.mounts)
+        self.site.setHLS(self.main, True)
+        self.assertIn(self.main.mount, root.hls.mounts)
+
+    def test_serviceSite(self) -> None:
+        """
+        A radio keeps the built-in site as its C{radioSite}, and has none
+        for a site of its own.
+        """
+        from twisted.web.resource import Resource
+        from twisted.web.server import Site
+
+        reactor = MemoryReactorClock()
+        station = Station(FakeFrameSource(), clock=reactor)
+        radio = RadioService([station], listen=["tcp:8000"], reactor=reactor)
+        self.assertIs(radio.radioSite, radio.site)
+        own = RadioService([station], listen=["tcp:8000"], reactor=reactor, site=Site(Resource()))
+        self.assertIsNone(own.radioSite)
+
     def test_notFound(self) -> None:
         """
         Unknown paths are 404.

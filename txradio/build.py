@@ -42,7 +42,7 @@ from txradio.sources.seams import SeamMaker
 from txradio.sources.tracks import FolderTracks, tracksFor
 from txradio.sources.transcode import ALWAYS, TranscodingSource
 from txradio.stream.intro import introChunk
-from txradio.stream.station import FALLBACK_SLOT, Station
+from txradio.stream.station import Station
 from txradio.stream.switcher import MountFollower
 from txradio.web.hls import HLSSettings
 from txradio.wire.audioformat import SKIP, TRANSCODE, AudioFormat, findEncoder, refuser
@@ -496,7 +496,7 @@ def configureRecorder(station: Station, mount: MountConfig, server: ServerConfig
         )
         key = (recordingsFolder(folder, mount.path), limits)
     old = station.recorder
-    if old is not None and getattr(old, "settingsKey", None) == key:
+    if old is not None and old.settingsKey == key:
         return
     if old is not None:
         old.disownServiceParent()
@@ -602,17 +602,6 @@ def buildStation(
     return station
 
 
-def fallbackOf(station: Station) -> Station | None:
-    """
-    The station a station falls back to now.
-
-    @param station: a station.
-    @return: the fallback station, or L{None}.
-    """
-    follower = station.switcher.sourceAt(FALLBACK_SLOT)
-    return getattr(follower, "station", None) if follower is not None else None
-
-
 def linkFallbacks(config: RadioConfig, stations: Mapping[str, Station], only: Container[str] | None = None) -> None:
     """
     Point each station at the fallback its mount names, changing only
@@ -627,7 +616,7 @@ def linkFallbacks(config: RadioConfig, stations: Mapping[str, Station], only: Co
             continue
         station = stations[mount.path]
         target = stations[mount.fallback] if mount.fallback is not None else None
-        if fallbackOf(station) is not target:
+        if station.fallback is not target:
             station.setFallback(target)
 
 

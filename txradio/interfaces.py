@@ -84,6 +84,7 @@ class ILiveSource(IFrameSource):
     operator.
     """
 
+    name = Attribute("A name for logs and the admin (L{str}), e.g. the mount and the peer.")
     connected = Attribute(
         "Whether its client is still connected (L{bool}); frames it queued "
         "may play on after it left, while L{IFrameSource.onAir} stays true."
@@ -108,6 +109,12 @@ class IProgramme(IFrameSource):
     A programme an operator can steer: a playlist, which can skip to its
     next track and read its track list again.
     """
+
+    trackPath = Attribute("The file whose title was announced last (L{str}), or L{None}.")
+    requests = Attribute(
+        "The L{txradio.sources.requests.RequestQueue} its next tracks are "
+        "taken from first, or L{None} when the mount takes no requests."
+    )
 
     def skip() -> None:
         """
@@ -181,6 +188,11 @@ class IListener(Interface):
     One connection (or internal consumer) receiving a broadcaster's stream.
     """
 
+    id = Attribute(
+        "A number for a listener of the listener port (L{int}), unique in the "
+        "process and what the admin calls it by, or L{None} for the others "
+        "(followers, pushes, internal consumers)."
+    )
     peer = Attribute("The listener's address, as a printable L{str}.")
     bytesSent = Attribute("Bytes written to this listener so far (L{int}).")
     userAgent = Attribute("What the listener's player calls itself (L{str}); empty when none.")
@@ -311,6 +323,15 @@ class IStation(Interface):
     sourcePassword = Attribute("Their password (L{str}), or L{None} when it takes no live sources.")
     acceptsSources = Attribute("Whether live source clients may connect (L{bool}).")
     liveSource = Attribute("The connected live L{IFrameSource} (an L{ILiveSource}), or L{None}.")
+    liveInfo = Attribute("The L{txradio.wire.icy.StreamInfo} the live source sent, or L{None}.")
+    liveDJ = Attribute(
+        "The DJ account's name (L{str}) the live source logged in with, or "
+        "L{None} when it logged in with the mount's own password or none is connected."
+    )
+    recorder = Attribute(
+        "The mount's recorder of live shows (a "
+        "L{txradio.operations.recordings.Recorder}), or L{None} when it records none."
+    )
     programme = Attribute(
         "Its own L{IFrameSource} (a playlist, a relay, or a derived mount's "
         "encoder), or L{None} for a live-only mount; check L{IProgramme}, "
@@ -552,6 +573,30 @@ class IRadioSite(Interface):
         @param station: one of the stations.
         @return: its HLS listeners (sessions seen recently), or L{None}
             when the site serves no HLS for it.
+        """
+
+    def limitEventClients(maxClients: int) -> None:
+        """
+        Let at most this many pages follow the live updates, from the next
+        one that connects on.
+
+        @param maxClients: the most live-update connections at once.
+        """
+
+    def setAccess(policy: Any) -> None:
+        """
+        Check the HLS requests by a listener access policy from now on.
+
+        @param policy: a L{txradio.net.access.AccessPolicy}, or L{None}
+            for none.
+        """
+
+    def setHLS(station: IStation, served: bool) -> None:
+        """
+        Start or stop serving one of the stations as HLS.
+
+        @param station: one of the stations.
+        @param served: whether to serve it as HLS.
         """
 
     def reservedPath(path: bytes) -> str | None:

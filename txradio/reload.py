@@ -332,17 +332,12 @@ class Reloader:
         @param new: the new configuration.
         @param stations: the stations by path.
         """
-        routes = getattr(getattr(self.radio.site, "resource", None), "hls", None)
-        if routes is None:
+        site = self.radio.radioSite
+        if site is None:
             return
         for path, keys in plan.updated:
-            if "hls" not in keys:
-                continue
-            station = stations[path]
-            if new.mount(path).hls:
-                routes.addStation(station)
-            else:
-                routes.removeStation(station)
+            if "hls" in keys:
+                site.setHLS(stations[path], new.mount(path).hls)
 
     def _applyPushes(self, new: RadioConfig, stations: dict, plan: ReloadPlan) -> None:
         """

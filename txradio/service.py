@@ -110,6 +110,10 @@ class RadioService(MultiService):
         to stop at once.
     @ivar goodbyeDelay: seconds of audio listeners still get after the last
         title: enough for it to reach them in a metadata block.
+    @ivar radioSite: the site as an L{IRadioSite} (the built-in one), or
+        L{None} when it was given a site of its own, served as it is.
+    @ivar hookConfigs: the hook settings its hooks were made from (see
+        L{txradio.wiring}), or L{None} before any were set.
     @ivar stopTimeout: the most seconds stopping may take; what has not
         finished by then (an encoder that will not die, a push that will not
         close) is abandoned so that the process exits.
@@ -121,6 +125,7 @@ class RadioService(MultiService):
     lastTitle: str | None = None
     goodbyeDelay: float = 2.0
     stopTimeout: float = DEFAULT_STOP_TIMEOUT
+    hookConfigs: tuple | None = None
 
     def __init__(
         self,
@@ -218,10 +223,10 @@ class RadioService(MultiService):
                 self._metrics = MetricsResource(self.registry, access)
                 site.resource.putChild(b"metrics", self._metrics)
         self.site = site
-        self._radioSite: IRadioSite | None = site if IRadioSite.providedBy(site) else None
-        if self._radioSite is not None:
+        self.radioSite: IRadioSite | None = site if IRadioSite.providedBy(site) else None
+        if self.radioSite is not None:
             # The site's live-update hub and library indexer run with the radio.
-            self._radioSite.webService.setServiceParent(self)
+            self.radioSite.webService.setServiceParent(self)
         self.factory = ListenerFactory(
             {station.mount: station for station in self.stations},
             site=site,
@@ -546,8 +551,8 @@ class RadioService(MultiService):
         self._configured = configured
         self.dynamicStations = dynamic
         self.factory.stations = {station.mount: station for station in stations}
-        if self._radioSite is not None:
-            self._radioSite.setStations(stations)
+        if self.radioSite is not None:
+            self.radioSite.setStations(stations)
         stopping = []
         for station in removed:
             # Its events stay relayed: the listeners it disconnects leave
@@ -566,8 +571,8 @@ class RadioService(MultiService):
         @param reloader: a L{txradio.reload.Reloader} for this radio.
         """
         self.reloader = reloader
-        if self._radioSite is not None:
-            self._radioSite.setReloader(reloader)
+        if self.radioSite is not None:
+            self.radioSite.setReloader(reloader)
 
     def reloadCertificates(self) -> None:
         """
@@ -583,8 +588,8 @@ class RadioService(MultiService):
 
         @param password: the new password, or L{None} to turn admin off.
         """
-        if self._radioSite is not None:
-            self._radioSite.setAdminPassword(password)
+        if self.radioSite is not None:
+            self.radioSite.setAdminPassword(password)
         if self._metrics is not None and self._metrics.access is not None:
             self._metrics.access = replace(self._metrics.access, password=password)
 
@@ -613,7 +618,7 @@ class RadioService(MultiService):
         @param station: one of the stations.
         @return: the count, or L{None} when the site serves no HLS for it.
         """
-        return self._radioSite.hlsSessions(station) if self._radioSite is not None else None
+        return self.radioSite.hlsSessions(station) if self.radioSite is not None else None
 
     def whenListening(self) -> Deferred:
         """

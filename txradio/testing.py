@@ -13,7 +13,7 @@ from twisted.internet.testing import StringTransport
 
 from zope.interface import implementer
 
-from txradio.interfaces import IFrameSource
+from txradio.interfaces import IFrameSource, IProgramme
 from txradio.wire.mp3 import Frame, parseHeader
 from txradio.wire.programme import TitleChange
 
@@ -98,6 +98,37 @@ class FakeFrameSource:
         Stop returning frames.
         """
         self.closed = True
+
+
+@implementer(IProgramme)
+class FakeProgramme(FakeFrameSource):
+    """
+    A L{FakeFrameSource} that is also an L{IProgramme}: it has no files and
+    takes no requests unless a test gives it some, skips and reloads
+    nothing, and foresees nothing.
+
+    @ivar trackPath: the file the test says is playing, or L{None}.
+    @ivar requests: a request queue the test gives it, or L{None}.
+    """
+
+    trackPath: str | None = None
+    requests = None
+
+    def skip(self) -> None:
+        """
+        Nothing to skip.
+        """
+
+    def reload(self) -> None:
+        """
+        Nothing to read again.
+        """
+
+    def upcoming(self) -> str | None:
+        """
+        @return: L{None}: nothing known to come next.
+        """
+        return None
 
 
 def connectInMemory(station, wantsMetadata: bool = False, peer: str = "test") -> tuple:

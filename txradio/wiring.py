@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Mapping, Sequence
-from dataclasses import replace
 
 from twisted.logger import Logger
 
@@ -115,11 +114,10 @@ def configureOperations(service: RadioService, server: ServerConfig, hooks: Sequ
     service.factory.maxPerAddress = server.maxConnectionsPerAddress
     # The built-in site's live-update hub takes the new limit for pages
     # that connect from now on.
-    hub = getattr(getattr(service.site, "resource", None), "events", None)
-    if hub is not None:
-        hub.limits = replace(hub.limits, maxClients=server.maxEventClients)
+    if service.radioSite is not None:
+        service.radioSite.limitEventClients(server.maxEventClients)
     hooks = tuple(hooks)
-    if hooks != getattr(service, "hookConfigs", None):
+    if hooks != service.hookConfigs:
         service.setHooks([hookFromConfig(hook, reactor) for hook in hooks])
         service.hookConfigs = hooks
 
@@ -226,6 +224,5 @@ def configureAccess(service: RadioService, config: RadioConfig, reactor, policy:
     if policy is True:
         policy = accessPolicy(config, reactor, service.logins, runningLimiter(service))
     service.factory.access = policy
-    root = getattr(service.site, "resource", None)
-    if root is not None and hasattr(type(root), "access"):
-        root.access = policy
+    if service.radioSite is not None:
+        service.radioSite.setAccess(policy)

@@ -63,10 +63,16 @@ class DJAccount:
 class DJSession(Protocol):
     """
     What the desk needs of a source session (L{txradio.net.sourceport.SourceSession}).
+
+    @ivar dj: the DJ account it logged in with, or L{None} for the mount's
+        own password.
+    @ivar live: its live source once it has one, or L{None}.
     """
 
     station: Any
     peer: str
+    dj: DJAccount | None
+    live: Any
 
     def takeOver(self) -> bool:
         """
@@ -286,7 +292,7 @@ class DJDesk:
         waiter = self._waiting.pop(mount, None)
         if waiter is None:
             return None
-        dj = getattr(waiter, "dj", None)
+        dj = waiter.dj
         if dj is not None and self.windowEnd(dj) is None:
             self._log.info("{peer}'s window ended while it waited for {mount}", peer=waiter.peer, mount=mount.decode())
             waiter.hangUp()
@@ -350,7 +356,7 @@ def _wasOnAir(session: DJSession) -> bool:
     @param session: the session that ended.
     @return: L{True} when it was on the air.
     """
-    live = getattr(session, "live", None)
+    live = session.live
     return live is not None and session.station.liveSource is live
 
 

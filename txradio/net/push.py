@@ -66,6 +66,7 @@ class PushProtocol(Protocol):
     _log = Logger()
     factory: PushFactory
     # What an IListener tells about its player: a push has none.
+    id: int | None = None
     userAgent = ""
     connectedAt: float | None = None
     seconds = 0.0

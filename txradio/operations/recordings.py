@@ -361,7 +361,7 @@ class Recorder(Service, InternalListener):
                 return
             self._leaving = False
             info = self.station.liveInfo
-            dj = getattr(self.station, "liveDJ", None)  # a Station's; other stations have no DJs
+            dj = self.station.liveDJ
             self._show = dj or (info.name if info is not None and info.name else "") or "live"
             started = self.clock.seconds()
             self._session = time.strftime("%Y-%m-%dT%H-%M-%S", time.gmtime(started)) + "_" + safeName(self._show)

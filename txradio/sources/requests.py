@@ -21,6 +21,8 @@ from dataclasses import dataclass
 
 from twisted.internet.interfaces import IReactorTime
 
+from txradio.interfaces import IProgramme
+
 MEMORY = 5000
 """Songs and artists remembered for the cool-downs (the oldest forgotten first)."""
 
@@ -232,7 +234,7 @@ class RequestQueue:
             self._artists.note(artist.casefold().strip(), now)
 
 
-def attachRequests(source: object, queue: RequestQueue) -> None:
+def attachRequests(source: IProgramme, queue: RequestQueue) -> None:
     """
     Have a playlist take its next tracks from C{queue} first: a plain
     L{txradio.sources.playlist.PlaylistSource} at each track change, a
@@ -242,10 +244,11 @@ def attachRequests(source: object, queue: RequestQueue) -> None:
     @param source: the playlist.
     @param queue: the mount's requests.
     """
-    source.requests = queue  # type: ignore[attr-defined]
-    tracks = getattr(source, "tracks", None)
-    if hasattr(tracks, "requests"):
-        tracks.requests = queue  # type: ignore[union-attr]
+    from txradio.sources.schedule import ScheduledSource  # which imports this module
+
+    source.requests = queue
+    if isinstance(source, ScheduledSource):
+        source.tracks.requests = queue
 
 
 def artistOf(path: str) -> str:
@@ -258,7 +261,7 @@ def artistOf(path: str) -> str:
     return readArtistTitle(path)[0]
 
 
-def takeRequests(source: object, clock: IReactorTime, limits: Limits) -> RequestQueue:
+def takeRequests(source: IProgramme, clock: IReactorTime, limits: Limits) -> RequestQueue:
     """
     Give a playlist a request queue of its own (see L{attachRequests}).
 

@@ -50,6 +50,7 @@ class InternalListener:
     C{peer} and counts its C{bytesSent}.
     """
 
+    id: int | None = None
     userAgent = ""
     connectedAt: float | None = None
     seconds = 0.0

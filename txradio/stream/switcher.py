@@ -143,6 +143,7 @@ class MountFollower:
     """
 
     # What an IListener tells about its player: a follower has none.
+    id: int | None = None
     userAgent = ""
     connectedAt: float | None = None
     seconds = 0.0

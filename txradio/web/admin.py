@@ -47,7 +47,7 @@ from twisted.web import http
 from twisted.web.resource import Resource
 from twisted.web.server import Request
 
-from txradio.interfaces import IListener, ILoginThrottle, IProgramme, IReloader, IStation
+from txradio.interfaces import IListener, ILiveSource, ILoginThrottle, IProgramme, IReloader, IStation
 from txradio.stream.events import KICKED
 from txradio.stream.listener import Listener
 from txradio.web.status import WebContext, displayTitle, encodeJSON, isLive, summary
@@ -75,9 +75,8 @@ def listenerId(listener: IListener) -> str:
     """
     # Only listeners of the listener port have a number; followers and
     # pushes are named by a hash.
-    number = getattr(listener, "id", None)
-    if isinstance(number, int):
-        return str(number)
+    if listener.id is not None:
+        return str(listener.id)
     key = f"{id(listener)}:{listener.connectedAt!r}:{listener.peer}".encode("utf-8", "replace")
     return hashlib.sha256(key).hexdigest()[:16]
 
@@ -114,7 +113,8 @@ def sourceInfo(station: IStation) -> dict[str, Any]:
     if isLive(station):
         # Live sources name themselves for the log ("live source ADDRESS",
         # "relay of URL"); the stream's name is the one the source sent.
-        return {"kind": "live", "name": str(getattr(station.liveSource, "name", "") or "live")}
+        live = station.liveSource
+        return {"kind": "live", "name": (live.name if ILiveSource.providedBy(live) else "") or "live"}
     if station.onAir:
         return {"kind": "programme", "name": type(station.programme).__name__}
     return {"kind": "off", "name": ""}

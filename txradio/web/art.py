@@ -20,7 +20,7 @@ from twisted.web import http
 from twisted.web.resource import Resource
 from twisted.web.server import Request
 
-from txradio.interfaces import IStation
+from txradio.interfaces import IProgramme, IStation
 from txradio.library.art import ArtCache
 from txradio.web.status import isLive
 
@@ -41,8 +41,9 @@ def artName(station: IStation, cache: ArtCache) -> str | None:
     """
     if isLive(station):
         return None
-    path = getattr(station.programme, "trackPath", None)
-    if not isinstance(path, str):
+    programme = station.programme
+    path = programme.trackPath if IProgramme.providedBy(programme) else None
+    if path is None:
         return None
     return cache.nameFor(path)
 

@@ -153,7 +153,7 @@ class ShowsRoutes:
         self.paths = {}
         self._files = {}
         for station in stations:
-            recorder = getattr(station, "recorder", None)
+            recorder = station.recorder
             if recorder is None:
                 continue
             self.paths[station.mount + FEED_NAME] = ShowsFeedResource(station, recorder, publicURL)

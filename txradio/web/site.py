@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import Protocol
+from typing import Any, Protocol
 
 from twisted.application.service import MultiService
 from twisted.internet.interfaces import IReactorTime
@@ -607,6 +607,36 @@ class RadioSite(Site):
         @param reloader: the radio's reloader, or L{None}.
         """
         self.root.admin.reloader = reloader
+
+    def limitEventClients(self, maxClients: int) -> None:
+        """
+        Limit the live updates' connections; see
+        L{IRadioSite.limitEventClients}.
+
+        @param maxClients: the most live-update connections at once.
+        """
+        hub = self.root.events
+        hub.limits = replace(hub.limits, maxClients=maxClients)
+
+    def setAccess(self, policy: Any) -> None:
+        """
+        Check HLS requests by a policy; see L{IRadioSite.setAccess}.
+
+        @param policy: the listener access policy, or L{None}.
+        """
+        self.root.access = policy
+
+    def setHLS(self, station: IStation, served: bool) -> None:
+        """
+        Start or stop HLS for a station; see L{IRadioSite.setHLS}.
+
+        @param station: one of the stations.
+        @param served: whether to serve it as HLS.
+        """
+        if served:
+            self.root.hls.addStation(station)
+        else:
+            self.root.hls.removeStation(station)
 
     def reservedPath(self, path: bytes) -> str | None:
         """

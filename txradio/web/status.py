@@ -172,7 +172,7 @@ def liveDJ(station: IStation) -> str | None:
     @param station: the station.
     @return: the DJ account's name, or L{None} when no DJ is on the air.
     """
-    dj = getattr(station, "liveDJ", None)  # a Station's; other stations have no DJs
+    dj = station.liveDJ
     return dj if dj and isLive(station) else None
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
-from txradio.interfaces import IStation
+from txradio.interfaces import IProgramme, IStation
 from txradio.sources.requests import RequestQueue
 from txradio.sources.schedule import Block, ScheduledSource
 from txradio.sources.tags import Durations
@@ -38,8 +38,8 @@ def requestQueueOf(station: IStation) -> RequestQueue | None:
     @return: its programme's request queue, or L{None} when it takes no
         requests.
     """
-    queue = getattr(station.programme, "requests", None)
-    return queue if isinstance(queue, RequestQueue) else None
+    programme = station.programme
+    return programme.requests if IProgramme.providedBy(programme) else None
 
 
 def queueJSON(queue: RequestQueue, isoTime: Any, expected: list[float | None] | None = None) -> list[dict[str, Any]]:
@@ -91,7 +91,8 @@ def _endOfCurrent(station: IStation, now: float, durations: Callable[[str], floa
         L{None} when not known.
     """
     history = station.broadcaster.history
-    path = getattr(station.programme, "trackPath", None)
+    programme = station.programme
+    path = programme.trackPath if IProgramme.providedBy(programme) else None
     if not history or path is None:
         return None
     length = durations(path)
@@ -151,7 +152,7 @@ def comingNext(
     @return: at most C{count} tracks, the next first, and the expected
         start of each request waiting; both empty when nothing is known.
     """
-    if getattr(station.programme, "upcoming", None) is None:
+    if not IProgramme.providedBy(station.programme):
         return [], []
     try:
         coming, requests = _foreseen(station, now, durations or DURATIONS, count)
@@ -261,7 +262,7 @@ def upNextTags(station: IStation) -> list[Any]:
     from twisted.web.template import tags
 
     programme = station.programme
-    if getattr(programme, "upcoming", None) is None:
+    if not IProgramme.providedBy(programme):
         return []
     zone = programme.tracks.zone if isinstance(programme, ScheduledSource) else UTC
     queue = requestQueueOf(station)
