@@ -37,6 +37,7 @@ from txradio.wire.schedule import (
     nextChange,
     parseWhen,
 )
+from txradio.wire.shows import CueTrack, cueSheet
 
 ZONE = ZoneInfo("Europe/Berlin")
 MONDAY = datetime(2026, 1, 5, 0, 0, tzinfo=ZONE)
@@ -610,6 +611,22 @@ class ScheduledCrossfadeTests(SynchronousTestCase):
         self.assertEqual(source.crossfades, 1)
         self.assertEqual(self.tracks.current.name, "morning")  # type: ignore[union-attr]
 
+    def test_cueTitlesAfterSeam(self) -> None:
+        """
+        A re-aired recording faded into announces its cue sheet's first
+        title in the seam, and its later titles at their offsets (counted
+        from the seam's middle, where its first title goes out).
+        """
+        path = self.paths["morning"]
+        tracks = [CueTrack(0, "Alice - Hello"), CueTrack(20 * 44100 // 1152 * 1152, "Bob - Song")]
+        with open(path[:-4] + ".cue", "w", encoding="utf-8") as sheet:
+            sheet.write(cueSheet("morning.mp3", "alice", tracks, 44100))
+        source = self.source(hard=False, start=timedelta(hours=5, minutes=59, seconds=30))
+        titles = self.play(source, 70)
+        self.assertEqual([title for _, title in titles], ["a", "Alice - Hello", "Bob - Song"])
+        self.assertLess(abs(titles[2][0] - titles[1][0] - 20), 2.0)
+        self.assertEqual(source.crossfades, 1)
+
     def test_hardStartNotCrossed(self) -> None:
         """
         When a block starts hard before the expected cut, nothing is
@@ -625,15 +642,20 @@ class ScheduledCrossfadeTests(SynchronousTestCase):
 
     def test_hardStartAfterChoice(self) -> None:
         """
-        A block starting hard after the next track was chosen ahead (its
-        seam not ready, so the track played on) takes the choice back: the
-        block's track plays at its start, and the track chosen plays later.
+        A block starting hard after the next track was chosen ahead (the
+        source was not pulled for a while, so the cut came later than
+        expected) takes the choice back: the block's track plays at its
+        start, and the track chosen is no longer in the rotation's history.
         """
-        source = self.source(hard=True, start=timedelta(hours=5, minutes=59, seconds=10))
-        self.seams.finish = lambda seam: None  # type: ignore[method-assign]
-        titles = self.play(source, 50)
-        self.assertEqual([title for _, title in titles], ["a", "b", "news"][: len(titles)])
+        source = self.source(hard=True, start=timedelta(hours=5, minutes=59))
+        self.play(source, 35)
         self.assertEqual(self.seams.seams[0].plan.incoming.path, self.paths["b"])
+        self.assertEqual(self.tracks.history[-1].path, self.paths["b"])
+        self.clock.advance(30)
+        titles = self.play(source, 3)
+        self.assertEqual([title for _, title in titles], ["news"])
+        self.assertEqual(source.hardStarts.cuts, 1)
+        self.assertEqual([played.path for played in self.tracks.history], [self.paths["a"], self.paths["news"]])
 
     def test_requestFirst(self) -> None:
         """

@@ -60,8 +60,9 @@ CHOOSE_AHEAD = 12.0
 chosen (a read is up to 4 s; the seam must be ordered 1 s ahead)."""
 
 HARD_MARGIN = 2.0
-"""Seconds past the expected cut within which a block starting hard
-prevents choosing ahead (the estimate is within a read of the truth)."""
+"""Seconds past the expected end of the track playing (its cut plus the
+crossfade: it plays on if its seam is late) within which a block starting
+hard prevents choosing ahead."""
 
 
 def readArtistTitle(path: str) -> tuple[str, str]:
@@ -583,7 +584,7 @@ class ScheduledSource(PlaylistSource):
         once the track playing is within L{CHOOSE_AHEAD} seconds of its
         cut, for the moment the cut is expected (the block on then, a
         jingle due then).  Never across a block starting hard before the
-        cut: that block's start cuts cleanly, on time.
+        track ends: that block's start cuts cleanly, on time.
 
         @param ahead: whether it is asked for a crossfade, while the track
             before still plays.
@@ -592,7 +593,8 @@ class ScheduledSource(PlaylistSource):
         if not ahead:
             return PlaylistSource._startPass(self)
         at = self._cutExpected()
-        if at is None or self._hardStartBy(at + HARD_MARGIN):
+        # Without its seam ready in time the track plays on to its end.
+        if at is None or self._hardStartBy(at + self.seams.seconds + HARD_MARGIN):  # type: ignore[union-attr]
             return False
         try:
             paths = self.tracks.chooseAt(at)
