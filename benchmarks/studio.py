@@ -312,7 +312,8 @@ def programme(work: str, seconds: float, crossfade: float, tracks: int) -> None:
         f"txradio studio: {' '.join(options)}; each txradio had one listener ({listeners[1].received / 1024:.0f} KiB)"
     )
     if out is not None:
-        print(f"liquidsoap: playlist, blank.strip, normalize(target=-16.), crossfade({crossfade:g} s), MP3 128 kbps")
+        fade = f"crossfade({crossfade:g} s)" if crossfade else "no crossfade"
+        print(f"liquidsoap: playlist, blank.strip, normalize(target=-16.), {fade}, MP3 128 kbps")
     if note:
         print(note)
     print(f"{'':32} {'CPU s':>8} {'CPU s per hour':>15} {'% of a core':>12}")
