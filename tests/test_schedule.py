@@ -651,6 +651,8 @@ class ScheduledCrossfadeTests(SynchronousTestCase):
         self.play(source, 35)
         self.assertEqual(self.seams.seams[0].plan.incoming.path, self.paths["b"])
         self.assertEqual(self.tracks.history[-1].path, self.paths["b"])
+        # The track chosen ahead is foreseen first, then the block's next.
+        self.assertEqual(source.upcomingTitles(2), ["b", "a"])
         self.clock.advance(30)
         titles = self.play(source, 3)
         self.assertEqual([title for _, title in titles], ["news"])

@@ -679,11 +679,13 @@ class ScheduledSource(PlaylistSource):
     def forecast(self, count: int) -> list[tuple[str, str]]:
         """
         @param count: how many.
-        @return: C{(path, title)} of the tracks L{ScheduledTracks.upcoming}
+        @return: C{(path, title)} of the track already chosen ahead for a
+            crossfade, if any, then of those L{ScheduledTracks.upcoming}
             foresees.
         """
         out = []
-        for path in self.tracks.upcoming(count):
+        chosen = list(self._queue)[:count]
+        for path in chosen + self.tracks.upcoming(count - len(chosen)):
             cues = readCueTitles(path)
             if cues and cues[0][0] == 0:
                 out.append((path, cues[0][1]))  # a recorded show: its first title
