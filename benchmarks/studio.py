@@ -25,7 +25,8 @@ from the other users of the machine), by
 A window holds few track changes, and the first tracks are measured
 before it starts, so the studio's steady state is also printed: the plain
 playout plus one analysis (measured here, on one of the tracks) per track
-played.
+played, and with C{--crossfade} one seam (made here by the command txradio
+runs, between two of the tracks).
 
 Both run in real time (txradio paces by the reactor's clock and cannot run
 faster; Liquidsoap is run the same way for the same window).  The CPU is
@@ -311,7 +312,8 @@ def programme(work: str, seconds: float, crossfade: float, tracks: int) -> None:
         f"txradio studio: {' '.join(options)}; each txradio had one listener ({listeners[1].received / 1024:.0f} KiB)"
     )
     if out is not None:
-        print(f"liquidsoap: playlist, blank.strip, normalize(target=-16.), crossfade({crossfade:g} s), MP3 128 kbps")
+        fade = f"crossfade({crossfade:g} s)" if crossfade else "no crossfade"
+        print(f"liquidsoap: playlist, blank.strip, normalize(target=-16.), {fade}, MP3 128 kbps")
     if note:
         print(note)
     print(f"{'':32} {'CPU s':>8} {'CPU s per hour':>15} {'% of a core':>12}")
@@ -325,12 +327,14 @@ def programme(work: str, seconds: float, crossfade: float, tracks: int) -> None:
     # analysis per track played.
     analysis = analysisCost(os.path.join(folder, "01.mp3"))
     perTrack = TONE + 5
-    steady = perHour["txradio plain"] + 3600 / perTrack * analysis
+    seam = seamCost(folder, crossfade) if "--crossfade" in options else 0.0
+    steady = perHour["txradio plain"] + 3600 / perTrack * (analysis + seam)
     name = "txradio studio, steady state (*)"
     print(f"{name:32} {'':8} {steady:15.1f} {steady / 36:12.2f}")
+    seams = f" and one {crossfade:g} s seam ({seam:.2f} CPU s)" if seam else ""
     print(
-        f"(*) plain playout + one analysis per track played: {analysis:.2f} CPU s per {perTrack:g} s track, "
-        f"{3600 / perTrack:.0f} tracks an hour"
+        f"(*) plain playout + one analysis{seams} per track played: {analysis:.2f} CPU s of analysis per {perTrack:g} s "
+        f"track, {3600 / perTrack:.0f} tracks an hour"
     )
     if "liquidsoap" in perHour:
         print(
@@ -465,6 +469,27 @@ def analysisCost(path: str) -> float:
              "-f", "null", "-"],
             capture_output=True, check=True, timeout=120,
         )  # fmt: skip
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        costs.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
+    return statistics.median(costs)
+
+
+def seamCost(folder: str, crossfade: float) -> float:
+    """
+    @return: ffmpeg's CPU seconds to make one crossfade seam between two
+        of the programme's tracks as txradio does (the same command), the
+        median of three runs.
+    """
+    from txradio.wire.crossfade import SeamFormat, TrackSpan, planSeam, seamArguments
+
+    spans = [TrackSpan(os.path.join(folder, name), 2.5, 2.5 + TONE) for name in ("01.mp3", "02.mp3")]
+    plan = planSeam(spans[0], spans[1], crossfade, SeamFormat(44100, 2, 128))
+    if plan is None:
+        return 0.0
+    costs = []
+    for _ in range(3):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        subprocess.run(seamArguments(plan), capture_output=True, check=True, timeout=120)
         after = resource.getrusage(resource.RUSAGE_CHILDREN)
         costs.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)
     return statistics.median(costs)

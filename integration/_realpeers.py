@@ -388,6 +388,28 @@ def startRadio(testCase, stations, **kwargs) -> Deferred:
     )
 
 
+def startTap(testCase, arguments: Sequence[str]) -> Deferred:
+    """
+    Start the radio C{twistd txradio} would run with these arguments (the
+    plugin's L{txradio.tap.makeService}), stopped when the test ends.
+
+    @param testCase: the running test.
+    @param arguments: its command line, with C{--listen} on a free loopback
+        port (L{LOCAL_ENDPOINT}).
+    @return: a L{Deferred} firing with the port number.
+    """
+    from txradio.tap import Options, makeService
+
+    options = Options()
+    options.parseOptions(list(arguments))
+    service = makeService(options)
+    service.startService()
+    testCase.addCleanup(service.stopService)
+    return withTimeout(service.whenListening(), 10, "the radio's port").addCallback(
+        lambda ports: ports[0].getHost().port
+    )
+
+
 class RawClient(Protocol):
     """
     A TCP client that sends exact bytes and keeps every byte it receives.

@@ -24,10 +24,18 @@ from twisted.internet.task import deferLater
 from twisted.trial.unittest import TestCase
 
 from integration._figures import recordFigure
-from integration._realpeers import LOCAL_ENDPOINT, connectRaw, fetch, parseResponse, requireProgram, run, titlesInOrder
+from integration._realpeers import (
+    LOCAL_ENDPOINT,
+    connectRaw,
+    fetch,
+    parseResponse,
+    requireProgram,
+    run,
+    startTap,
+    titlesInOrder,
+)
 from integration.test_loudness_integration import PLAYER_TROUBLE, decibels
 from integration.test_transcode_integration import splitICY, titleTimes
-from txradio.tap import Options, makeService
 
 TRACKS = [
     # (file, title, frequency, gain in dB over the sine's -18 dBFS peak)
@@ -90,6 +98,27 @@ def toneLevel(samples: array.array, start: int, stop: int, frequency: float) -> 
     # |X| = A * count / 4, and its RMS level is A / sqrt(2).
     amplitude = 4 * math.sqrt(max(power, 0.0)) / count
     return 20 * math.log10(amplitude / math.sqrt(2)) if amplitude > 0 else -math.inf
+
+
+def joinOverlaps(samples: array.array, changes: list[tuple[float, str]], frequencies: dict[str, float]) -> list[float]:
+    """
+    @param samples: the stream decoded at L{RATE}.
+    @param changes: its title changes, C{(seconds, title)}.
+    @param frequencies: each title's tone.
+    @return: for each join, the longest run of L{WINDOW}s around its title
+        change in which both tones are heard, in seconds.
+    """
+    window = int(WINDOW * RATE)
+    overlaps = []
+    for (_, before), (at, after) in zip(changes, changes[1:]):
+        longest = run_ = 0
+        start = max(int((at - CROSSFADE) * RATE), 0)
+        for offset in range(start, min(int((at + CROSSFADE) * RATE), len(samples) - window), window):
+            heard = [toneLevel(samples, offset, offset + window, frequencies[t]) > HEARD for t in (before, after)]
+            run_ = run_ + 1 if all(heard) else 0
+            longest = max(longest, run_)
+        overlaps.append(round(longest * WINDOW, 1))
+    return overlaps
 
 
 def segmentTitle(segment: bytes) -> str | None:
@@ -192,17 +221,12 @@ class CrossfadeTests(TestCase):
         heard after the first track's start, and C{/stream-64} shows the
         same titles in the same order.
         """
-        options = Options()
-        options.parseOptions(
+        port = yield startTap(
+            self,
             ["--music-dir", self.folder, "--crossfade", str(CROSSFADE), "--loudness", "-16", "--trim-silence",
              "--also-bitrate", "64", "--listen", LOCAL_ENDPOINT, "--no-library", "--metaint", str(METAINT),
-             "--burst-size", "0"]
+             "--burst-size", "0"],
         )  # fmt: skip
-        service = makeService(options)
-        service.startService()
-        self.addCleanup(service.stopService)
-        ports = yield service.whenListening()
-        port = ports[0].getHost().port
         clients = {}
         for mount in ("/stream", "/stream-64"):
             request = f"GET {mount} HTTP/1.0\r\nIcy-MetaData: 1\r\n\r\n".encode()
@@ -214,17 +238,7 @@ class CrossfadeTests(TestCase):
         samples = yield self.decode(recorded)
         self.assertGreaterEqual(len(changes), 5, changes)
         window = int(WINDOW * RATE)
-        # Each join: the longest run of windows around the title change in
-        # which both tones are heard.
-        overlaps = []
-        for (_, before), (at, after) in zip(changes, changes[1:]):
-            longest = run_ = 0
-            start = max(int((at - CROSSFADE) * RATE), 0)
-            for offset in range(start, min(int((at + CROSSFADE) * RATE), len(samples) - window), window):
-                heard = [toneLevel(samples, offset, offset + window, FREQUENCIES[t]) > HEARD for t in (before, after)]
-                run_ = run_ + 1 if all(heard) else 0
-                longest = max(longest, run_)
-            overlaps.append(round(longest * WINDOW, 1))
+        overlaps = joinOverlaps(samples, changes, FREQUENCIES)
         levels = []
         for (start, title), (stop, _) in zip(changes[1:], changes[2:]):
             levels.append((title, decibels(samples, int((start + EDGE) * RATE), int((stop - EDGE) * RATE))))

@@ -21,9 +21,8 @@ from twisted.internet.task import deferLater
 from twisted.trial.unittest import TestCase
 
 from integration._figures import recordFigure
-from integration._realpeers import LOCAL_ENDPOINT, connectRaw, requireProgram, run
+from integration._realpeers import LOCAL_ENDPOINT, connectRaw, requireProgram, run, startTap
 from integration.test_transcode_integration import splitICY, titleTimes
-from txradio.tap import Options, makeService
 
 TRACKS = [
     # (file, title, frequency, gain in dB over the sine's -18 dBFS peak)
@@ -125,16 +124,11 @@ class LoudnessTests(TestCase):
             samples = yield self.decode(os.path.join(self.folder, name))
             middle = int((SILENCE + TONE / 2) * 44100)
             before.append(decibels(samples, middle - 44100, middle + 44100))
-        options = Options()
-        options.parseOptions(
+        port = yield startTap(
+            self,
             ["--music-dir", self.folder, "--loudness", "-16", "--trim-silence", "--listen", LOCAL_ENDPOINT,
-             "--no-library", "--metaint", str(METAINT), "--burst-size", "0"]
+             "--no-library", "--metaint", str(METAINT), "--burst-size", "0"],
         )  # fmt: skip
-        service = makeService(options)
-        service.startService()
-        self.addCleanup(service.stopService)
-        ports = yield service.whenListening()
-        port = ports[0].getHost().port
         client = yield connectRaw(self, port, b"GET /stream HTTP/1.0\r\nIcy-MetaData: 1\r\n\r\n")
         yield deferLater(reactor, LISTEN, lambda: None)
         head, _, body = bytes(client.data).partition(b"\r\n\r\n")

@@ -13,12 +13,16 @@ from zoneinfo import ZoneInfo
 from twisted.internet.task import Clock
 from twisted.trial.unittest import SynchronousTestCase
 
+from tests.test_crossfade import FakeSeams
+from tests.test_loudness import FixedAnalyser
 from txradio.library.entries import IndexEntry, TrackTags
 from txradio.library.query import QueryTracks
-from txradio.sources.schedule import HISTORY, Block, HardStarts, ScheduledSource, ScheduledTracks
+from txradio.sources.loudness import Leveller, Measurement
+from txradio.sources.requests import RequestQueue
+from txradio.sources.schedule import CHOOSE_AHEAD, HISTORY, Block, HardStarts, ScheduledSource, ScheduledTracks
 from txradio.sources.tracks import ListTracks
 from txradio.testing import syntheticFrame
-from txradio.wire.mp3 import Frame
+from txradio.wire.mp3 import Frame, silentFrame
 from txradio.wire.programme import TitleChange
 from txradio.wire.query import parseQuery
 from txradio.wire.schedule import (
@@ -33,6 +37,7 @@ from txradio.wire.schedule import (
     nextChange,
     parseWhen,
 )
+from txradio.wire.shows import CueTrack, cueSheet
 
 ZONE = ZoneInfo("Europe/Berlin")
 MONDAY = datetime(2026, 1, 5, 0, 0, tzinfo=ZONE)
@@ -501,6 +506,190 @@ class ScheduledSourceTests(SynchronousTestCase):
         self.assertEqual(self.source.upcoming(), "a.mp3")
         self.source.close()
         self.assertEqual(self.clock.getDelayedCalls(), [])
+
+
+FRAME_SECONDS = 1152 / 44100
+
+SEAM_SECONDS = 40.0
+"""How long each track of L{ScheduledCrossfadeTests} is."""
+
+
+class ScheduledCrossfadeTests(SynchronousTestCase):
+    """
+    L{ScheduledSource} with a seam maker chooses the next track a few
+    seconds before the cut, for the moment the cut is expected, and fades
+    into it; a block starting hard before the cut still cuts cleanly on
+    time.
+    """
+
+    def setUp(self) -> None:
+        folder = self.mktemp()
+        os.makedirs(folder)
+        frame = silentFrame(44100, 2, 128)
+        self.analyser = FixedAnalyser()
+        self.paths = {}
+        for name in ["a", "b", "morning", "news", "jingle", "request"]:
+            path = os.path.join(folder, name + ".mp3")
+            with open(path, "wb") as f:
+                f.write(frame.data * round(SEAM_SECONDS / frame.header.duration))
+            self.paths[name] = path
+            self.analyser.known[path] = Measurement(-16.0, -10.0, 0.0, None, duration=SEAM_SECONDS)
+        self.clock = Clock()
+        self.seams = FakeSeams()
+        self.ordered: list[float] = []
+
+    def source(self, hard: bool, start: timedelta, jingles: bool = False) -> ScheduledSource:
+        """
+        Make a scheduled source whose default block plays a and b, with a
+        block from 06:00 playing morning (or news when it starts hard),
+        started at C{start} after midnight.
+        """
+        self.clock.advance((MONDAY + start).timestamp() - self.clock.seconds())
+        name = "news" if hard else "morning"
+        block = Block(name, parseWhen("daily 06:00-07:00"), ListTracks([self.paths[name]]), hard=hard)
+        default = Block("default", None, ListTracks([self.paths["a"], self.paths["b"]]))
+        self.tracks = ScheduledTracks(
+            [block],
+            default,
+            self.clock,
+            zone=ZONE,
+            jingles=ListTracks([self.paths["jingle"]]) if jingles else None,
+            jinglePolicy=JinglePolicy(everyTracks=1 if jingles else None),
+            tagsOf=lambda p: ("", p),
+        )
+        source = ScheduledSource(
+            self.tracks,
+            clock=self.clock,
+            titleOf=lambda p: os.path.basename(p)[:-4],
+            name="/stream",
+            leveller=Leveller(self.analyser, None, False),  # type: ignore[arg-type]
+        )
+        source.seams = self.seams  # type: ignore[assignment]
+        self.addCleanup(source.close)
+        return source
+
+    def play(self, source: ScheduledSource, seconds: int) -> list[tuple[float, str]]:
+        """
+        Pull a second of audio each second, making each seam ready as soon
+        as it is ordered; return the title changes, with their times.
+        """
+        titles = []
+        for _ in range(seconds):
+            for item in source.pull(1.0):
+                if isinstance(item, TitleChange):
+                    titles.append((self.clock.seconds(), item.title))
+            for seam in self.seams.seams[len(self.ordered) :]:
+                self.ordered.append(self.clock.seconds())
+                self.seams.finish(seam)
+            self.clock.advance(1)
+        return titles
+
+    def test_softStartCrossfaded(self) -> None:
+        """
+        A track starting 30 s before a soft block ends 10 s into it: the
+        next one is chosen a few seconds before the cut, from the block on
+        at the cut (not the block on when it was chosen), and the seam
+        into it plays; the cut is on time.
+        """
+        source = self.source(hard=False, start=timedelta(hours=5, minutes=59, seconds=30))
+        titles = self.play(source, 15)
+        self.assertEqual(self.seams.seams, [], "chosen too early")
+        titles += self.play(source, 30)
+        six = (MONDAY + timedelta(hours=6)).timestamp()
+        plan = self.seams.seams[0].plan
+        self.assertEqual((plan.outgoing.path, plan.incoming.path), (self.paths["a"], self.paths["morning"]))
+        self.assertLess(self.ordered[0], six, "chosen before the block began")
+        cutAt = six - 30 + plan.cut
+        self.assertGreater(cutAt - self.ordered[0], 1.0)
+        # The choice is made at a read, and a read is 4 s at 128 kbps.
+        self.assertLess(cutAt - self.ordered[0], CHOOSE_AHEAD + 5.0)
+        self.assertEqual([title for _, title in titles], ["a", "morning"])
+        # The title in the seam's middle goes out in the pull that covers
+        # it (each pull is a frame over its second: 0.7 s ahead by then).
+        titleAt = six - 30 + plan.cut + plan.titleAt * FRAME_SECONDS
+        self.assertLess(abs(titles[1][0] - titleAt), 2.0)
+        self.assertEqual(source.crossfades, 1)
+        self.assertEqual(self.tracks.current.name, "morning")  # type: ignore[union-attr]
+
+    def test_cueTitlesAfterSeam(self) -> None:
+        """
+        A re-aired recording faded into announces its cue sheet's first
+        title in the seam, and its later titles at their offsets (counted
+        from the seam's middle, where its first title goes out).
+        """
+        path = self.paths["morning"]
+        tracks = [CueTrack(0, "Alice - Hello"), CueTrack(20 * 44100 // 1152 * 1152, "Bob - Song")]
+        with open(path[:-4] + ".cue", "w", encoding="utf-8") as sheet:
+            sheet.write(cueSheet("morning.mp3", "alice", tracks, 44100))
+        source = self.source(hard=False, start=timedelta(hours=5, minutes=59, seconds=30))
+        titles = self.play(source, 70)
+        self.assertEqual([title for _, title in titles], ["a", "Alice - Hello", "Bob - Song"])
+        self.assertLess(abs(titles[2][0] - titles[1][0] - 20), 2.0)
+        self.assertEqual(source.crossfades, 1)
+
+    def test_hardStartNotCrossed(self) -> None:
+        """
+        When a block starts hard before the expected cut, nothing is
+        chosen ahead: the block's start cuts the track on time, cleanly.
+        """
+        source = self.source(hard=True, start=timedelta(hours=5, minutes=59, seconds=30))
+        titles = self.play(source, 35)
+        six = (MONDAY + timedelta(hours=6)).timestamp()
+        self.assertEqual([title for _, title in titles], ["a", "news"])
+        self.assertEqual(titles[1][0], six)
+        self.assertEqual(self.seams.seams, [])
+        self.assertEqual(source.hardStarts.cuts, 1)
+
+    def test_hardStartAfterChoice(self) -> None:
+        """
+        A block starting hard after the next track was chosen ahead (the
+        source was not pulled for a while, so the cut came later than
+        expected) takes the choice back: the block's track plays at its
+        start, and the track chosen is no longer in the rotation's history.
+        """
+        source = self.source(hard=True, start=timedelta(hours=5, minutes=59))
+        self.play(source, 35)
+        self.assertEqual(self.seams.seams[0].plan.incoming.path, self.paths["b"])
+        self.assertEqual(self.tracks.history[-1].path, self.paths["b"])
+        # The track chosen ahead is foreseen first, then the block's next.
+        self.assertEqual(source.upcomingTitles(2), ["b", "a"])
+        self.clock.advance(30)
+        titles = self.play(source, 3)
+        self.assertEqual([title for _, title in titles], ["news"])
+        self.assertEqual(source.hardStarts.cuts, 1)
+        self.assertEqual([played.path for played in self.tracks.history], [self.paths["a"], self.paths["news"]])
+
+    def test_requestFirst(self) -> None:
+        """
+        A request waiting when the next track is chosen ahead comes first,
+        and is faded into.
+        """
+        source = self.source(hard=False, start=timedelta(hours=4))
+        self.tracks.requests = RequestQueue(self.clock)
+        self.play(source, 1)
+        self.tracks.requests.add(self.paths["request"], "request.mp3", "request", "", "192.0.2.1")
+        self.play(source, 34)
+        self.assertEqual(self.seams.seams[0].plan.incoming.path, self.paths["request"])
+        self.assertEqual(self.tracks.history[-1].path, self.paths["request"])
+
+    def test_withdraw(self) -> None:
+        """
+        L{ScheduledTracks.withdraw} takes back a choice: the same track
+        (or jingle) is chosen again, the counts as they were.
+        """
+        self.source(hard=False, start=timedelta(hours=4), jingles=True)
+        first = self.tracks.nextPass()
+        jingle = self.tracks.chooseAt(self.clock.seconds() + 5)
+        self.assertEqual((first, jingle, self.tracks.jinglesPlayed), ([self.paths["a"]], [self.paths["jingle"]], 1))
+        self.tracks.withdraw()
+        self.assertEqual(self.tracks.jinglesPlayed, 0)
+        self.assertEqual(self.tracks.nextPass(), jingle)
+        track = self.tracks.chooseAt(self.clock.seconds() + 5)
+        self.assertEqual(track, [self.paths["b"]])
+        history = list(self.tracks.history)
+        self.tracks.withdraw()
+        self.assertEqual(list(self.tracks.history), history[:-1])
+        self.assertEqual(self.tracks.chooseAt(self.clock.seconds() + 5), track)
 
 
 class ConfigurationTests(SynchronousTestCase):

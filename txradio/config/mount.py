@@ -207,7 +207,8 @@ class MountConfig:
         None,
         kind=Seconds(MAX_CROSSFADE),
         help="Fade each playlist track into the next over this many seconds (e.g. 3).",
-        doc="It applies to the mount's `playlist`. Only the seam is re-encoded: ffmpeg mixes the end of one track "
+        doc="It applies to the mount's `playlist`, and to its blocks and jingles (the programme clock then chooses "
+        "each next track a few seconds ahead; a block starting hard still cuts cleanly, on time). Only the seam is re-encoded: ffmpeg mixes the end of one track "
         "with the start of the next in a child process while the first plays, and the rest of both tracks "
         "passes through as their own frames. The tracks are measured as for `loudness` (at unity gain when "
         "`loudness` is off), so it needs ffmpeg; a seam not ready in time, a track under three times the "

@@ -10,7 +10,11 @@ only asks the clock what time it is, and lists and tags files.
 
 L{ScheduledTracks} hands L{PlaylistSource} one track per pass, chosen at
 the moment the track before it ends, so a block whose start is soft begins
-at the first track change after its start, with no read-ahead to undo.
+at the first track change after its start.  With a crossfade the next track
+is chosen a few seconds ahead instead, for the moment the cut is expected
+(L{ScheduledTracks.chooseAt}); a block starting hard before then prevents
+it, and one that cuts in anyway takes the choice back
+(L{ScheduledTracks.withdraw}).
 """
 
 from __future__ import annotations
@@ -19,12 +23,13 @@ import os
 from collections import deque
 from collections.abc import Callable, Sequence
 from contextlib import suppress
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, tzinfo
 
 from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.logger import Logger
 
+from txradio.sources.loudness import TrackPlan
 from txradio.sources.playlist import PlaylistSource, Tracks
 from txradio.sources.reair import CueMarks, readCueTitles
 from txradio.sources.requests import RequestQueue
@@ -49,6 +54,15 @@ HISTORY = 500
 
 LOOKAHEAD = 200
 """Tracks of a pass considered when choosing the next one."""
+
+CHOOSE_AHEAD = 12.0
+"""Seconds of audio before a track's crossfade cut when the next track is
+chosen (a read is up to 4 s; the seam must be ordered 1 s ahead)."""
+
+HARD_MARGIN = 2.0
+"""Seconds past the expected end of the track playing (its cut plus the
+crossfade: it plays on if its seam is late) within which a block starting
+hard prevents choosing ahead."""
 
 
 def readArtistTitle(path: str) -> tuple[str, str]:
@@ -97,6 +111,28 @@ class Block:
     rotation: Rotation = field(default_factory=Rotation)
     when: str = ""
     plays: str = ""
+
+
+@dataclass(frozen=True)
+class _Undo:
+    """
+    What L{ScheduledTracks.withdraw} needs to take back a choice.
+
+    @ivar current: the block that chose before it.
+    @ivar tracksSinceJingle: the count before it.
+    @ivar lastJingleAt: the last jingle's time before it.
+    @ivar path: the track chosen, or L{None} before it is.
+    @ivar back: the pass it was taken from (a block's, or the jingles'),
+        or L{None} for a request.
+    @ivar jingle: whether it is a jingle.
+    """
+
+    current: Block | None
+    tracksSinceJingle: int
+    lastJingleAt: float | None
+    path: str | None = None
+    back: deque[str] | None = None
+    jingle: bool = False
 
 
 class ScheduledTracks:
@@ -153,6 +189,8 @@ class ScheduledTracks:
         self._tracksSinceJingle = 0
         self._lastJingleAt: float | None = None
         self.requests: RequestQueue | None = None  # listener requests, played after a due jingle
+        self._undo: _Undo | None = None
+        self._returned: str | None = None
 
     def now(self) -> datetime:
         """
@@ -190,12 +228,26 @@ class ScheduledTracks:
 
     def nextPass(self) -> list[str]:
         """
-        Choose what plays next.
+        Choose what plays next, now.
 
         @return: one path.
         @raise NoTracks: when the block on now has nothing to play.
         """
-        now = self.now()
+        return self.chooseAt(self._clock.seconds())
+
+    def chooseAt(self, at: float) -> list[str]:
+        """
+        Choose what plays next, for a track that starts at C{at} (a little
+        ahead of now, for a crossfade into it): a jingle when one is due
+        then, else the next track of the block on then.  The choice is
+        committed (rotation, jingle count) until L{withdraw}n.
+
+        @param at: when the track starts, in seconds since the epoch.
+        @return: one path.
+        @raise NoTracks: when the block on then has nothing to play.
+        """
+        now = datetime.fromtimestamp(at, self.zone)
+        self._undo = _Undo(self.current, self._tracksSinceJingle, self._lastJingleAt)
         if self.jingles is not None and jingleDue(
             self.jinglePolicy, self._tracksSinceJingle, self._lastJingleAt, now, self._startedAt
         ):
@@ -204,14 +256,20 @@ class ScheduledTracks:
                 self._tracksSinceJingle = 0
                 self._lastJingleAt = now.timestamp()
                 self.jinglesPlayed += 1
+                self._undo = replace(self._undo, path=path, back=self._jingleQueue, jingle=True)
                 return [path]
         block = self.blockAt(now)
         # A request waits for the first track of a block starting hard.
         hardStart = block.hard and block is not self.current
-        requested = self.requests.take() if self.requests is not None and not hardStart else None
+        requested = None
+        if not hardStart:
+            requested, self._returned = self._returned, None
+            if requested is None and self.requests is not None:
+                requested = self.requests.take()
         if requested is not None:
             self.history.append(self._played(requested, now.timestamp()))
             self._tracksSinceJingle += 1
+            self._undo = replace(self._undo, path=requested)
             return [requested]
         if block is not self.current:
             self._log.info(
@@ -232,7 +290,31 @@ class ScheduledTracks:
         del queue[chosen]
         self.history.append(self._played(path, at))
         self._tracksSinceJingle += 1
+        self._undo = replace(self._undo, path=path, back=queue)
         return [path]
+
+    def withdraw(self) -> None:
+        """
+        Take back the last choice, which will not play (a block starting
+        hard cut in before it): the track goes back to the front of its
+        block's pass (a jingle to its rotation, a request plays at the next
+        choice that takes requests), and the rotation and jingle counts are
+        as they were before it.
+        """
+        undo, self._undo = self._undo, None
+        if undo is None or undo.path is None:
+            return
+        self.current = undo.current
+        self._tracksSinceJingle = undo.tracksSinceJingle
+        self._lastJingleAt = undo.lastJingleAt
+        if not undo.jingle and self.history and self.history[-1].path == undo.path:
+            self.history.pop()
+        if undo.jingle:
+            self.jinglesPlayed -= 1
+        if undo.back is not None:
+            undo.back.appendleft(undo.path)
+        else:
+            self._returned = undo.path
 
     def upcoming(self, count: int) -> list[str]:
         """
@@ -442,11 +524,19 @@ class ScheduledSource(PlaylistSource):
         """
         PlaylistSource._startTrack(self, first)
         assert self.path is not None
-        mark = self._pending[-1]
+        # Its title is the last one read ahead: just put in, or in the
+        # middle of the crossfade seam that led into it.
+        pending = self._pending
+        index = len(pending) - 1
+        while index >= 0 and type(pending[index]) is not TitleChange:
+            index -= 1
+        if index < 0:
+            return  # the seam's title is already handed out
+        mark = pending[index]
         assert isinstance(mark, TitleChange)
         announced = self.cueMarks.started(self.path, mark)
         if announced is not mark:
-            self._pending[-1] = announced
+            pending[index] = announced
             self._trackTitle = announced.title
 
     def _cut(self, block: Block) -> None:
@@ -462,7 +552,25 @@ class ScheduledSource(PlaylistSource):
         )
         self._closeFile()
         self._pending.clear()
+        self._withdraw()
         self._afterTrack()
+
+    def reload(self) -> None:
+        """
+        Read the blocks' lists again at the next choice; a track already
+        chosen ahead for a crossfade is taken back.
+        """
+        self._withdraw()
+        PlaylistSource.reload(self)
+
+    def _withdraw(self) -> None:
+        """
+        Take back the track chosen ahead for a crossfade, if any: it will
+        not play next.
+        """
+        if self._queue:
+            self._queue.clear()
+            self.tracks.withdraw()
 
     def _requested(self) -> str | None:
         return None  # the track list takes requests, after a due jingle
@@ -471,10 +579,75 @@ class ScheduledSource(PlaylistSource):
         return None  # likewise
 
     def _startPass(self, ahead: bool = False) -> bool:
-        # The schedule chooses each track when its turn comes (blocks and
-        # jingles depend on the time), never ahead: a crossfade needs the
-        # next track known, so on the programme clock it is a clean cut.
-        return False if ahead else PlaylistSource._startPass(self)
+        """
+        Choose the next track: when its turn comes, or, for a crossfade,
+        once the track playing is within L{CHOOSE_AHEAD} seconds of its
+        cut, for the moment the cut is expected (the block on then, a
+        jingle due then).  Never across a block starting hard before the
+        track ends: that block's start cuts cleanly, on time.
+
+        @param ahead: whether it is asked for a crossfade, while the track
+            before still plays.
+        @return: whether a track was chosen.
+        """
+        if not ahead:
+            return PlaylistSource._startPass(self)
+        at = self._cutExpected()
+        # Without its seam ready in time the track plays on to its end.
+        if at is None or self._hardStartBy(at + self.seams.seconds + HARD_MARGIN):  # type: ignore[union-attr]
+            return False
+        try:
+            paths = self.tracks.chooseAt(at)
+        except NoTracks:
+            return False  # said when its turn comes
+        self._queue.extend(paths)
+        if self._leveller is not None:
+            self._leveller.prepare(paths)
+        return True
+
+    def _cutExpected(self) -> float | None:
+        """
+        @return: when the track playing is expected to give way to the
+            next (the source hands out its cut), once that is within
+            L{CHOOSE_AHEAD} seconds of audio; else L{None}.
+        """
+        maker, leveller, path = self.seams, self._leveller, self.path
+        if maker is None or leveller is None or path is None:
+            return None
+        plan = self._measured or leveller.planFor(path)
+        end = None if plan is None else (plan.keepUntil if plan.keepUntil is not None else plan.duration)
+        if end is None:
+            return None
+        ahead = end - maker.seconds - self._trackTime
+        if ahead > CHOOSE_AHEAD:
+            return None
+        waiting = sum(item.header.duration for item in self._pending if type(item) is Frame)  # type: ignore[union-attr]
+        return self._clock.seconds() + waiting + max(ahead, 0.0)  # type: ignore[union-attr]
+
+    def _hardStartBy(self, at: float) -> bool:
+        """
+        @param at: a moment, in seconds since the epoch.
+        @return: whether a block starts hard from now until then.
+        """
+        for moment, block in self.tracks.changes(4):
+            if moment.timestamp() > at:
+                return False
+            if block.hard:
+                return True
+        return False
+
+    def _startPlan(self, path: str, into: TrackPlan | None = None) -> None:
+        """
+        A track opens: beyond L{PlaylistSource._startPlan}, have the tracks
+        the schedule foresees after it measured while it plays, so that a
+        crossfade into the one chosen is ready in time.
+
+        @param path: the track.
+        @param into: its plan when a crossfade seam led into it.
+        """
+        PlaylistSource._startPlan(self, path, into)
+        if self._leveller is not None and not self._queue:
+            self._leveller.prepare([path, *self.tracks.upcoming(self._leveller.lookahead)])
 
     def upcoming(self) -> str | None:
         """
@@ -506,11 +679,13 @@ class ScheduledSource(PlaylistSource):
     def forecast(self, count: int) -> list[tuple[str, str]]:
         """
         @param count: how many.
-        @return: C{(path, title)} of the tracks L{ScheduledTracks.upcoming}
+        @return: C{(path, title)} of the track already chosen ahead for a
+            crossfade, if any, then of those L{ScheduledTracks.upcoming}
             foresees.
         """
         out = []
-        for path in self.tracks.upcoming(count):
+        chosen = list(self._queue)[:count]
+        for path in chosen + self.tracks.upcoming(count - len(chosen)):
             cues = readCueTitles(path)
             if cues and cues[0][0] == 0:
                 out.append((path, cues[0][1]))  # a recorded show: its first title
@@ -538,7 +713,13 @@ class ScheduledSource(PlaylistSource):
 
 
 def scheduledTracksFor(
-    blocks: Sequence[Block], default: Block, clock: IReactorTime, zoneName: str, jingles: Tracks | None, policy: JinglePolicy, name: str
+    blocks: Sequence[Block],
+    default: Block,
+    clock: IReactorTime,
+    zoneName: str,
+    jingles: Tracks | None,
+    policy: JinglePolicy,
+    name: str,
 ) -> ScheduledTracks:
     """
     Make a mount's scheduled track list from built blocks.
