@@ -207,6 +207,21 @@ class ForecastTests(SynchronousTestCase):
         self.assertEqual(requests, [started + 100, started + 130])
         self.assertEqual(coming[2].expected, started + 220)
 
+    def test_chosenAheadBeforeRequests(self) -> None:
+        """
+        A track already chosen ahead for a crossfade plays before the
+        requests waiting, so it is listed before them, then the requests,
+        then the rest of the forecast.
+        """
+        started = self.onAir()
+        self.source._queue.append(self.paths["b"])  # as choosing early leaves it
+        self.queue.add(self.paths["req"], "req.mp3", "Req", "", "192.0.2.1")
+        self.assertEqual(self.source.chosenAhead(), [(self.paths["b"], "b.mp3")])
+        coming, requests = comingNext(self.station, self.clock.seconds(), 3, lengthOf)
+        self.assertEqual([(c.title, c.request) for c in coming][:2], [("b.mp3", False), ("Req", True)])
+        self.assertEqual(coming[0].expected, started + 100)
+        self.assertEqual(requests, [started + 190])
+
     def test_readAhead(self) -> None:
         """
         Once the next track is read ahead, it is expected when the audio

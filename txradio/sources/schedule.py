@@ -679,13 +679,28 @@ class ScheduledSource(PlaylistSource):
     def forecast(self, count: int) -> list[tuple[str, str]]:
         """
         @param count: how many.
+        @return: C{(path, title)} of the tracks already chosen ahead for a
+            crossfade (L{chosenAhead}), then of those
+            L{ScheduledTracks.upcoming} foresees.
+        """
+        chosen = self.chosenAhead()[:count]
+        return chosen + self._titled(self.tracks.upcoming(count - len(chosen)))
+
+    def chosenAhead(self) -> list[tuple[str, str]]:
+        """
         @return: C{(path, title)} of the track already chosen ahead for a
-            crossfade, if any, then of those L{ScheduledTracks.upcoming}
-            foresees.
+            crossfade, if any: it plays before any request waiting.
+        """
+        return self._titled(list(self._queue))
+
+    def _titled(self, paths: list[str]) -> list[tuple[str, str]]:
+        """
+        @param paths: tracks.
+        @return: each with the title it will show: a recorded show's first
+            cue title, else its tags' title, else its file name.
         """
         out = []
-        chosen = list(self._queue)[:count]
-        for path in chosen + self.tracks.upcoming(count - len(chosen)):
+        for path in paths:
             cues = readCueTitles(path)
             if cues and cues[0][0] == 0:
                 out.append((path, cues[0][1]))  # a recorded show: its first title

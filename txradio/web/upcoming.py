@@ -123,8 +123,11 @@ def _foreseen(
         first = None if ahead is None else now + ahead[1]
         if ahead is not None:
             runs.append((ahead[0], programme.trackPath, False))
+        # A track chosen ahead for a crossfade plays before the requests.
+        chosen = programme.chosenAhead()
+        runs += [(title, path, False) for path, title in chosen]
         runs += [(r.display, r.path, True) for r in requests]
-        runs += [(title, path, False) for path, title in programme.forecast(count)]
+        runs += [(title, path, False) for path, title in programme.forecast(count)[len(chosen) :]]
     else:
         first = None
         title = programme.upcoming()  # type: ignore[union-attr]
