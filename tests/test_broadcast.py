@@ -455,3 +455,112 @@ class BurstAfterGapTests(SynchronousTestCase):
         markers = markersOf(broadcaster.addListener(RecordingListener()))
         self.assertIn(60, markers)
         self.assertGreater(len(markers), 1)
+
+
+class SlicedFanOutTests(SynchronousTestCase):
+    """
+    With more listeners than L{Broadcaster.fanoutSlice}, a tick's chunk
+    reaches them over several reactor turns, each listener once, in stream
+    order.
+    """
+
+    def makeStation(self, count: int, fanoutSlice: int = 2):
+        """
+        Make a broadcaster on a fake clock with C{count} listeners attached
+        before its first tick, and start it: the first tick runs at once.
+        """
+        clock = Clock()
+        broadcaster = Broadcaster(FakeFrameSource(), clock=clock, tickInterval=0.5, fanoutSlice=fanoutSlice)
+        listeners = [RecordingListener() for _ in range(count)]
+        for listener in listeners:
+            broadcaster.addListener(listener)
+        broadcaster.startService()
+        return broadcaster, clock, listeners
+
+    def assertContiguous(self, chunks: list[Chunk]) -> None:
+        """
+        Assert that C{chunks} follow each other in the stream, without gap
+        or overlap.
+        """
+        for before, after in zip(chunks, chunks[1:]):
+            self.assertEqual(after.position, before.position + len(before.data))
+
+    def test_slices(self) -> None:
+        """
+        A tick writes to the first C{fanoutSlice} listeners; the others get
+        the same chunk object once the clock advances by 0 (the next
+        reactor turns).
+        """
+        broadcaster, clock, listeners = self.makeStation(5)
+        self.assertEqual([len(each.chunks) for each in listeners], [1, 1, 0, 0, 0])
+        clock.advance(0)
+        chunk = listeners[0].chunks[0]
+        for listener in listeners:
+            self.assertEqual(len(listener.chunks), 1)
+            self.assertIs(listener.chunks[0], chunk)
+        self.assertEqual(len(clock.getDelayedCalls()), 1)
+
+    def test_smallStationInOneTurn(self) -> None:
+        """
+        With no more listeners than C{fanoutSlice}, every listener gets the
+        chunk in the tick itself and nothing is scheduled but the next tick.
+        """
+        broadcaster, clock, listeners = self.makeStation(5, fanoutSlice=5)
+        self.assertEqual([len(each.chunks) for each in listeners], [1] * 5)
+        self.assertEqual(len(clock.getDelayedCalls()), 1)
+
+    def test_joinDuringFanOut(self) -> None:
+        """
+        A listener that joins while a fan-out is under way gets that chunk
+        in its burst, not from the fan-out, and the next tick's chunk next.
+        """
+        broadcaster, clock, listeners = self.makeStation(5)
+        newcomer = RecordingListener()
+        burst = broadcaster.addListener(newcomer)
+        clock.advance(0)
+        self.assertEqual(newcomer.chunks, [])
+        clock.advance(0.5)
+        clock.advance(0)
+        self.assertEqual(len(newcomer.chunks), 1)
+        self.assertContiguous(burst + newcomer.chunks)
+        self.assertEqual(listeners[-1].chunks[-1], newcomer.chunks[0])
+
+    def test_leaveDuringFanOut(self) -> None:
+        """
+        A listener that leaves while a fan-out is under way gets nothing
+        more; the others are served.
+        """
+        broadcaster, clock, listeners = self.makeStation(5)
+        broadcaster.removeListener(listeners[3])
+        clock.advance(0)
+        self.assertEqual([len(each.chunks) for each in listeners], [1, 1, 1, 0, 1])
+
+    def test_nextTickFinishesFanOut(self) -> None:
+        """
+        A tick that finds the previous fan-out unfinished (the reactor was
+        busy) completes it before sending its own chunk, so every listener
+        gets both, in order, once.
+        """
+        broadcaster, clock, listeners = self.makeStation(5)
+        clock.rightNow += 0.5
+        broadcaster.tick()
+        clock.advance(0)
+        for listener in listeners:
+            self.assertEqual(len(listener.chunks), 2)
+            self.assertContiguous(listener.chunks)
+            self.assertIs(listener.chunks[1], listeners[0].chunks[1])
+
+    def test_stopCancelsFanOut(self) -> None:
+        """
+        Stopping the station during a fan-out leaves no timer behind.
+        """
+        broadcaster, clock, listeners = self.makeStation(5)
+        broadcaster.stopService()
+        self.assertEqual(clock.getDelayedCalls(), [])
+        self.assertEqual([each.reasons for each in listeners], [["station stopped"]] * 5)
+
+    def test_sliceAtLeastOne(self) -> None:
+        """
+        A slice of fewer than one listener is refused.
+        """
+        self.assertRaises(ValueError, Broadcaster, FakeFrameSource(), Clock(), fanoutSlice=0)

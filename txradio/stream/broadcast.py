@@ -19,7 +19,7 @@ from math import floor
 from typing import cast
 
 from twisted.application.service import Service
-from twisted.internet.interfaces import IReactorTime
+from twisted.internet.interfaces import IDelayedCall, IReactorTime
 from twisted.internet.task import LoopingCall
 from twisted.logger import Logger
 
@@ -39,6 +39,13 @@ DEFAULT_BURST = 65536
 
 TITLE_HISTORY = 50
 """Titles a broadcaster remembers in L{Broadcaster.history}."""
+
+DEFAULT_FANOUT_SLICE = 1000
+"""
+Listeners written to in one reactor turn; a tick's chunk reaches the rest
+over the following turns, so that connections being accepted meanwhile
+need not wait for the whole audience (see L{Broadcaster.fanoutSlice}).
+"""
 
 DEFAULT_MAX_CATCH_UP = 2.0
 """
@@ -94,9 +101,7 @@ class Chunk:
         if start == 0:
             return self
         blockThere = self.blockAt(start)
-        marks = ((0, blockThere),) + tuple(
-            (offset - start, block) for offset, block in self.marks if offset > start
-        )
+        marks = ((0, blockThere),) + tuple((offset - start, block) for offset, block in self.marks if offset > start)
         return Chunk(
             self.data[start:],
             tuple(offset - start for offset in self.frameStarts if offset >= start),
@@ -199,6 +204,14 @@ class Broadcaster(Service):
         carrying it, or L{None}.
     @ivar history: the last L{TITLE_HISTORY} titles as C{(when, title)}
         pairs, C{when} in the clock's seconds, the most recent last.
+    @ivar fanoutSlice: the most listeners a tick writes to in one reactor
+        turn.  With more, the tick writes to the first C{fanoutSlice} of
+        them (in the order they joined) and the rest get the same chunk in
+        slices on the following turns (C{callLater(0, ...)}), so that the
+        reactor accepts connections and serves requests in between.  A
+        listener that joins meanwhile is not among them: its burst already
+        holds the chunk.  One that leaves meanwhile is skipped.  A tick that
+        finds the previous fan-out unfinished finishes it first.
     """
 
     _log = Logger()
@@ -212,6 +225,7 @@ class Broadcaster(Service):
         lead: float | None = None,
         maxCatchUp: float = DEFAULT_MAX_CATCH_UP,
         name: str = "",
+        fanoutSlice: int = DEFAULT_FANOUT_SLICE,
     ) -> None:
         """
         @param source: where the frames come from.
@@ -223,7 +237,11 @@ class Broadcaster(Service):
         @param maxCatchUp: seconds of lateness after which the broadcaster
             starts its pacing clock afresh instead of catching up.
         @param name: a name for the log, e.g. the mount.
+        @param fanoutSlice: the most listeners written to in one reactor
+            turn (at least 1).
         """
+        if fanoutSlice < 1:
+            raise ValueError(f"fanoutSlice must be at least 1, not {fanoutSlice}")
         if clock is None:
             from twisted.internet import reactor
 
@@ -252,6 +270,9 @@ class Broadcaster(Service):
         self.onTitleChange: Callable[[str], None] | None = None
         self.metadataURL: Callable[[str], str | None] | None = None
         self._due: float | None = None
+        self.fanoutSlice = fanoutSlice
+        self._fanout: tuple[Chunk, list[IListener], int] | None = None
+        self._fanoutCall: IDelayedCall | None = None
         self._loop = LoopingCall(self.tick)
         self._loop.clock = clock
 
@@ -279,6 +300,7 @@ class Broadcaster(Service):
         Service.stopService(self)
         if self._loop.running:
             self._loop.stop()
+        self._cancelFanout()
         for listener in list(self._listeners):
             listener.disconnect(STATION_STOPPED)
         self._listeners.clear()
@@ -355,6 +377,10 @@ class Broadcaster(Service):
         changes, a hand-over from a live source to the playlist) never
         makes one.
         """
+        if self._fanout is not None:
+            # The reactor was too busy to finish the last fan-out: its
+            # chunk goes first, so that every listener keeps stream order.
+            self._finishFanout()
         now = self._clock.seconds()
         self._measureLateness(now)
         if self._anchor is None:
@@ -379,10 +405,63 @@ class Broadcaster(Service):
                 self.recent.clear()
             return
         self.recent.append(chunk)
-        for listener in list(self._listeners):
-            listener.deliver(chunk)
         for observer in list(self._observers):
             observer.deliver(chunk)
+        if len(self._listeners) <= self.fanoutSlice:
+            for listener in list(self._listeners):
+                listener.deliver(chunk)
+            return
+        self._fanout = (chunk, list(self._listeners), 0)
+        self._fanoutUpTo(self.fanoutSlice)
+
+    def _continueFanout(self) -> None:
+        """
+        Write the pending chunk to the next slice of listeners (a reactor
+        turn after the last).
+        """
+        self._fanoutCall = None
+        assert self._fanout is not None
+        self._fanoutUpTo(self._fanout[2] + self.fanoutSlice)
+
+    def _fanoutUpTo(self, end: int) -> None:
+        """
+        Write the pending chunk to the listeners waiting for it, up to the
+        C{end}th, skipping those that left; schedule the rest, if any, for
+        the next reactor turn.
+
+        @param end: the index in the fan-out's listeners to stop before.
+        """
+        assert self._fanout is not None
+        chunk, targets, start = self._fanout
+        attached = self._listeners
+        for listener in targets[start:end]:
+            if listener in attached:
+                listener.deliver(chunk)
+        if end < len(targets):
+            self._fanout = (chunk, targets, end)
+            self._fanoutCall = self._clock.callLater(0, self._continueFanout)
+        else:
+            self._fanout = None
+
+    def _finishFanout(self) -> None:
+        """
+        Write the pending chunk to every listener still waiting for it, at
+        once.
+        """
+        assert self._fanout is not None
+        if self._fanoutCall is not None:
+            self._fanoutCall.cancel()
+            self._fanoutCall = None
+        self._fanoutUpTo(len(self._fanout[1]))
+
+    def _cancelFanout(self) -> None:
+        """
+        Drop the pending fan-out, if any: the station stops.
+        """
+        if self._fanoutCall is not None:
+            self._fanoutCall.cancel()
+            self._fanoutCall = None
+        self._fanout = None
 
     def _measureLateness(self, now: float) -> None:
         """
