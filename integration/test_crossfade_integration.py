@@ -19,7 +19,7 @@ import os
 from typing import Any
 
 from twisted.internet import reactor
-from twisted.internet.defer import DeferredList, inlineCallbacks
+from twisted.internet.defer import inlineCallbacks
 from twisted.internet.task import deferLater
 from twisted.trial.unittest import TestCase
 
@@ -34,7 +34,7 @@ from integration._realpeers import (
     startTap,
     titlesInOrder,
 )
-from integration.test_loudness_integration import PLAYER_TROUBLE, decibels
+from integration.test_loudness_integration import PLAYER_TROUBLE, decibels, makeTones
 from integration.test_transcode_integration import splitICY, titleTimes
 
 TRACKS = [
@@ -156,20 +156,7 @@ class CrossfadeTests(TestCase):
         requireProgram("mpg123")
         self.folder = os.path.abspath(self.mktemp())
         os.makedirs(self.folder)
-        made = []
-        delay = int(SILENCE * 1000)
-        for name, title, frequency, gain in TRACKS:
-            args = [
-                "ffmpeg", "-nostdin", "-v", "error", "-y",
-                "-f", "lavfi", "-i",
-                f"sine=frequency={frequency}:duration={TONE}:sample_rate=44100,volume={gain}dB,"
-                f"adelay={delay},apad=pad_dur={SILENCE}",
-                "-ac", "2", "-ar", "44100", "-c:a", "libmp3lame", "-b:a", "128k",
-                "-metadata", f"title={title}", "-metadata", "artist=Test",
-                os.path.join(self.folder, name),
-            ]  # fmt: skip
-            made.append(run(self, args, 30))
-        yield DeferredList(made, fireOnOneErrback=True, consumeErrors=True)
+        yield makeTones(self, self.folder, TRACKS, TONE, SILENCE)
 
     @inlineCallbacks
     def decode(self, path: str) -> Any:

@@ -16,7 +16,7 @@ import os
 from typing import Any
 
 from twisted.internet import reactor
-from twisted.internet.defer import DeferredList, inlineCallbacks
+from twisted.internet.defer import Deferred, DeferredList, inlineCallbacks
 from twisted.internet.task import deferLater
 from twisted.trial.unittest import TestCase
 
@@ -66,6 +66,35 @@ def decibels(samples: array.array, start: int, stop: int) -> float:
     return 10 * math.log10(power / 32768.0**2) if power else -math.inf
 
 
+
+def makeTones(case: TestCase, folder: str, tracks: list, tone: float, silence: float) -> Deferred:
+    """
+    Encode test tracks with real ffmpeg: each a sine tone at its own level
+    with C{silence} seconds of silence at both ends, 128 kbps stereo MP3s
+    with their titles.
+
+    @param case: the test (for the children's time limits and clean-up).
+    @param folder: where the files go.
+    @param tracks: C{(file name, title, frequency, gain in dB)} each.
+    @param tone: seconds of tone in each.
+    @param silence: seconds of silence at each end.
+    @return: a L{Deferred} firing when every file is written.
+    """
+    made = []
+    delay = int(silence * 1000)
+    for name, title, frequency, gain in tracks:
+        args = [
+            "ffmpeg", "-nostdin", "-v", "error", "-y",
+            "-f", "lavfi", "-i",
+            f"sine=frequency={frequency}:duration={tone}:sample_rate=44100,volume={gain}dB,"
+            f"adelay={delay},apad=pad_dur={silence}",
+            "-ac", "2", "-ar", "44100", "-c:a", "libmp3lame", "-b:a", "128k",
+            "-metadata", f"title={title}", "-metadata", "artist=Test",
+            os.path.join(folder, name),
+        ]  # fmt: skip
+        made.append(run(case, args, 30))
+    return DeferredList(made, fireOnOneErrback=True, consumeErrors=True)
+
 class LoudnessTests(TestCase):
     """
     A real radio, real ffmpeg analyses, real sockets and decoders.
@@ -79,20 +108,7 @@ class LoudnessTests(TestCase):
         requireProgram("mpg123")
         self.folder = os.path.abspath(self.mktemp())
         os.makedirs(self.folder)
-        made = []
-        delay = int(SILENCE * 1000)
-        for name, title, frequency, gain in TRACKS:
-            args = [
-                "ffmpeg", "-nostdin", "-v", "error", "-y",
-                "-f", "lavfi", "-i",
-                f"sine=frequency={frequency}:duration={TONE}:sample_rate=44100,volume={gain}dB,"
-                f"adelay={delay},apad=pad_dur={SILENCE}",
-                "-ac", "2", "-ar", "44100", "-c:a", "libmp3lame", "-b:a", "128k",
-                "-metadata", f"title={title}", "-metadata", "artist=Test",
-                os.path.join(self.folder, name),
-            ]  # fmt: skip
-            made.append(run(self, args, 30))
-        yield DeferredList(made, fireOnOneErrback=True, consumeErrors=True)
+        yield makeTones(self, self.folder, TRACKS, TONE, SILENCE)
 
     @inlineCallbacks
     def decode(self, path: str) -> Any:
