@@ -66,7 +66,6 @@ def decibels(samples: array.array, start: int, stop: int) -> float:
     return 10 * math.log10(power / 32768.0**2) if power else -math.inf
 
 
-
 def makeTones(case: TestCase, folder: str, tracks: list, tone: float, silence: float) -> Deferred:
     """
     Encode test tracks with real ffmpeg: each a sine tone at its own level
@@ -94,6 +93,7 @@ def makeTones(case: TestCase, folder: str, tracks: list, tone: float, silence: f
         ]  # fmt: skip
         made.append(run(case, args, 30))
     return DeferredList(made, fireOnOneErrback=True, consumeErrors=True)
+
 
 class LoudnessTests(TestCase):
     """
